@@ -1,0 +1,80 @@
+// Read and write ONNX model files. Writes are atomic (temp file + rename), so a failed or killed
+// export never leaves a half-written model at the destination.
+import { readFile, rename, unlink, open, stat } from 'node:fs/promises';
+import { dirname, basename, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { ModelProtoSchema, fromBinary, toBinary, type ModelProto } from './proto';
+import { StudioError, quote } from '../errors';
+
+/** Protobuf's hard limit: a single serialized message must stay under 2 GiB; above it, use external data. */
+export const PROTOBUF_LIMIT = 2 ** 31 - 1;
+
+export interface LoadedModel {
+  model: ModelProto;
+  /** Folder of the model file: external data locations are relative to it. */
+  baseDir: string;
+  path: string;
+}
+
+export async function loadModel(path: string): Promise<LoadedModel> {
+  let bytes: Uint8Array;
+  try {
+    const info = await stat(path);
+    if (!info.isFile()) throw new StudioError('BAD_MODEL', `Model path ${quote(path)} is not a file.`);
+    if (info.size > PROTOBUF_LIMIT) {
+      throw new StudioError('BAD_MODEL', `Model file ${quote(path)} is ${(info.size / 2 ** 30).toFixed(2)} GiB: an ONNX protobuf cannot exceed 2 GiB; store the weights as external data.`);
+    }
+    bytes = await readFile(path);
+  } catch (e) {
+    if (e instanceof StudioError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new StudioError('NOT_FOUND', `Model file ${quote(path)} does not exist.`, { cause: e });
+    throw new StudioError('IO_ERROR', `Cannot read model file ${quote(path)}: ${(e as Error).message}`, { cause: e });
+  }
+  return { model: parseModel(bytes, path), baseDir: dirname(path), path };
+}
+
+export function parseModel(bytes: Uint8Array, sourceName = '<buffer>'): ModelProto {
+  let model: ModelProto;
+  try {
+    model = fromBinary(ModelProtoSchema, bytes);
+  } catch (e) {
+    throw new StudioError('BAD_MODEL', `File ${quote(sourceName)} is not a valid ONNX model (protobuf decode failed: ${(e as Error).message}).`, { cause: e });
+  }
+  if (!model.graph || (model.graph.node.length === 0 && model.graph.output.length === 0)) {
+    throw new StudioError('BAD_MODEL', `File ${quote(sourceName)} decodes as protobuf but holds no ONNX graph (no nodes and no outputs).`);
+  }
+  if (model.opsetImport.length === 0) {
+    throw new StudioError('BAD_MODEL', `Model ${quote(sourceName)} declares no opset_import; it is not a usable ONNX model.`);
+  }
+  return model;
+}
+
+export function serializeModel(model: ModelProto): Uint8Array {
+  return toBinary(ModelProtoSchema, model);
+}
+
+/** Write bytes to `path` atomically: a temp file beside it, fsync, then rename. */
+export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOSPC' ? 'the disk is full' : (e as Error).message;
+    throw new StudioError('IO_ERROR', `Cannot write ${quote(path)}: ${why}. Nothing was written there.`, { cause: e });
+  }
+}
+
+export async function saveModel(model: ModelProto, path: string): Promise<void> {
+  await writeFileAtomic(path, serializeModel(model));
+}
+
