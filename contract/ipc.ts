@@ -1,0 +1,212 @@
+// THE IPC contract: every channel between the renderer and the engine, with its request and response
+// validators, and the push events. Used by the Electron preload (window.studio), the main-process
+// handlers, the browser host (WebSocket) and the renderer. It imports nothing but ./validate.
+//
+// Wire format: a call is `{ channel, request }`; the answer is `{ ok: true, value }` or
+// `{ ok: false, error: { code, message } }`. Requests are validated on both sides of the wire
+// (the client before sending, the server before handling); responses are validated by the client.
+//
+// Adding channels (other teams): append a block at the end, e.g. `export const studioUiChannels = {...}`
+// in the same style, and spread it into `channels` in the marked line. Keep names `area.verb`.
+import {
+  arr, bool, json, jsonObject, nullable, num, obj, oneOf, opt, record, str, tagged,
+  ContractError, type Infer, type Validator, type Json,
+} from './validate';
+
+export { ContractError, type Infer, type Validator, type Json };
+
+export interface ErrorPayload { code: string; message: string }
+export type Result<T> = { ok: true; value: T } | { ok: false; error: ErrorPayload };
+
+// ---------- shared shapes ----------
+const id = str({ min: 1, max: 64, pattern: /^[A-Za-z0-9_-]+$/ });
+const name = str({ min: 1, max: 200 });
+const isoTime = str({ max: 40 });
+const text = str({ max: 10_000 });
+const empty = obj({});
+
+export const ProjectV = obj({
+  id, name, description: str({ max: 2000 }), createdAt: isoTime, updatedAt: isoTime,
+  /** Absolute path of the project's folder on disk (models, datasets, run outputs live inside). */
+  dir: str({ max: 4096 }),
+});
+export type Project = Infer<typeof ProjectV>;
+
+const TensorInfoV = obj({ name: str({ max: 1000 }), elemType: str({ max: 40 }), shape: arr(nullable(oneOfNumOrStr()), { max: 64 }) });
+function oneOfNumOrStr(): Validator<number | string> {
+  return (v, p) => (typeof v === 'number' && Number.isFinite(v)) || typeof v === 'string' ? v : num()(v, p);
+}
+export type TensorInfo = Infer<typeof TensorInfoV>;
+
+export const ModelV = obj({
+  id, projectId: id, name,
+  /** Path relative to the project folder. */
+  file: str({ max: 4096 }),
+  sha256: str({ min: 64, max: 64 }), sizeBytes: num({ min: 0 }), opset: num({ int: true, min: 0 }),
+  inputs: arr(TensorInfoV, { max: 10_000 }), outputs: arr(TensorInfoV, { max: 10_000 }),
+  nodeCount: num({ int: true, min: 0 }), createdAt: isoTime,
+});
+export type ModelInfo = Infer<typeof ModelV>;
+
+export const DatasetV = obj({
+  id, projectId: id, name, kind: oneOf('npy', 'images', 'text'), file: str({ max: 4096 }),
+  options: jsonObject(), createdAt: isoTime,
+});
+export type DatasetInfo = Infer<typeof DatasetV>;
+
+export const PipelineV = obj({ id, projectId: id, name, graph: jsonObject(), createdAt: isoTime, updatedAt: isoTime });
+export type PipelineInfo = Infer<typeof PipelineV>;
+
+export const RunStatusV = oneOf('queued', 'running', 'succeeded', 'failed', 'cancelled');
+export type RunStatus = Infer<typeof RunStatusV>;
+
+export const RunV = obj({
+  id, projectId: id, pipelineId: nullable(id), kind: str({ min: 1, max: 40 }), status: RunStatusV,
+  progress: num({ min: 0, max: 1 }), stage: str({ max: 200 }), message: str({ max: 2000 }),
+  params: jsonObject(), result: nullable(json()), error: nullable(obj({ code: str({ max: 60 }), message: text })),
+  createdAt: isoTime, startedAt: nullable(isoTime), finishedAt: nullable(isoTime),
+  timings: record(num()),
+});
+export type RunInfo = Infer<typeof RunV>;
+
+export const MetricV = obj({ runId: id, name: str({ min: 1, max: 200 }), value: num(), step: nullable(num()) });
+export type MetricInfo = Infer<typeof MetricV>;
+
+export const ArtifactV = obj({
+  id, runId: id, projectId: id, kind: str({ min: 1, max: 40 }), file: str({ max: 4096 }),
+  sizeBytes: num({ min: 0 }), sha256: str({ min: 64, max: 64 }), createdAt: isoTime,
+});
+export type ArtifactInfo = Infer<typeof ArtifactV>;
+
+/** A file the user chose: a path (Electron dialog, CLI) or an upload id (browser host's POST /upload). */
+export const FileRefV = tagged('kind', {
+  path: obj({ kind: oneOf('path'), path: str({ min: 1, max: 4096 }) }),
+  upload: obj({ kind: oneOf('upload'), uploadId: id, name: str({ min: 1, max: 255 }) }),
+});
+export type FileRef = Infer<typeof FileRefV>;
+
+const FileFilterV = obj({ name: str({ max: 100 }), extensions: arr(str({ min: 1, max: 20 }), { max: 20 }) });
+
+// ---------- channels ----------
+const ch = <Req, Res>(request: Validator<Req>, response: Validator<Res>) => ({ request, response });
+
+export const foundationChannels = {
+  'app.info': ch(empty, obj({ version: str(), host: oneOf('electron', 'browser'), dataDir: str({ max: 4096 }), platform: str() })),
+
+  'projects.list': ch(empty, arr(ProjectV)),
+  'projects.get': ch(obj({ id }), ProjectV),
+  'projects.create': ch(obj({ name, description: opt(str({ max: 2000 })) }), ProjectV),
+  'projects.rename': ch(obj({ id, name }), ProjectV),
+  'projects.delete': ch(obj({ id }), obj({ deleted: bool })),
+
+  'models.list': ch(obj({ projectId: id }), arr(ModelV)),
+  'models.get': ch(obj({ id }), ModelV),
+  /** Copies the file into the project folder, hashes it and reads opset and inputs/outputs. */
+  'models.import': ch(obj({ projectId: id, file: FileRefV, name: opt(name) }), ModelV),
+  'models.delete': ch(obj({ id }), obj({ deleted: bool })),
+
+  'datasets.list': ch(obj({ projectId: id }), arr(DatasetV)),
+  'datasets.add': ch(obj({ projectId: id, name, kind: oneOf('npy', 'images', 'text'), file: FileRefV, options: opt(jsonObject()) }), DatasetV),
+  'datasets.delete': ch(obj({ id }), obj({ deleted: bool })),
+
+  'pipelines.list': ch(obj({ projectId: id }), arr(PipelineV)),
+  'pipelines.get': ch(obj({ id }), PipelineV),
+  /** Creates (no id) or updates (id) a pipeline: the recipe graph as JSON. */
+  'pipelines.save': ch(obj({ projectId: id, id: opt(id), name, graph: jsonObject() }), PipelineV),
+  'pipelines.delete': ch(obj({ id }), obj({ deleted: bool })),
+
+  'runs.list': ch(obj({ projectId: id }), arr(RunV)),
+  'runs.get': ch(obj({ id }), RunV),
+  'runs.logs': ch(obj({ id, after: opt(num({ int: true, min: 0 })) }), arr(obj({ seq: num({ int: true }), time: isoTime, line: text }))),
+  /** Starts a job in a worker thread: kind 'quantize' (params: modelId, recipe, datasetId…) or 'selftest'. */
+  'runs.start': ch(obj({ projectId: id, pipelineId: opt(id), kind: str({ min: 1, max: 40 }), params: opt(jsonObject()) }), RunV),
+  'runs.cancel': ch(obj({ id }), RunV),
+
+  'metrics.list': ch(obj({ runId: id }), arr(MetricV)),
+  'artifacts.list': ch(obj({ projectId: id, runId: opt(id) }), arr(ArtifactV)),
+  /** Copies an artifact to a chosen path (atomic). */
+  'artifacts.export': ch(obj({ id, destPath: str({ min: 1, max: 4096 }) }), obj({ path: str({ max: 4096 }), sizeBytes: num({ min: 0 }) })),
+
+  /** Native file dialogs: Electron only (the browser host answers UNSUPPORTED; the browser uploads instead). */
+  'dialog.openFile': ch(obj({ title: opt(str({ max: 200 })), filters: opt(arr(FileFilterV, { max: 10 })), directory: opt(bool) }), obj({ path: nullable(str({ max: 4096 })) })),
+  'dialog.saveFile': ch(obj({ title: opt(str({ max: 200 })), defaultName: opt(str({ max: 255 })), filters: opt(arr(FileFilterV, { max: 10 })) }), obj({ path: nullable(str({ max: 4096 })) })),
+} as const;
+
+// ---- studio-ui block (append channels here in the same style) ----
+// ---- end studio-ui block ----
+
+export const channels = {
+  ...foundationChannels,
+  // ...studioUiChannels,   <- other blocks are spread here
+} as const;
+
+export type Channels = typeof channels;
+export type Channel = keyof Channels;
+export type RequestOf<C extends Channel> = Infer<Channels[C]['request']>;
+export type ResponseOf<C extends Channel> = Infer<Channels[C]['response']>;
+
+export function isChannel(c: unknown): c is Channel {
+  return typeof c === 'string' && Object.prototype.hasOwnProperty.call(channels, c);
+}
+
+/** Validate a request for `channel`; throws ContractError (code BAD_ARGUMENT) naming the field. */
+export function validateRequest<C extends Channel>(channel: C, request: unknown): RequestOf<C> {
+  if (!isChannel(channel)) throw new ContractError(`Unknown channel '${String(channel).slice(0, 80)}'.`);
+  return channels[channel].request(request, 'request') as RequestOf<C>;
+}
+
+export function validateResponse<C extends Channel>(channel: C, value: unknown): ResponseOf<C> {
+  return channels[channel].response(value, 'response') as ResponseOf<C>;
+}
+
+// ---------- push events (main -> renderer) ----------
+export const events = {
+  /** A run's progress (throttled by the runner). */
+  'run.progress': obj({ runId: id, stage: str({ max: 200 }), fraction: num({ min: 0, max: 1 }), message: opt(str({ max: 2000 })), metrics: opt(record(num(), { maxKeys: 100 })) }),
+  /** A run changed status (started, succeeded, failed, cancelled). */
+  'run.status': obj({ runId: id, projectId: id, status: RunStatusV, error: opt(obj({ code: str({ max: 60 }), message: text })) }),
+  'run.log': obj({ runId: id, line: text }),
+} as const;
+export type EventName = keyof typeof events;
+export type EventOf<E extends EventName> = Infer<(typeof events)[E]>;
+export type StudioEvent = { [E in EventName]: { event: E; payload: EventOf<E> } }[EventName];
+
+export function validateEvent(event: unknown, payload: unknown): StudioEvent {
+  if (typeof event !== 'string' || !Object.prototype.hasOwnProperty.call(events, event)) {
+    throw new ContractError(`Unknown event '${String(event).slice(0, 80)}'.`);
+  }
+  return { event, payload: events[event as EventName](payload, event) } as StudioEvent;
+}
+
+/** Check an answer envelope from the other side of the wire. */
+export function validateResult<C extends Channel>(channel: C, raw: unknown): Result<ResponseOf<C>> {
+  if (typeof raw !== 'object' || raw === null) throw new ContractError(`Malformed answer on ${channel}: ${typeof raw}.`);
+  const r = raw as { ok?: unknown; value?: unknown; error?: { code?: unknown; message?: unknown } };
+  if (r.ok === true) return { ok: true, value: validateResponse(channel, r.value) };
+  if (r.ok === false && r.error && typeof r.error.code === 'string' && typeof r.error.message === 'string') {
+    return { ok: false, error: { code: r.error.code, message: r.error.message } };
+  }
+  throw new ContractError(`Malformed answer on ${channel}.`);
+}
+
+// ---------- the client interface (window.studio in Electron; a WebSocket client in the browser host) ----------
+export interface StudioClient {
+  readonly host: 'electron' | 'browser';
+  /** Call a channel; resolves with the value or rejects with a StudioClientError ({ code, message }). */
+  invoke<C extends Channel>(channel: C, request: RequestOf<C>): Promise<ResponseOf<C>>;
+  /** Subscribe to push events; returns the unsubscribe function. */
+  onEvent(listener: (e: StudioEvent) => void): () => void;
+}
+
+export class StudioClientError extends Error {
+  readonly code: string;
+  constructor(error: ErrorPayload) {
+    super(error.message);
+    this.name = 'StudioClientError';
+    this.code = error.code;
+  }
+}
+
+/** Names the preload/main use for the Electron IPC transport. */
+export const IPC_INVOKE = 'studio:invoke';
+export const IPC_EVENT = 'studio:event';
