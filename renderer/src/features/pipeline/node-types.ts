@@ -1,0 +1,179 @@
+// The pipeline editor's node types, declared as data (after strudel-flow's defineNode): the title,
+// the parameters with their ranges, and where the node sits in the flow (its stage). The editor, the
+// validator and the recipe compiler all read these definitions; nothing here knows about React.
+
+export type ParamValue = string | number | boolean;
+export type Params = Record<string, ParamValue>;
+
+export interface ParamDef {
+  key: string;
+  label: string;
+  kind: 'select' | 'number' | 'boolean' | 'text';
+  default: ParamValue;
+  options?: readonly string[];
+  min?: number;
+  max?: number;
+  step?: number;
+  int?: boolean;
+  help?: string;
+  /** Hide the control when it has no effect given the other parameters. */
+  visible?: (p: Params) => boolean;
+}
+
+/** Stages in flow order; an edge may only go forward (the QAT loop's back-edge aside). */
+export const STAGES = ['source', 'data', 'calibrate', 'params', 'algorithm', 'output', 'consume'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export interface NodeTypeDef {
+  id: string;
+  title: string;
+  stage: Stage;
+  description: string;
+  parameters: ParamDef[];
+  /** Node types that must appear upstream of this one, with the reason shown on the node. */
+  requires?: { type: string; why: string }[];
+  /** At most one node of this type in a pipeline. */
+  unique?: boolean;
+  /** Has no input handle / no output handle. */
+  source?: boolean;
+  sink?: boolean;
+}
+
+export function defineNode(def: NodeTypeDef): NodeTypeDef {
+  const keys = new Set<string>();
+  for (const p of def.parameters) {
+    if (keys.has(p.key)) throw new Error(`Node type '${def.id}' declares parameter '${p.key}' twice.`);
+    keys.add(p.key);
+  }
+  return def;
+}
+
+const isAct = (p: Params) => p.activationDtype !== 'none';
+
+export const NODE_TYPES: readonly NodeTypeDef[] = [
+  defineNode({
+    id: 'model', title: 'FP32 model', stage: 'source', unique: true, source: true,
+    description: "The project's float model (ONNX).", parameters: [],
+  }),
+  defineNode({
+    id: 'data', title: 'Calibration data', stage: 'data', unique: true,
+    description: 'Samples fed through the model to observe activation ranges (and to train, for QAT).',
+    requires: [{ type: 'model', why: 'data is fed through the FP32 model' }],
+    parameters: [
+      { key: 'samples', label: 'Samples', kind: 'number', default: 256, min: 1, max: 100000, int: true },
+      { key: 'batchSize', label: 'Batch size', kind: 'number', default: 32, min: 1, max: 4096, int: true },
+    ],
+  }),
+  defineNode({
+    id: 'calibrate', title: 'Calibrate', stage: 'calibrate', unique: true,
+    description: 'Chooses the float range of every activation from the observed values.',
+    requires: [{ type: 'data', why: 'calibration needs samples: connect a Calibration data node upstream' }],
+    parameters: [
+      { key: 'method', label: 'Method', kind: 'select', default: 'minmax', options: ['minmax', 'percentile', 'entropy', 'mse'] },
+      { key: 'percentile', label: 'Percentile', kind: 'number', default: 99.99, min: 50, max: 100, step: 0.01, visible: (p) => p.method === 'percentile' },
+    ],
+  }),
+  defineNode({
+    id: 'quant-params', title: 'Quantization params', stage: 'params', unique: true,
+    description: 'Integer types, schemes and granularity for weights and activations.',
+    requires: [{ type: 'model', why: 'there is no model to quantize upstream' }],
+    parameters: [
+      { key: 'weightDtype', label: 'Weight dtype', kind: 'select', default: 'int8', options: ['int8', 'uint8', 'int4', 'uint4', 'int3'] },
+      { key: 'weightScheme', label: 'Weight scheme', kind: 'select', default: 'symmetric', options: ['symmetric', 'asymmetric'] },
+      { key: 'granularity', label: 'Granularity', kind: 'select', default: 'channel', options: ['tensor', 'channel', 'group'] },
+      { key: 'groupSize', label: 'Group size', kind: 'number', default: 32, min: 2, max: 4096, int: true, visible: (p) => p.granularity === 'group' },
+      { key: 'activationDtype', label: 'Activation dtype', kind: 'select', default: 'uint8', options: ['uint8', 'int8', 'uint4', 'int4', 'none'], help: "'none' = weight-only" },
+      { key: 'activationScheme', label: 'Activation scheme', kind: 'select', default: 'asymmetric', options: ['symmetric', 'asymmetric'], visible: isAct },
+      { key: 'opTypes', label: 'Op types', kind: 'text', default: 'MatMul, Gemm, Conv', help: 'comma-separated' },
+      { key: 'exclude', label: 'Exclude nodes', kind: 'text', default: '', help: 'comma-separated node names left in float' },
+    ],
+  }),
+  defineNode({
+    id: 'smoothquant', title: 'SmoothQuant', stage: 'algorithm', unique: true,
+    description: 'Moves activation outliers into the weights (per-channel scale, strength alpha) before calibration.',
+    requires: [{ type: 'calibrate', why: 'SmoothQuant needs activation statistics: add a Calibrate node upstream' }],
+    parameters: [
+      { key: 'alpha', label: 'Alpha', kind: 'number', default: 0.5, min: 0, max: 1, step: 0.05 },
+      { key: 'search', label: 'Search alpha', kind: 'boolean', default: false },
+    ],
+  }),
+  defineNode({
+    id: 'gptq', title: 'GPTQ', stage: 'algorithm', unique: true,
+    description: 'Second-order weight rounding, column by column, compensating the error with the Hessian.',
+    requires: [{ type: 'data', why: 'GPTQ needs calibration samples for its Hessian' }],
+    parameters: [
+      { key: 'damp', label: 'Damping', kind: 'number', default: 0.01, min: 0, max: 1, step: 0.005 },
+      { key: 'actOrder', label: 'Act order', kind: 'boolean', default: false },
+      { key: 'blockSize', label: 'Block size', kind: 'number', default: 128, min: 1, max: 4096, int: true },
+    ],
+  }),
+  defineNode({
+    id: 'awq', title: 'AWQ', stage: 'algorithm', unique: true,
+    description: 'Activation-aware weight scaling: protects salient channels, searched over a grid.',
+    requires: [{ type: 'data', why: 'AWQ needs calibration samples to find salient channels' }],
+    parameters: [
+      { key: 'gridSize', label: 'Grid size', kind: 'number', default: 20, min: 1, max: 1000, int: true },
+      { key: 'clip', label: 'Clip search', kind: 'boolean', default: true },
+    ],
+  }),
+  defineNode({
+    id: 'bias-correction', title: 'Bias correction', stage: 'algorithm', unique: true,
+    description: 'Corrects the mean shift each quantized layer adds to its output.',
+    requires: [{ type: 'data', why: 'bias correction needs samples to measure the shift' }],
+    parameters: [],
+  }),
+  defineNode({
+    id: 'qat-forward', title: 'Forward (fake-quant)', stage: 'algorithm', unique: true,
+    description: 'QAT step 1: forward pass with simulated quantization (QDQ) on weights and activations.',
+    requires: [{ type: 'data', why: 'fine-tuning needs training samples' }, { type: 'quant-params', why: 'fake quantization needs the integer types' }],
+    parameters: [
+      { key: 'steps', label: 'Steps', kind: 'number', default: 300, min: 1, max: 100000, int: true },
+      { key: 'batchSize', label: 'Batch size', kind: 'number', default: 64, min: 1, max: 4096, int: true },
+    ],
+  }),
+  defineNode({
+    id: 'qat-backward', title: 'Backward (STE)', stage: 'algorithm', unique: true,
+    description: 'QAT step 2: gradients pass through rounding with the straight-through estimator.',
+    requires: [{ type: 'qat-forward', why: 'the backward pass follows a fake-quant forward pass' }],
+    parameters: [{ key: 'learnScales', label: 'Learn scales (LSQ)', kind: 'boolean', default: false }],
+  }),
+  defineNode({
+    id: 'qat-update', title: 'Update FP32 weights', stage: 'algorithm', unique: true,
+    description: 'QAT step 3: the optimizer updates the float shadow weights; loops back to the forward pass.',
+    requires: [{ type: 'qat-backward', why: 'weights are updated from the backward pass' }],
+    parameters: [{ key: 'lr', label: 'Learning rate', kind: 'number', default: 0.0001, min: 0, max: 10, step: 0.0001 }],
+  }),
+  defineNode({
+    id: 'quantized-model', title: 'Quantized model', stage: 'output', unique: true,
+    description: 'The integer model, written as QDQ pairs or MatMulNBits.',
+    requires: [{ type: 'quant-params', why: 'connect a Quantization params node upstream' }],
+    parameters: [{ key: 'format', label: 'Format', kind: 'select', default: 'qdq', options: ['qdq', 'matmulnbits'] }],
+  }),
+  defineNode({
+    id: 'evaluate', title: 'Evaluate', stage: 'consume', unique: true,
+    description: 'Accuracy (or perplexity), per-layer error and latency against the FP32 model.',
+    requires: [{ type: 'quantized-model', why: 'there is no quantized model upstream to evaluate' }],
+    parameters: [{ key: 'latency', label: 'Measure latency', kind: 'boolean', default: true }],
+  }),
+  defineNode({
+    id: 'export', title: 'Export', stage: 'consume', unique: true, sink: true,
+    description: 'Keeps the quantized model as a run artifact you can save anywhere.',
+    requires: [{ type: 'quantized-model', why: 'there is no quantized model upstream to export' }],
+    parameters: [{ key: 'fileName', label: 'File name', kind: 'text', default: 'model.int8.onnx' }],
+  }),
+];
+
+const byId = new Map(NODE_TYPES.map((t) => [t.id, t]));
+
+export function nodeType(id: string): NodeTypeDef | undefined {
+  return byId.get(id);
+}
+
+export function defaultParams(typeId: string): Params {
+  const t = byId.get(typeId);
+  const out: Params = {};
+  for (const p of t?.parameters ?? []) out[p.key] = p.default;
+  return out;
+}
+
+export const stageIndex = (s: Stage): number => STAGES.indexOf(s);

@@ -1,0 +1,80 @@
+// The editor's state: one zustand store per open pipeline (createPipelineStore), with undo history.
+// Actions are pure edits of the doc; saving is the view's job (through the IPC client), not the store's.
+import { createStore } from 'zustand/vanilla';
+import { defaultParams, nodeType, type ParamValue } from './node-types';
+import { edgeId, type PipelineDoc, type PipelineNode } from './pipeline-doc';
+import { canRedo, canUndo, initHistory, pushHistory, redo, replacePresent, undo, type History } from './history';
+
+export interface PipelineState {
+  history: History<PipelineDoc>;
+  selected: string | null;
+  /** The doc last saved to the project, to show unsaved changes. */
+  savedDoc: PipelineDoc | null;
+  load(doc: PipelineDoc, saved?: boolean): void;
+  addNode(type: string, position: { x: number; y: number }): string;
+  removeNodes(ids: string[]): void;
+  removeEdges(ids: string[]): void;
+  connect(source: string, target: string): void;
+  setParam(nodeId: string, key: string, value: ParamValue): void;
+  /** Live move while dragging (no undo step); commitMove records one step at the drop. */
+  moveNode(nodeId: string, position: { x: number; y: number }, commit: boolean): void;
+  select(id: string | null): void;
+  undo(): void;
+  redo(): void;
+  markSaved(): void;
+}
+
+export type PipelineStore = ReturnType<typeof createPipelineStore>;
+
+export function createPipelineStore(initial: PipelineDoc) {
+  let dragOrigin: PipelineDoc | null = null;
+  return createStore<PipelineState>()((set, get) => {
+    const edit = (f: (d: PipelineDoc) => PipelineDoc) => set((s) => ({ history: pushHistory(s.history, f(s.history.present)) }));
+    return {
+      history: initHistory(initial),
+      selected: null,
+      savedDoc: initial,
+      load: (doc, saved = true) => set({ history: initHistory(doc), selected: null, savedDoc: saved ? doc : null }),
+      addNode: (type, position) => {
+        if (!nodeType(type)) throw new Error(`Unknown node type '${type}'.`);
+        const doc = get().history.present;
+        let i = 1;
+        while (doc.nodes.some((n) => n.id === `${type}-${i}`)) i++;
+        const id = `${type}-${i}`;
+        const node: PipelineNode = { id, type, position, params: defaultParams(type) };
+        edit((d) => ({ ...d, nodes: [...d.nodes, node] }));
+        set({ selected: id });
+        return id;
+      },
+      removeNodes: (ids) => {
+        if (ids.length === 0) return;
+        edit((d) => ({ ...d, nodes: d.nodes.filter((n) => !ids.includes(n.id)), edges: d.edges.filter((e) => !ids.includes(e.source) && !ids.includes(e.target)) }));
+        if (ids.includes(get().selected ?? '')) set({ selected: null });
+      },
+      removeEdges: (ids) => {
+        if (ids.length === 0) return;
+        edit((d) => ({ ...d, edges: d.edges.filter((e) => !ids.includes(e.id)) }));
+      },
+      connect: (source, target) => {
+        const d = get().history.present;
+        if (source === target || d.edges.some((e) => e.source === source && e.target === target)) return;
+        edit((doc) => ({ ...doc, edges: [...doc.edges, { id: edgeId(source, target), source, target }] }));
+      },
+      setParam: (nodeId, key, value) => edit((d) => ({ ...d, nodes: d.nodes.map((n) => (n.id === nodeId ? { ...n, params: { ...n.params, [key]: value } } : n)) })),
+      moveNode: (nodeId, position, commit) => {
+        const s = get();
+        if (!dragOrigin) dragOrigin = s.history.present;
+        const moved = { ...s.history.present, nodes: s.history.present.nodes.map((n) => (n.id === nodeId ? { ...n, position } : n)) };
+        if (commit) {
+          const origin = dragOrigin;
+          dragOrigin = null;
+          set({ history: pushHistory(replacePresent(s.history, origin), moved) });
+        } else set({ history: replacePresent(s.history, moved) });
+      },
+      select: (id) => set({ selected: id }),
+      undo: () => set((s) => (canUndo(s.history) ? { history: undo(s.history) } : s)),
+      redo: () => set((s) => (canRedo(s.history) ? { history: redo(s.history) } : s)),
+      markSaved: () => set((s) => ({ savedDoc: s.history.present })),
+    };
+  });
+}
