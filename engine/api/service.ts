@@ -1,0 +1,39 @@
+// The service every host drives: validate the request against the contract, run the handler, validate
+// the answer, and return the wire envelope `{ ok: true, value } | { ok: false, error: { code, message } }`.
+// Handler modules are composed here: add yours to `handlerModules` (one line).
+import { channels, isChannel, validateRequest, validateResponse, ContractError, type Channel, type Result } from '../../contract/ipc';
+import { toErrorPayload } from '../errors';
+import { foundationHandlers } from './foundation-handlers';
+import type { Handler, Handlers, ServiceDeps } from './types';
+
+export const handlerModules: Handlers[] = [
+  foundationHandlers,
+  // studio-ui / ptq: add handler maps here
+];
+
+export interface Service {
+  deps: ServiceDeps;
+  handlers: Handlers;
+  dispatch(channel: unknown, request: unknown): Promise<Result<unknown>>;
+}
+
+export function createService(deps: ServiceDeps, overrides: Handlers = {}): Service {
+  const handlers: Handlers = Object.assign({}, ...handlerModules, overrides);
+  return {
+    deps,
+    handlers,
+    async dispatch(channel, request) {
+      try {
+        if (!isChannel(channel)) throw new ContractError(`Unknown channel ${JSON.stringify(String(channel).slice(0, 80))} (known: ${Object.keys(channels).length} channels).`);
+        const req = validateRequest(channel, request);
+        const h = handlers[channel] as Handler<Channel> | undefined;
+        if (!h) return { ok: false, error: { code: 'UNSUPPORTED', message: `The channel '${channel}' has no handler in this host.` } };
+        const value = await h(req as never, deps);
+        return { ok: true, value: validateResponse(channel, value) };
+      } catch (e) {
+        if (e instanceof ContractError) return { ok: false, error: { code: 'BAD_ARGUMENT', message: e.message } };
+        return { ok: false, error: toErrorPayload(e) };
+      }
+    },
+  };
+}

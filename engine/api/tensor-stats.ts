@@ -1,0 +1,184 @@
+// The numbers behind the range and histogram views: for one tensor, the float range each calibration
+// method picks, and for each range the symmetric and the asymmetric integer grid — how much of the
+// data they clip, how many codes they waste, and the error (MSE, SQNR) they cause. Weights are
+// measured exactly on their values; activations on a 2048-bin histogram of the calibration run.
+import type { QuantChoice } from '../../contract/ipc';
+import { qparamsForRange } from '../quant/math/qparams';
+import { dtypeInfo, type WeightDType } from '../pipeline/recipe';
+import { percentileRange, type TensorHistogram } from '../quant/calibration/collectors';
+
+export type RangeMethod = 'minmax' | 'percentile' | 'entropy' | 'mse';
+export const RANGE_METHODS: readonly RangeMethod[] = ['minmax', 'percentile', 'entropy', 'mse'];
+
+/** Histogram of values over [min, max] (the renderer's plot and the estimates both read it). */
+export function histogramOf(values: ArrayLike<number>, bins: number, min?: number, max?: number): TensorHistogram {
+  let lo = min ?? Infinity, hi = max ?? -Infinity;
+  if (min === undefined || max === undefined) for (let i = 0; i < values.length; i++) { const v = values[i]!; if (v < lo) lo = v; if (v > hi) hi = v; }
+  if (!(hi > lo)) hi = lo + 1e-12;
+  const counts = new Float64Array(bins), k = bins / (hi - lo);
+  for (let i = 0; i < values.length; i++) {
+    let b = Math.floor((values[i]! - lo) * k);
+    if (b >= bins) b = bins - 1; else if (b < 0) b = 0;
+    counts[b]!++;
+  }
+  const edges = new Float64Array(bins + 1);
+  for (let i = 0; i <= bins; i++) edges[i] = lo + ((hi - lo) * i) / bins;
+  return { edges, counts };
+}
+
+/** Fold a signed histogram into |x| with `bins` bins over [0, absmax]. */
+function absHistogram(h: TensorHistogram, bins: number): { counts: Float64Array; absmax: number } {
+  const n = h.counts.length;
+  const absmax = Math.max(Math.abs(h.edges[0]!), Math.abs(h.edges[n]!));
+  const counts = new Float64Array(bins);
+  for (let b = 0; b < n; b++) {
+    if (!h.counts[b]) continue;
+    const c = Math.abs((h.edges[b]! + h.edges[b + 1]!) / 2);
+    counts[Math.min(bins - 1, Math.floor((c / absmax) * bins))]! += h.counts[b]!;
+  }
+  return { counts, absmax };
+}
+
+/** KL-divergence threshold on |x| (TensorRT's entropy calibration), `levels` quantization bins. */
+export function entropyThreshold(h: TensorHistogram, levels = 128): number {
+  const bins = 2048;
+  const { counts, absmax } = absHistogram(h, bins);
+  let best = bins, bestKl = Infinity;
+  for (let i = levels; i <= bins; i += 16) {
+    const p = counts.slice(0, i);
+    let outliers = 0;
+    for (let j = i; j < bins; j++) outliers += counts[j]!;
+    p[i - 1]! += outliers;
+    // Q: merge p into `levels` chunks, spread each chunk's mass evenly over its non-empty bins.
+    const q = new Float64Array(i);
+    const step = i / levels;
+    for (let l = 0; l < levels; l++) {
+      const s = Math.floor(l * step), e = l === levels - 1 ? i : Math.floor((l + 1) * step);
+      let sum = 0, nz = 0;
+      for (let j = s; j < e; j++) { sum += counts[j]!; if (counts[j]) nz++; }
+      for (let j = s; j < e; j++) if (counts[j]) q[j] = sum / nz;
+    }
+    let ps = 0, qs = 0;
+    for (let j = 0; j < i; j++) { ps += p[j]!; qs += q[j]!; }
+    if (!ps || !qs) continue;
+    let kl = 0;
+    for (let j = 0; j < i; j++) {
+      const pj = p[j]! / ps, qj = q[j]! / qs;
+      if (pj > 0) kl += qj > 0 ? pj * Math.log(pj / qj) : pj * 20;
+    }
+    if (kl < bestKl) { bestKl = kl; best = i; }
+  }
+  return (best / bins) * absmax;
+}
+
+/** Squared error of quantizing histogram mass with (scale, zp) on [qmin, qmax], at bin centres. */
+function histogramError(h: TensorHistogram, scale: number, zp: number, qmin: number, qmax: number): { mse: number; clipped: number; power: number; total: number } {
+  let se = 0, clipped = 0, power = 0, total = 0;
+  const gLo = (qmin - zp) * scale, gHi = (qmax - zp) * scale;
+  for (let b = 0; b < h.counts.length; b++) {
+    const n = h.counts[b]!;
+    if (!n) continue;
+    const c = (h.edges[b]! + h.edges[b + 1]!) / 2;
+    const q = Math.min(qmax, Math.max(qmin, Math.round(c / scale) + zp));
+    const d = c - (q - zp) * scale;
+    se += n * d * d;
+    power += n * c * c;
+    total += n;
+    if (c < gLo - scale / 2 || c > gHi + scale / 2) clipped += n;
+  }
+  return { mse: total ? se / total : 0, clipped: total ? clipped / total : 0, power: total ? power / total : 0, total };
+}
+
+/** Threshold on |x| minimising the symmetric quantization MSE over the histogram. */
+export function mseThreshold(h: TensorHistogram, bits: number): number {
+  const absmax = Math.max(Math.abs(h.edges[0]!), Math.abs(h.edges[h.counts.length]!));
+  const qmax = 2 ** (bits - 1) - 1;
+  let best = absmax, bestMse = Infinity;
+  for (let k = 8; k <= 100; k++) {
+    const t = (absmax * k) / 100;
+    const { mse } = histogramError(h, t / qmax, 0, -qmax, qmax);
+    if (mse < bestMse) { bestMse = mse; best = t; }
+  }
+  return best;
+}
+
+export function methodRange(method: RangeMethod, h: TensorHistogram, min: number, max: number, o: { percentile: number; bits: number }): { min: number; max: number } {
+  switch (method) {
+    case 'minmax': return { min, max };
+    case 'percentile': return percentileRange(h, o.percentile, min, max);
+    case 'entropy': { const t = entropyThreshold(h); return { min: Math.max(min, -t), max: Math.min(max, t) }; }
+    case 'mse': { const t = mseThreshold(h, o.bits); return { min: Math.max(min, -t), max: Math.min(max, t) }; }
+  }
+}
+
+/** Evaluate one range with one scheme: exactly on `values` when given, else on the histogram. */
+export function evaluateChoice(
+  method: RangeMethod, scheme: 'symmetric' | 'asymmetric', bits: number, range: { min: number; max: number },
+  data: { values?: ArrayLike<number>; histogram: TensorHistogram; min: number; max: number },
+): QuantChoice {
+  const dtype = (scheme === 'symmetric' ? `int${bits}` : `uint${bits}`) as WeightDType;
+  const { qmin, qmax } = dtypeInfo(dtype);
+  const { scale, zeroPoint } = qparamsForRange(range.min, range.max, { dtype, scheme });
+  let mse: number, clippedFraction: number, power: number;
+  if (data.values) {
+    const v = data.values, gLo = (qmin - zeroPoint) * scale, gHi = (qmax - zeroPoint) * scale;
+    let se = 0, cl = 0, pw = 0;
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i]!;
+      const q = Math.min(qmax, Math.max(qmin, Math.round(x / scale) + zeroPoint));
+      const d = x - (q - zeroPoint) * scale;
+      se += d * d; pw += x * x;
+      if (x < gLo - scale / 2 || x > gHi + scale / 2) cl++;
+    }
+    mse = v.length ? se / v.length : 0; clippedFraction = v.length ? cl / v.length : 0; power = v.length ? pw / v.length : 0;
+  } else {
+    const e = histogramError(data.histogram, scale, zeroPoint, qmin, qmax);
+    mse = e.mse; clippedFraction = e.clipped; power = e.power;
+  }
+  const loCode = Math.min(qmax, Math.max(qmin, Math.round(data.min / scale) + zeroPoint));
+  const hiCode = Math.min(qmax, Math.max(qmin, Math.round(data.max / scale) + zeroPoint));
+  const wastedCodes = qmax - qmin + 1 - (hiCode - loCode + 1);
+  const sqnrDb = mse > 0 ? 10 * Math.log10(power / mse) : 200;
+  return {
+    method, scheme, dtype, rangeMin: range.min, rangeMax: range.max,
+    gridMin: (qmin - zeroPoint) * scale, gridMax: (qmax - zeroPoint) * scale,
+    scale, zeroPoint, qmin, qmax, clippedFraction, wastedCodes, mse, sqnrDb: Math.min(200, sqnrDb),
+  };
+}
+
+/** Every method × both schemes. */
+export function quantChoices(data: { values?: ArrayLike<number>; histogram: TensorHistogram; min: number; max: number }, o: { percentile: number; bits: number }): QuantChoice[] {
+  const out: QuantChoice[] = [];
+  for (const m of RANGE_METHODS) {
+    const r = methodRange(m, data.histogram, data.min, data.max, o);
+    for (const s of ['symmetric', 'asymmetric'] as const) out.push(evaluateChoice(m, s, o.bits, r, data));
+  }
+  return out;
+}
+
+/** Re-bin a histogram to `bins` bins for plotting. */
+export function plotHistogram(h: TensorHistogram, bins = 200): { lo: number; hi: number; counts: number[] } {
+  const n = h.counts.length, lo = h.edges[0]!, hi = h.edges[n]!;
+  const counts = new Array<number>(bins).fill(0);
+  for (let b = 0; b < n; b++) {
+    if (!h.counts[b]) continue;
+    const c = (h.edges[b]! + h.edges[b + 1]!) / 2;
+    counts[Math.min(bins - 1, Math.max(0, Math.floor(((c - lo) / (hi - lo)) * bins)))]! += h.counts[b]!;
+  }
+  return { lo, hi, counts };
+}
+
+/** Mean and standard deviation from values or a histogram. */
+export function moments(data: { values?: ArrayLike<number>; histogram: TensorHistogram }): { mean: number; std: number; count: number } {
+  let s = 0, s2 = 0, n = 0;
+  if (data.values) {
+    const v = data.values;
+    for (let i = 0; i < v.length; i++) { s += v[i]!; s2 += v[i]! * v[i]!; }
+    n = v.length;
+  } else {
+    const h = data.histogram;
+    for (let b = 0; b < h.counts.length; b++) { const c = (h.edges[b]! + h.edges[b + 1]!) / 2, k = h.counts[b]!; s += k * c; s2 += k * c * c; n += k; }
+  }
+  const mean = n ? s / n : 0;
+  return { mean, std: n ? Math.sqrt(Math.max(0, s2 / n - mean * mean)) : 0, count: n };
+}

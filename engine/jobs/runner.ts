@@ -1,0 +1,232 @@
+// The job runner: each run executes in its own worker thread. It records the run in the store
+// (queued → running → succeeded | failed | cancelled), streams progress and logs to `emit`, honours
+// cancel (AbortSignal in the worker, terminate() after a grace period), and publishes a job's output
+// files only when the job succeeds: a job that throws, is cancelled or whose worker dies leaves the run
+// marked failed/cancelled with its error and no artifact (its scratch folder is removed).
+import { Worker } from 'node:worker_threads';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { EventName, EventOf, Json, RunInfo } from '../../contract/ipc';
+import { StudioError, quote, toErrorPayload } from '../errors';
+import type { Store } from '../store/store';
+import type { FromWorker, JobOutcome, JobWorkerData } from './protocol';
+
+export interface JobRunnerOptions {
+  store: Store;
+  emit?: <E extends EventName>(event: E, payload: EventOf<E>) => void;
+  /** A bundled worker entry (Electron build: electron-vite `?modulePath`). Default: worker.ts via the tsx shim. */
+  workerPath?: string;
+  /** How long a cancelled job may take to stop before its thread is terminated (ms). */
+  graceMs?: number;
+  /** Jobs running at once; more wait queued. */
+  concurrency?: number;
+  /** Minimum interval between progress writes to the store (ms); events are forwarded as they come. */
+  progressWriteMs?: number;
+}
+
+interface Active {
+  run: RunInfo;
+  worker?: Worker;
+  cancelRequested: boolean;
+  graceTimer?: NodeJS.Timeout;
+  done: Promise<RunInfo>;
+  resolve: (r: RunInfo) => void;
+  params: { [k: string]: Json };
+  /** Counted in `running` (taken from the queue). */
+  counted?: boolean;
+}
+
+export function sha256File(path: string): Promise<string> {
+  return new Promise((res, rej) => {
+    const h = createHash('sha256');
+    createReadStream(path).on('data', (d) => h.update(d)).on('error', rej).on('end', () => res(h.digest('hex')));
+  });
+}
+
+export class JobRunner {
+  private readonly opts: Required<Omit<JobRunnerOptions, 'emit' | 'workerPath'>> & Pick<JobRunnerOptions, 'emit' | 'workerPath'>;
+  private readonly active = new Map<string, Active>();
+  private readonly queue: string[] = [];
+  private running = 0;
+  private closed = false;
+
+  constructor(opts: JobRunnerOptions) {
+    this.opts = { graceMs: 2000, concurrency: 2, progressWriteMs: 100, ...opts };
+  }
+
+  /** Create a run and start (or queue) its job. `params` must already be resolved to absolute paths. */
+  start(req: { projectId: string; pipelineId?: string | null; kind: string; params?: { [k: string]: Json } }): RunInfo {
+    if (this.closed) throw new StudioError('JOB_FAILED', 'The job runner is shut down.');
+    const params = req.params ?? {};
+    const run = this.opts.store.createRun({ projectId: req.projectId, pipelineId: req.pipelineId ?? null, kind: req.kind, params });
+    let resolveDone!: (r: RunInfo) => void;
+    const done = new Promise<RunInfo>((r) => (resolveDone = r));
+    this.active.set(run.id, { run, cancelRequested: false, done, resolve: resolveDone, params });
+    this.queue.push(run.id);
+    this.pump();
+    return this.opts.store.getRun(run.id);
+  }
+
+  /** Resolves when the run has ended (any status). */
+  wait(runId: string): Promise<RunInfo> {
+    const a = this.active.get(runId);
+    return a ? a.done : Promise.resolve(this.opts.store.getRun(runId));
+  }
+
+  cancel(runId: string): RunInfo {
+    const a = this.active.get(runId);
+    if (!a) return this.opts.store.getRun(runId); // already ended: cancelling is a no-op
+    a.cancelRequested = true;
+    if (!a.worker) {
+      const i = this.queue.indexOf(runId);
+      if (i >= 0) this.queue.splice(i, 1);
+      void this.finish(a, { status: 'cancelled', error: { code: 'CANCELLED', message: 'The run was cancelled before it started.' } });
+      return this.opts.store.getRun(runId);
+    }
+    a.worker.postMessage({ type: 'cancel' });
+    a.graceTimer ??= setTimeout(() => {
+      this.log(a, `cancel: the job did not stop within ${this.opts.graceMs} ms; its worker thread was terminated.`);
+      void a.worker?.terminate();
+    }, this.opts.graceMs);
+    return this.opts.store.getRun(runId);
+  }
+
+  activeRunIds(): string[] {
+    return [...this.active.keys()];
+  }
+
+  /** Cancel everything and wait (app quit / host stop). */
+  async shutdown(): Promise<void> {
+    this.closed = true;
+    const waits = [...this.active.keys()].map((id) => { this.cancel(id); return this.wait(id); });
+    await Promise.all(waits);
+  }
+
+  private pump(): void {
+    while (this.running < this.opts.concurrency && this.queue.length) {
+      const id = this.queue.shift()!;
+      const a = this.active.get(id);
+      if (a) { this.running++; a.counted = true; void this.launch(a); }
+    }
+  }
+
+  private workDir(a: Active): string {
+    return join(this.opts.store.projectDir(a.run.projectId), 'runs', a.run.id, '.work');
+  }
+
+  private emit<E extends EventName>(event: E, payload: EventOf<E>): void {
+    try { this.opts.emit?.(event, payload); } catch { /* a listener's failure never fails a job */ }
+  }
+
+  private log(a: Active, line: string): void {
+    try { this.opts.store.appendLog(a.run.id, line); } catch { /* logging must not fail the job */ }
+    this.emit('run.log', { runId: a.run.id, line: line.slice(0, 10_000) });
+  }
+
+  private async launch(a: Active): Promise<void> {
+    const t0 = performance.now();
+    const workDir = this.workDir(a);
+    try {
+      await rm(workDir, { recursive: true, force: true });
+      await mkdir(workDir, { recursive: true });
+      this.opts.store.markRunStarted(a.run.id);
+    } catch (e) {
+      return void this.finish(a, { status: 'failed', error: toErrorPayload(e) });
+    }
+    this.emit('run.status', { runId: a.run.id, projectId: a.run.projectId, status: 'running' });
+
+    const data: JobWorkerData = { runId: a.run.id, kind: a.run.kind, params: a.params, workDir };
+    let entry: string;
+    if (this.opts.workerPath) entry = this.opts.workerPath;
+    else {
+      entry = fileURLToPath(new URL('./worker-shim.mjs', import.meta.url));
+      data.__target = new URL('./worker.ts', import.meta.url).href;
+    }
+    let worker: Worker;
+    try {
+      worker = new Worker(entry, { workerData: data, name: `job-${a.run.kind}-${a.run.id}` });
+    } catch (e) {
+      return void this.finish(a, { status: 'failed', error: { code: 'JOB_FAILED', message: `Cannot start the job's worker ${quote(entry)}: ${(e as Error).message}` } });
+    }
+    a.worker = worker;
+
+    let settled: { outcome?: JobOutcome; error?: { code: string; message: string } } | null = null;
+    let lastWrite = 0;
+    worker.on('message', (m: FromWorker) => {
+      if (m.type === 'progress') {
+        const ev = m.event;
+        const fraction = Math.min(1, Math.max(0, Number.isFinite(ev.fraction) ? ev.fraction : 0));
+        const metrics = ev.metrics ? Object.fromEntries(Object.entries(ev.metrics).filter(([, v]) => Number.isFinite(v)).slice(0, 100)) : undefined;
+        this.emit('run.progress', { runId: a.run.id, stage: String(ev.stage).slice(0, 200), fraction, message: ev.message?.slice(0, 2000), metrics });
+        const t = performance.now();
+        if (t - lastWrite >= this.opts.progressWriteMs || fraction >= 1) {
+          lastWrite = t;
+          try { this.opts.store.updateRunProgress(a.run.id, { stage: String(ev.stage).slice(0, 200), fraction, message: ev.message?.slice(0, 2000) }); } catch { /* keep running */ }
+        }
+      } else if (m.type === 'log') this.log(a, m.line);
+      else if (m.type === 'done') settled ??= { outcome: m.outcome };
+      else if (m.type === 'error') settled ??= { error: m.error };
+    });
+    let crash: Error | undefined;
+    worker.on('error', (e) => { crash = e; });
+    worker.on('exit', (code) => {
+      if (a.graceTimer) clearTimeout(a.graceTimer);
+      const timings = { totalMs: Math.round(performance.now() - t0) };
+      if (a.cancelRequested && (!settled?.outcome)) {
+        void this.finish(a, { status: 'cancelled', error: { code: 'CANCELLED', message: 'The run was cancelled.' }, timings }, workDir);
+      } else if (settled?.outcome) {
+        void this.publish(a, settled.outcome, workDir, timings);
+      } else if (settled?.error) {
+        void this.finish(a, { status: settled.error.code === 'CANCELLED' ? 'cancelled' : 'failed', error: settled.error, timings }, workDir);
+      } else {
+        const why = crash ? `crashed: ${crash.message}` : `exited with code ${code} before finishing`;
+        void this.finish(a, { status: 'failed', error: { code: 'JOB_FAILED', message: `The ${a.run.kind} job's worker thread ${why}.` }, timings }, workDir);
+      }
+    });
+    // A finished job's thread is not kept alive by native handles (e.g. an ORT session).
+    worker.on('message', (m: FromWorker) => {
+      if (m.type === 'done' || m.type === 'error') setTimeout(() => void worker.terminate(), 1000).unref();
+    });
+  }
+
+  /** Move the job's outputs out of its scratch folder, hash them and record everything in one transaction. */
+  private async publish(a: Active, outcome: JobOutcome, workDir: string, timings: Record<string, number>): Promise<void> {
+    const runDir = resolve(workDir, '..');
+    const projectDir = this.opts.store.projectDir(a.run.projectId);
+    const artifacts: { kind: string; file: string; sizeBytes: number; sha256: string }[] = [];
+    try {
+      for (const art of outcome.artifacts ?? []) {
+        const src = resolve(art.path);
+        if (!src.startsWith(resolve(workDir) + sep)) throw new StudioError('JOB_FAILED', `The job reported an artifact outside its scratch folder: ${quote(art.path)}.`);
+        const info = await stat(src);
+        const dest = join(runDir, basename(src));
+        const sha256 = await sha256File(src);
+        await rename(src, dest);
+        artifacts.push({ kind: art.kind, file: relative(projectDir, dest).split(sep).join('/'), sizeBytes: info.size, sha256 });
+      }
+      await this.finish(a, { status: 'succeeded', result: outcome.result ?? null, metrics: outcome.metrics, artifacts, timings }, workDir);
+    } catch (e) {
+      for (const x of artifacts) await rm(join(projectDir, x.file), { force: true }).catch(() => undefined);
+      await this.finish(a, { status: 'failed', error: toErrorPayload(e), timings }, workDir);
+    }
+  }
+
+  private async finish(a: Active, end: Parameters<Store['finishRun']>[1], workDir?: string): Promise<void> {
+    if (workDir) await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+    let run: RunInfo;
+    try {
+      run = this.opts.store.finishRun(a.run.id, end);
+    } catch (e) {
+      run = { ...a.run, status: 'failed', error: toErrorPayload(e) };
+    }
+    if (end.error) this.log(a, `${end.status}: [${end.error.code}] ${end.error.message}`);
+    this.emit('run.status', { runId: run.id, projectId: run.projectId, status: run.status, ...(run.error ? { error: run.error } : {}) });
+    this.active.delete(a.run.id);
+    if (a.counted) this.running--;
+    a.resolve(run);
+    this.pump();
+  }
+}
