@@ -133,11 +133,93 @@ export const foundationChannels = {
 } as const;
 
 // ---- studio-ui block (append channels here in the same style) ----
+// Sample projects, the model graph, tensor statistics for the range/histogram views, hardware.
+const tensorName = str({ min: 1, max: 1000 });
+const dimV = nullable(oneOfNumOrStr());
+
+export const SampleV = obj({ id, title: name, description: str({ max: 2000 }), sizeBytes: num({ min: 0 }), files: arr(str({ max: 255 }), { max: 50 }) });
+export type SampleInfo = Infer<typeof SampleV>;
+
+export const GraphTensorV = obj({
+  name: tensorName, kind: oneOf('weight', 'activation', 'input', 'output'), dtype: str({ max: 40 }),
+  shape: arr(dimV, { max: 64 }), elements: nullable(num({ min: 0 })),
+});
+export type GraphTensor = Infer<typeof GraphTensorV>;
+export const GraphNodeV = obj({
+  id: str({ min: 1, max: 1000 }), name: str({ max: 1000 }), opType: str({ min: 1, max: 100 }), domain: str({ max: 200 }),
+  inputs: arr(str({ max: 1000 }), { max: 1000 }), outputs: arr(str({ max: 1000 }), { max: 1000 }),
+  /** Inputs that are weights (initializers or folded Constant nodes). */
+  weights: arr(str({ max: 1000 }), { max: 1000 }),
+  attributes: record(str({ max: 400 }), { maxKeys: 100 }),
+});
+export type GraphNode = Infer<typeof GraphNodeV>;
+export const GraphViewV = obj({
+  modelId: id, opset: num({ int: true, min: 0 }), producer: str({ max: 400 }),
+  nodes: arr(GraphNodeV, { max: 50_000 }),
+  edges: arr(obj({ source: str({ max: 1000 }), target: str({ max: 1000 }), tensor: str({ max: 1000 }) }), { max: 200_000 }),
+  tensors: arr(GraphTensorV, { max: 200_000 }),
+});
+export type GraphView = Infer<typeof GraphViewV>;
+
+const RangeMethodV = oneOf('minmax', 'percentile', 'entropy', 'mse');
+export const QuantChoiceV = obj({
+  method: RangeMethodV, scheme: oneOf('symmetric', 'asymmetric'), dtype: str({ max: 10 }),
+  /** The calibrated float range, and the range the integer grid actually covers. */
+  rangeMin: num(), rangeMax: num(), gridMin: num(), gridMax: num(),
+  scale: num({ min: 0 }), zeroPoint: num({ int: true }), qmin: num({ int: true }), qmax: num({ int: true }),
+  /** Fraction of values outside the grid (saturated). */
+  clippedFraction: num({ min: 0, max: 1 }),
+  /** Integer codes no value maps to because they lie outside the data's range. */
+  wastedCodes: num({ int: true, min: 0 }),
+  mse: num({ min: 0 }), sqnrDb: num(),
+});
+export type QuantChoice = Infer<typeof QuantChoiceV>;
+export const TensorStatsV = obj({
+  tensor: tensorName, kind: oneOf('weight', 'activation'), dtype: str({ max: 40 }), shape: arr(dimV, { max: 64 }),
+  count: num({ min: 0 }), min: num(), max: num(), mean: num(), std: num({ min: 0 }),
+  /** `counts[i]` values fall in [lo + i·w, lo + (i+1)·w), w = (hi − lo) / counts.length. */
+  histogram: obj({ lo: num(), hi: num(), counts: arr(num({ min: 0 }), { max: 4096 }) }),
+  /** Whether the numbers are exact (weights) or estimated from a 2048-bin histogram (activations). */
+  exact: bool,
+  choices: arr(QuantChoiceV, { max: 32 }),
+  /** Weights: min/max per output channel (AIMET's per-channel range plot). */
+  perChannel: nullable(obj({ axis: num({ int: true, min: 0 }), min: arr(num(), { max: 100_000 }), max: arr(num(), { max: 100_000 }) })),
+  /** Activations: dataset and sample count used. */
+  source: str({ max: 400 }),
+});
+export type TensorStats = Infer<typeof TensorStatsV>;
+export const ActivationRangeV = obj({ tensor: tensorName, node: str({ max: 1000 }), opType: str({ max: 100 }), min: num(), max: num(), p999Min: num(), p999Max: num() });
+export type ActivationRange = Infer<typeof ActivationRangeV>;
+
+export const HardwareV = obj({
+  cpuModel: str({ max: 400 }), cores: num({ int: true, min: 0 }), arch: str({ max: 40 }), platform: str({ max: 40 }), memoryBytes: num({ min: 0 }),
+  flags: record(bool, { maxKeys: 40 }),
+  gpus: arr(obj({ name: str({ max: 400 }), memoryBytes: nullable(num({ min: 0 })), source: str({ max: 100 }) }), { max: 16 }),
+  providers: arr(obj({ name: str({ max: 60 }), bundled: bool, available: bool }), { max: 20 }),
+  notes: arr(str({ max: 1000 }), { max: 20 }),
+});
+export type HardwareInfoV = Infer<typeof HardwareV>;
+
+export const studioUiChannels = {
+  'samples.list': ch(empty, arr(SampleV, { max: 100 })),
+  /** Copies a sample into a new project (model, datasets); answers with the project and the sample's recipe. */
+  'samples.open': ch(obj({ sampleId: id, name: opt(name) }), obj({ project: ProjectV, recipe: jsonObject() })),
+  'graph.view': ch(obj({ modelId: id }), GraphViewV),
+  /** Histogram, ranges per calibration method and the sym/asym integer grids of one weight or activation. */
+  'tensors.stats': ch(obj({
+    modelId: id, tensor: tensorName, datasetId: opt(id),
+    bits: opt(oneOf(8, 4)), percentile: opt(num({ min: 50, max: 100 })), samples: opt(num({ int: true, min: 1, max: 100_000 })),
+  }), TensorStatsV),
+  /** Min/max of every activation that feeds a quantizable op, in graph order. */
+  'tensors.activationRanges': ch(obj({ modelId: id, datasetId: id, samples: opt(num({ int: true, min: 1, max: 100_000 })) }), arr(ActivationRangeV, { max: 50_000 })),
+  'hardware.info': ch(empty, HardwareV),
+} as const;
 // ---- end studio-ui block ----
 
 export const channels = {
   ...foundationChannels,
-  // ...studioUiChannels,   <- other blocks are spread here
+  ...studioUiChannels,
+  // other blocks are spread here
 } as const;
 
 export type Channels = typeof channels;

@@ -1,0 +1,220 @@
+// Handlers for the studio-ui channels of contract/ipc.ts (samples, graph, tensor statistics,
+// hardware). They reach the store only through the foundation's own channels (`call`), so paths,
+// hashing and import rules stay in one place.
+import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
+import { join, resolve, dirname, isAbsolute } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { arch, platform, totalmem, cpus } from 'node:os';
+import type { Channel, RequestOf, ResponseOf, Json, TensorStats, ActivationRange } from '../../contract/ipc';
+import { StudioError, quote } from '../errors';
+import { loadModel, type LoadedModel } from '../onnx/model-io';
+import { tensorToFloat32, tensorDims, dataTypeName } from '../onnx/tensor';
+import { readNpy, type NpyArray } from '../data/npy';
+import { readTextWindows } from '../data/text-windows';
+import { minMaxPerParam } from '../quant/math/layout';
+import { weightAxes } from '../quant/math/axes';
+import { runCalibration } from '../quant/calibration/run-calibration';
+import { percentileRange } from '../quant/calibration/collectors';
+import { graphView, constantTensors } from './graph-view';
+import { histogramOf, moments, plotHistogram, quantChoices } from './tensor-stats';
+
+export type CallFn = <C extends Channel>(channel: C, request: RequestOf<C>) => Promise<ResponseOf<C>>;
+type StudioUiChannel = 'samples.list' | 'samples.open' | 'graph.view' | 'tensors.stats' | 'tensors.activationRanges' | 'hardware.info';
+export type StudioUiHandlers = { [C in StudioUiChannel]: (req: RequestOf<C>) => Promise<ResponseOf<C>> };
+
+/** projects-sample/ beside the app (repo root in development; override for a packaged app). */
+export function defaultSamplesDir(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '../../projects-sample');
+}
+
+interface SampleManifest {
+  title: string; description: string; model: string; recipe: string; template?: string;
+  datasets: { name: string; kind: 'npy' | 'images' | 'text'; file: string; options?: Record<string, Json> }[];
+}
+
+function readManifest(dir: string, id: string): SampleManifest {
+  const file = join(dir, id, 'sample.json');
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as SampleManifest;
+  } catch (e) {
+    throw new StudioError('NOT_FOUND', `Sample ${quote(id)} has no readable manifest at ${quote(file)}: ${(e as Error).message}`);
+  }
+}
+
+export function studioUiHandlers(call: CallFn, opts: { samplesDir?: string } = {}): StudioUiHandlers {
+  const samplesDir = opts.samplesDir ?? defaultSamplesDir();
+  const models = new Map<string, { key: string; loaded: LoadedModel }>();
+  const activationCache = new Map<string, Map<string, ActivationRange>>();
+
+  async function modelFile(modelId: string): Promise<{ path: string; sha: string; projectId: string }> {
+    const m = await call('models.get', { id: modelId });
+    const p = await call('projects.get', { id: m.projectId });
+    return { path: isAbsolute(m.file) ? m.file : join(p.dir, m.file), sha: m.sha256, projectId: m.projectId };
+  }
+  async function model(modelId: string): Promise<LoadedModel> {
+    const f = await modelFile(modelId);
+    const hit = models.get(modelId);
+    if (hit && hit.key === f.sha) return hit.loaded;
+    const loaded = await loadModel(f.path);
+    if (models.size > 4) models.clear();
+    models.set(modelId, { key: f.sha, loaded });
+    return loaded;
+  }
+  async function datasetInputs(modelId: string, datasetId: string, lm: LoadedModel): Promise<{ inputs: Record<string, NpyArray>; name: string }> {
+    const m = await call('models.get', { id: modelId });
+    const p = await call('projects.get', { id: m.projectId });
+    const d = (await call('datasets.list', { projectId: m.projectId })).find((x) => x.id === datasetId);
+    if (!d) throw new StudioError('NOT_FOUND', `Dataset ${quote(datasetId)} is not in project ${quote(p.name)}.`);
+    const path = isAbsolute(d.file) ? d.file : join(p.dir, d.file);
+    const inits = new Set(lm.model.graph!.initializer.map((t) => t.name));
+    const graphInputs = lm.model.graph!.input.filter((i) => !inits.has(i.name)).map((i) => i.name);
+    const input = typeof d.options.input === 'string' ? d.options.input : graphInputs[0];
+    if (!input || !graphInputs.includes(input)) throw new StudioError('BAD_DATA', `Dataset ${quote(d.name)} feeds input ${quote(input)}, which model ${quote(m.name)} does not have (inputs: ${graphInputs.join(', ')}).`);
+    if (graphInputs.length > 1) throw new StudioError('BAD_DATA', `Model ${quote(m.name)} has ${graphInputs.length} inputs; activation statistics need one dataset per input (only single-input models are supported here).`);
+    if (d.options.role === 'labels') throw new StudioError('BAD_DATA', `Dataset ${quote(d.name)} holds labels, not model inputs: choose a calibration dataset.`);
+    let arr: NpyArray;
+    if (d.kind === 'npy') arr = readNpy(path);
+    else if (d.kind === 'text') arr = readTextWindows(path, 16, typeof d.options.window === 'number' ? d.options.window : 256);
+    else throw new StudioError('BAD_DATA', `Dataset ${quote(d.name)} is an image folder; convert it to .npy first (activation statistics read .npy or text).`);
+    return { inputs: { [input]: arr }, name: d.name };
+  }
+
+  function consumerOf(lm: LoadedModel, tensor: string) {
+    return lm.model.graph!.node.find((n) => n.input.includes(tensor) && ['Conv', 'ConvTranspose', 'Gemm', 'MatMul', 'Gather'].includes(n.opType));
+  }
+
+  return {
+    async 'samples.list'() {
+      if (!existsSync(samplesDir)) return [];
+      const out: ResponseOf<'samples.list'> = [];
+      for (const id of readdirSync(samplesDir).sort()) {
+        if (!existsSync(join(samplesDir, id, 'sample.json'))) continue;
+        const m = readManifest(samplesDir, id);
+        const files = [m.model, ...m.datasets.map((d) => d.file), m.recipe];
+        const sizeBytes = files.reduce((a, f) => a + (existsSync(join(samplesDir, id, f)) ? statSync(join(samplesDir, id, f)).size : 0), 0);
+        out.push({ id, title: m.title, description: m.description, sizeBytes, files });
+      }
+      return out;
+    },
+
+    async 'samples.open'(req) {
+      const m = readManifest(samplesDir, req.sampleId);
+      const dir = join(samplesDir, req.sampleId);
+      const recipe = JSON.parse(readFileSync(join(dir, m.recipe), 'utf8')) as Record<string, Json>;
+      const project = await call('projects.create', { name: req.name ?? m.title, description: m.description });
+      try {
+        await call('models.import', { projectId: project.id, file: { kind: 'path', path: join(dir, m.model) }, name: m.title });
+        for (const d of m.datasets) {
+          await call('datasets.add', { projectId: project.id, name: d.name, kind: d.kind, file: { kind: 'path', path: join(dir, d.file) }, options: { ...(d.options ?? {}), sample: req.sampleId } });
+        }
+      } catch (e) {
+        await call('projects.delete', { id: project.id }).catch(() => undefined);
+        throw e;
+      }
+      return { project, recipe };
+    },
+
+    async 'graph.view'(req) {
+      return graphView((await model(req.modelId)).model, req.modelId);
+    },
+
+    async 'tensors.stats'(req): Promise<TensorStats> {
+      const lm = await model(req.modelId);
+      const g = lm.model.graph!;
+      const bits = req.bits ?? 8;
+      const percentile = req.percentile ?? 99.99;
+      const weight = g.initializer.find((t) => t.name === req.tensor) ?? constantTensors(lm.model).get(req.tensor);
+      if (weight) {
+        const values = tensorToFloat32(weight, lm.baseDir);
+        const dims = tensorDims(weight);
+        let min = Infinity, max = -Infinity;
+        for (let i = 0; i < values.length; i++) { const v = values[i]!; if (v < min) min = v; if (v > max) max = v; }
+        const histogram = histogramOf(values, 2048, min, max);
+        const mo = moments({ values, histogram });
+        const consumer = consumerOf(lm, req.tensor);
+        let perChannel: TensorStats['perChannel'] = null;
+        if (consumer && dims.length >= 2) {
+          const transB = Number(consumer.attribute.find((a) => a.name === 'transB')?.i ?? 0);
+          const { channelAxis } = weightAxes(consumer.opType === 'Gather' ? 'Gather' : consumer.opType, dims.length, { transB }, consumer.name);
+          const r = minMaxPerParam(values, dims, channelAxis);
+          perChannel = { axis: channelAxis, min: Array.from(r.min), max: Array.from(r.max) };
+        }
+        return {
+          tensor: req.tensor, kind: 'weight', dtype: dataTypeName[weight.dataType] ?? String(weight.dataType), shape: dims,
+          count: values.length, min, max, mean: mo.mean, std: mo.std, histogram: plotHistogram(histogram), exact: true,
+          choices: quantChoices({ values, histogram, min, max }, { bits, percentile }), perChannel,
+          source: consumer ? `weight of ${consumer.opType} '${consumer.name}'` : 'weight',
+        };
+      }
+      const produced = g.node.some((n) => n.output.includes(req.tensor)) || g.input.some((i) => i.name === req.tensor);
+      if (!produced) throw new StudioError('NOT_FOUND', `Tensor ${quote(req.tensor)} is neither a weight nor an activation of this model.`);
+      if (!req.datasetId) throw new StudioError('BAD_ARGUMENT', `Tensor ${quote(req.tensor)} is an activation: choose a calibration dataset to observe it.`);
+      const { inputs, name } = await datasetInputs(req.modelId, req.datasetId, lm);
+      const samples = req.samples ?? 64;
+      const cal = await runCalibration(lm.model, [req.tensor], inputs, { samples, batchSize: 8, device: 'cpu' });
+      const st = cal.stats.get(req.tensor);
+      if (!st) throw new StudioError('BAD_DATA', `Tensor ${quote(req.tensor)} produced no float values on dataset ${quote(name)} (is it an integer tensor?).`);
+      const mo = moments({ histogram: st.histogram });
+      return {
+        tensor: req.tensor, kind: 'activation', dtype: 'float32', shape: [],
+        count: st.count, min: st.min, max: st.max, mean: mo.mean, std: mo.std, histogram: plotHistogram(st.histogram), exact: false,
+        choices: quantChoices({ histogram: st.histogram, min: st.min, max: st.max }, { bits, percentile }), perChannel: null,
+        source: `${cal.samplesUsed} samples of '${name}'`,
+      };
+    },
+
+    async 'tensors.activationRanges'(req) {
+      const samples = req.samples ?? 32;
+      const key = `${req.modelId}:${req.datasetId}:${samples}`;
+      const hit = activationCache.get(key);
+      if (hit) return [...hit.values()];
+      const lm = await model(req.modelId);
+      const g = lm.model.graph!;
+      const weights = new Set([...g.initializer.map((t) => t.name), ...constantTensors(lm.model).keys()]);
+      const wanted = new Map<string, { node: string; opType: string }>();
+      for (const n of g.node) {
+        if (!['Conv', 'Gemm', 'MatMul', 'ConvTranspose'].includes(n.opType)) continue;
+        for (const t of n.input) if (t && !weights.has(t) && !wanted.has(t)) wanted.set(t, { node: n.name, opType: n.opType });
+      }
+      const { inputs } = await datasetInputs(req.modelId, req.datasetId, lm);
+      const cal = await runCalibration(lm.model, [...wanted.keys()], inputs, { samples, batchSize: 8, device: 'cpu' });
+      const out = new Map<string, ActivationRange>();
+      for (const [t, w] of wanted) {
+        const st = cal.stats.get(t);
+        if (!st) continue;
+        const p = percentileRange(st.histogram, 99.9, st.min, st.max);
+        out.set(t, { tensor: t, node: w.node, opType: w.opType, min: st.min, max: st.max, p999Min: p.min, p999Max: p.max });
+      }
+      activationCache.set(key, out);
+      return [...out.values()];
+    },
+
+    async 'hardware.info'() {
+      const notes: string[] = [];
+      let cpuModel = cpus()[0]?.model ?? 'unknown CPU';
+      let flags: Record<string, boolean> = {};
+      let providers: ResponseOf<'hardware.info'>['providers'] = [];
+      try {
+        const hw = await import('../runtime/hardware');
+        const h = hw.detectHardware();
+        cpuModel = h.cpuModel;
+        flags = { ...h.flags };
+        providers = h.backends;
+      } catch (e) {
+        notes.push(`Runtime hardware detection unavailable: ${(e as Error).message}`);
+      }
+      const gpus: ResponseOf<'hardware.info'>['gpus'] = [];
+      try {
+        const out = execFileSync('nvidia-smi', ['--query-gpu=name,memory.total', '--format=csv,noheader,nounits'], { timeout: 3000, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+        for (const line of out.trim().split('\n').filter(Boolean)) {
+          const [gname, mem] = line.split(',').map((s) => s.trim());
+          gpus.push({ name: gname ?? 'GPU', memoryBytes: mem ? Number(mem) * 2 ** 20 : null, source: 'nvidia-smi' });
+        }
+      } catch {
+        notes.push('No NVIDIA GPU found (nvidia-smi not available): runs use the CPU.');
+      }
+      return { cpuModel, cores: cpus().length, arch: arch(), platform: platform(), memoryBytes: totalmem(), flags, gpus, providers, notes };
+    },
+  };
+}

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { studioUiHandlers, type CallFn } from '../../../engine/api/studio-ui';
+import { parseRecipe } from '../../../engine/pipeline/recipe';
+
+const root = resolve(import.meta.dirname, '../../..');
+const samples = resolve(root, 'projects-sample');
+const now = '2026-01-01T00:00:00Z';
+const sha = 'a'.repeat(64);
+
+// A minimal stand-in for the foundation's store channels: models and datasets point at the sample files.
+const fakeCall: CallFn = (async (channel: string, req: { id?: string; projectId?: string }) => {
+  const models: Record<string, string> = { fm: 'fmnist-cnn/model.onnx', ocr: 'ppocr-rec/model.onnx' };
+  switch (channel) {
+    case 'models.get': return { id: req.id, projectId: 'p1', name: req.id, file: models[req.id!], sha256: sha, sizeBytes: 0, opset: 17, inputs: [], outputs: [], nodeCount: 0, createdAt: now };
+    case 'projects.get': return { id: 'p1', name: 'P', description: '', createdAt: now, updatedAt: now, dir: samples };
+    case 'datasets.list': return [{ id: 'd1', projectId: 'p1', name: 'images', kind: 'npy', file: 'fmnist-cnn/images.npy', options: { input: 'image' }, createdAt: now }];
+    default: throw new Error(`unexpected ${channel}`);
+  }
+}) as CallFn;
+
+describe('studio-ui handlers on real sample models', () => {
+  const h = studioUiHandlers(fakeCall, { samplesDir: samples });
+
+  it('lists the samples, each with a recipe the engine accepts', async () => {
+    const list = await h['samples.list']({});
+    expect(list.map((s) => s.id)).toEqual(['fmnist-cnn', 'moby-gpt', 'ppocr-rec']);
+    const total = list.reduce((a, s) => a + s.sizeBytes, 0);
+    expect(total).toBeLessThan(45e6);
+    for (const s of list) expect(() => parseRecipe(JSON.parse(readFileSync(resolve(samples, s.id, 'recipe.json'), 'utf8')))).not.toThrow();
+  });
+
+  it('returns the fmnist graph with weights on the Conv nodes and edges between them', async () => {
+    const g = await h['graph.view']({ modelId: 'fm' });
+    const convs = g.nodes.filter((n) => n.opType === 'Conv');
+    expect(convs.length).toBe(5);
+    expect(convs[0]!.weights.length).toBeGreaterThanOrEqual(1);
+    const w = g.tensors.find((t) => t.name === convs[0]!.weights[0]);
+    expect(w?.kind).toBe('weight');
+    expect(w?.shape.length).toBe(4);
+    expect(g.edges.some((e) => e.source === 'input:image')).toBe(true);
+    expect(g.nodes.at(-1)!.opType).toBe('Output');
+  });
+
+  it('folds PP-OCR weight Constants into their consumers', async () => {
+    const g = await h['graph.view']({ modelId: 'ocr' });
+    expect(g.nodes.some((n) => n.opType === 'Constant' && n.weights.length === 0 && n.outputs.length === 1 && g.tensors.find((t) => t.name === n.outputs[0])?.kind === 'weight')).toBe(false);
+    const conv = g.nodes.find((n) => n.opType === 'Conv')!;
+    expect(conv.weights.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('measures a real conv weight: MinMax clips nothing, symmetric wastes codes on skewed data', async () => {
+    const g = await h['graph.view']({ modelId: 'fm' });
+    const wname = g.nodes.find((n) => n.opType === 'Conv')!.weights[0]!;
+    const s = await h['tensors.stats']({ modelId: 'fm', tensor: wname });
+    expect(s.exact).toBe(true);
+    expect(s.histogram.counts.reduce((a, b) => a + b, 0)).toBe(s.count);
+    const mm = s.choices.filter((c) => c.method === 'minmax');
+    expect(mm.map((c) => c.scheme)).toEqual(['symmetric', 'asymmetric']);
+    for (const c of mm) expect(c.clippedFraction).toBe(0);
+    expect(mm[0]!.sqnrDb).toBeGreaterThan(20);
+    const pct = s.choices.find((c) => c.method === 'percentile' && c.scheme === 'asymmetric')!;
+    expect(pct.rangeMax - pct.rangeMin).toBeLessThanOrEqual(s.max - s.min + 1e-9);
+    expect(s.perChannel?.min.length).toBe(Number(s.shape[0]));
+    // 4-bit is coarser than 8-bit on the same tensor.
+    const s4 = await h['tensors.stats']({ modelId: 'fm', tensor: wname, bits: 4 });
+    expect(s4.choices[0]!.sqnrDb).toBeLessThan(mm[0]!.sqnrDb - 15);
+  });
+
+  it('observes a real activation on the sample images; ReLU output makes symmetric waste half the codes', async () => {
+    const g = await h['graph.view']({ modelId: 'fm' });
+    const relu = g.nodes.find((n) => n.opType === 'Relu')!;
+    const s = await h['tensors.stats']({ modelId: 'fm', tensor: relu.outputs[0]!, datasetId: 'd1', samples: 32 });
+    expect(s.kind).toBe('activation');
+    expect(s.min).toBeGreaterThanOrEqual(0);
+    const sym = s.choices.find((c) => c.method === 'minmax' && c.scheme === 'symmetric')!;
+    const asym = s.choices.find((c) => c.method === 'minmax' && c.scheme === 'asymmetric')!;
+    expect(sym.wastedCodes).toBeGreaterThanOrEqual(127);
+    expect(asym.wastedCodes).toBeLessThanOrEqual(2);
+    expect(asym.sqnrDb).toBeGreaterThan(sym.sqnrDb);
+    const ranges = await h['tensors.activationRanges']({ modelId: 'fm', datasetId: 'd1', samples: 16 });
+    expect(ranges.length).toBe(6);
+    for (const r of ranges) expect(r.max).toBeGreaterThanOrEqual(r.p999Max);
+  });
+
+  it('reports the CPU and onnxruntime providers', async () => {
+    const hw = await h['hardware.info']({});
+    expect(hw.cores).toBeGreaterThan(0);
+    expect(hw.providers.some((p) => p.name === 'cpu' && p.available)).toBe(true);
+  });
+});
