@@ -1,0 +1,152 @@
+// Phase one of the QDQ export (as ORT's quantizer does it): decide which nodes are quantized, with
+// which weight axis, and which activation tensors get a QuantizeLinear/DequantizeLinear pair — and
+// which of those share one scale (ops that only move or select values keep their input's scale, so ORT
+// can run them on integers without a requant). Phase two (qdq-rewrite.ts) edits the graph.
+import type { ModelProto, NodeProto } from '../onnx/proto';
+import type { Recipe } from '../pipeline/recipe';
+import { StudioError, quote } from '../errors';
+import { GraphIndex, attrInt } from './qdq-graph';
+
+export interface QdqTarget {
+  node: NodeProto;
+  /** Input index of the constant weight, if any. */
+  weightInput?: number;
+  /** Per-channel axis of the weight (undefined: per-tensor). */
+  weightAxis?: number;
+  /** Axis along which groups of `recipe.weights.granularity.group` input elements share a scale. */
+  groupAxis?: number;
+  biasInput?: number;
+  /** Input indices that are activations (get Q/DQ when activations are quantized). */
+  activationInputs: number[];
+  /** Relu after the op, removed because the output quantization clamps at zero exactly. */
+  foldedRelu?: NodeProto;
+}
+
+export interface QdqPlan {
+  targets: QdqTarget[];
+  /** Activation tensor -> the tensor whose calibrated range gives its scale (itself, or a shared one). */
+  activations: Map<string, string>;
+  /** Tensors whose ranges calibration must measure. */
+  calibrate: string[];
+  skipped: { node: string; opType: string; reason: string }[];
+}
+
+/** Ops that only move, select or reshape values: their output can reuse the input's scale. */
+const SHARE_SCALE_OPS = new Set(['MaxPool', 'Reshape', 'Flatten', 'Transpose', 'Squeeze', 'Unsqueeze', 'Identity']);
+
+function isFloatish(idx: GraphIndex, name: string): boolean {
+  const c = idx.constant(name);
+  return !c || c.dataType === 1 || c.dataType === 10 || c.dataType === 16;
+}
+
+function targetFor(n: NodeProto, idx: GraphIndex, recipe: Recipe, quantActs: boolean): QdqTarget | string {
+  const rank = (name: string) => idx.constant(name)?.dims.length ?? -1;
+  const perChannel = recipe.weights.granularity === 'channel';
+  const grouped = typeof recipe.weights.granularity === 'object';
+  switch (n.opType) {
+    case 'Conv':
+    case 'ConvTranspose': {
+      if (!n.input[1] || !idx.isConstant(n.input[1])) return 'its weight is not a constant';
+      const group = attrInt(n, 'group', 1);
+      const outAxis = n.opType === 'Conv' ? 0 : group === 1 ? 1 : undefined;
+      const hasBias = !!n.input[2] && idx.isConstant(n.input[2]);
+      return {
+        node: n, weightInput: 1,
+        weightAxis: perChannel ? outAxis : undefined,
+        groupAxis: grouped ? (n.opType === 'Conv' ? 1 : 0) : undefined,
+        biasInput: hasBias && outAxis !== undefined ? 2 : undefined,
+        activationInputs: [0],
+      };
+    }
+    case 'Gemm': {
+      if (!n.input[1] || !idx.isConstant(n.input[1])) return 'its B input is not a constant';
+      if (attrInt(n, 'transA', 0) !== 0 && idx.isConstant(n.input[0]!)) return 'constant A input';
+      const transB = attrInt(n, 'transB', 0);
+      const alphaBeta = n.attribute.filter((a) => (a.name === 'alpha' || a.name === 'beta') && a.f !== 1).length === 0;
+      const c = n.input[2] ? idx.constant(n.input[2]) : undefined;
+      return {
+        node: n, weightInput: 1,
+        weightAxis: perChannel ? (transB ? 0 : 1) : undefined,
+        groupAxis: grouped ? (transB ? 1 : 0) : undefined,
+        biasInput: c && c.dims.length === 1 && alphaBeta ? 2 : undefined,
+        activationInputs: [0],
+      };
+    }
+    case 'MatMul': {
+      const [a, b] = [n.input[0]!, n.input[1]!];
+      const ca = idx.isConstant(a), cb = idx.isConstant(b);
+      if (ca && cb) return 'both inputs are constants';
+      if (cb) {
+        const r = rank(b);
+        return { node: n, weightInput: 1, weightAxis: perChannel && r >= 2 ? r - 1 : undefined, groupAxis: grouped && r >= 2 ? r - 2 : undefined, activationInputs: [0] };
+      }
+      if (ca) return { node: n, weightInput: 0, weightAxis: undefined, activationInputs: [1] };
+      if (!quantActs) return 'weight-only quantization needs a constant weight; both inputs are activations';
+      return { node: n, activationInputs: [0, 1] };
+    }
+    case 'Gather': {
+      if (!n.input[0] || !idx.isConstant(n.input[0])) return 'its data input is not a constant';
+      return { node: n, weightInput: 0, weightAxis: perChannel && rank(n.input[0]) === 2 ? 0 : undefined, activationInputs: [] };
+    }
+    default:
+      return `op type ${quote(n.opType)} has no QDQ rule`;
+  }
+}
+
+export function planQdq(model: ModelProto, recipe: Recipe, source = 'model'): QdqPlan {
+  const g = model.graph!;
+  const idx = new GraphIndex(g);
+  const names = new Set(g.node.map((n) => n.name));
+  for (const ex of recipe.exclude) {
+    if (!names.has(ex)) throw new StudioError('BAD_RECIPE', `Recipe exclude names node ${quote(ex)}, which is not in model ${quote(source)} (node names look like ${quote(g.node.find((n) => recipe.opTypes.includes(n.opType))?.name ?? g.node[0]?.name)}).`);
+  }
+  const quantActs = recipe.activations !== null;
+  const excluded = new Set(recipe.exclude);
+  const targets: QdqTarget[] = [];
+  const skipped: QdqPlan['skipped'] = [];
+  for (const n of g.node) {
+    if (n.domain !== '' && n.domain !== 'ai.onnx') continue;
+    if (!recipe.opTypes.includes(n.opType)) continue;
+    if (excluded.has(n.name)) { skipped.push({ node: n.name, opType: n.opType, reason: 'excluded by the recipe' }); continue; }
+    const t = targetFor(n, idx, recipe, quantActs);
+    if (typeof t === 'string') { skipped.push({ node: n.name, opType: n.opType, reason: t }); continue; }
+    if (t.weightInput !== undefined && !isFloatish(idx, n.input[t.weightInput]!)) { skipped.push({ node: n.name, opType: n.opType, reason: 'its weight is not a float tensor' }); continue; }
+    targets.push(t);
+  }
+  const activations = new Map<string, string>();
+  if (quantActs) planActivations(g.node, idx, targets, activations, recipe.activations!.scheme === 'asymmetric');
+  const calibrate = [...new Set(activations.values())];
+  return { targets, activations, calibrate, skipped };
+}
+
+function planActivations(nodes: NodeProto[], idx: GraphIndex, targets: QdqTarget[], acts: Map<string, string>, canFoldRelu: boolean): void {
+  const targetInputs = new Set<string>();
+  for (const t of targets) for (const i of t.activationInputs) targetInputs.add(t.node.input[i]!);
+  // Backward: a tensor "wants" quantization if a target reads it, directly or through scale-sharing ops.
+  const wants = new Set(targetInputs);
+  for (let k = nodes.length - 1; k >= 0; k--) {
+    const n = nodes[k]!;
+    if (SHARE_SCALE_OPS.has(n.opType) && n.output[0] && wants.has(n.output[0]) && n.input[0]) wants.add(n.input[0]);
+  }
+  // Outputs of targets: Conv always (QLinearConv needs the output Q), MatMul/Gemm when a target reads them.
+  const targetByNode = new Map(targets.map((t) => [t.node, t]));
+  for (const t of targets) {
+    if (t.activationInputs.length === 0) continue;
+    let out = t.node.output[0]!;
+    const cons = idx.consumersOf(out);
+    if (canFoldRelu && cons.length === 1 && cons[0]!.opType === 'Relu' && !idx.graphOutputs.has(out) && !idx.graphOutputs.has(cons[0]!.output[0]!)) {
+      t.foldedRelu = cons[0]!;
+      out = cons[0]!.output[0]!;
+    }
+    if (idx.graphOutputs.has(out)) continue;
+    if (t.node.opType === 'Conv' || t.node.opType === 'ConvTranspose' || wants.has(out)) acts.set(out, out);
+  }
+  for (const i of targetInputs) if (!acts.has(i)) acts.set(i, i);
+  // Forward: scale-sharing ops whose input is quantized pass the same scale on, when a target wants it.
+  for (const n of nodes) {
+    if (!SHARE_SCALE_OPS.has(n.opType) || targetByNode.has(n)) continue;
+    const i = n.input[0], o = n.output[0];
+    if (!i || !o || !acts.has(i) || !wants.has(o) || idx.graphOutputs.has(o)) continue;
+    acts.set(o, acts.get(i)!);
+  }
+}

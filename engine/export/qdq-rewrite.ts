@@ -1,0 +1,177 @@
+// Phase two of the QDQ export: edit the graph as planned. Weights become quantized initializers
+// (int8/uint8/int4/uint4, per-tensor, per-channel or blocked) behind a DequantizeLinear; biases become
+// int32 with scale s_in * s_w; activations get one QuantizeLinear -> DequantizeLinear pair after their
+// producer, read by every consumer, which is the pattern ORT fuses into QLinearConv / QLinearMatMul /
+// MatMulIntegerToFloat. The model is edited in place.
+import { DataType, type ModelProto, type NodeProto, type TensorProto } from '../onnx/proto';
+import { makeTensor, tensorToFloat32, tensorDims, type TypedArray } from '../onnx/tensor';
+import { dtypeInfo, type ActivationDType, type Recipe, type WeightDType } from '../pipeline/recipe';
+import type { QuantizedNodeInfo } from '../pipeline/report';
+import { StudioError, quote } from '../errors';
+import { GraphIndex, intAttr, makeNode, onnxOpset } from './qdq-graph';
+import type { QdqPlan, QdqTarget } from './qdq-plan';
+import { quantizeWeight, rangeParams, roundHalfEven, type QParams } from './qdq-params';
+import { upgradeOpset } from './qdq-opset';
+
+export interface RewriteResult {
+  quantized: QuantizedNodeInfo[];
+  opset: number;
+  /** Activation tensor -> the name of its dequantized value (what consumers read). */
+  dequantized: Map<string, string>;
+}
+
+function qType(dtype: WeightDType | ActivationDType): number {
+  switch (dtype) {
+    case 'int8': return DataType.INT8;
+    case 'uint8': return DataType.UINT8;
+    case 'int4': case 'int3': return DataType.INT4;
+    case 'uint4': return DataType.UINT4;
+  }
+}
+
+function intArray(dataType: number, values: ArrayLike<number>): TypedArray {
+  if (dataType === DataType.INT8 || dataType === DataType.INT4) return Int8Array.from(values);
+  if (dataType === DataType.UINT8 || dataType === DataType.UINT4) return Uint8Array.from(values);
+  return Int32Array.from(values);
+}
+
+export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string, { min: number; max: number }>, recipe: Recipe, baseDir?: string): RewriteResult {
+  const g = model.graph!;
+  const idx = new GraphIndex(g);
+  const w = recipe.weights;
+  const a = recipe.activations;
+  const fourBit = (d: string) => d === 'int4' || d === 'uint4' || d === 'int3';
+  const grouped = typeof w.granularity === 'object' ? w.granularity.group : 0;
+  const needOpset = fourBit(w.dtype) || (a && fourBit(a.dtype)) || grouped ? 21 : 13;
+  if (onnxOpset(model) < needOpset) upgradeOpset(model, needOpset);
+
+  const head: NodeProto[] = [];
+  const newInits: TensorProto[] = [];
+  const quantized: QuantizedNodeInfo[] = [];
+
+  // Activation parameters, one per source tensor.
+  const actParams = new Map<string, QParams>();
+  const paramsOf = (tensor: string): QParams => {
+    const src = plan.activations.get(tensor)!;
+    let p = actParams.get(src);
+    if (!p) {
+      const r = ranges.get(src);
+      if (!r) throw new StudioError('INTERNAL', `No calibrated range for tensor ${quote(src)}.`);
+      p = rangeParams(r.min, r.max, a!.dtype, a!.scheme);
+      actParams.set(src, p);
+    }
+    return p;
+  };
+
+  // Weights.
+  const weightCache = new Map<string, { out: string; scales: Float32Array; perChannel: boolean }>();
+  const quantizeWeightInput = (t: QdqTarget) => {
+    const n = t.node, wi = t.weightInput!;
+    const name = n.input[wi]!;
+    const axis = grouped ? t.groupAxis : t.weightAxis;
+    const key = `${name}|${axis}|${grouped}`;
+    let entry = weightCache.get(key);
+    if (!entry) {
+      const tensor = idx.constant(name)!;
+      const dims = tensorDims(tensor);
+      const q = quantizeWeight(tensorToFloat32(tensor, baseDir), dims, w.dtype, w.scheme, axis, grouped && axis !== undefined ? grouped : undefined);
+      const dt = qType(w.dtype);
+      const qn = idx.unique(`${name}_quantized`), sn = idx.unique(`${name}_scale`), zn = idx.unique(`${name}_zero_point`), out = idx.unique(`${name}_DequantizeLinear_Output`);
+      newInits.push(makeTensor(qn, dt, dims, intArray(dt, q.values)), makeTensor(sn, DataType.FLOAT, q.paramDims, q.scales), makeTensor(zn, dt, q.paramDims, intArray(dt, q.zeroPoints)));
+      const attrs = q.axis !== undefined ? [intAttr('axis', q.axis), ...(q.blockSize ? [intAttr('block_size', q.blockSize)] : [])] : [];
+      head.push(makeNode('DequantizeLinear', [qn, sn, zn], [out], idx.unique(`${name}_DequantizeLinear`), attrs));
+      entry = { out, scales: q.scales, perChannel: q.axis !== undefined && !q.blockSize };
+      weightCache.set(key, entry);
+    }
+    n.input[wi] = entry.out;
+    return entry;
+  };
+
+  for (const t of plan.targets) {
+    const n = t.node;
+    const info: QuantizedNodeInfo = { node: n.name, opType: n.opType, granularity: grouped ? `group ${grouped}` : w.granularity as string };
+    if (a && t.activationInputs.length) info.activationDtype = a.dtype;
+    if (t.weightInput !== undefined) {
+      info.weight = n.input[t.weightInput];
+      info.weightDtype = w.dtype;
+      const entry = quantizeWeightInput(t);
+      const actIn = n.input[0]!;
+      if (t.biasInput !== undefined && a && plan.activations.has(actIn) && !grouped) {
+        const bName = n.input[t.biasInput]!;
+        const bias = tensorToFloat32(idx.constant(bName)!, baseDir);
+        const sIn = paramsOf(actIn).scale;
+        const scales = new Float32Array(bias.length), q = new Int32Array(bias.length);
+        for (let c = 0; c < bias.length; c++) {
+          const s = Math.fround(sIn * (entry.perChannel ? entry.scales[c]! : entry.scales[0]!));
+          scales[c] = s > 0 ? s : 1;
+          q[c] = Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, roundHalfEven(bias[c]! / scales[c]!)));
+        }
+        const qn = idx.unique(`${bName}_quantized`), sn = idx.unique(`${bName}_scale`), zn = idx.unique(`${bName}_zero_point`), out = idx.unique(`${bName}_DequantizeLinear_Output`);
+        newInits.push(makeTensor(qn, DataType.INT32, [bias.length], q), makeTensor(sn, DataType.FLOAT, [bias.length], scales), makeTensor(zn, DataType.INT32, [bias.length], new Int32Array(bias.length)));
+        head.push(makeNode('DequantizeLinear', [qn, sn, zn], [out], idx.unique(`${bName}_DequantizeLinear`), [intAttr('axis', 0)]));
+        n.input[t.biasInput] = out;
+      }
+    }
+    if (t.foldedRelu) n.output[0] = t.foldedRelu.output[0]!;
+    quantized.push(info);
+  }
+
+  // Activation Q/DQ pairs, placed right after each producer.
+  const removed = new Set(plan.targets.map((t) => t.foldedRelu).filter((r): r is NodeProto => !!r));
+  const after = new Map<string, NodeProto[]>();
+  const dqOf = new Map<string, string>();
+  if (a) {
+    const at = qType(a.dtype);
+    const { qmin } = dtypeInfo(a.dtype);
+    for (const tensor of plan.activations.keys()) {
+      const p = paramsOf(tensor);
+      const sn = idx.unique(`${tensor}_scale`), zn = idx.unique(`${tensor}_zero_point`);
+      newInits.push(makeTensor(sn, DataType.FLOAT, [], Float32Array.of(p.scale)), makeTensor(zn, at, [], intArray(at, [p.zeroPoint ?? qmin])));
+      const qo = idx.unique(`${tensor}_QuantizeLinear_Output`), dqo = idx.unique(`${tensor}_DequantizeLinear_Output`);
+      const pair = [
+        makeNode('QuantizeLinear', [tensor, sn, zn], [qo], idx.unique(`${tensor}_QuantizeLinear`)),
+        makeNode('DequantizeLinear', [qo, sn, zn], [dqo], idx.unique(`${tensor}_DequantizeLinear`)),
+      ];
+      dqOf.set(tensor, dqo);
+      after.set(tensor, pair);
+    }
+  }
+  const nodes: NodeProto[] = [...head];
+  for (const tensor of idx.graphInputs) if (after.has(tensor)) nodes.push(...after.get(tensor)!);
+  for (const n of g.node) {
+    if (removed.has(n)) continue;
+    for (let i = 0; i < n.input.length; i++) {
+      const d = dqOf.get(n.input[i]!);
+      if (d) n.input[i] = d;
+    }
+    nodes.push(n);
+    for (const o of n.output) if (after.has(o)) nodes.push(...after.get(o)!);
+  }
+  g.node = nodes;
+  g.initializer.push(...newInits);
+  pruneUnused(model);
+  return { quantized, opset: onnxOpset(model), dequantized: dqOf };
+}
+
+/** Drop initializers and Constant nodes nothing reads any more (the float weights that were replaced). */
+export function pruneUnused(model: ModelProto): void {
+  const g = model.graph!;
+  const used = new Set<string>(g.output.map((o) => o.name));
+  const collect = (nodes: NodeProto[]) => {
+    for (const n of nodes) {
+      for (const i of n.input) if (i) used.add(i);
+      for (const at of n.attribute) {
+        if (at.g) { collect(at.g.node); for (const o of at.g.output) used.add(o.name); }
+        for (const sg of at.graphs) collect(sg.node);
+      }
+    }
+  };
+  collect(g.node);
+  g.node = g.node.filter((n) => n.opType !== 'Constant' || n.output.some((o) => used.has(o)));
+  const initNames = new Set(g.initializer.map((t) => t.name));
+  g.initializer = g.initializer.filter((t) => used.has(t.name));
+  const inits = new Set(g.initializer.map((t) => t.name));
+  const produced = new Set(g.node.flatMap((n) => n.output));
+  g.input = g.input.filter((i) => !initNames.has(i.name) || used.has(i.name));
+  g.valueInfo = g.valueInfo.filter((v) => produced.has(v.name) || inits.has(v.name));
+}

@@ -1,0 +1,172 @@
+// The engine's one entry for a whole quantization run (CLI, job runner, tests):
+// load -> validate data -> fold Conv+BN -> algorithms before calibration -> plan -> calibrate ->
+// weight algorithms -> QDQ rewrite -> check that ORT loads it -> write atomically -> evaluate -> report.
+import { stat } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { clone, ModelProtoSchema, type ModelProto } from '../onnx/proto';
+import { loadModel, saveModel, serializeModel } from '../onnx/model-io';
+import type { NpyArray } from '../data/npy';
+import type { Recipe } from './recipe';
+import type { QuantizeReport } from './report';
+import { validateInputs } from './validate-inputs';
+import { createSession } from '../runtime/session';
+import { runCalibration } from '../quant/calibration/run-calibration';
+import type { TensorStats } from '../quant/calibration/run-calibration';
+import { calibrationMethod } from '../quant/calibration/methods';
+import { foldConvBatchNorm } from '../export/qdq-fold-bn';
+import { planQdq, type QdqPlan } from '../export/qdq-plan';
+import { rewriteQdq } from '../export/qdq-rewrite';
+import { compareModels, type ComparedTensor } from '../eval/layer-error';
+import { throwIfCancelled, type WorkContext } from '../jobs/progress';
+import { StudioError, quote } from '../errors';
+
+export interface QuantizeOptions {
+  modelPath: string;
+  outputPath: string;
+  recipe: Recipe;
+  /** Sample-major arrays, one per model input (axis 0 = sample). */
+  inputs: Record<string, NpyArray>;
+  labels?: NpyArray;
+  ctx?: WorkContext;
+  /** Where each input's data came from, for error messages. */
+  inputSources?: Record<string, string>;
+  /** Per-layer and output comparison after export (default true). */
+  evaluate?: boolean;
+}
+
+/** What every stage (and every algorithm plugged in below) works on. */
+export interface PipelineState {
+  /** The float model being transformed (algorithms may edit its weights in place). */
+  model: ModelProto;
+  /** The untouched FP32 model, for comparisons. */
+  original: ModelProto;
+  baseDir: string;
+  recipe: Recipe;
+  inputs: Record<string, NpyArray>;
+  labels?: NpyArray;
+  report: QuantizeReport;
+  ctx?: WorkContext;
+  plan?: QdqPlan;
+  stats?: Map<string, TensorStats>;
+  /** Set by an algorithm that writes the output model itself (e.g. MatMulNBits export, QAT). */
+  exported?: ModelProto;
+  /** Activation tensor -> its dequantized name in the output model. */
+  dequantized?: Map<string, string>;
+}
+
+const progress = (ctx: WorkContext | undefined, stage: string, fraction: number, message: string) => ctx?.onProgress?.({ stage, fraction, message });
+
+export async function quantizeModel(o: QuantizeOptions): Promise<QuantizeReport> {
+  const t0 = performance.now();
+  const { recipe, ctx } = o;
+  const timings: Record<string, number> = {};
+  const timed = async <T>(name: string, f: () => Promise<T> | T): Promise<T> => {
+    const s = performance.now();
+    try { return await f(); } finally { timings[name] = (timings[name] ?? 0) + performance.now() - s; }
+  };
+
+  progress(ctx, 'load', 0, `loading ${o.modelPath}`);
+  const loaded = await timed('load', () => loadModel(o.modelPath));
+  // ORT must accept the input model: catches unsupported ops and broken graphs with ORT's own words.
+  await timed('load', async () => { const s = await createSession(serializeModel(loaded.model), { device: 'cpu', source: o.modelPath, optimization: 'disabled' }); await s.release(); });
+  validateInputs(loaded.model, o.inputs, o.modelPath, o.inputSources);
+
+  const report: QuantizeReport = {
+    modelPath: o.modelPath, outputPath: o.outputPath, recipe, quantized: [], skipped: [], timingsMs: timings,
+    sizeBytes: { original: (await stat(o.modelPath)).size, quantized: 0 }, layers: [], notices: [],
+    device: { requested: recipe.device, used: 'cpu' },
+  };
+  const st: PipelineState = { model: clone(ModelProtoSchema, loaded.model), original: loaded.model, baseDir: loaded.baseDir, recipe, inputs: o.inputs, labels: o.labels, report, ctx };
+
+  const folded = foldConvBatchNorm(st.model, st.baseDir);
+  if (folded.length) report.notices.push(`Folded ${folded.length} BatchNormalization node(s) into the Conv before them.`);
+
+  // ---- algorithms that transform the float model before calibration (llm: smoothquant) ----
+  for (const alg of recipe.algorithms) {
+    throwIfCancelled(ctx);
+    switch (alg.name) {
+      case 'rtn': break; // the default: round-to-nearest in the QDQ writer
+      case 'smoothquant':
+      case 'gptq':
+      case 'awq':
+      case 'qat':
+      case 'bias-correction':
+        break; // dispatched below in their own stage
+    }
+  }
+  for (const alg of recipe.algorithms) {
+    if (alg.name !== 'rtn') throw new StudioError('BAD_RECIPE', `Recipe algorithm ${quote(alg.name)} is not available in this build yet (available: rtn).`);
+  }
+
+  progress(ctx, 'plan', 0.05, 'planning');
+  st.plan = planQdq(st.model, recipe, o.modelPath);
+  report.skipped.push(...st.plan.skipped);
+  if (st.plan.targets.length === 0) {
+    throw new StudioError('BAD_RECIPE', `Nothing to quantize in ${quote(o.modelPath)}: no node of type ${recipe.opTypes.map((t) => quote(t)).join(', ')} is left after "exclude"${st.plan.skipped.length ? ` (skipped: ${st.plan.skipped.slice(0, 3).map((s) => `${s.node}: ${s.reason}`).join('; ')})` : ''}.`);
+  }
+
+  if (recipe.activations) {
+    const m = calibrationMethod(recipe.activations);
+    if (m.notice) report.notices.push(m.notice);
+    const cal = await timed('calibrate', () => runCalibration(st.model, st.plan!.calibrate, o.inputs, {
+      samples: recipe.calibration.samples, batchSize: recipe.calibration.batchSize, device: recipe.device,
+      makeCollector: m.makeCollector, chooseRange: m.chooseRange,
+      ctx: { ...ctx, onProgress: (e) => progress(ctx, 'calibrate', 0.05 + 0.45 * e.fraction, e.message ?? '') },
+    }));
+    st.stats = cal.stats;
+    report.device.used = cal.provider;
+    if (cal.notice) report.notices.push(cal.notice);
+    report.metrics = { ...report.metrics, calibrationSamples: cal.samplesUsed };
+  }
+
+  // ---- weight algorithms (llm: gptq/awq edit weights or export MatMulNBits; qat: trains) go here ----
+
+  throwIfCancelled(ctx);
+  progress(ctx, 'export', 0.55, 'writing QDQ graph');
+  let out: ModelProto;
+  if (st.exported) out = st.exported;
+  else {
+    out = st.model;
+    const ranges = new Map<string, { min: number; max: number }>();
+    for (const [t, s] of st.stats ?? []) ranges.set(t, { min: s.rangeMin, max: s.rangeMax });
+    const res = await timed('export', () => rewriteQdq(out, st.plan!, ranges, recipe, st.baseDir));
+    report.quantized.push(...res.quantized);
+    st.dequantized = res.dequantized;
+  }
+  const bytes = serializeModel(out);
+  await timed('export', async () => {
+    const s = await createSession(bytes, { device: 'cpu', source: 'the quantized model' }).catch((e) => {
+      throw new StudioError('INTERNAL', `The quantized model does not load in onnxruntime, so nothing was written to ${quote(o.outputPath)}: ${(e as Error).message}`, { cause: e });
+    });
+    await s.release();
+    await saveModel(out, o.outputPath);
+  });
+  report.sizeBytes.quantized = bytes.byteLength;
+
+  if (o.evaluate !== false) {
+    progress(ctx, 'evaluate', 0.8, 'comparing FP32 and quantized activations');
+    const tensors = comparedTensors(st);
+    const cmp = await timed('evaluate', () => compareModels(loaded.model, out, tensors, o.inputs, {
+      samples: Math.min(recipe.calibration.samples, 64), batchSize: Math.min(16, recipe.calibration.batchSize), device: recipe.device, ctx,
+    }));
+    report.layers = cmp.layers;
+    report.outputAgreement = cmp.outputAgreement;
+  }
+  timings.total = performance.now() - t0;
+  progress(ctx, 'done', 1, 'done');
+  return report;
+}
+
+/** The outputs of quantized nodes, by the name the value has in each model. */
+function comparedTensors(st: PipelineState): ComparedTensor[] {
+  const list: ComparedTensor[] = [];
+  const names = new Set<string>();
+  for (const n of st.original.graph!.node) for (const o of n.output) names.add(o);
+  for (const t of st.plan?.targets ?? []) {
+    const tensor = t.node.output[0]!; // after a Relu fold this is the Relu's output, as in the FP32 model
+    if (!names.has(tensor)) continue;
+    const q = st.dequantized?.get(tensor) ?? tensor;
+    list.push({ tensor, quantizedTensor: q, node: t.node.name, opType: t.node.opType });
+  }
+  return list;
+}
