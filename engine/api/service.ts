@@ -4,10 +4,12 @@
 import { channels, isChannel, validateRequest, validateResponse, ContractError, type Channel, type Result } from '../../contract/ipc';
 import { toErrorPayload } from '../errors';
 import { foundationHandlers } from './foundation-handlers';
+import { studioUiHandlerMap } from './studio-ui';
 import type { Handler, Handlers, ServiceDeps } from './types';
 
 export const handlerModules: Handlers[] = [
   foundationHandlers,
+  studioUiHandlerMap,
   // studio-ui / ptq: add handler maps here
 ];
 

@@ -18,6 +18,8 @@ import { runCalibration } from '../quant/calibration/run-calibration';
 import { percentileRange } from '../quant/calibration/collectors';
 import { graphView, constantTensors } from './graph-view';
 import { histogramOf, moments, plotHistogram, quantChoices } from './tensor-stats';
+import type { Handlers, ServiceDeps } from './types';
+import { foundationHandlers } from './foundation-handlers';
 
 export type CallFn = <C extends Channel>(channel: C, request: RequestOf<C>) => Promise<ResponseOf<C>>;
 type StudioUiChannel = 'samples.list' | 'samples.open' | 'graph.view' | 'tensors.stats' | 'tensors.activationRanges' | 'hardware.info';
@@ -218,3 +220,36 @@ export function studioUiHandlers(call: CallFn, opts: { samplesDir?: string } = {
     },
   };
 }
+
+// ---- wiring into the service (engine/api/service.ts handlerModules) ----
+
+const perDeps = new WeakMap<ServiceDeps, StudioUiHandlers>();
+
+function forDeps(d: ServiceDeps): StudioUiHandlers {
+  let h = perDeps.get(d);
+  if (!h) {
+    const samplesDir = defaultSamplesDir();
+    // Sample files are the engine's own: let the import handlers read them whatever the host's file policy.
+    const inner: ServiceDeps = {
+      ...d,
+      resolveFile: (ref) => (ref.kind === 'path' && resolve(ref.path).startsWith(samplesDir + '/') ? ref.path : d.resolveFile(ref)),
+    };
+    const call: CallFn = async (channel, request) => {
+      const f = foundationHandlers[channel] as ((r: typeof request, deps: ServiceDeps) => unknown) | undefined;
+      if (!f) throw new StudioError('INTERNAL', `studio-ui handlers need channel ${quote(channel)}, which has no handler.`);
+      return (await f(request, inner)) as ResponseOf<typeof channel>;
+    };
+    h = studioUiHandlers(call, { samplesDir });
+    perDeps.set(d, h);
+  }
+  return h;
+}
+
+export const studioUiHandlerMap: Handlers = {
+  'samples.list': (r, d) => forDeps(d)['samples.list'](r),
+  'samples.open': (r, d) => forDeps(d)['samples.open'](r),
+  'graph.view': (r, d) => forDeps(d)['graph.view'](r),
+  'tensors.stats': (r, d) => forDeps(d)['tensors.stats'](r),
+  'tensors.activationRanges': (r, d) => forDeps(d)['tensors.activationRanges'](r),
+  'hardware.info': (r, d) => forDeps(d)['hardware.info'](r),
+};
