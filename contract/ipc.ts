@@ -289,6 +289,30 @@ export class StudioClientError extends Error {
   }
 }
 
+/**
+ * What the Electron preload exposes as `window.studio`: the same calls, but answering with the Result
+ * envelope instead of rejecting — contextBridge copies thrown Errors without their custom properties,
+ * so a rejected `code` would be lost. renderer/src/api/client.ts wraps it into a StudioClient.
+ */
+export interface StudioBridge {
+  readonly host: 'electron';
+  invoke(channel: Channel, request: unknown): Promise<Result<unknown>>;
+  onEvent(listener: (e: StudioEvent) => void): () => void;
+}
+
+/** Wrap a Result-returning bridge (the preload's window.studio) into a StudioClient. */
+export function clientFromBridge(bridge: StudioBridge): StudioClient {
+  return {
+    host: 'electron',
+    async invoke<C extends Channel>(channel: C, request: RequestOf<C>): Promise<ResponseOf<C>> {
+      const r = validateResult(channel, await bridge.invoke(channel, request));
+      if (r.ok) return r.value;
+      throw new StudioClientError(r.error);
+    },
+    onEvent: (listener) => bridge.onEvent(listener),
+  };
+}
+
 /** Names the preload/main use for the Electron IPC transport. */
 export const IPC_INVOKE = 'studio:invoke';
 export const IPC_EVENT = 'studio:event';

@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// `npm run serve`: the browser host (host/browser-host.ts) on 127.0.0.1 with a random token.
+// Options: --data-dir DIR (or QSTUDIO_HOME), --port N (default random), --renderer DIR (default out/renderer),
+// --allow-paths (let the UI name server-side file paths; trusted local use only).
+import { register } from 'tsx/esm/api';
+
+register();
+const argv = process.argv.slice(2);
+if (argv.includes('--help') || argv.includes('-h')) {
+  console.log('usage: node bin/browser-host.mjs [--data-dir DIR] [--port N] [--renderer DIR] [--allow-paths]');
+  process.exit(0);
+}
+const arg = (name) => {
+  const i = argv.indexOf(name);
+  if (i >= 0) return argv[i + 1];
+  const eq = argv.find((a) => a.startsWith(name + '='));
+  return eq ? eq.slice(name.length + 1) : undefined;
+};
+const { startBrowserHost } = await import('../host/browser-host.ts');
+const { dataDirFromArgs } = await import('../engine/store/data-dir.ts');
+try {
+  const host = await startBrowserHost({
+    dataDir: dataDirFromArgs(argv),
+    port: arg('--port') ? Number(arg('--port')) : 0,
+    rendererDir: arg('--renderer'),
+    allowPaths: argv.includes('--allow-paths'),
+    log: (line) => console.log(line),
+  });
+  console.log(`Open ${host.url}`);
+  const stop = async () => { await host.close(); process.exit(0); };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+} catch (e) {
+  console.error(`browser host: ${e.code ? `[${e.code}] ` : ''}${e.message}`);
+  process.exit(1);
+}
