@@ -86,7 +86,9 @@ export const obj = <S extends Shape>(shape: S): Validator<ObjOf<S>> => (v, p) =>
   if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(p, 'an object', v);
   const src = v as Record<string, unknown>;
   for (const k of Object.keys(src)) {
-    if (!(k in shape)) fail(`${p}.${k}`, `no such key (allowed: ${Object.keys(shape).join(', ') || 'none'})`, src[k]);
+    if (!Object.prototype.hasOwnProperty.call(shape, k)) {
+      throw new ContractError(`Unknown key ${p}.${k} (allowed: ${Object.keys(shape).join(', ') || 'none'}); received ${quoteValue(src[k])}.`);
+    }
   }
   const out: Record<string, unknown> = {};
   for (const [k, check] of Object.entries(shape)) {
