@@ -15,6 +15,13 @@ import { useCallback, useEffect, useState, type ComponentType, type FormEvent } 
 import type { Project, StudioClient, StudioEvent } from '../../contract/ipc';
 import { StudioContext, useQuery, useStudio, useStudioEvents } from './api/use-studio';
 import { pickFile } from './api/files';
+import { ProjectOverview } from './features/projects/ProjectOverview';
+import { SamplesView } from './features/projects/SamplesView';
+import { PipelineEditor } from './features/pipeline/PipelineEditor';
+import { GraphView } from './features/graph/GraphView';
+import { RangesView } from './features/tensors/RangesView';
+import { RunsView as StudioRunsView } from './features/runs/RunsView';
+import { HardwarePanel } from './features/hardware/HardwarePanel';
 
 export interface ProjectViewProps {
   project: Project;
@@ -25,12 +32,17 @@ export interface TabDef { id: string; title: string; view: ComponentType<Project
 export interface GlobalViewDef { id: string; title: string; view: ComponentType }
 
 export const PROJECT_TABS: TabDef[] = [
-  { id: 'overview', title: 'Overview', view: OverviewView },
-  { id: 'runs', title: 'Runs', view: RunsView },
+  { id: 'overview', title: 'Overview', view: ProjectOverview },
+  { id: 'pipeline', title: 'Pipeline', view: PipelineEditor },
+  { id: 'graph', title: 'Graph', view: GraphView },
+  { id: 'ranges', title: 'Ranges', view: RangesView },
+  { id: 'runs', title: 'Runs', view: StudioRunsView },
   // studio-ui: add project tabs here
 ];
 export const GLOBAL_VIEWS: GlobalViewDef[] = [
-  // studio-ui: add global views here, e.g. { id: 'hardware', title: 'Hardware', view: HardwarePanel },
+  { id: 'samples', title: 'Sample projects', view: SamplesView },
+  { id: 'hardware', title: 'Hardware', view: HardwarePanel },
+  // studio-ui: add global views here
 ];
 
 type Route = { kind: 'home' } | { kind: 'project'; projectId: string; tab: string } | { kind: 'global'; id: string };

@@ -1,0 +1,148 @@
+// The model graph (dagre layout, drawn with xyflow), coloured by quantization state — predicted from
+// a pipeline's recipe or read from a run's report — or by per-layer error once a run exists.
+import { Fragment, useMemo, useState } from 'react';
+import { ReactFlow, Background, Controls, MiniMap, Handle, Position, type Node, type Edge, type NodeProps } from '@xyflow/react';
+import '@xyflow/react/dist/style.css';
+import type { GraphView as GraphData, GraphNode } from '../../../../contract/ipc';
+import type { ProjectViewProps } from '../../App';
+import { navigate } from '../../App';
+import { useQuery } from '../../api/use-studio';
+import { EmptyState, ErrorNote, fmtNum } from '../../components/ui';
+import { layoutGraph, NODE_W, NODE_H } from './graph-layout';
+import { STATE_COLOURS, errorColour, errorsFromReport, statesFromRecipe, statesFromReport, type QuantState } from './quant-state';
+import { parseRunReport } from '../runs/run-report';
+import { compilePipeline } from '../pipeline/compile';
+import { asPipelineDoc } from '../pipeline/pipeline-doc';
+import { useTensorSelection } from '../tensors/selection';
+
+type OpNode = Node<{ op: string; name: string; colour: string; io: boolean; sqnr?: number }, 'op'>;
+
+function OpNodeView({ data, selected }: NodeProps<OpNode>) {
+  return (
+    <div className={`qs-gnode${data.io ? ' io' : ''}${selected ? ' selected' : ''}`} style={{ background: data.io ? undefined : data.colour, width: NODE_W }} data-testid="graph-node" data-op={data.op}>
+      <Handle type="target" position={Position.Top} style={{ opacity: 0 }} />
+      <div className="op">{data.op}{data.sqnr !== undefined ? ` · ${data.sqnr.toFixed(1)} dB` : ''}</div>
+      <div className="nm">{data.name}</div>
+      <Handle type="source" position={Position.Bottom} style={{ opacity: 0 }} />
+    </div>
+  );
+}
+const nodeTypes = { op: OpNodeView };
+
+export function GraphView({ project }: ProjectViewProps) {
+  const models = useQuery('models.list', { projectId: project.id });
+  const [modelId, setModelId] = useState<string | null>(null);
+  const model = models.data?.find((m) => m.id === modelId) ?? models.data?.[0];
+  const graph = useQuery('graph.view', model ? { modelId: model.id } : null);
+  const pipelines = useQuery('pipelines.list', { projectId: project.id });
+  const runs = useQuery('runs.list', { projectId: project.id });
+  const [source, setSource] = useState<string>('auto');
+  const [mode, setMode] = useState<'state' | 'error'>('state');
+  const [selected, setSelected] = useState<string | null>(null);
+
+  const done = (runs.data ?? []).filter((r) => r.status === 'succeeded' && r.result);
+  const src = source === 'auto' ? (done[0] ? `run:${done[0].id}` : pipelines.data?.[0] ? `pipe:${pipelines.data[0].id}` : 'none') : source;
+  const report = src.startsWith('run:') ? parseRunReport(done.find((r) => `run:${r.id}` === src)?.result) : null;
+
+  const layout = useMemo(() => (graph.data ? layoutGraph({ nodes: graph.data.nodes.map((n) => ({ id: n.id, width: NODE_W, height: NODE_H })), edges: graph.data.edges }) : null), [graph.data]);
+  const { states, errors } = useMemo(() => {
+    const g = graph.data;
+    if (!g) return { states: new Map<string, QuantState>(), errors: new Map<string, number>() };
+    if (report) return { states: statesFromReport(g.nodes, report), errors: errorsFromReport(g.nodes, report) };
+    const pipe = src.startsWith('pipe:') ? pipelines.data?.find((p) => `pipe:${p.id}` === src) : undefined;
+    const doc = pipe ? asPipelineDoc(pipe.graph) : undefined;
+    const c = doc ? compilePipeline(doc) : undefined;
+    return { states: c?.ok ? statesFromRecipe(g.nodes, c.recipe) : new Map<string, QuantState>(), errors: new Map<string, number>() };
+  }, [graph.data, report, src, pipelines.data]);
+
+  if (models.data?.length === 0) return <EmptyState title="No model in this project">Import an ONNX model on the Overview tab to see its graph.</EmptyState>;
+  const g = graph.data;
+  const effectiveMode = mode === 'error' && errors.size ? 'error' : 'state';
+  const nodes: OpNode[] = g && layout ? g.nodes.map((n) => {
+    const st = states.get(n.id) ?? 'float';
+    const e = errors.get(n.id);
+    const colour = effectiveMode === 'error' ? (e !== undefined ? errorColour(e) : STATE_COLOURS.float) : STATE_COLOURS[st];
+    return { id: n.id, type: 'op', position: layout.positions.get(n.id) ?? { x: 0, y: 0 }, selected: n.id === selected, draggable: false, data: { op: n.opType, name: n.name || n.outputs[0] || '', colour, io: n.opType === 'Input' || n.opType === 'Output', sqnr: effectiveMode === 'error' ? e : undefined } };
+  }) : [];
+  const edges: Edge[] = g ? g.edges.map((e, i) => ({ id: `e${i}`, source: e.source, target: e.target, style: { stroke: '#94a3b8' } })) : [];
+  const counts = new Map<QuantState, number>();
+  for (const s of states.values()) counts.set(s, (counts.get(s) ?? 0) + 1);
+  const selNode = g?.nodes.find((n) => n.id === selected);
+
+  return (
+    <div>
+      <div className="qs-toolbar">
+        {(models.data?.length ?? 0) > 1 && (
+          <select className="qs-input" value={model?.id} onChange={(e) => setModelId(e.target.value)}>{models.data!.map((m) => <option key={m.id} value={m.id}>{m.name}</option>)}</select>
+        )}
+        <span className="qs-label" style={{ margin: 0 }}>Colour by</span>
+        <select className="qs-input" data-testid="graph-source" value={src} onChange={(e) => setSource(e.target.value)}>
+          <option value="none">Nothing (float model)</option>
+          {pipelines.data?.map((p) => <option key={p.id} value={`pipe:${p.id}`}>Recipe of pipeline “{p.name}”</option>)}
+          {done.map((r, i) => <option key={r.id} value={`run:${r.id}`}>Run #{done.length - i} ({new Date(r.createdAt).toLocaleTimeString()})</option>)}
+        </select>
+        <select className="qs-input" data-testid="graph-mode" value={effectiveMode} onChange={(e) => setMode(e.target.value as 'state' | 'error')}>
+          <option value="state">Quantization state</option>
+          <option value="error" disabled={!errors.size}>Per-layer error{errors.size ? '' : ' (needs a run)'}</option>
+        </select>
+        <div className="qs-legend">
+          {effectiveMode === 'state' ? (Object.keys(STATE_COLOURS) as QuantState[]).map((s) => <span key={s}><span className="qs-swatch" style={{ background: STATE_COLOURS[s] }} />{s} {counts.get(s) ? `(${counts.get(s)})` : ''}</span>)
+            : <span><span className="qs-swatch" style={{ background: errorColour(5) }} />&lt;10 dB <span className="qs-swatch" style={{ background: errorColour(22) }} />~22 dB <span className="qs-swatch" style={{ background: errorColour(40) }} />≥35 dB SQNR</span>}
+        </div>
+        {g && <span className="qs-muted" style={{ fontSize: 12 }}>opset {g.opset} · {g.nodes.length} nodes</span>}
+      </div>
+      <ErrorNote error={graph.error ?? models.error} />
+      <div className="qs-split">
+        <div className="qs-canvas" data-testid="graph-canvas">
+          {graph.loading && !g && <p className="qs-muted" style={{ padding: 16 }}>Reading the model…</p>}
+          {g && (
+            <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} onNodeClick={(_, n) => setSelected(n.id)} onPaneClick={() => setSelected(null)}
+              nodesConnectable={false} nodesDraggable={false} fitView fitViewOptions={{ padding: 0.05, maxZoom: 1 }} minZoom={0.05}>
+              <Background gap={20} color="#eef2f7" />
+              <Controls showInteractive={false} />
+              <MiniMap pannable zoomable nodeColor={(n) => (n.data as OpNode['data']).colour} style={{ height: 110, width: 90 }} />
+            </ReactFlow>
+          )}
+        </div>
+        <div className="qs-side">
+          {selNode && g && model ? <NodeDetails node={selNode} graph={g} modelId={model.id} projectId={project.id} state={states.get(selNode.id)} sqnr={errors.get(selNode.id)} />
+            : <EmptyState title="Click a node">Its inputs, weights and outputs appear here with shapes and dtypes; open any tensor's histogram from there.</EmptyState>}
+        </div>
+      </div>
+    </div>
+  );
+}
+
+function NodeDetails({ node, graph, modelId, projectId, state, sqnr }: { node: GraphNode; graph: GraphData; modelId: string; projectId: string; state?: QuantState; sqnr?: number }) {
+  const pick = useTensorSelection((s) => s.pick);
+  const info = (name: string) => graph.tensors.find((t) => t.name === name);
+  const open = (t: string) => { pick(modelId, t); navigate({ kind: 'project', projectId, tab: 'ranges' }); };
+  const row = (name: string, role: string) => {
+    const t = info(name);
+    return (
+      <tr key={role + name}>
+        <td>{role}</td>
+        <td className="qs-mono">{name}</td>
+        <td className="qs-mono">{t ? `${t.dtype} [${t.shape.map((d) => d ?? '?').join(', ')}]` : '—'}</td>
+        <td>{(t?.kind === 'weight' || (t && t.dtype.startsWith('float')) || role === 'output' || role === 'input') && t?.kind !== 'input' ? <button className="qs-btn-secondary qs-btn-small" data-testid="open-histogram" onClick={() => open(name)}>Histogram</button> : null}</td>
+      </tr>
+    );
+  };
+  return (
+    <div className="qs-card" data-testid="node-details">
+      <h3>{node.opType} <span className="qs-muted" style={{ fontWeight: 400 }}>{node.name}</span></h3>
+      <dl className="qs-kv">
+        <dt>State</dt><dd>{state ?? 'float'}</dd>
+        {sqnr !== undefined && <><dt>SQNR</dt><dd>{fmtNum(sqnr, 2)} dB</dd></>}
+        {Object.entries(node.attributes).map(([k, v]) => <Fragment key={k}><dt>{k}</dt><dd className="qs-mono">{v}</dd></Fragment>)}
+      </dl>
+      <table className="qs-table2" style={{ marginTop: 10 }}>
+        <thead><tr><th>Role</th><th>Tensor</th><th>Type</th><th /></tr></thead>
+        <tbody>
+          {node.inputs.filter(Boolean).map((i) => row(i, node.weights.includes(i) ? 'weight' : 'input'))}
+          {node.outputs.filter(Boolean).map((o) => row(o, 'output'))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

@@ -1,0 +1,192 @@
+// Runs: live progress with stage and cancel; a finished run's results (per-layer error, size,
+// accuracy, latency vs FP32); several runs compared side by side; export of the quantized model.
+import { Fragment, useCallback, useMemo, useState } from 'react';
+import type { RunInfo, StudioEvent } from '../../../../contract/ipc';
+import type { ProjectViewProps } from '../../App';
+import { useQuery, useStudio, useStudioEvents } from '../../api/use-studio';
+import { EmptyState, ErrorNote, ProgressBar, errMessage, fmtBytes, fmtNum } from '../../components/ui';
+import { Plot } from '../../components/Plot';
+import { metricKeys, parseRunReport, type RunReport } from './run-report';
+
+interface Live { stage: string; fraction: number; message?: string }
+
+export function RunsView({ project }: ProjectViewProps) {
+  const studio = useStudio();
+  const runs = useQuery('runs.list', { projectId: project.id });
+  const [live, setLive] = useState<Record<string, Live>>({});
+  const [selected, setSelected] = useState<string | null>(null);
+  const [compare, setCompare] = useState<string[]>([]);
+  const [err, setErr] = useState<Record<string, string>>({});
+  const onEvent = useCallback((e: StudioEvent) => {
+    if (e.event === 'run.progress') setLive((l) => ({ ...l, [e.payload.runId]: { stage: e.payload.stage, fraction: e.payload.fraction, message: e.payload.message } }));
+    if (e.event === 'run.status' && e.payload.projectId === project.id) runs.reload();
+  }, [project.id, runs.reload]);
+  useStudioEvents(onEvent);
+
+  const list = runs.data ?? [];
+  const finished = list.filter((r) => r.status === 'succeeded');
+  const sel = list.find((r) => r.id === selected) ?? finished[0];
+  const cancel = async (id: string) => {
+    try { await studio.invoke('runs.cancel', { id }); runs.reload(); } catch (e) { setErr((x) => ({ ...x, [id]: errMessage(e) })); }
+  };
+  const label = (r: RunInfo) => `#${list.length - list.indexOf(r)} ${runTitle(r)}`;
+
+  return (
+    <div>
+      <ErrorNote error={runs.error} />
+      {list.length === 0 && <EmptyState title="No runs yet" testId="runs-empty">Open the Pipeline tab, pick a template, and press Run pipeline. Runs appear here with live progress.</EmptyState>}
+      {list.length > 0 && (
+        <div className="qs-card">
+          <table className="qs-table2" data-testid="run-list">
+            <thead><tr><th>Compare</th><th>Run</th><th>Status</th><th style={{ width: 260 }}>Progress</th><th>Time</th><th /></tr></thead>
+            <tbody>
+              {list.map((r) => {
+                const l = r.status === 'running' || r.status === 'queued' ? live[r.id] : undefined;
+                const fraction = l?.fraction ?? (r.status === 'succeeded' ? 1 : r.progress);
+                return (
+                  <tr key={r.id} className={sel?.id === r.id ? 'selected' : ''} data-testid="run-row" data-status={r.status} onClick={() => setSelected(r.id)} style={{ cursor: 'pointer' }}>
+                    <td><input type="checkbox" aria-label="compare" data-testid="compare-check" disabled={r.status !== 'succeeded'} checked={compare.includes(r.id)} onClick={(e) => e.stopPropagation()}
+                      onChange={(e) => setCompare((c) => (e.target.checked ? [...c, r.id] : c.filter((x) => x !== r.id)))} /></td>
+                    <td>{label(r)}</td>
+                    <td><span className={`qs-badge ${r.status}`} data-testid="run-status">{r.status}</span></td>
+                    <td>
+                      <ProgressBar fraction={fraction} testId="run-progress" />
+                      <div className="qs-muted" style={{ fontSize: 12 }} data-testid="run-stage">{l?.stage ?? r.stage}{(l?.message ?? r.message) ? ` — ${l?.message ?? r.message}` : ''}</div>
+                      {r.error && <ErrorNote error={r.error.message} />}
+                      {err[r.id] && <ErrorNote error={err[r.id]} />}
+                    </td>
+                    <td className="qs-muted" style={{ fontSize: 12 }}>{new Date(r.createdAt).toLocaleTimeString()}{r.finishedAt && r.startedAt ? ` · ${((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000).toFixed(1)} s` : ''}</td>
+                    <td>{(r.status === 'running' || r.status === 'queued') && <button className="qs-btn-danger qs-btn-small" data-testid="cancel-run" onClick={(e) => { e.stopPropagation(); void cancel(r.id); }}>Cancel</button>}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+          {finished.length >= 2 && compare.length < 2 && <p className="qs-muted" style={{ fontSize: 12.5, margin: '8px 0 0' }}>Tick two or more finished runs to compare them.</p>}
+        </div>
+      )}
+      {compare.length >= 2 && <CompareRuns runs={compare.map((id) => list.find((r) => r.id === id)!).filter(Boolean)} label={label} />}
+      {sel && sel.status === 'succeeded' && <RunResults key={sel.id} run={sel} projectId={project.id} title={label(sel)} />}
+    </div>
+  );
+}
+
+function runTitle(r: RunInfo): string {
+  const recipe = (r.params as { recipe?: { weights?: { dtype?: string }; activations?: { dtype?: string } | null; algorithms?: { name?: string }[] } }).recipe;
+  if (!recipe) return r.kind;
+  const w = recipe.weights?.dtype ?? 'int8';
+  const a = recipe.activations === null ? 'w-only' : recipe.activations?.dtype ?? 'uint8';
+  const algs = (recipe.algorithms ?? []).map((x) => x.name).filter((n) => n && n !== 'rtn').join('+');
+  return `W:${w} A:${a}${algs ? ` ${algs}` : ''}`;
+}
+
+function latency(report: RunReport): { fp32?: number; quant?: number } {
+  const m = report.metrics;
+  const find = (re: RegExp) => Object.entries(m).find(([k]) => re.test(k))?.[1];
+  return { fp32: find(/latency.*(fp32|float|base|original)/i), quant: find(/latency.*(quant|int)/i) ?? find(/^latency(Ms)?$/i) };
+}
+
+function RunResults({ run, projectId, title }: { run: RunInfo; projectId: string; title: string }) {
+  const studio = useStudio();
+  const report = useMemo(() => parseRunReport(run.result), [run.result]);
+  const artifacts = useQuery('artifacts.list', { projectId, runId: run.id });
+  const [dest, setDest] = useState('');
+  const [exported, setExported] = useState<{ path: string; sizeBytes: number } | null>(null);
+  const [err, setErr] = useState<string | null>(null);
+  const model = artifacts.data?.find((a) => a.kind === 'model') ?? artifacts.data?.[0];
+  const chooseDest = async () => {
+    try {
+      const { path } = await studio.invoke('dialog.saveFile', { title: 'Export the quantized model', defaultName: model?.file.split('/').pop(), filters: [{ name: 'ONNX model', extensions: ['onnx'] }] });
+      if (path) setDest(path);
+    } catch (e) { setErr(errMessage(e)); }
+  };
+  const doExport = async () => {
+    setErr(null); setExported(null);
+    if (!model) return;
+    try { setExported(await studio.invoke('artifacts.export', { id: model.id, destPath: dest.trim() })); } catch (e) { setErr(errMessage(e)); }
+  };
+  if (!report) return <div className="qs-card"><h2>{title}</h2><p className="qs-muted">This run produced no report.</p></div>;
+  const lat = latency(report);
+  const layers = report.layers.filter((l) => Number.isFinite(l.sqnrDb));
+  return (
+    <div className="qs-card" data-testid="run-results">
+      <h2>Results — {title}</h2>
+      <div className="qs-grid2">
+        <dl className="qs-kv">
+          {report.sizeBytes && <><dt>Size</dt><dd data-testid="result-size">{fmtBytes(report.sizeBytes.original)} → {fmtBytes(report.sizeBytes.quantized)} ({(report.sizeBytes.original / Math.max(1, report.sizeBytes.quantized)).toFixed(2)}× smaller)</dd></>}
+          {Object.entries(report.metrics).map(([k, v]) => <Fragment key={k}><dt>{k}</dt><dd>{fmtNum(v, 4)}</dd></Fragment>)}
+          {lat.fp32 !== undefined && lat.quant !== undefined && <><dt>Latency vs FP32</dt><dd>{fmtNum(lat.quant)} ms vs {fmtNum(lat.fp32)} ms ({(lat.fp32 / lat.quant).toFixed(2)}×)</dd></>}
+          {report.outputAgreement && <><dt>Output SQNR</dt><dd>{fmtNum(report.outputAgreement.sqnrDb, 2)} dB{report.outputAgreement.top1Agreement !== undefined ? `, top-1 agreement ${(report.outputAgreement.top1Agreement * 100).toFixed(1)} %` : ''}</dd></>}
+          <dt>Quantized</dt><dd>{report.quantized.length} nodes{report.skipped.length ? `, ${report.skipped.length} left in float` : ''}</dd>
+          {report.device && <><dt>Device</dt><dd>{report.device}</dd></>}
+          {Object.keys(report.timingsMs).length > 0 && <><dt>Stages</dt><dd>{Object.entries(report.timingsMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`).join(' · ')}</dd></>}
+        </dl>
+        <div>
+          <h3>Export</h3>
+          {!model && <p className="qs-muted">No model artifact was recorded for this run.</p>}
+          {model && (
+            <>
+              <div className="qs-row">
+                <input className="qs-input qs-grow" data-testid="export-path" placeholder="/absolute/path/model.int8.onnx" value={dest} onChange={(e) => setDest(e.target.value)} aria-label="Export path" />
+                {studio.host === 'electron' && <button className="qs-btn-secondary" onClick={chooseDest}>Choose…</button>}
+                <button data-testid="export-model" disabled={!dest.trim()} onClick={doExport}>Export</button>
+              </div>
+              <ErrorNote error={err} testId="export-error" />
+              {exported && <p data-testid="export-summary" style={{ color: 'var(--qs-ok)', fontSize: 13 }}>Wrote {fmtBytes(exported.sizeBytes)} to <span className="qs-mono">{exported.path}</span> (atomically: temp file, then rename).</p>}
+            </>
+          )}
+        </div>
+      </div>
+      {report.notices.map((n) => <p key={n} className="qs-muted" style={{ fontSize: 12.5 }}>ⓘ {n}</p>)}
+      {layers.length > 0 && (
+        <>
+          <Plot testId="layer-chart" data={[{ type: 'bar', x: layers.map((l) => l.node || l.tensor), y: layers.map((l) => l.sqnrDb), marker: { color: layers.map((l) => (l.sqnrDb < 15 ? '#dc2626' : l.sqnrDb < 25 ? '#f59e0b' : '#16a34a')) }, name: 'SQNR (dB)' }]}
+            layout={{ title: { text: 'Per-layer SQNR (higher is better)' }, yaxis: { title: { text: 'dB' } }, xaxis: { tickangle: -35, automargin: true } }} style={{ height: 300 }} />
+          <div style={{ maxHeight: 260, overflow: 'auto' }}>
+            <table className="qs-table2" data-testid="layer-table">
+              <thead><tr><th>Layer</th><th>Op</th><th className="num">SQNR dB</th><th className="num">Cosine</th><th className="num">MSE</th></tr></thead>
+              <tbody>{layers.map((l) => <tr key={l.tensor + l.node}><td className="qs-mono">{l.node || l.tensor}</td><td>{l.opType}</td><td className="num">{fmtNum(l.sqnrDb, 2)}</td><td className="num">{fmtNum(l.cosine, 5)}</td><td className="num">{fmtNum(l.mse)}</td></tr>)}</tbody>
+            </table>
+          </div>
+        </>
+      )}
+    </div>
+  );
+}
+
+function CompareRuns({ runs, label }: { runs: RunInfo[]; label: (r: RunInfo) => string }) {
+  const reports = runs.map((r) => parseRunReport(r.result));
+  const keys = metricKeys(reports);
+  const layerNames = [...new Set(reports.flatMap((r) => r?.layers.map((l) => l.node || l.tensor) ?? []))];
+  return (
+    <div className="qs-card" data-testid="compare">
+      <h2>Compare {runs.length} runs</h2>
+      <table className="qs-table2">
+        <thead><tr><th>Run</th><th className="num">Size</th>{keys.map((k) => <th key={k} className="num">{k}</th>)}<th className="num">Output SQNR</th><th className="num">Mean layer SQNR</th></tr></thead>
+        <tbody>
+          {runs.map((r, i) => {
+            const rep = reports[i];
+            const ls = rep?.layers.filter((l) => Number.isFinite(l.sqnrDb)) ?? [];
+            return (
+              <tr key={r.id}>
+                <td>{label(r)}</td>
+                <td className="num">{rep?.sizeBytes ? fmtBytes(rep.sizeBytes.quantized) : '—'}</td>
+                {keys.map((k) => <td key={k} className="num">{fmtNum(rep?.metrics[k], 4)}</td>)}
+                <td className="num">{fmtNum(rep?.outputAgreement?.sqnrDb, 2)}</td>
+                <td className="num">{ls.length ? fmtNum(ls.reduce((a, l) => a + l.sqnrDb, 0) / ls.length, 2) : '—'}</td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      <div className="qs-grid2">
+        <Plot testId="compare-layers" data={runs.map((r, i) => ({ type: 'scatter', mode: 'lines+markers', name: label(r), x: layerNames, y: layerNames.map((n) => reports[i]?.layers.find((l) => (l.node || l.tensor) === n)?.sqnrDb ?? null) }))}
+          layout={{ title: { text: 'Per-layer SQNR (dB)' }, xaxis: { tickangle: -35, automargin: true, showticklabels: layerNames.length <= 30 } }} />
+        <Plot testId="compare-metrics" data={[
+          { type: 'bar', name: 'Size (MiB)', x: runs.map(label), y: reports.map((r) => (r?.sizeBytes ? r.sizeBytes.quantized / 2 ** 20 : null)) },
+          ...keys.slice(0, 2).map((k) => ({ type: 'bar', name: k, x: runs.map(label), y: reports.map((r) => r?.metrics[k] ?? null), yaxis: 'y2' })),
+        ]} layout={{ title: { text: 'Size and metrics' }, barmode: 'group', yaxis: { title: { text: 'MiB' } }, yaxis2: { overlaying: 'y', side: 'right' } }} />
+      </div>
+    </div>
+  );
+}
