@@ -1,0 +1,38 @@
+// Command-line parsing for qstudio: flags with values, repeatable flags, positionals. Errors name the flag.
+import { StudioError, quote } from '../errors';
+
+export interface ParsedArgs {
+  positionals: string[];
+  flags: Map<string, string[]>;
+}
+
+export interface FlagSpec { name: string; alias?: string; takesValue: boolean; repeatable?: boolean }
+
+export function parseArgs(argv: string[], specs: FlagSpec[], command: string): ParsedArgs {
+  const byName = new Map<string, FlagSpec>();
+  for (const s of specs) { byName.set(`--${s.name}`, s); if (s.alias) byName.set(s.alias, s); }
+  const positionals: string[] = [];
+  const flags = new Map<string, string[]>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') { positionals.push(...argv.slice(i + 1)); break; }
+    if (a.startsWith('-') && a.length > 1) {
+      const [key, inline] = a.includes('=') && a.startsWith('--') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+      const spec = byName.get(key);
+      if (!spec) throw new StudioError('BAD_ARGUMENT', `Unknown option ${quote(key)} for "qstudio ${command}" (options: ${specs.map((s) => `--${s.name}`).join(', ')}).`);
+      let value = 'true';
+      if (spec.takesValue) {
+        value = inline ?? argv[++i] ?? '';
+        if (inline === undefined && (value === '' || (value.startsWith('-') && value.length > 1))) throw new StudioError('BAD_ARGUMENT', `Option ${quote(key)} needs a value.`);
+      }
+      const list = flags.get(spec.name) ?? [];
+      if (list.length && !spec.repeatable) throw new StudioError('BAD_ARGUMENT', `Option --${spec.name} is given twice.`);
+      list.push(value);
+      flags.set(spec.name, list);
+    } else positionals.push(a);
+  }
+  return { positionals, flags };
+}
+
+export const one = (p: ParsedArgs, name: string): string | undefined => p.flags.get(name)?.[0];
+export const has = (p: ParsedArgs, name: string): boolean => p.flags.has(name);

@@ -1,0 +1,28 @@
+// `qstudio inspect MODEL.onnx`: opset, inputs/outputs, op counts, what the default recipe would quantize.
+import { loadModel } from '../onnx/model-io';
+import { StudioError, quote } from '../errors';
+import { modelInputs } from '../pipeline/validate-inputs';
+import { planQdq } from '../export/qdq-plan';
+import { parseRecipe } from '../pipeline/recipe';
+import { detectHardware, describeHardware } from '../runtime/hardware';
+
+export async function inspectCommand(argv: string[]): Promise<number> {
+  if (argv.length !== 1) throw new StudioError('BAD_ARGUMENT', `"qstudio inspect" takes one model file, got ${argv.length ? argv.map((a) => quote(a)).join(' ') : 'none'}.`);
+  const { model } = await loadModel(argv[0]!);
+  const g = model.graph!;
+  const counts = new Map<string, number>();
+  for (const n of g.node) counts.set(n.opType, (counts.get(n.opType) ?? 0) + 1);
+  const out: string[] = [];
+  out.push(`${argv[0]}: IR ${model.irVersion}, opsets ${model.opsetImport.map((o) => `${o.domain || 'ai.onnx'} ${o.version}`).join(', ')}, ${g.node.length} nodes, ${g.initializer.length} initializers`);
+  for (const i of modelInputs(model)) out.push(`  input  ${i.name}: ${i.dtype} [${i.dims.join(', ')}]`);
+  for (const o of g.output) {
+    const tt = o.type?.value.case === 'tensorType' ? o.type.value.value : undefined;
+    out.push(`  output ${o.name}: [${(tt?.shape?.dim ?? []).map((d) => (d.value.case ? String(d.value.value) : '?')).join(', ')}]`);
+  }
+  out.push(`  ops: ${[...counts].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  const plan = planQdq(model, parseRecipe({ opTypes: ['MatMul', 'Gemm', 'Conv', 'ConvTranspose'] }), argv[0]);
+  out.push(`  quantizable with the default recipe: ${plan.targets.length} node(s); left in float: ${plan.skipped.length}`);
+  out.push(`  this machine: ${describeHardware(detectHardware())}`);
+  process.stdout.write(out.join('\n') + '\n');
+  return 0;
+}

@@ -1,0 +1,101 @@
+// `qstudio quantize MODEL.onnx -o OUT.onnx --recipe RECIPE.json [--data INPUT=FILE.npy ...] [--labels FILE.npy]`
+import { readFileSync, existsSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { StudioError, quote } from '../errors';
+import { readNpy, type NpyArray } from '../data/npy';
+import { loadModel } from '../onnx/model-io';
+import { parseRecipe, type Recipe } from '../pipeline/recipe';
+import { quantizeModel } from '../pipeline/quantize';
+import { modelInputs } from '../pipeline/validate-inputs';
+import { parseArgs, one, has } from './args';
+import { stderrProgress } from './progress-printer';
+import { formatSummary } from './summary';
+
+export const QUANTIZE_FLAGS = [
+  { name: 'output', alias: '-o', takesValue: true },
+  { name: 'recipe', alias: '-r', takesValue: true },
+  { name: 'data', alias: '-d', takesValue: true, repeatable: true },
+  { name: 'labels', takesValue: true },
+  { name: 'report', takesValue: true },
+  { name: 'no-eval', takesValue: false },
+  { name: 'quiet', alias: '-q', takesValue: false },
+];
+
+export function readRecipeFile(path: string): Recipe {
+  let text: string;
+  try { text = readFileSync(path, 'utf8'); } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new StudioError(code === 'ENOENT' ? 'NOT_FOUND' : 'IO_ERROR', `Recipe file ${quote(path)} ${code === 'ENOENT' ? 'does not exist' : `cannot be read: ${(e as Error).message}`}.`);
+  }
+  let json: unknown;
+  try { json = JSON.parse(text); } catch (e) {
+    throw new StudioError('BAD_RECIPE', `Recipe file ${quote(path)} is not valid JSON: ${(e as Error).message}.`);
+  }
+  try { return parseRecipe(json, path); } catch (e) {
+    if (e instanceof StudioError) throw new StudioError(e.code, `${e.message.replace(/^Recipe /, `Recipe file ${quote(path)}, `)}`);
+    throw e;
+  }
+}
+
+async function readData(specs: string[], modelPath: string): Promise<{ inputs: Record<string, NpyArray>; sources: Record<string, string> }> {
+  const inputs: Record<string, NpyArray> = {};
+  const sources: Record<string, string> = {};
+  let names: string[] | undefined;
+  for (const spec of specs) {
+    const eq = spec.indexOf('=');
+    let name: string, file: string;
+    if (eq > 0) { name = spec.slice(0, eq); file = spec.slice(eq + 1); }
+    else {
+      names ??= modelInputs((await loadModel(modelPath)).model).map((i) => i.name);
+      if (names.length !== 1) throw new StudioError('BAD_ARGUMENT', `--data ${quote(spec)} names no input, and model ${quote(modelPath)} has ${names.length} inputs (${names.join(', ')}): write --data INPUT=FILE.npy.`);
+      name = names[0]!; file = spec;
+    }
+    if (inputs[name]) throw new StudioError('BAD_ARGUMENT', `--data gives input ${quote(name)} twice.`);
+    inputs[name] = readNpy(file);
+    sources[name] = file;
+  }
+  return { inputs, sources };
+}
+
+export async function quantizeCommand(argv: string[]): Promise<number> {
+  const p = parseArgs(argv, QUANTIZE_FLAGS, 'quantize');
+  if (p.positionals.length !== 1) throw new StudioError('BAD_ARGUMENT', `"qstudio quantize" takes one model file, got ${p.positionals.length ? p.positionals.map((x) => quote(x)).join(' ') : 'none'}. Usage: qstudio quantize MODEL.onnx -o OUT.onnx --recipe RECIPE.json [--data INPUT=FILE.npy ...]`);
+  const modelPath = p.positionals[0]!;
+  const outputPath = one(p, 'output');
+  if (!outputPath) throw new StudioError('BAD_ARGUMENT', '"qstudio quantize" needs -o OUT.onnx (where to write the quantized model).');
+  if (existsSync(outputPath) && statSync(outputPath).isDirectory()) throw new StudioError('BAD_ARGUMENT', `Output ${quote(outputPath)} is a folder; give a file name like ${quote(`${outputPath}/model-int8.onnx`)}.`);
+  if (!existsSync(dirname(resolve(outputPath)))) throw new StudioError('NOT_FOUND', `Output folder ${quote(dirname(outputPath))} does not exist.`);
+  if (resolve(outputPath) === resolve(modelPath)) throw new StudioError('BAD_ARGUMENT', `Output ${quote(outputPath)} is the input model itself; write the quantized model to another file.`);
+  const recipePath = one(p, 'recipe');
+  const recipe = recipePath ? readRecipeFile(recipePath) : parseRecipe({});
+  if (!existsSync(modelPath)) throw new StudioError('NOT_FOUND', `Model file ${quote(modelPath)} does not exist.`);
+  const { inputs, sources } = await readData(p.flags.get('data') ?? [], modelPath);
+  let labels: NpyArray | undefined;
+  const labelsPath = one(p, 'labels');
+  if (labelsPath) {
+    labels = readNpy(labelsPath);
+    if (labels.shape.length !== 1 || (labels.dtype !== 'int64' && labels.dtype !== 'int32')) throw new StudioError('BAD_DATA', `Labels file ${quote(labelsPath)} must be int64 [N], got ${labels.dtype} [${labels.shape.join(', ')}].`);
+  }
+  if (recipe.activations && Object.keys(inputs).length === 0) {
+    const names = modelInputs((await loadModel(modelPath)).model).map((i) => i.name);
+    throw new StudioError('BAD_ARGUMENT', `The recipe quantizes activations, which needs calibration data: pass --data ${names.map((n) => `${n}=FILE.npy`).join(' --data ')} (or set "activations": null for weight-only).`);
+  }
+  const quiet = has(p, 'quiet');
+  const progress = stderrProgress();
+  const existed = existsSync(outputPath);
+  try {
+    const report = await quantizeModel({
+      modelPath, outputPath, recipe, inputs, labels, inputSources: sources, evaluate: !has(p, 'no-eval') && Object.keys(inputs).length > 0,
+      ctx: quiet ? undefined : progress,
+    });
+    progress.done();
+    const reportPath = one(p, 'report');
+    if (reportPath) writeFileSync(reportPath, JSON.stringify(report, (_k, v) => (typeof v === 'bigint' ? Number(v) : v), 2));
+    process.stdout.write(`${formatSummary(report)}\nWrote ${outputPath}\n`);
+    return 0;
+  } catch (e) {
+    progress.done();
+    if (!existed && existsSync(outputPath)) { try { unlinkSync(outputPath); } catch { /* keep the original error */ } }
+    throw e;
+  }
+}
