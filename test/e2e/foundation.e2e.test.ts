@@ -1,0 +1,55 @@
+// The app in real headless Chromium through the browser host: create a project, see it listed, reload,
+// find it still there — read back from the SQLite file by a separate connection — and save a screenshot.
+import { describe, it, expect, afterAll } from 'vitest';
+import { join } from 'node:path';
+import { statSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { startStudio, type StudioHarness } from './harness';
+
+let h: StudioHarness | undefined;
+afterAll(async () => { await h?.close(); });
+
+describe('foundation e2e', () => {
+  it('creates a project, lists it, and still has it after a reload (persisted in SQLite)', async () => {
+    h = await startStudio();
+    const { page } = h;
+    await h.open();
+    expect(await page.getByTestId('project-list').locator('li').count()).toBe(0);
+    await page.getByText('No projects yet').waitFor();
+
+    await page.getByTestId('new-project-name').fill('Fashion-MNIST W8A8');
+    await page.getByTestId('create-project').click();
+    await page.getByTestId('project-title').filter({ hasText: 'Fashion-MNIST W8A8' }).waitFor();
+    const items = page.getByTestId('project-item');
+    expect(await items.allTextContents()).toEqual(['Fashion-MNIST W8A8']);
+    expect(page.url()).toMatch(/#\/p\/[A-Za-z0-9]+\/overview$/);
+
+    await page.reload();
+    await page.getByTestId('project-title').filter({ hasText: 'Fashion-MNIST W8A8' }).waitFor();
+    expect(await page.getByTestId('project-item').allTextContents()).toEqual(['Fashion-MNIST W8A8']);
+
+    // In the SQLite file itself, read by another connection.
+    const db = new Database(join(h.dataDir, 'studio.sqlite'), { readonly: true });
+    try {
+      expect(db.prepare('SELECT name FROM projects').all()).toEqual([{ name: 'Fashion-MNIST W8A8' }]);
+    } finally {
+      db.close();
+    }
+    await page.getByText('No model yet').waitFor();
+    const shot = await h.shot('projects-foundation');
+    expect(statSync(shot).size).toBeGreaterThan(5_000);
+    expect(h.errors).toEqual([]);
+  });
+
+  it('a browser without the token gets 403 and no app', async () => {
+    const other = await h!.browser.newContext();
+    try {
+      const page = await other.newPage();
+      const res = await page.goto(`http://127.0.0.1:${h!.host.port}/`);
+      expect(res?.status()).toBe(403);
+      expect(await page.locator('.qs-shell').count()).toBe(0);
+    } finally {
+      await other.close();
+    }
+  });
+});
