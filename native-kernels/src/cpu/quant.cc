@@ -1,0 +1,288 @@
+// SIMD quantization kernels (AVX-512) with run-time dispatch; the scalar twins are in quant-ref.cc.
+// Division (not a multiply by 1/scale) keeps every integer output bit-exact with ONNX QuantizeLinear.
+#include "quant.h"
+
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "features.h"
+#include "simd.h"
+#include "thread-pool.h"
+
+namespace qk {
+namespace {
+
+constexpr int64_t kChunk = 1 << 16;  // elements per parallel task (even, so int4 bytes never straddle)
+
+bool useAvx512(Impl impl) {
+  const auto& f = cpuFeatures();
+  if (impl == Impl::Reference) return false;
+  if (impl == Impl::Auto) return f.avx512();
+  if (impl == Impl::Avx512 || impl == Impl::Vnni || impl == Impl::Amx) {
+    if (!f.avx512()) throw KernelError("this CPU has no AVX-512 (F/BW/VL/DQ); use impl 'auto' or 'reference'");
+    return true;
+  }
+  return false;  // Avx2: the quantization kernels fall back to the scalar path
+}
+
+int taskCount(int64_t n, int threads) {
+  const int t = threads <= 0 ? poolSize() : threads;
+  return int(std::max<int64_t>(1, std::min<int64_t>(t, (n + kChunk - 1) / kChunk)));
+}
+
+// ---- AVX-512 building blocks: VEC = per-element scales, else one scale for the stretch.
+template <bool VEC>
+QK_AVX512 inline void loadScale(const float* s, const int32_t* z, int64_t i, __mmask16 m, __m512& vs, __m512i& vz) {
+  if (VEC) { vs = _mm512_mask_loadu_ps(_mm512_set1_ps(1.f), m, s + i); vz = _mm512_maskz_loadu_epi32(m, z + i); }
+  else { vs = _mm512_set1_ps(s[0]); vz = _mm512_set1_epi32(z[0]); }
+}
+
+template <bool VEC>
+QK_AVX512 void quantStretch(const float* x, int64_t len, const float* s, const int32_t* z, int qmin, int qmax, uint8_t* out) {
+  const __m512i vqmin = _mm512_set1_epi32(qmin), vqmax = _mm512_set1_epi32(qmax);
+  __m512 vs; __m512i vz;
+  loadScale<VEC>(s, z, 0, 0xFFFF, vs, vz);
+  __m512 lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(vqmin, vz)), hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(vqmax, vz));
+  int64_t i = 0;
+  if (!VEC) {
+    for (; i + 64 <= len; i += 64) {
+      __m512 t0 = _mm512_div_ps(_mm512_loadu_ps(x + i), vs), t1 = _mm512_div_ps(_mm512_loadu_ps(x + i + 16), vs);
+      __m512 t2 = _mm512_div_ps(_mm512_loadu_ps(x + i + 32), vs), t3 = _mm512_div_ps(_mm512_loadu_ps(x + i + 48), vs);
+      t0 = _mm512_min_ps(_mm512_max_ps(t0, lo), hi); t1 = _mm512_min_ps(_mm512_max_ps(t1, lo), hi);
+      t2 = _mm512_min_ps(_mm512_max_ps(t2, lo), hi); t3 = _mm512_min_ps(_mm512_max_ps(t3, lo), hi);
+      __m512i q0 = _mm512_add_epi32(_mm512_cvtps_epi32(t0), vz), q1 = _mm512_add_epi32(_mm512_cvtps_epi32(t1), vz);
+      __m512i q2 = _mm512_add_epi32(_mm512_cvtps_epi32(t2), vz), q3 = _mm512_add_epi32(_mm512_cvtps_epi32(t3), vz);
+      // pack 4x16 int32 (already in range) into 64 bytes
+      __m256i a = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm512_cvtepi32_epi8(q0)), _mm512_cvtepi32_epi8(q1), 1);
+      __m256i b = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm512_cvtepi32_epi8(q2)), _mm512_cvtepi32_epi8(q3), 1);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), a);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i + 32), b);
+    }
+  }
+  for (; i < len; i += 16) {
+    const __mmask16 m = len - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (len - i)) - 1);
+    if (VEC) {
+      loadScale<VEC>(s, z, i, m, vs, vz);
+      lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(vqmin, vz)); hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(vqmax, vz));
+    }
+    __m512 t = _mm512_div_ps(_mm512_maskz_loadu_ps(m, x + i), vs);
+    t = _mm512_min_ps(_mm512_max_ps(t, lo), hi);  // max(t, lo) returns lo for NaN
+    _mm512_mask_cvtepi32_storeu_epi8(out + i, m, _mm512_add_epi32(_mm512_cvtps_epi32(t), vz));
+  }
+}
+
+// bytes (one value per byte, low nibble significant) -> packed nibbles, first element low
+QK_AVX512 void packNibbles(const uint8_t* b, int64_t n, uint8_t* out) {
+  int64_t i = 0;
+  const __m512i lowMask = _mm512_set1_epi16(0x0F);
+  for (; i + 64 <= n; i += 64) {
+    __m512i w = _mm512_loadu_si512(b + i);
+    __m512i lo = _mm512_and_si512(w, lowMask), hi = _mm512_and_si512(_mm512_srli_epi16(w, 8), lowMask);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i / 2), _mm512_cvtepi16_epi8(_mm512_or_si512(lo, _mm512_slli_epi16(hi, 4))));
+  }
+  for (; i < n; i += 2) out[i / 2] = uint8_t((b[i] & 0xF) | (i + 1 < n ? (b[i + 1] & 0xF) << 4 : 0));
+}
+
+// packed nibbles -> one value per byte (sign-extended when isSigned)
+QK_AVX512 void unpackNibbles(const uint8_t* p, int64_t n, bool isSigned, uint8_t* out) {
+  int64_t i = 0;
+  const __m512i eight = _mm512_set1_epi8(8);
+  for (; i + 64 <= n; i += 64) {
+    __m512i w = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i / 2)));
+    __m512i v = _mm512_or_si512(_mm512_and_si512(w, _mm512_set1_epi16(0x0F)), _mm512_slli_epi16(_mm512_srli_epi16(w, 4), 8));
+    if (isSigned) v = _mm512_sub_epi8(_mm512_xor_si512(v, eight), eight);
+    _mm512_storeu_si512(out + i, v);
+  }
+  for (; i < n; ++i) {
+    int v = (i & 1) ? (p[i / 2] >> 4) : (p[i / 2] & 0xF);
+    out[i] = uint8_t(isSigned ? ((v ^ 8) - 8) : v);
+  }
+}
+
+template <bool VEC>
+QK_AVX512 void dequantStretch(const uint8_t* q, int64_t len, bool isSigned, const float* s, const int32_t* z, float* out) {
+  __m512 vs; __m512i vz;
+  loadScale<VEC>(s, z, 0, 0xFFFF, vs, vz);
+  for (int64_t i = 0; i < len; i += 16) {
+    const __mmask16 m = len - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (len - i)) - 1);
+    if (VEC) loadScale<VEC>(s, z, i, m, vs, vz);
+    __m128i b = _mm_maskz_loadu_epi8(m, q + i);
+    __m512i v = isSigned ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
+    _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(v, vz)), vs));
+  }
+}
+
+template <bool VEC>
+QK_AVX512 void minmaxStretch(const float* x, int64_t len, float* mn, float* mx) {
+  if (VEC) {
+    for (int64_t i = 0; i < len; i += 16) {
+      const __mmask16 m = len - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (len - i)) - 1);
+      __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+      // min(v, acc) keeps acc where v is NaN
+      _mm512_mask_storeu_ps(mn + i, m, _mm512_min_ps(v, _mm512_maskz_loadu_ps(m, mn + i)));
+      _mm512_mask_storeu_ps(mx + i, m, _mm512_max_ps(v, _mm512_maskz_loadu_ps(m, mx + i)));
+    }
+    return;
+  }
+  __m512 a0 = _mm512_set1_ps(INFINITY), a1 = a0, b0 = _mm512_set1_ps(-INFINITY), b1 = b0;
+  int64_t i = 0;
+  for (; i + 32 <= len; i += 32) {
+    __m512 v0 = _mm512_loadu_ps(x + i), v1 = _mm512_loadu_ps(x + i + 16);
+    a0 = _mm512_min_ps(v0, a0); a1 = _mm512_min_ps(v1, a1); b0 = _mm512_max_ps(v0, b0); b1 = _mm512_max_ps(v1, b1);
+  }
+  for (; i < len; i += 16) {
+    const __mmask16 m = len - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (len - i)) - 1);
+    __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+    a0 = _mm512_mask_min_ps(a0, m, v, a0); b0 = _mm512_mask_max_ps(b0, m, v, b0);
+  }
+  const float lo = _mm512_reduce_min_ps(_mm512_min_ps(a0, a1)), hi = _mm512_reduce_max_ps(_mm512_max_ps(b0, b1));
+  if (lo < *mn) *mn = lo;
+  if (hi > *mx) *mx = hi;
+}
+
+QK_AVX512 void histogramRange(const float* x, int64_t n, double lo, double hi, int bins, uint32_t* counts) {
+  const double scale = double(bins) / (hi - lo);
+  const __m512d vlo = _mm512_set1_pd(lo), vhi = _mm512_set1_pd(hi), vs = _mm512_set1_pd(scale);
+  const __m256i last = _mm256_set1_epi32(bins - 1);
+  alignas(32) int32_t idx[8];
+  int64_t i = 0;
+  for (; i < n; i += 8) {
+    const __mmask8 m = n - i >= 8 ? __mmask8(0xFF) : __mmask8((1u << (n - i)) - 1);
+    __m512d v = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, x + i));
+    __mmask8 ok = _mm512_mask_cmp_pd_mask(m, v, vlo, _CMP_GE_OQ) & _mm512_cmp_pd_mask(v, vhi, _CMP_LE_OQ);
+    __m512d f = _mm512_roundscale_pd(_mm512_mul_pd(_mm512_sub_pd(v, vlo), vs), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    __m256i b = _mm256_min_epi32(_mm512_cvttpd_epi32(_mm512_maskz_mov_pd(ok, f)), last);
+    _mm256_mask_compressstoreu_epi32(idx, ok, b);
+    const int k = __builtin_popcount(ok);
+    for (int j = 0; j < k; ++j) counts[idx[j]]++;
+  }
+}
+
+template <bool VEC>
+QK_AVX512 void fakeQuantStretch(const float* x, const float* gy, int64_t len, const float* s, const int32_t* z, int qmin,
+                                int qmax, float* y, uint8_t* mask, float* gx) {
+  const __m512i vqmin = _mm512_set1_epi32(qmin), vqmax = _mm512_set1_epi32(qmax);
+  __m512 vs; __m512i vz;
+  loadScale<VEC>(s, z, 0, 0xFFFF, vs, vz);
+  __m512 lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(vqmin, vz)), hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(vqmax, vz));
+  for (int64_t i = 0; i < len; i += 16) {
+    const __mmask16 m = len - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (len - i)) - 1);
+    if (VEC) {
+      loadScale<VEC>(s, z, i, m, vs, vz);
+      lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(vqmin, vz)); hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(vqmax, vz));
+    }
+    __m512 t = _mm512_div_ps(_mm512_maskz_loadu_ps(m, x + i), vs);
+    __m512 r = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __mmask16 inside = _mm512_cmp_ps_mask(r, lo, _CMP_GE_OQ) & _mm512_cmp_ps_mask(r, hi, _CMP_LE_OQ);
+    if (gx) {
+      _mm512_mask_storeu_ps(gx + i, m, _mm512_maskz_loadu_ps(inside & m, gy + i));
+      continue;
+    }
+    __m512 c = _mm512_min_ps(_mm512_max_ps(t, lo), hi);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtps_epi32(c)), vs));
+    if (mask) _mm_mask_storeu_epi8(mask + i, m, _mm_maskz_mov_epi8(inside, _mm_set1_epi8(1)));
+  }
+}
+
+}  // namespace
+
+void quantize(const float* x, const Layout& L, const float* scales, const int32_t* zps, int qmin, int qmax, int bits,
+              uint8_t* out, Impl impl, int threads) {
+  if (!useAvx512(impl)) return ref::quantize(x, L, scales, zps, qmin, qmax, bits, out);
+  const int64_t n = L.count();
+  parallelFor((n + kChunk - 1) / kChunk, threads, [&](int64_t t) {
+    const int64_t a = t * kChunk, b = std::min(n, a + kChunk);
+    thread_local std::vector<uint8_t> scratch;
+    if (bits == 4 && scratch.size() < size_t(kChunk)) scratch.resize(kChunk);
+    uint8_t* dst = bits == 8 ? out + a : scratch.data();
+    L.walk(a, b,
+           [&](int64_t i, int64_t len, int64_t k) { quantStretch<false>(x + i, len, scales + k, zps + k, qmin, qmax, dst + (i - a)); },
+           [&](int64_t i, int64_t len, int64_t k) { quantStretch<true>(x + i, len, scales + k, zps + k, qmin, qmax, dst + (i - a)); });
+    if (bits == 4) packNibbles(scratch.data(), b - a, out + a / 2);
+  });
+}
+
+void dequantize(const uint8_t* q, const Layout& L, const float* scales, const int32_t* zps, bool isSigned, int bits,
+                float* out, Impl impl, int threads) {
+  if (!useAvx512(impl)) return ref::dequantize(q, L, scales, zps, isSigned, bits, out);
+  const int64_t n = L.count();
+  parallelFor((n + kChunk - 1) / kChunk, threads, [&](int64_t t) {
+    const int64_t a = t * kChunk, b = std::min(n, a + kChunk);
+    thread_local std::vector<uint8_t> scratch;
+    if (bits == 4 && scratch.size() < size_t(kChunk)) scratch.resize(kChunk);
+    const uint8_t* src = q + a;
+    bool sgn = isSigned;
+    if (bits == 4) { unpackNibbles(q + a / 2, b - a, isSigned, scratch.data()); src = scratch.data(); }
+    L.walk(a, b,
+           [&](int64_t i, int64_t len, int64_t k) { dequantStretch<false>(src + (i - a), len, sgn, scales + k, zps + k, out + i); },
+           [&](int64_t i, int64_t len, int64_t k) { dequantStretch<true>(src + (i - a), len, sgn, scales + k, zps + k, out + i); });
+  });
+}
+
+void minmax(const float* x, const Layout& L, float* mins, float* maxs, Impl impl, int threads) {
+  if (!useAvx512(impl)) return ref::minmax(x, L, mins, maxs);
+  const int64_t n = L.count(), slots = L.scaleCount();
+  const int tasks = taskCount(n, threads);
+  std::vector<float> pm(size_t(tasks) * slots, INFINITY), px(size_t(tasks) * slots, -INFINITY);
+  parallelFor(tasks, tasks, [&](int64_t t) {
+    const int64_t a = n * t / tasks, b = n * (t + 1) / tasks;
+    float* mn = pm.data() + t * slots; float* mx = px.data() + t * slots;
+    L.walk(a, b, [&](int64_t i, int64_t len, int64_t k) { minmaxStretch<false>(x + i, len, mn + k, mx + k); },
+           [&](int64_t i, int64_t len, int64_t k) { minmaxStretch<true>(x + i, len, mn + k, mx + k); });
+  });
+  for (int64_t k = 0; k < slots; ++k) {
+    float a = INFINITY, b = -INFINITY;
+    for (int t = 0; t < tasks; ++t) { a = std::min(a, pm[t * slots + k]); b = std::max(b, px[t * slots + k]); }
+    mins[k] = a; maxs[k] = b;
+  }
+}
+
+void histogram(const float* x, int64_t n, double lo, double hi, int bins, double* counts, Impl impl, int threads) {
+  if (!useAvx512(impl)) return ref::histogram(x, n, lo, hi, bins, counts);
+  const int tasks = taskCount(n, threads);
+  std::vector<uint32_t> part(size_t(tasks) * bins, 0);
+  parallelFor(tasks, tasks, [&](int64_t t) {
+    const int64_t a = n * t / tasks, b = n * (t + 1) / tasks;
+    // uint32 counters: split so no counter can overflow
+    for (int64_t s = a; s < b; s += (int64_t(1) << 31)) histogramRange(x + s, std::min<int64_t>(b - s, int64_t(1) << 31), lo, hi, bins, part.data() + t * bins);
+  });
+  for (int t = 0; t < tasks; ++t)
+    for (int k = 0; k < bins; ++k) counts[k] += part[size_t(t) * bins + k];
+}
+
+void fakeQuantForward(const float* x, const Layout& L, const float* scales, const int32_t* zps, int qmin, int qmax,
+                      float* y, uint8_t* mask, Impl impl, int threads) {
+  if (!useAvx512(impl)) return ref::fakeQuantForward(x, L, scales, zps, qmin, qmax, y, mask);
+  const int64_t n = L.count();
+  parallelFor((n + kChunk - 1) / kChunk, threads, [&](int64_t t) {
+    const int64_t a = t * kChunk, b = std::min(n, a + kChunk);
+    L.walk(a, b,
+           [&](int64_t i, int64_t len, int64_t k) { fakeQuantStretch<false>(x + i, nullptr, len, scales + k, zps + k, qmin, qmax, y + i, mask ? mask + i : nullptr, nullptr); },
+           [&](int64_t i, int64_t len, int64_t k) { fakeQuantStretch<true>(x + i, nullptr, len, scales + k, zps + k, qmin, qmax, y + i, mask ? mask + i : nullptr, nullptr); });
+  });
+}
+
+void fakeQuantBackward(const float* x, const float* gy, const Layout& L, const float* scales, const int32_t* zps,
+                       int qmin, int qmax, float* gx, Impl impl, int threads) {
+  if (!useAvx512(impl)) return ref::fakeQuantBackward(x, gy, L, scales, zps, qmin, qmax, gx);
+  const int64_t n = L.count();
+  parallelFor((n + kChunk - 1) / kChunk, threads, [&](int64_t t) {
+    const int64_t a = t * kChunk, b = std::min(n, a + kChunk);
+    L.walk(a, b,
+           [&](int64_t i, int64_t len, int64_t k) { fakeQuantStretch<false>(x + i, gy + i, len, scales + k, zps + k, qmin, qmax, nullptr, nullptr, gx + i); },
+           [&](int64_t i, int64_t len, int64_t k) { fakeQuantStretch<true>(x + i, gy + i, len, scales + k, zps + k, qmin, qmax, nullptr, nullptr, gx + i); });
+  });
+}
+
+void copyBytes(void* dst, const void* src, int64_t n, int threads) {
+  const int64_t chunk = int64_t(1) << 20;
+  parallelFor((n + chunk - 1) / chunk, threads, [&](int64_t t) {
+    const int64_t a = t * chunk, len = std::min(chunk, n - a);
+    std::memcpy(static_cast<uint8_t*>(dst) + a, static_cast<const uint8_t*>(src) + a, size_t(len));
+  });
+}
+
+}  // namespace qk
