@@ -240,6 +240,16 @@ export interface RunOptions {
   threads?: number;
   /** 'cpu' (default), 'cuda', or 'auto' (CUDA when available). */
   device?: Device;
+  /** Write the result here instead of allocating (quantize: the packed bytes; dequantize: Float32Array). */
+  out?: Uint8Array | Int8Array | Float32Array;
+}
+
+function outBuffer<T extends Uint8Array | Float32Array>(o: RunOptions | undefined, ctor: new (n: number) => T, n: number): T {
+  if (o?.out === undefined) return new ctor(n);
+  const want = ctor === (Float32Array as unknown) ? 'Float32Array' : 'Uint8Array or Int8Array';
+  const ok = ctor === (Float32Array as unknown) ? o.out instanceof Float32Array : o.out instanceof Uint8Array || o.out instanceof Int8Array;
+  if (!ok || o.out.length !== n) throw invalid(`${want} of length ${n}`, 'out', o.out);
+  return (o.out instanceof Int8Array ? new Uint8Array(o.out.buffer, o.out.byteOffset, o.out.length) : o.out) as T;
 }
 
 function runCode(o: RunOptions | undefined, cudaCapable: boolean): { impl: number; threads: number } {
@@ -351,7 +361,7 @@ function quantizeImpl(async: boolean, x: Float32Array, p: QuantParams, o?: RunOp
     return async ? Promise.resolve(r) : r;
   }
   const { impl, threads } = runCode(o, true);
-  const out = new Uint8Array(q.bits === 8 ? x.length : (x.length + 1) >> 1);
+  const out = outBuffer(o, Uint8Array, q.bits === 8 ? x.length : (x.length + 1) >> 1);
   const done = b.quantize(async, x, q.scales, q.zps, q.L.outer, q.L.axisLen, q.L.inner, q.L.block, q.qmin, q.qmax, q.bits, out, impl, threads);
   return async ? (done as Promise<void>).then(() => view(out, p.dtype)) : view(out, p.dtype);
 }
@@ -380,7 +390,7 @@ function dequantizeImpl(async: boolean, q: Int8Array | Uint8Array, count: number
     return async ? Promise.resolve(r) : r;
   }
   const { impl, threads } = runCode(o, true);
-  const out = new Float32Array(n);
+  const out = outBuffer(o, Float32Array, n);
   const done = b.dequantize(async, bytes, pr.scales, pr.zps, pr.L.outer, pr.L.axisLen, pr.L.inner, pr.L.block, pr.signed, pr.bits, out, impl, threads);
   return async ? (done as Promise<void>).then(() => out) : out;
 }

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "features.h"
@@ -48,27 +49,46 @@ void packB(const int8_t* B, int64_t K, int64_t N, uint8_t* packed, int32_t* colS
 
 namespace {
 
-// A -> u8 rows of Kp bytes (s8 flipped by +128), zero-padded to Mp rows; also the row sums of A.
-void packA(const uint8_t* A, bool aSigned, int64_t M, int64_t K, int64_t Mp, int64_t Kp, uint8_t* dst, int32_t* rowSums,
-           int threads) {
+// A -> u8 (s8 flipped by +128), K zero-padded to Kp, M zero-padded to Mp. Row-major rows of Kp bytes for
+// the VNNI kernel; for AMX, tile order [Mp/16][Kp/64][16 rows][64 bytes] so every tile load is one
+// contiguous kilobyte. Row sums of the original A only when bZp != 0 needs them.
+void packA(const uint8_t* A, bool aSigned, int64_t M, int64_t K, int64_t Mp, int64_t Kp, bool tiles, uint8_t* dst,
+           int32_t* rowSums, int threads) {
+  const int64_t KB = Kp / 64;
+  const uint8_t flip = aSigned ? 0x80 : 0;
   parallelFor((Mp + 31) / 32, threads, [&](int64_t t) {
     for (int64_t m = t * 32; m < std::min(Mp, t * 32 + 32); ++m) {
-      uint8_t* d = dst + m * Kp;
-      if (m >= M) { std::memset(d, aSigned ? 0 : 0, size_t(Kp)); continue; }
       const uint8_t* s = A + m * K;
-      int32_t sum = 0;
-      if (aSigned) for (int64_t k = 0; k < K; ++k) { d[k] = s[k] ^ 0x80; sum += int8_t(s[k]); }
-      else for (int64_t k = 0; k < K; ++k) { d[k] = s[k]; sum += s[k]; }
-      // Padding columns meet zero rows of packed B, so their value does not matter; keep them zero.
-      std::memset(d + K, 0, size_t(Kp - K));
-      rowSums[m] = sum;
+      if (rowSums) {
+        int32_t sum = 0;
+        if (m < M) {
+          if (aSigned) for (int64_t k = 0; k < K; ++k) sum += int8_t(s[k]);
+          else for (int64_t k = 0; k < K; ++k) sum += s[k];
+        }
+        rowSums[m] = sum;
+      }
+      for (int64_t kb = 0; kb < KB; ++kb) {
+        uint8_t* d = tiles ? dst + ((m / 16) * KB + kb) * 1024 + (m % 16) * 64 : dst + m * Kp + kb * 64;
+        const int64_t k0 = kb * 64, w = m < M ? std::max<int64_t>(0, std::min<int64_t>(64, K - k0)) : 0;
+        for (int64_t k = 0; k < w; ++k) d[k] = s[k0 + k] ^ flip;
+        // padding meets zero rows of packed B, so its value does not matter; keep it zero
+        if (w < 64) std::memset(d + w, 0, size_t(64 - w));
+      }
     }
   });
 }
 
 // C = raw - (off + aZp) * colSum - bZp * rowSum + K * aZp * bZp, where raw = sum (A + off) * B.
-inline int32_t finish(int32_t raw, int32_t colSum, int32_t rowSum, int32_t corrA, int32_t bZp, int32_t kab) {
-  return raw - corrA * colSum - bZp * rowSum + kab;
+QK_AVX512 void finishBlock(const int32_t* tile, int64_t rows, int64_t w, const int32_t* colTerm, const int32_t* rowTerm,
+                           int32_t* C, int64_t ldc) {
+  const __mmask16 m0 = w >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << w) - 1);
+  const __mmask16 m1 = w >= 32 ? __mmask16(0xFFFF) : w > 16 ? __mmask16((1u << (w - 16)) - 1) : __mmask16(0);
+  const __m512i c0 = _mm512_maskz_loadu_epi32(m0, colTerm), c1 = _mm512_maskz_loadu_epi32(m1, colTerm + 16);
+  for (int64_t r = 0; r < rows; ++r) {
+    const __m512i rt = _mm512_set1_epi32(rowTerm ? rowTerm[r] : 0);
+    _mm512_mask_storeu_epi32(C + r * ldc, m0, _mm512_add_epi32(_mm512_add_epi32(_mm512_loadu_si512(tile + r * 32), c0), rt));
+    if (m1) _mm512_mask_storeu_epi32(C + r * ldc + 16, m1, _mm512_add_epi32(_mm512_add_epi32(_mm512_loadu_si512(tile + r * 32 + 16), c1), rt));
+  }
 }
 
 template <int MR>
@@ -98,6 +118,14 @@ QK_VNNI512 void vnniRow(const uint8_t* a, int64_t Kp, const uint8_t* b, int32_t*
   __m512i s[8];
   for (auto& v : s) v = _mm512_setzero_si512();
   for (int64_t k = 0; k < Kp; k += 16) {
+    _mm_prefetch(reinterpret_cast<const char*>(b + 2048), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 2048 + 64), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 2048 + 128), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 2048 + 192), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 2048 + 256), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 2048 + 320), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 2048 + 384), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 2048 + 448), _MM_HINT_T0);
     for (int u = 0; u < 4; ++u) {
       int32_t av;
       std::memcpy(&av, a + k + 4 * u, 4);
@@ -131,13 +159,14 @@ struct TileConfig {
 };
 
 // 32 rows x 32 columns: tiles 0-3 accumulate C, 4-5 hold A (16 x 64 bytes), 6-7 hold B (16 k-quads x 16 columns).
-QK_AMX void amxBlock(const uint8_t* a, int64_t Kp, const uint8_t* b, int32_t* out /* 32 x 32 */) {
+QK_AMX void amxBlock(const uint8_t* a /* tile-ordered, 32 rows */, int64_t Kp, const uint8_t* b, int32_t* out /* 32 x 32 */) {
   _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
-  for (int64_t k = 0; k < Kp; k += 64) {
-    _tile_loadd(4, a + k, Kp);
-    _tile_loadd(5, a + 16 * Kp + k, Kp);
-    _tile_loadd(6, b + (k / 4) * 128, 128);
-    _tile_loadd(7, b + (k / 4) * 128 + 64, 128);
+  const int64_t KB = Kp / 64;
+  for (int64_t kb = 0; kb < KB; ++kb) {
+    _tile_loadd(4, a + kb * 1024, 64);
+    _tile_loadd(5, a + (KB + kb) * 1024, 64);
+    _tile_loadd(6, b + kb * 16 * 128, 128);
+    _tile_loadd(7, b + kb * 16 * 128 + 64, 128);
     _tile_dpbusd(0, 4, 6);
     _tile_dpbusd(1, 4, 7);
     _tile_dpbusd(2, 5, 6);
@@ -179,41 +208,47 @@ void gemm(const uint8_t* A, bool aSigned, int32_t aZp, const uint8_t* packedB, c
   impl = gemmChooseImpl(impl, M);
   const int64_t Kp = gemmPaddedK(K), panels = (N + kPanel - 1) / kPanel;
   const bool amx = impl == Impl::Amx;
-  const int64_t mb = amx ? 32 : 8, Mp = (M + 31) / 32 * 32, mBlocks = (M + mb - 1) / mb;
-  std::vector<uint8_t> Ap(size_t(Mp * Kp));
-  std::vector<int32_t> rowSums(size_t(Mp), 0);
-  packA(A, aSigned, M, K, Mp, Kp, Ap.data(), rowSums.data(), threads);
+  const int64_t mb = amx ? 32 : 8, Mp = amx ? (M + 31) / 32 * 32 : M, mBlocks = (M + mb - 1) / mb;
+  // scratch reused across calls on the same thread (no zero-fill: packA writes every byte)
+  thread_local std::unique_ptr<uint8_t[]> apBuf;
+  thread_local size_t apCap = 0;
+  if (apCap < size_t(Mp * Kp)) { apBuf.reset(new uint8_t[size_t(Mp * Kp)]); apCap = size_t(Mp * Kp); }
+  uint8_t* Ap = apBuf.get();
+  std::vector<int32_t> rowTerm(bZp != 0 ? size_t(Mp) : 0);
+  packA(A, aSigned, M, K, Mp, Kp, amx, Ap, bZp != 0 ? rowTerm.data() : nullptr, threads);
   const int32_t corrA = (aSigned ? 128 : 0) + aZp, kab = int32_t(K) * aZp * bZp;
+  std::vector<int32_t> colTerm(size_t(panels * kPanel), 0);
+  for (int64_t n = 0; n < N; ++n) colTerm[n] = kab - corrA * colSums[n];
+  for (auto& r : rowTerm) r = -bZp * r;
   if (impl == Impl::Reference) {
-    // Reference on the packed operands (same finish), so Auto never depends on SIMD being present.
+    // scalar twin on the packed operands (same correction terms), used when the CPU has no VNNI
     for (int64_t m = 0; m < M; ++m)
       for (int64_t n = 0; n < N; ++n) {
         const uint8_t* bp = packedB + (n / kPanel) * Kp * kPanel;
         int32_t raw = 0;
         for (int64_t k = 0; k < K; ++k) raw += int32_t(Ap[m * Kp + k]) * int32_t(int8_t(bp[(k / 4) * kPanel * 4 + (n % kPanel) * 4 + (k & 3)]));
-        C[m * N + n] = finish(raw, colSums[n], rowSums[m], corrA, bZp, kab);
+        C[m * N + n] = raw + colTerm[n] + (bZp != 0 ? rowTerm[m] : 0);
       }
     return;
   }
-  // Tasks: groups of panels x blocks of rows. Panels outermost keeps one B panel hot across row blocks.
-  const int64_t panelsPerTask = std::max<int64_t>(1, std::min<int64_t>(4, panels / std::max(1, 4 * poolSize())));
+  // Tasks: groups of panels x groups of row blocks; panels outermost keeps one B panel hot across row blocks.
+  const int nThreads = threads <= 0 ? poolSize() : std::min(threads, poolSize());
+  const int64_t panelsPerTask = std::max<int64_t>(1, std::min<int64_t>(8, panels / std::max(1, 2 * nThreads)));
   const int64_t panelTasks = (panels + panelsPerTask - 1) / panelsPerTask;
-  const int64_t rowGroup = M <= 64 ? mBlocks : std::max<int64_t>(1, (128 + mb - 1) / mb);
+  const int64_t rowGroup = std::max<int64_t>(1, (256 + mb - 1) / mb);
   const int64_t rowTasks = (mBlocks + rowGroup - 1) / rowGroup;
   parallelFor(panelTasks * rowTasks, threads, [&](int64_t t) {
     const int64_t pt = t % panelTasks, rt = t / panelTasks;
     alignas(64) int32_t tile[32 * 32];
     if (amx) amxConfigure();
-    for (int64_t p = pt * panelsPerTask; p < std::min(panels, (pt + 1) * panelsPerTask); ++p) {
-      const uint8_t* bp = packedB + p * Kp * kPanel;
-      const int64_t n0 = p * kPanel, w = std::min(kPanel, N - n0);
-      for (int64_t blk = rt * rowGroup; blk < std::min(mBlocks, (rt + 1) * rowGroup); ++blk) {
-        const int64_t m0 = blk * mb, rows = std::min(mb, M - m0);
-        if (amx) amxBlock(Ap.data() + m0 * Kp, Kp, bp, tile);
-        else vnniBlock(Ap.data() + m0 * Kp, rows, Kp, bp, tile);
-        for (int64_t r = 0; r < rows; ++r)
-          for (int64_t j = 0; j < w; ++j)
-            C[(m0 + r) * N + n0 + j] = finish(tile[r * 32 + j], colSums[n0 + j], rowSums[m0 + r], corrA, bZp, kab);
+    for (int64_t blk = rt * rowGroup; blk < std::min(mBlocks, (rt + 1) * rowGroup); ++blk) {
+      const int64_t m0 = blk * mb, rows = std::min(mb, M - m0);
+      for (int64_t p = pt * panelsPerTask; p < std::min(panels, (pt + 1) * panelsPerTask); ++p) {
+        const uint8_t* bp = packedB + p * Kp * kPanel;
+        const int64_t n0 = p * kPanel, w = std::min(kPanel, N - n0);
+        if (amx) amxBlock(Ap + (m0 / 16) * (Kp / 64) * 1024, Kp, bp, tile);
+        else vnniBlock(Ap + m0 * Kp, rows, Kp, bp, tile);
+        finishBlock(tile, rows, w, colTerm.data() + n0, bZp != 0 ? rowTerm.data() + m0 : nullptr, C + m0 * N + n0, N);
       }
     }
     if (amx) amxRelease();
