@@ -557,23 +557,45 @@ class BackwardRules {
     const group = attrInt(n, 'group', 1);
     if (attrString(n, 'auto_pad', 'NOTSET') !== 'NOTSET' && attrString(n, 'auto_pad', 'NOTSET') !== 'VALID') unsupported(`auto_pad ${quote(attrString(n, 'auto_pad', ''))}: export the model with explicit pads`);
     let gx: string | undefined, gw: string | undefined, gb: string | undefined;
+    const spatial = Array.from({ length: sp }, (_, i) => i + 2);
     if (need(0)) {
-      const outPad = k.map((kk, i) => xs[2 + i]! - (strides[i]! * (os[2 + i]! - 1) + (kk - 1) * dil[i]! + 1 - pads[i]! - pads[i + sp]!));
-      if (outPad.some((p, i) => p < 0 || p >= Math.max(strides[i]!, dil[i]!))) unsupported(`cannot invert the convolution geometry (output padding ${quote(outPad)})`);
-      gx = em.op('ConvTranspose', [g, w], [attr.ints('strides', strides), attr.ints('dilations', dil), attr.ints('pads', pads), attr.ints('output_padding', outPad), attr.i('group', group)], 'conv_dx');
+      const flipPads = k.flatMap((_, i) => [(k[i]! - 1) * dil[i]! - pads[i]!]).concat(k.map((_, i) => (k[i]! - 1) * dil[i]! - pads[i + sp]!));
+      if (group === 1 && strides.every((st) => st === 1) && flipPads.every((p) => p >= 0)) {
+        // Stride 1: the input gradient is a plain Conv of g with the flipped, channel-swapped kernel
+        // (ORT's Conv is much faster than its ConvTranspose).
+        let wf = em.op('Transpose', [w], [attr.ints('perm', [1, 0, ...spatial])]);
+        wf = em.op('Slice', [wf, em.i64(k.map(() => -1)), em.i64(k.map(() => -(2 ** 62))), em.i64(spatial), em.i64(k.map(() => -1))], [], 'flip');
+        gx = em.op('Conv', [g, wf], [attr.ints('dilations', dil), attr.ints('pads', flipPads)], 'conv_dx');
+      } else {
+        const outPad = k.map((kk, i) => xs[2 + i]! - (strides[i]! * (os[2 + i]! - 1) + (kk - 1) * dil[i]! + 1 - pads[i]! - pads[i + sp]!));
+        if (outPad.some((p, i) => p < 0 || p >= Math.max(strides[i]!, dil[i]!))) unsupported(`cannot invert the convolution geometry (output padding ${quote(outPad)})`);
+        gx = em.op('ConvTranspose', [g, w], [attr.ints('strides', strides), attr.ints('dilations', dil), attr.ints('pads', pads), attr.ints('output_padding', outPad), attr.i('group', group)], 'conv_dx');
+      }
     }
     if (need(1)) {
       if (group !== 1) unsupported(`weight gradient of a grouped convolution (group=${group})`);
-      const perm = [1, 0, ...Array.from({ length: sp }, (_, i) => i + 2)];
-      const xt = em.op('Transpose', [x], [attr.ints('perm', perm)]);
-      const gt = em.op('Transpose', [g], [attr.ints('perm', perm)]);
-      let r = em.op('Conv', [xt, gt], [attr.ints('strides', dil), attr.ints('dilations', strides), attr.ints('pads', pads)], 'conv_dw');
-      const full = k.map((_, i) => Math.floor((xs[2 + i]! + pads[i]! + pads[i + sp]! - strides[i]! * (os[2 + i]! - 1) - 1) / dil[i]!) + 1);
-      if (full.some((f, i) => f !== k[i])) {
-        const axes = k.map((_, i) => i + 2);
-        r = em.op('Slice', [r, em.i64(k.map(() => 0)), em.i64(k), em.i64(axes)]);
-      }
-      gw = em.op('Transpose', [r], [attr.ints('perm', perm)]);
+      // dW[co, ci, k] = sum_n sum_p g[n, co, p] * X_k[n, ci, p], X_k the input shifted by kernel tap k:
+      // the K shifted views are strided Slices of the padded input, stacked on the channel axis, then
+      // one batched MatMul against g (MLAS GEMM), summed over the batch.
+      const N = xs[0]!, Ci = xs[1]!, Co = ws[0]!;
+      const P = os.slice(2).reduce((a2, b2) => a2 + 0 * b2, 0) + os.slice(2).reduce((a2, b2) => a2 * b2, 1);
+      const padded = pads.some((p) => p !== 0)
+        ? em.op('Pad', [x, em.i64([0, 0, ...pads.slice(0, sp), 0, 0, ...pads.slice(sp)])], [], 'pad')
+        : x;
+      const taps: number[][] = [[]];
+      for (let i = 0; i < sp; i++) { const next: number[][] = []; for (const t of taps) for (let j = 0; j < k[i]!; j++) next.push([...t, j]); taps.splice(0, taps.length, ...next); }
+      const gT = em.op('Transpose', [em.op('Reshape', [g, em.i64([N, Co, P])])], [attr.ints('perm', [0, 2, 1])]);
+      const perTap = taps.map((tap) => {
+        const starts = tap.map((j, i) => j * dil[i]!);
+        const ends = tap.map((j, i) => j * dil[i]! + strides[i]! * (os[2 + i]! - 1) + 1);
+        const v = em.op('Slice', [padded, em.i64(starts), em.i64(ends), em.i64(spatial), em.i64(strides)], [], 'tap');
+        return em.op('MatMul', [em.op('Reshape', [v, em.i64([N, Ci, P])]), gT], [], 'conv_dw'); // [N, Ci, Co]
+      });
+      const prod = perTap.length > 1 ? em.op('Concat', perTap, [attr.i('axis', 1)], 'taps') : perTap[0]!; // [N, K*Ci, Co]
+      const sum = em.op('ReduceSum', [prod, em.i64([0])], [attr.i('keepdims', 0)]); // [K*Ci, Co]
+      const K = taps.length;
+      const r3 = em.op('Transpose', [em.op('Reshape', [sum, em.i64([K, Ci, Co])])], [attr.ints('perm', [2, 1, 0])]); // [Co, Ci, K]
+      gw = em.op('Reshape', [r3, em.i64(ws)], [], 'conv_dw');
     }
     if (n.input[2] && need(2)) {
       gb = em.op('ReduceSum', [g, em.i64([0, ...Array.from({ length: sp }, (_, i) => i + 2)])], [attr.i('keepdims', 0)], 'conv_db');
@@ -604,4 +626,22 @@ class BackwardRules {
     }
     return [gx, gScale, gBias];
   }
+}
+
+/**
+ * Float initializers the training updates: every float tensor of two or more elements that some node
+ * reads at a differentiable input (weights, biases, LayerNorm scales, embedding tables); not shape
+ * constants, exponents, clip bounds or the statistics of a frozen BatchNormalization.
+ */
+export function trainableInitializers(model: ModelProto): string[] {
+  const g = model.graph!;
+  const floats = new Map(g.initializer.filter((t) => t.dataType === DataType.FLOAT && tensorDims(t).reduce((a, b) => a * b, 1) >= 2).map((t) => [t.name, t]));
+  const out = new Set<string>();
+  for (const n of g.node) {
+    for (const i of differentiableInputs(n)) {
+      const name = n.input[i];
+      if (name && floats.has(name)) out.add(name);
+    }
+  }
+  return g.initializer.map((t) => t.name).filter((n) => out.has(n));
 }
