@@ -19,6 +19,7 @@ import { rewriteQdq } from '../export/qdq-rewrite';
 import { compareModels, type ComparedTensor } from '../eval/layer-error';
 import { throwIfCancelled, type WorkContext } from '../jobs/progress';
 import { StudioError, quote } from '../errors';
+import { runQatStage } from '../qat';
 
 export interface QuantizeOptions {
   modelPath: string;
@@ -95,7 +96,7 @@ export async function quantizeModel(o: QuantizeOptions): Promise<QuantizeReport>
     }
   }
   for (const alg of recipe.algorithms) {
-    if (alg.name !== 'rtn') throw new StudioError('BAD_RECIPE', `Recipe algorithm ${quote(alg.name)} is not available in this build yet (available: rtn).`);
+    if (alg.name !== 'rtn' && alg.name !== 'qat') throw new StudioError('BAD_RECIPE', `Recipe algorithm ${quote(alg.name)} is not available in this build yet (available: rtn).`);
   }
 
   progress(ctx, 'plan', 0.05, 'planning');
@@ -120,6 +121,7 @@ export async function quantizeModel(o: QuantizeOptions): Promise<QuantizeReport>
   }
 
   // ---- weight algorithms (llm: gptq/awq edit weights or export MatMulNBits; qat: trains) go here ----
+  for (const alg of recipe.algorithms) if (alg.name === 'qat') await timed('qat', () => runQatStage(st, alg, { outputPath: o.outputPath }));
 
   throwIfCancelled(ctx);
   progress(ctx, 'export', 0.55, 'writing QDQ graph');

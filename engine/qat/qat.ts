@@ -14,7 +14,7 @@ import { runCalibration } from '../quant/calibration/run-calibration';
 import { calibrationMethod } from '../quant/calibration/methods';
 import { onnxDataTypeOf, toStorageArray } from '../quant/math';
 import { planQdq, type QdqPlan } from '../export/qdq-plan';
-import { rewriteQdq, pruneUnused } from '../export/qdq-rewrite';
+import { rewriteQdq, pruneUnused, type RewriteResult } from '../export/qdq-rewrite';
 import { foldConvBatchNorm } from '../export/qdq-fold-bn';
 import { throwIfCancelled, type WorkContext } from '../jobs/progress';
 import { StudioError, quote } from '../errors';
@@ -517,6 +517,11 @@ function replaceInitializer(g: NonNullable<ModelProto['graph']>, t: TensorProto)
  * ones training used, so ORT computes what the fake-quant graph computed.
  */
 export function exportQat(setup: QatSetup): ModelProto {
+  return exportQatDetailed(setup).model;
+}
+
+/** exportQat plus what the QDQ writer reports (quantized nodes, dequantized tensor names). */
+export function exportQatDetailed(setup: QatSetup): { model: ModelProto } & RewriteResult {
   const m = clone(ModelProtoSchema, setup.model);
   const g = m.graph!;
   g.initializer = g.initializer.map((t) => (setup.params.has(t.name) ? makeTensor(t.name, DataType.FLOAT, tensorDims(t), setup.params.get(t.name)!) : t));
@@ -525,7 +530,7 @@ export function exportQat(setup: QatSetup): ModelProto {
   const before = plan.targets.map((t) => ({ weight: t.weightInput !== undefined ? t.node.input[t.weightInput] : undefined, bias: t.biasInput !== undefined ? t.node.input[t.biasInput] : undefined, act: t.node.input[t.activationInputs[0] ?? -1] }));
   const ranges = new Map<string, { min: number; max: number }>();
   for (const [src, a] of setup.activations) ranges.set(src, { min: (a.qmin - a.zeroPoint) * a.scale, max: (a.qmax - a.zeroPoint) * a.scale });
-  rewriteQdq(m, plan, ranges, recipe, setup.baseDir);
+  const written = rewriteQdq(m, plan, ranges, recipe, setup.baseDir);
   const producer = new Map<string, NodeProto>();
   for (const n of g.node) for (const o of n.output) producer.set(o, n);
   const initOf = (name: string) => g.initializer.find((t) => t.name === name);
@@ -566,7 +571,7 @@ export function exportQat(setup: QatSetup): ModelProto {
     }
   }
   loadable4BitActivations(m, recipe);
-  return m;
+  return { model: m, ...written };
 }
 
 /** See containerizeNextToMovers: makes a 4-bit-activation QDQ model loadable by ORT 1.30 with its default optimizations. */
