@@ -1,7 +1,7 @@
 // The model graph (dagre layout, drawn with xyflow), coloured by quantization state — predicted from
 // a pipeline's recipe or read from a run's report — or by per-layer error once a run exists.
 import { Fragment, useMemo, useState } from 'react';
-import { ReactFlow, Background, Controls, MiniMap, Handle, Position, type Node, type Edge, type NodeProps } from '@xyflow/react';
+import { ReactFlow, Background, Controls, Handle, Position, type Node, type Edge, type NodeProps } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import type { GraphView as GraphData, GraphNode } from '../../../../contract/ipc';
 import type { ProjectViewProps } from '../../App';
@@ -97,10 +97,9 @@ export function GraphView({ project }: ProjectViewProps) {
           {graph.loading && !g && <p className="qs-muted" style={{ padding: 16 }}>Reading the model…</p>}
           {g && (
             <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} onNodeClick={(_, n) => setSelected(n.id)} onPaneClick={() => setSelected(null)}
-              nodesConnectable={false} nodesDraggable={false} fitView fitViewOptions={{ padding: 0.05, maxZoom: 1 }} minZoom={0.05}>
+              nodesConnectable={false} nodesDraggable={false} fitView fitViewOptions={{ padding: 0.05, maxZoom: 1, nodes: nodes.slice(0, 9).map((n) => ({ id: n.id })) }} minZoom={0.05}>
               <Background gap={20} color="#eef2f7" />
               <Controls showInteractive={false} />
-              <MiniMap pannable zoomable nodeColor={(n) => (n.data as OpNode['data']).colour} style={{ height: 110, width: 90 }} />
             </ReactFlow>
           )}
         </div>
@@ -123,7 +122,7 @@ function NodeDetails({ node, graph, modelId, projectId, state, sqnr }: { node: G
       <tr key={role + name}>
         <td>{role}</td>
         <td className="qs-mono">{name}</td>
-        <td className="qs-mono">{t ? `${t.dtype} [${t.shape.map((d) => d ?? '?').join(', ')}]` : '—'}</td>
+        <td className="qs-mono">{t && t.dtype !== 'unknown' ? `${t.dtype} [${t.shape.map((d) => d ?? '?').join(', ')}]` : 'activation'}</td>
         <td>{(t?.kind === 'weight' || (t && t.dtype.startsWith('float')) || role === 'output' || role === 'input') && t?.kind !== 'input' ? <button className="qs-btn-secondary qs-btn-small" data-testid="open-histogram" onClick={() => open(name)}>Histogram</button> : null}</td>
       </tr>
     );

@@ -1,7 +1,7 @@
 // The visual pipeline editor: node types from node-types.ts, a zustand store with undo history,
 // validation drawn on the nodes, the compiled recipe beside the canvas, save with the project, run.
 import { useCallback, useEffect, useMemo, useState } from 'react';
-import { ReactFlow, Background, Controls, MiniMap, type NodeChange, type EdgeChange, type Connection, type Edge } from '@xyflow/react';
+import { ReactFlow, Background, Controls, type NodeChange, type EdgeChange, type Connection, type Edge } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import { useStore } from 'zustand';
 import type { PipelineInfo, Json } from '../../../../contract/ipc';
@@ -121,7 +121,7 @@ function EditorFor({ info, projectId, projectDir, onSaved }: { info: PipelineInf
   const graphProblems = problems.get('') ?? [];
 
   return (
-    <div className="qs-split" style={{ gridTemplateColumns: '170px 1fr 330px' }}>
+    <div className="qs-split" style={{ gridTemplateColumns: '150px 1fr 300px' }}>
       <div className="qs-side qs-palette" data-testid="palette">
         <div className="qs-label">Add a node</div>
         {PALETTE.map((t) => (
@@ -129,14 +129,13 @@ function EditorFor({ info, projectId, projectDir, onSaved }: { info: PipelineInf
             <span className={`qs-swatch qs-stage-${t.stage}`} />{t.title}
           </button>
         ))}
-        <p className="qs-muted" style={{ fontSize: 12 }}>Drag from a node's right handle to the next node's left handle. Delete removes the selection; Ctrl+Z / Ctrl+Shift+Z undo and redo; Ctrl+S saves.</p>
+        <p className="qs-muted" style={{ fontSize: 12 }}>Drag from a node's bottom handle to the next node's top handle. Delete removes the selection; Ctrl+Z / Ctrl+Shift+Z undo and redo; Ctrl+S saves.</p>
       </div>
       <div className="qs-canvas" data-testid="pipeline-canvas">
         <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} onNodesChange={onNodesChange} onEdgesChange={onEdgesChange} onConnect={onConnect}
-          onPaneClick={() => store.getState().select(null)} fitView fitViewOptions={{ padding: 0.15 }} deleteKeyCode={['Delete', 'Backspace']} minZoom={0.2}>
+          onPaneClick={() => store.getState().select(null)} fitView fitViewOptions={{ padding: 0.12, maxZoom: 1.1 }} deleteKeyCode={['Delete', 'Backspace']} minZoom={0.2}>
           <Background gap={18} color="#e2e8f0" />
           <Controls showInteractive={false} />
-          <MiniMap pannable zoomable style={{ height: 80, width: 120 }} />
         </ReactFlow>
       </div>
       <div className="qs-side">
@@ -240,7 +239,7 @@ function RunCard({ projectId, projectDir, pipelineId, compiled, save, dirty }: {
       <ErrorNote error={err} testId="run-error" />
       <details style={{ marginTop: 10 }} open={compiled.ok}>
         <summary className="qs-label" style={{ cursor: 'pointer' }}>Compiled recipe</summary>
-        {compiled.ok ? <pre className="qs-mono" data-testid="recipe-preview" style={{ whiteSpace: 'pre-wrap', maxHeight: 260, overflow: 'auto', background: '#f8fafc', padding: 8, borderRadius: 6 }}>{JSON.stringify(compiled.recipe, null, 2)}</pre>
+        {compiled.ok ? <pre className="qs-mono" data-testid="recipe-preview" style={{ whiteSpace: 'pre-wrap', maxHeight: 200, overflow: 'auto', background: '#f8fafc', padding: 8, borderRadius: 6 }}>{JSON.stringify(compiled.recipe, null, 2)}</pre>
           : <p className="qs-muted" style={{ fontSize: 12.5 }}>{compiled.problems.length} problem(s): the nodes in red say what to change.</p>}
       </details>
     </div>

@@ -11,7 +11,7 @@ export function PipelineNodeView({ data, selected }: NodeProps<PipelineFlowNode>
   const cls = ['qs-pnode', data.problems.length ? 'invalid' : '', selected ? 'selected' : ''].join(' ');
   return (
     <div className={cls} data-testid={`pnode-${data.type}`} data-invalid={data.problems.length > 0}>
-      {!t?.source && <Handle type="target" position={Position.Left} />}
+      {!t?.source && <Handle type="target" position={Position.Top} />}
       <header className={`qs-stage-${t?.stage ?? 'source'}`}>{t?.title ?? data.type}</header>
       <div className="body">
         {shown.length === 0 && <span>{t?.description}</span>}
@@ -20,7 +20,7 @@ export function PipelineNodeView({ data, selected }: NodeProps<PipelineFlowNode>
         ))}
       </div>
       {data.problems.length > 0 && <div className="problem" role="alert" data-testid="node-problem">{data.problems[0]}{data.problems.length > 1 ? ` (+${data.problems.length - 1} more)` : ''}</div>}
-      {!t?.sink && <Handle type="source" position={Position.Right} />}
+      {!t?.sink && <Handle type="source" position={Position.Bottom} />}
     </div>
   );
 }

@@ -31,7 +31,8 @@ export function chainDoc(name: string, chain: { id: string; type: string; params
   const nodes: PipelineNode[] = chain.map((c, i) => ({
     id: c.id,
     type: c.type,
-    position: { x: (i % 5) * 230, y: Math.floor(i / 5) * 210 },
+    // Columns of five, top to bottom: readable at the editor's zoom without scrolling.
+    position: { x: Math.floor(i / 5) * 270, y: (i % 5) * 120 },
     params: { ...defaultParams(c.type), ...(c.params ?? {}) },
   }));
   const edges: PipelineEdge[] = [];

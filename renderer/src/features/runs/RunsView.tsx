@@ -51,7 +51,7 @@ export function RunsView({ project }: ProjectViewProps) {
                     <td><span className={`qs-badge ${r.status}`} data-testid="run-status">{r.status}</span></td>
                     <td>
                       <ProgressBar fraction={fraction} testId="run-progress" />
-                      <div className="qs-muted" style={{ fontSize: 12 }} data-testid="run-stage">{l?.stage ?? r.stage}{(l?.message ?? r.message) ? ` — ${l?.message ?? r.message}` : ''}</div>
+                      <div className="qs-muted" style={{ fontSize: 12 }} data-testid="run-stage">{stageText(l?.stage ?? r.stage, l?.message ?? r.message)}</div>
                       {r.error && <ErrorNote error={r.error.message} />}
                       {err[r.id] && <ErrorNote error={err[r.id]} />}
                     </td>
@@ -72,12 +72,20 @@ export function RunsView({ project }: ProjectViewProps) {
 }
 
 function runTitle(r: RunInfo): string {
-  const recipe = (r.params as { recipe?: { weights?: { dtype?: string }; activations?: { dtype?: string } | null; algorithms?: { name?: string }[] } }).recipe;
+  type R = { weights?: { dtype?: string; granularity?: string | { group?: number } }; activations?: { dtype?: string; calibration?: { method?: string } } | null; algorithms?: { name?: string }[] };
+  const recipe = (r.params as { recipe?: R }).recipe;
   if (!recipe) return r.kind;
-  const w = recipe.weights?.dtype ?? 'int8';
-  const a = recipe.activations === null ? 'w-only' : recipe.activations?.dtype ?? 'uint8';
+  const g = recipe.weights?.granularity;
+  const gran = typeof g === 'object' ? `g${g.group}` : g === 'tensor' ? 'tensor' : 'channel';
+  const w = `${recipe.weights?.dtype ?? 'int8'}/${gran}`;
+  const a = recipe.activations === null ? 'weight-only' : `${recipe.activations?.dtype ?? 'uint8'} ${recipe.activations?.calibration?.method ?? 'minmax'}`;
   const algs = (recipe.algorithms ?? []).map((x) => x.name).filter((n) => n && n !== 'rtn').join('+');
-  return `W:${w} A:${a}${algs ? ` ${algs}` : ''}`;
+  return `W ${w} · A ${a}${algs ? ` · ${algs}` : ''}`;
+}
+
+function stageText(stage: string, message: string | undefined): string {
+  if (!message || message === stage) return stage;
+  return message.startsWith(stage) ? message : `${stage} — ${message}`;
 }
 
 function latency(report: RunReport): { fp32?: number; quant?: number } {
@@ -127,17 +135,18 @@ function RunResults({ run, projectId, title }: { run: RunInfo; projectId: string
           {model && (
             <>
               <div className="qs-row">
-                <input className="qs-input qs-grow" data-testid="export-path" placeholder="/absolute/path/model.int8.onnx" value={dest} onChange={(e) => setDest(e.target.value)} aria-label="Export path" />
+                <input className="qs-input qs-grow" data-testid="export-path" placeholder={studio.host === 'electron' ? '/path/to/model.int8.onnx' : 'file name (saved in the exports folder) or a path'} value={dest} onChange={(e) => setDest(e.target.value)} aria-label="Export path" />
                 {studio.host === 'electron' && <button className="qs-btn-secondary" onClick={chooseDest}>Choose…</button>}
                 <button data-testid="export-model" disabled={!dest.trim()} onClick={doExport}>Export</button>
               </div>
               <ErrorNote error={err} testId="export-error" />
+              {studio.host === 'browser' && <p className="qs-muted" style={{ fontSize: 12.5 }}>Or <a href={`/download/artifact/${encodeURIComponent(model.id)}`} download>download it</a> through the browser.</p>}
               {exported && <p data-testid="export-summary" style={{ color: 'var(--qs-ok)', fontSize: 13 }}>Wrote {fmtBytes(exported.sizeBytes)} to <span className="qs-mono">{exported.path}</span> (atomically: temp file, then rename).</p>}
             </>
           )}
         </div>
       </div>
-      {report.notices.map((n) => <p key={n} className="qs-muted" style={{ fontSize: 12.5 }}>ⓘ {n}</p>)}
+      {report.notices.map((n) => <p key={n} className="qs-muted" style={{ fontSize: 12.5 }}>Note: {n}</p>)}
       {layers.length > 0 && (
         <>
           <Plot testId="layer-chart" data={[{ type: 'bar', x: layers.map((l) => l.node || l.tensor), y: layers.map((l) => l.sqnrDb), marker: { color: layers.map((l) => (l.sqnrDb < 15 ? '#dc2626' : l.sqnrDb < 25 ? '#f59e0b' : '#16a34a')) }, name: 'SQNR (dB)' }]}
@@ -154,6 +163,11 @@ function RunResults({ run, projectId, title }: { run: RunInfo; projectId: string
   );
 }
 
+function meanLayerSqnr(r: RunReport | null): number | null {
+  const ls = r?.layers.filter((l) => Number.isFinite(l.sqnrDb)) ?? [];
+  return ls.length ? ls.reduce((a, l) => a + l.sqnrDb, 0) / ls.length : null;
+}
+
 function CompareRuns({ runs, label }: { runs: RunInfo[]; label: (r: RunInfo) => string }) {
   const reports = runs.map((r) => parseRunReport(r.result));
   const keys = metricKeys(reports);
@@ -162,18 +176,18 @@ function CompareRuns({ runs, label }: { runs: RunInfo[]; label: (r: RunInfo) => 
     <div className="qs-card" data-testid="compare">
       <h2>Compare {runs.length} runs</h2>
       <table className="qs-table2">
-        <thead><tr><th>Run</th><th className="num">Size</th>{keys.map((k) => <th key={k} className="num">{k}</th>)}<th className="num">Output SQNR</th><th className="num">Mean layer SQNR</th></tr></thead>
+        <thead><tr><th>Run</th><th className="num">Size</th>{keys.map((k) => <th key={k} className="num">{k}</th>)}<th className="num">Output SQNR dB</th><th className="num">Mean layer SQNR dB</th><th className="num">Top-1 agreement</th></tr></thead>
         <tbody>
           {runs.map((r, i) => {
             const rep = reports[i];
-            const ls = rep?.layers.filter((l) => Number.isFinite(l.sqnrDb)) ?? [];
             return (
               <tr key={r.id}>
                 <td>{label(r)}</td>
                 <td className="num">{rep?.sizeBytes ? fmtBytes(rep.sizeBytes.quantized) : '—'}</td>
                 {keys.map((k) => <td key={k} className="num">{fmtNum(rep?.metrics[k], 4)}</td>)}
                 <td className="num">{fmtNum(rep?.outputAgreement?.sqnrDb, 2)}</td>
-                <td className="num">{ls.length ? fmtNum(ls.reduce((a, l) => a + l.sqnrDb, 0) / ls.length, 2) : '—'}</td>
+                <td className="num">{fmtNum(meanLayerSqnr(rep), 2)}</td>
+                <td className="num">{rep?.outputAgreement?.top1Agreement !== undefined ? `${(rep.outputAgreement.top1Agreement * 100).toFixed(1)} %` : '—'}</td>
               </tr>
             );
           })}
@@ -183,9 +197,10 @@ function CompareRuns({ runs, label }: { runs: RunInfo[]; label: (r: RunInfo) => 
         <Plot testId="compare-layers" data={runs.map((r, i) => ({ type: 'scatter', mode: 'lines+markers', name: label(r), x: layerNames, y: layerNames.map((n) => reports[i]?.layers.find((l) => (l.node || l.tensor) === n)?.sqnrDb ?? null) }))}
           layout={{ title: { text: 'Per-layer SQNR (dB)' }, xaxis: { tickangle: -35, automargin: true, showticklabels: layerNames.length <= 30 } }} />
         <Plot testId="compare-metrics" data={[
-          { type: 'bar', name: 'Size (MiB)', x: runs.map(label), y: reports.map((r) => (r?.sizeBytes ? r.sizeBytes.quantized / 2 ** 20 : null)) },
-          ...keys.slice(0, 2).map((k) => ({ type: 'bar', name: k, x: runs.map(label), y: reports.map((r) => r?.metrics[k] ?? null), yaxis: 'y2' })),
-        ]} layout={{ title: { text: 'Size and metrics' }, barmode: 'group', yaxis: { title: { text: 'MiB' } }, yaxis2: { overlaying: 'y', side: 'right' } }} />
+          { type: 'bar', name: 'Output SQNR (dB)', x: runs.map(label), y: reports.map((r) => r?.outputAgreement?.sqnrDb ?? null), marker: { color: '#2563eb' } },
+          { type: 'bar', name: 'Mean layer SQNR (dB)', x: runs.map(label), y: reports.map((r) => meanLayerSqnr(r)), marker: { color: '#93c5fd' } },
+          { type: 'scatter', mode: 'markers+text', name: 'Size (KiB)', x: runs.map(label), y: reports.map((r) => (r?.sizeBytes ? r.sizeBytes.quantized / 1024 : null)), yaxis: 'y2', marker: { color: '#ea580c', size: 12, symbol: 'diamond' }, text: reports.map((r) => (r?.sizeBytes ? fmtBytes(r.sizeBytes.quantized) : '')), textposition: 'top center' },
+        ]} layout={{ title: { text: 'Error and size per run' }, barmode: 'group', yaxis: { title: { text: 'dB' } }, yaxis2: { overlaying: 'y', side: 'right', title: { text: 'KiB' }, rangemode: 'tozero', showgrid: false }, xaxis: { automargin: true } }} />
       </div>
     </div>
   );

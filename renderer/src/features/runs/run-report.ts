@@ -49,6 +49,7 @@ export function parseRunReport(result: Json | null | undefined): RunReport | nul
 export function metricKeys(reports: (RunReport | null)[]): string[] {
   const keys = new Set<string>();
   for (const r of reports) for (const k of Object.keys(r?.metrics ?? {})) keys.add(k);
+  for (const k of [...keys]) if (/samples|count/i.test(k)) keys.delete(k);
   const rank = (k: string) => (/acc|top1/i.test(k) ? 0 : /perplex|ppl/i.test(k) ? 1 : /latency/i.test(k) ? 2 : 3);
   return [...keys].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }

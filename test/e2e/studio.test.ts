@@ -1,0 +1,164 @@
+// The studio end to end: the real renderer in headless Chromium, through the browser host, against
+// the real engine, job runner and a real SQLite file. Opens the Fashion-MNIST sample, builds the PTQ
+// pipeline from its template, runs it (watching the progress bar move), runs a second variant,
+// compares them, looks at the graph and at a histogram with the sym/asym grids, and exports a model
+// that onnxruntime-node loads and runs.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as ort from 'onnxruntime-node';
+import { openStudio, shot, type StudioSession } from './studio-harness';
+import { readNpy } from '../../engine/data/npy';
+
+let s: StudioSession;
+const baseUrl = () => s.host.url.replace(/#.*$/, '');
+
+async function waitForRun(index: number, seen: Set<number>, timeoutMs = 120_000): Promise<string> {
+  const { page } = s;
+  const row = page.getByTestId('run-row').nth(index);
+  const t0 = Date.now();
+  while (Date.now() - t0 < timeoutMs) {
+    const status = (await row.getAttribute('data-status')) ?? '';
+    const v = Number(await row.getByTestId('run-progress').getAttribute('aria-valuenow'));
+    if (Number.isFinite(v)) seen.add(v);
+    if (['succeeded', 'failed', 'cancelled'].includes(status)) return status;
+    await page.waitForTimeout(40);
+  }
+  throw new Error('run did not finish in time');
+}
+
+describe('studio e2e', () => {
+  beforeAll(async () => { s = await openStudio(); }, 60_000);
+  afterAll(async () => {
+    const errs = s?.errors.filter((e) => !/frame-ancestors|favicon|404/.test(e)) ?? [];
+    await s?.close();
+    expect(errs).toEqual([]);
+  });
+
+  it('opens the Fashion-MNIST sample as a project', async () => {
+    const { page } = s;
+    await page.goto(`${baseUrl()}#/g/samples`);
+    await page.getByTestId('sample-fmnist-cnn').waitFor();
+    expect(await page.getByTestId('sample-list').locator('.qs-tile').count()).toBe(3);
+    await shot(page, 'projects-samples');
+    await page.getByTestId('open-sample-fmnist-cnn').click();
+    await page.getByTestId('project-title').filter({ hasText: 'Fashion-MNIST CNN' }).waitFor({ timeout: 30_000 });
+    await page.getByTestId('model-list').waitFor();
+    await page.getByTestId('dataset-list').getByText('Fashion-MNIST labels (300)').waitFor();
+    await shot(page, 'projects-overview');
+  }, 60_000);
+
+  it('builds the PTQ pipeline from its template, shows an error on the wrong node, undoes it', async () => {
+    const { page } = s;
+    await page.getByTestId('tab-pipeline').click();
+    await page.getByTestId('template-ptq').click();
+    await expect.poll(() => page.getByTestId('pipeline-select').locator('option:checked').textContent()).toBe('PTQ W8A8');
+    await page.getByTestId('pnode-calibrate').waitFor();
+    expect(await page.locator('[data-invalid="true"]').count()).toBe(0);
+    // Break it: MatMulNBits with int8 weights is explained on the Quantized model node.
+    await page.getByTestId('pnode-quantized-model').click();
+    await page.getByTestId('inspector').locator('select').selectOption('matmulnbits');
+    await page.getByTestId('pnode-quantized-model').getByTestId('node-problem').waitFor();
+    expect(await page.getByTestId('pnode-quantized-model').getByTestId('node-problem').textContent()).toMatch(/MatMulNBits/);
+    expect(await page.getByTestId('run-pipeline').isDisabled()).toBe(true);
+    await shot(page, 'pipeline-invalid-node');
+    await page.getByTestId('pipeline-canvas').click({ position: { x: 5, y: 5 } });
+    await page.keyboard.press('Control+z');
+    await expect.poll(() => page.locator('[data-invalid="true"]').count()).toBe(0);
+    await page.keyboard.press('Control+s');
+    await expect.poll(() => page.getByTestId('save-pipeline').textContent()).toBe('Saved');
+    expect(await page.getByTestId('recipe-preview').textContent()).toContain('"granularity": "channel"');
+    await shot(page, 'pipeline-ptq');
+  }, 60_000);
+
+  it('runs it to completion with the progress bar moving', async () => {
+    const { page } = s;
+    await page.getByTestId('run-pipeline').click();
+    await page.getByTestId('run-row').first().waitFor();
+    const seen = new Set<number>();
+    const status = await waitForRun(0, seen);
+    if (status !== 'succeeded') throw new Error(`run ${status}: ${await page.getByTestId('run-row').first().textContent()}`);
+    const between = [...seen].filter((v) => v > 0 && v < 100);
+    expect(between.length, `progress values seen: ${[...seen].join(',')}`).toBeGreaterThanOrEqual(1);
+    await page.getByTestId('run-results').waitFor();
+    await page.getByTestId('layer-table').waitFor();
+    await shot(page, 'runs-result');
+  }, 180_000);
+
+  it('runs a per-tensor percentile variant and compares the two runs', async () => {
+    const { page } = s;
+    await page.getByTestId('tab-pipeline').click();
+    await page.getByTestId('pnode-calibrate').click();
+    await page.getByTestId('inspector').locator('select').first().selectOption('percentile');
+    await page.getByTestId('pnode-quant-params').click();
+    await page.locator('#param-granularity').selectOption('tensor');
+    await page.getByTestId('run-pipeline').click();
+    await page.getByTestId('run-row').nth(1).waitFor();
+    const status = await waitForRun(0, new Set());
+    expect(status).toBe('succeeded');
+    const checks = page.getByTestId('compare-check');
+    await checks.nth(0).check();
+    await checks.nth(1).check();
+    await page.getByTestId('compare').waitFor();
+    await page.getByTestId('compare-layers').locator('.main-svg').first().waitFor();
+    await page.getByTestId('compare').scrollIntoViewIfNeeded();
+    await shot(page, 'compare-two-runs');
+  }, 180_000);
+
+  it('exports the quantized model; onnxruntime-node loads and runs it', async () => {
+    const { page } = s;
+    await page.getByTestId('run-row').nth(1).click();
+    const outDir = mkdtempSync(join(tmpdir(), 'qstudio-export-'));
+    const dest = join(outDir, 'exported.int8.onnx');
+    await page.getByTestId('export-path').fill(dest);
+    await page.getByTestId('export-model').click();
+    await page.getByTestId('export-summary').or(page.getByTestId('export-error')).waitFor();
+    if (await page.getByTestId('export-error').count()) throw new Error(`export failed: ${await page.getByTestId('export-error').textContent()}`);
+    expect(await page.getByTestId('export-summary').textContent()).toContain(dest);
+    expect(existsSync(dest) && statSync(dest).size > 0).toBe(true);
+    const session = await ort.InferenceSession.create(dest);
+    const x = readNpy(join(import.meta.dirname, '../../projects-sample/fmnist-cnn/images.npy'));
+    const out = await session.run({ image: new ort.Tensor('float32', (x.data as Float32Array).subarray(0, 4 * 784), [4, 1, 28, 28]) });
+    expect(out.logits!.dims).toEqual([4, 10]);
+    await session.release();
+    await shot(page, 'runs-export');
+    rmSync(outDir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('shows the graph coloured by quantization state and by per-layer error', async () => {
+    const { page } = s;
+    await page.getByTestId('tab-graph').click();
+    await page.getByTestId('graph-node').first().waitFor();
+    expect(await page.locator('[data-op="Conv"]').count()).toBe(5);
+    await shot(page, 'graph-quant-state');
+    await page.getByTestId('graph-mode').selectOption('error');
+    await page.locator('[data-op="Conv"]').nth(1).click();
+    await page.getByTestId('node-details').waitFor();
+    await shot(page, 'graph-layer-error');
+  }, 60_000);
+
+  it('views a weight histogram with the symmetric/asymmetric grids, then an activation', async () => {
+    const { page } = s;
+    await page.getByTestId('node-details').getByTestId('open-histogram').first().click();
+    await page.getByTestId('histogram-plot').locator('.main-svg').first().waitFor({ timeout: 30_000 });
+    const legend = await page.getByTestId('histogram-plot').textContent();
+    expect(legend).toContain('symmetric int8 grid');
+    expect(legend).toContain('asymmetric uint8 grid');
+    expect(await page.getByTestId('choices-table').locator('tbody tr').count()).toBe(8);
+    await shot(page, 'histogram-weight');
+    // An activation (ReLU output feeding a Conv): symmetric wastes half its codes on a one-sided range.
+    const act = await page.getByTestId('tensor-select').locator('optgroup').nth(1).locator('option').nth(1).getAttribute('value');
+    await page.getByTestId('tensor-select').selectOption(act!);
+    await page.getByTestId('log-toggle').check();
+    await expect.poll(async () => (await page.getByTestId('histogram-plot').textContent()) ?? '', { timeout: 30_000 }).toContain('activation');
+    await shot(page, 'histogram-activation');
+  }, 90_000);
+
+  it('shows the hardware panel', async () => {
+    const { page } = s;
+    await page.goto(`${baseUrl()}#/g/hardware`);
+    await page.getByTestId('hardware').getByText('onnxruntime execution providers').waitFor();
+    await shot(page, 'hardware-panel');
+  }, 30_000);
+});
