@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { openStudio, shot, type StudioSession } from './studio-harness';
+import { startStudio, type StudioHarness } from './harness';
 import { readNpy } from '../../engine/data/npy';
 
-let s: StudioSession;
-const baseUrl = () => s.host.url.replace(/#.*$/, '');
+let s: StudioHarness;
+const shot = (_page: unknown, name: string) => s.shot(name);
 
 async function waitForRun(index: number, seen: Set<number>, timeoutMs = 120_000): Promise<string> {
   const { page } = s;
@@ -29,7 +29,10 @@ async function waitForRun(index: number, seen: Set<number>, timeoutMs = 120_000)
 }
 
 describe('studio e2e', () => {
-  beforeAll(async () => { s = await openStudio(); }, 60_000);
+  beforeAll(async () => {
+    s = await startStudio({ allowPaths: true });
+    s.page.setDefaultTimeout(20_000);
+  }, 60_000);
   afterAll(async () => {
     const errs = s?.errors.filter((e) => !/frame-ancestors|favicon|404/.test(e)) ?? [];
     await s?.close();
@@ -38,7 +41,7 @@ describe('studio e2e', () => {
 
   it('opens the Fashion-MNIST sample as a project', async () => {
     const { page } = s;
-    await page.goto(`${baseUrl()}#/g/samples`);
+    await s.open('#/g/samples');
     await page.getByTestId('sample-fmnist-cnn').waitFor();
     expect(await page.getByTestId('sample-list').locator('.qs-tile').count()).toBe(3);
     await shot(page, 'projects-samples');
@@ -157,7 +160,7 @@ describe('studio e2e', () => {
 
   it('shows the hardware panel', async () => {
     const { page } = s;
-    await page.goto(`${baseUrl()}#/g/hardware`);
+    await s.open('#/g/hardware');
     await page.getByTestId('hardware').getByText('onnxruntime execution providers').waitFor();
     await shot(page, 'hardware-panel');
   }, 30_000);
