@@ -2,7 +2,10 @@
 // find it still there — read back from the SQLite file by a separate connection — and save a screenshot.
 import { describe, it, expect, afterAll } from 'vitest';
 import { join } from 'node:path';
-import { statSync } from 'node:fs';
+import { statSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { Store } from '../../engine/store/store';
+import { JobRunner } from '../../engine/jobs/runner';
 import Database from 'better-sqlite3';
 import { startStudio, type StudioHarness } from './harness';
 
@@ -50,6 +53,38 @@ describe('foundation e2e', () => {
       expect(await page.locator('.qs-shell').count()).toBe(0);
     } finally {
       await other.close();
+    }
+  });
+});
+
+describe('the electron-vite build (run by npm run test:e2e before these tests)', () => {
+  const out = join(__dirname, '..', '..', 'out');
+
+  it('has main, a CommonJS preload that needs only electron, and the renderer', () => {
+    expect(statSync(join(out, 'main', 'index.js')).size).toBeGreaterThan(1000);
+    expect(statSync(join(out, 'renderer', 'index.html')).size).toBeGreaterThan(100);
+    const preload = readFileSync(join(out, 'preload', 'index.cjs'), 'utf8');
+    const required = [...preload.matchAll(/require\(["']([^"']+)["']\)/g)].map((m) => m[1]);
+    expect([...new Set(required)]).toEqual(['electron']);
+    expect(preload).not.toMatch(/^\s*(import|export)\s/m);
+  });
+
+  it("main's bundled job worker (the Electron build's ?modulePath entry) runs a job", async () => {
+    const main = readFileSync(join(out, 'main', 'index.js'), 'utf8');
+    const chunk = /["']\.\/(chunks\/worker-[\w-]+\.js)["']/.exec(main)?.[1];
+    expect(chunk, 'worker entry referenced from out/main/index.js').toBeTruthy();
+    const dir = mkdtempSync(join(tmpdir(), 'qs-bundled-worker-'));
+    const store = Store.open(dir);
+    const runner = new JobRunner({ store, workerPath: join(out, 'main', chunk!) });
+    try {
+      const p = store.createProject({ name: 'bundled' });
+      const run = await runner.wait(runner.start({ projectId: p.id, kind: 'selftest', params: { steps: 3 } }).id);
+      expect(run).toMatchObject({ status: 'succeeded', result: { steps: 3 } });
+      expect(store.listArtifacts(p.id)).toHaveLength(1);
+    } finally {
+      await runner.shutdown();
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
