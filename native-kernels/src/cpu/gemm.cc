@@ -30,6 +30,10 @@ void gemm(const uint8_t* A, bool aSigned, int32_t aZp, const int8_t* B, int32_t 
 }
 }  // namespace ref
 
+// Byte offset of B[k][n0 + j] inside its 32-column panel: per 64 k, two 16-column halves of 1 KB, each
+// [16 k-quads][16 columns][4 k] — exactly one AMX B tile, and the vpdpbusd operand order.
+inline int64_t bIndex(int64_t k, int64_t j) { return (k / 64) * 2048 + (j / 16) * 1024 + ((k / 4) % 16) * 64 + (j % 16) * 4 + (k & 3); }
+
 void packB(const int8_t* B, int64_t K, int64_t N, uint8_t* packed, int32_t* colSums) {
   const int64_t Kp = gemmPaddedK(K), panels = (N + kPanel - 1) / kPanel;
   std::memset(packed, 0, size_t(packedBSize(K, N)));
@@ -40,7 +44,7 @@ void packB(const int8_t* B, int64_t K, int64_t N, uint8_t* packed, int32_t* colS
       const int8_t* row = B + k * N + p * kPanel;
       const int64_t w = std::min(kPanel, N - p * kPanel);
       for (int64_t j = 0; j < w; ++j) {
-        dst[(k / 4) * kPanel * 4 + j * 4 + (k & 3)] = uint8_t(row[j]);
+        dst[bIndex(k, j)] = uint8_t(row[j]);
         colSums[p * kPanel + j] += row[j];
       }
     }
@@ -52,6 +56,32 @@ namespace {
 // A -> u8 (s8 flipped by +128), K zero-padded to Kp, M zero-padded to Mp. Row-major rows of Kp bytes for
 // the VNNI kernel; for AMX, tile order [Mp/16][Kp/64][16 rows][64 bytes] so every tile load is one
 // contiguous kilobyte. Row sums of the original A only when bZp != 0 needs them.
+enum class ALayout { Rows, AmxTiles, VnniQuads };
+
+// VNNI: [M/8 blocks][Kp/4][8 rows][4 bytes], so the 8x32 kernel reads 32 contiguous bytes per k-quad.
+void packAQuads(const uint8_t* A, bool aSigned, int64_t M, int64_t K, int64_t Kp, uint8_t* dst, int threads) {
+  const uint32_t flip = aSigned ? 0x80808080u : 0;
+  const int64_t K4 = Kp / 4;
+  parallelFor((M + 31) / 32, threads, [&](int64_t t) {
+    for (int64_t m = t * 32; m < std::min(M, t * 32 + 32); ++m) {
+      const uint8_t* s = A + m * K;
+      uint8_t* d = dst + (m / 8) * K4 * 32 + (m % 8) * 4;
+      int64_t k4 = 0;
+      for (; (k4 + 1) * 4 <= K; ++k4) {
+        uint32_t v;
+        std::memcpy(&v, s + k4 * 4, 4);
+        v ^= flip;
+        std::memcpy(d + k4 * 32, &v, 4);
+      }
+      for (; k4 < K4; ++k4) {
+        uint8_t q[4] = {0, 0, 0, 0};
+        for (int64_t k = k4 * 4; k < std::min(K, k4 * 4 + 4); ++k) q[k - k4 * 4] = s[k] ^ uint8_t(flip);
+        std::memcpy(d + k4 * 32, q, 4);
+      }
+    }
+  });
+}
+
 void packA(const uint8_t* A, bool aSigned, int64_t M, int64_t K, int64_t Mp, int64_t Kp, bool tiles, uint8_t* dst,
            int32_t* rowSums, int threads) {
   const int64_t KB = Kp / 64;
@@ -92,15 +122,15 @@ QK_AVX512 void finishBlock(const int32_t* tile, int64_t rows, int64_t w, const i
 }
 
 template <int MR>
-QK_VNNI512 void vnniTile(const uint8_t* a, int64_t Kp, const uint8_t* b, int32_t* out /* MR x 32 */) {
+QK_VNNI512 void vnniTile(const uint8_t* a /* k-quad interleaved, 8-row block */, int64_t Kp, const uint8_t* b, int32_t* out /* MR x 32 */) {
   __m512i acc[MR][2];
   for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
   for (int64_t k = 0; k < Kp; k += 4) {
-    const __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64);
-    b += 128;
+    const uint8_t* bk = b + (k / 64) * 2048 + ((k / 4) % 16) * 64;
+    const __m512i b0 = _mm512_loadu_si512(bk), b1 = _mm512_loadu_si512(bk + 1024);
     for (int r = 0; r < MR; ++r) {
       int32_t av;
-      std::memcpy(&av, a + r * Kp + k, 4);
+      std::memcpy(&av, a + k * 8 + r * 4, 4);
       const __m512i va = _mm512_set1_epi32(av);
       acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], va, b0);
       acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], va, b1);
@@ -118,22 +148,16 @@ QK_VNNI512 void vnniRow(const uint8_t* a, int64_t Kp, const uint8_t* b, int32_t*
   __m512i s[8];
   for (auto& v : s) v = _mm512_setzero_si512();
   for (int64_t k = 0; k < Kp; k += 16) {
-    _mm_prefetch(reinterpret_cast<const char*>(b + 2048), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b + 2048 + 64), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b + 2048 + 128), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b + 2048 + 192), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b + 2048 + 256), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b + 2048 + 320), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b + 2048 + 384), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b + 2048 + 448), _MM_HINT_T0);
+    const uint8_t* bk = b + (k / 64) * 2048 + ((k / 4) % 16) * 64;
+    if ((k & 63) == 0)  // the next 2 KB k-block, 4 KB ahead
+      for (int l = 0; l < 2048; l += 64) _mm_prefetch(reinterpret_cast<const char*>(bk + 4096 + l), _MM_HINT_T0);
     for (int u = 0; u < 4; ++u) {
       int32_t av;
-      std::memcpy(&av, a + k + 4 * u, 4);
+      std::memcpy(&av, a + (k + 4 * u) * 8, 4);
       const __m512i va = _mm512_set1_epi32(av);
-      s[2 * u] = _mm512_dpbusd_epi32(s[2 * u], va, _mm512_loadu_si512(b + u * 128));
-      s[2 * u + 1] = _mm512_dpbusd_epi32(s[2 * u + 1], va, _mm512_loadu_si512(b + u * 128 + 64));
+      s[2 * u] = _mm512_dpbusd_epi32(s[2 * u], va, _mm512_loadu_si512(bk + u * 64));
+      s[2 * u + 1] = _mm512_dpbusd_epi32(s[2 * u + 1], va, _mm512_loadu_si512(bk + u * 64 + 1024));
     }
-    b += 512;
   }
   _mm512_storeu_si512(out, _mm512_add_epi32(_mm512_add_epi32(s[0], s[2]), _mm512_add_epi32(s[4], s[6])));
   _mm512_storeu_si512(out + 16, _mm512_add_epi32(_mm512_add_epi32(s[1], s[3]), _mm512_add_epi32(s[5], s[7])));
@@ -159,23 +183,23 @@ struct TileConfig {
 };
 
 // 32 rows x 32 columns: tiles 0-3 accumulate C, 4-5 hold A (16 x 64 bytes), 6-7 hold B (16 k-quads x 16 columns).
-QK_AMX void amxBlock(const uint8_t* a /* tile-ordered, 32 rows */, int64_t Kp, const uint8_t* b, int32_t* out /* 32 x 32 */) {
+QK_AMX void amxBlock(const uint8_t* a /* tile-ordered, 32 rows */, int64_t Kp, const uint8_t* b, int32_t* out /* 32 x 32 */, int64_t ldo) {
   _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
   const int64_t KB = Kp / 64;
   for (int64_t kb = 0; kb < KB; ++kb) {
     _tile_loadd(4, a + kb * 1024, 64);
     _tile_loadd(5, a + (KB + kb) * 1024, 64);
-    _tile_loadd(6, b + kb * 16 * 128, 128);
-    _tile_loadd(7, b + kb * 16 * 128 + 64, 128);
+    _tile_loadd(6, b + kb * 2048, 64);
+    _tile_loadd(7, b + kb * 2048 + 1024, 64);
     _tile_dpbusd(0, 4, 6);
     _tile_dpbusd(1, 4, 7);
     _tile_dpbusd(2, 5, 6);
     _tile_dpbusd(3, 5, 7);
   }
-  _tile_stored(0, out, 128);
-  _tile_stored(1, out + 16, 128);
-  _tile_stored(2, out + 16 * 32, 128);
-  _tile_stored(3, out + 16 * 32 + 16, 128);
+  _tile_stored(0, out, ldo * 4);
+  _tile_stored(1, out + 16, ldo * 4);
+  _tile_stored(2, out + 16 * ldo, ldo * 4);
+  _tile_stored(3, out + 16 * ldo + 16, ldo * 4);
 }
 
 QK_AMX void amxConfigure() {
@@ -208,46 +232,68 @@ void gemm(const uint8_t* A, bool aSigned, int32_t aZp, const uint8_t* packedB, c
   impl = gemmChooseImpl(impl, M);
   const int64_t Kp = gemmPaddedK(K), panels = (N + kPanel - 1) / kPanel;
   const bool amx = impl == Impl::Amx;
-  const int64_t mb = amx ? 32 : 8, Mp = amx ? (M + 31) / 32 * 32 : M, mBlocks = (M + mb - 1) / mb;
+  const bool vnni = impl == Impl::Vnni;
+  const int64_t mb = amx ? 32 : 8, Mp = amx ? (M + 31) / 32 * 32 : vnni ? (M + 7) / 8 * 8 : M, mBlocks = (M + mb - 1) / mb;
   // scratch reused across calls on the same thread (no zero-fill: packA writes every byte)
   thread_local std::unique_ptr<uint8_t[]> apBuf;
   thread_local size_t apCap = 0;
   if (apCap < size_t(Mp * Kp)) { apBuf.reset(new uint8_t[size_t(Mp * Kp)]); apCap = size_t(Mp * Kp); }
   uint8_t* Ap = apBuf.get();
   std::vector<int32_t> rowTerm(bZp != 0 ? size_t(Mp) : 0);
-  packA(A, aSigned, M, K, Mp, Kp, amx, Ap, bZp != 0 ? rowTerm.data() : nullptr, threads);
+  if (vnni) {
+    packAQuads(A, aSigned, M, K, Kp, Ap, threads);
+    if (bZp != 0)
+      for (int64_t m = 0; m < M; ++m) {
+        int32_t sum = 0;
+        for (int64_t k = 0; k < K; ++k) sum += aSigned ? int32_t(int8_t(A[m * K + k])) : int32_t(A[m * K + k]);
+        rowTerm[m] = sum;
+      }
+  } else {
+    packA(A, aSigned, M, K, Mp, Kp, amx, Ap, bZp != 0 ? rowTerm.data() : nullptr, threads);
+  }
   const int32_t corrA = (aSigned ? 128 : 0) + aZp, kab = int32_t(K) * aZp * bZp;
   std::vector<int32_t> colTerm(size_t(panels * kPanel), 0);
   for (int64_t n = 0; n < N; ++n) colTerm[n] = kab - corrA * colSums[n];
   for (auto& r : rowTerm) r = -bZp * r;
+  // u8 A without zero points needs no correction: full AMX blocks then store their tiles straight into C
+  bool corrections = bZp != 0;
+  for (int64_t n = 0; n < N && !corrections; ++n) corrections = colTerm[n] != 0;
   if (impl == Impl::Reference) {
     // scalar twin on the packed operands (same correction terms), used when the CPU has no VNNI
     for (int64_t m = 0; m < M; ++m)
       for (int64_t n = 0; n < N; ++n) {
         const uint8_t* bp = packedB + (n / kPanel) * Kp * kPanel;
         int32_t raw = 0;
-        for (int64_t k = 0; k < K; ++k) raw += int32_t(Ap[m * Kp + k]) * int32_t(int8_t(bp[(k / 4) * kPanel * 4 + (n % kPanel) * 4 + (k & 3)]));
+        for (int64_t k = 0; k < K; ++k) raw += int32_t(Ap[m * Kp + k]) * int32_t(int8_t(bp[bIndex(k, n % kPanel)]));
         C[m * N + n] = raw + colTerm[n] + (bZp != 0 ? rowTerm[m] : 0);
       }
     return;
   }
   // Tasks: groups of panels x groups of row blocks; panels outermost keeps one B panel hot across row blocks.
   const int nThreads = threads <= 0 ? poolSize() : std::min(threads, poolSize());
-  const int64_t panelsPerTask = std::max<int64_t>(1, std::min<int64_t>(8, panels / std::max(1, 2 * nThreads)));
+  // Small tasks (about 64 rows x 128 columns) so a thread that the OS preempts does not hold the others up.
+  const int64_t panelsPerTask = nThreads == 1 ? std::min<int64_t>(8, panels) : std::max<int64_t>(1, std::min<int64_t>(4, panels / (2 * nThreads)));
   const int64_t panelTasks = (panels + panelsPerTask - 1) / panelsPerTask;
-  const int64_t rowGroup = std::max<int64_t>(1, (256 + mb - 1) / mb);
+  const int64_t rowGroup = std::max<int64_t>(1, ((nThreads == 1 ? 256 : 64) + mb - 1) / mb);
   const int64_t rowTasks = (mBlocks + rowGroup - 1) / rowGroup;
   parallelFor(panelTasks * rowTasks, threads, [&](int64_t t) {
     const int64_t pt = t % panelTasks, rt = t / panelTasks;
     alignas(64) int32_t tile[32 * 32];
     if (amx) amxConfigure();
-    for (int64_t blk = rt * rowGroup; blk < std::min(mBlocks, (rt + 1) * rowGroup); ++blk) {
-      const int64_t m0 = blk * mb, rows = std::min(mb, M - m0);
-      for (int64_t p = pt * panelsPerTask; p < std::min(panels, (pt + 1) * panelsPerTask); ++p) {
+    const int64_t b0 = rt * rowGroup, b1 = std::min(mBlocks, (rt + 1) * rowGroup);
+    const int64_t p0 = pt * panelsPerTask, p1 = std::min(panels, (pt + 1) * panelsPerTask);
+    // row blocks outer: the A block stays in L1 while the task's B panels pass (measured best for both paths)
+    for (int64_t blk = b0; blk < b1; ++blk) {
+      for (int64_t p = p0; p < p1; ++p) {
+        const int64_t m0 = blk * mb, rows = std::min(mb, M - m0);
         const uint8_t* bp = packedB + p * Kp * kPanel;
         const int64_t n0 = p * kPanel, w = std::min(kPanel, N - n0);
-        if (amx) amxBlock(Ap + (m0 / 16) * (Kp / 64) * 1024, Kp, bp, tile);
-        else vnniBlock(Ap + m0 * Kp, rows, Kp, bp, tile);
+        if (amx && rows == 32 && w == 32 && !corrections) {
+          amxBlock(Ap + (m0 / 16) * (Kp / 64) * 1024, Kp, bp, C + m0 * N + n0, N);  // straight into C
+          continue;
+        }
+        if (amx) amxBlock(Ap + (m0 / 16) * (Kp / 64) * 1024, Kp, bp, tile, 32);
+        else vnniBlock(Ap + m0 * Kp, rows, Kp, bp, tile);  // block m0/8 starts at m0 * Kp in the quad layout too
         finishBlock(tile, rows, w, colTerm.data() + n0, bZp != 0 ? rowTerm.data() + m0 : nullptr, C + m0 * N + n0, N);
       }
     }
