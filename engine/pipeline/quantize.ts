@@ -149,7 +149,7 @@ export async function quantizeModel(o: QuantizeOptions): Promise<QuantizeReport>
     progress(ctx, 'evaluate', 0.8, 'comparing FP32 and quantized activations');
     const tensors = comparedTensors(st);
     const cmp = await timed('evaluate', () => compareModels(loaded.model, out, tensors, o.inputs, {
-      samples: Math.min(recipe.calibration.samples, 64), batchSize: Math.min(16, recipe.calibration.batchSize), device: recipe.device, ctx,
+      samples: Math.min(recipe.calibration.samples, 16), batchSize: Math.min(8, recipe.calibration.batchSize), device: recipe.device, ctx,
     }));
     report.layers = cmp.layers;
     report.outputAgreement = cmp.outputAgreement;
