@@ -21,15 +21,29 @@ function resolveRunParams(deps: ServiceDeps, projectId: string, kind: string, pa
   if (model.projectId !== projectId) throw new StudioError('BAD_ARGUMENT', `Model ${quote(model.id)} belongs to another project.`);
   const dir = store.projectDir(projectId);
   const inputs: Record<string, Json> = {};
+  const npyOf = (datasetId: string, role: string): string => {
+    const ds = store.getDataset(datasetId);
+    if (ds.projectId !== projectId) throw new StudioError('BAD_ARGUMENT', `Dataset ${quote(ds.id)} (${role}) belongs to another project.`);
+    if (ds.kind !== 'npy') throw new StudioError('BAD_ARGUMENT', `Dataset ${quote(ds.name)} (${role}) is ${quote(ds.kind)}; a quantize run takes .npy arrays here.`);
+    return join(dir, ds.file);
+  };
   if (typeof params.datasetId === 'string') {
-    const ds = store.getDataset(params.datasetId);
-    if (ds.projectId !== projectId) throw new StudioError('BAD_ARGUMENT', `Dataset ${quote(ds.id)} belongs to another project.`);
-    if (ds.kind !== 'npy') throw new StudioError('BAD_ARGUMENT', `Dataset ${quote(ds.name)} is ${quote(ds.kind)}; a quantize run takes .npy calibration data here.`);
     const inputName = typeof params.inputName === 'string' ? params.inputName : model.inputs[0]?.name;
     if (!inputName) throw new StudioError('BAD_MODEL', `Model ${quote(model.name)} has no inputs.`);
-    inputs[inputName] = join(dir, ds.file);
+    inputs[inputName] = npyOf(params.datasetId, 'calibration data');
   }
-  return { ...params, modelPath: join(dir, model.file), inputs };
+  // Only ids cross from the renderer; every path the worker reads is derived here from the store.
+  const resolved: { [k: string]: Json } = { modelId: model.id, modelPath: join(dir, model.file), inputs, recipe: params.recipe ?? {} };
+  if (typeof params.datasetId === 'string') resolved.datasetId = params.datasetId;
+  if (typeof params.labelsDatasetId === 'string') resolved.labels = npyOf(params.labelsDatasetId, 'labels');
+  else if (typeof params.labels === 'string') {
+    // Accepted for compatibility: a path, but only inside this project's folder (prefer labelsDatasetId).
+    const p = resolve(dir, params.labels);
+    if (!p.startsWith(resolve(dir) + sep)) throw new StudioError('BAD_ARGUMENT', `params.labels ${quote(params.labels)} is outside the project folder; pass labelsDatasetId.`);
+    resolved.labels = p;
+  }
+  if (typeof params.outputName === 'string') resolved.outputName = params.outputName;
+  return resolved;
 }
 
 export const foundationHandlers: Handlers = {

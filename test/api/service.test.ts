@@ -78,7 +78,12 @@ describe('service: a project end to end', () => {
     expect(ds.file).toBe('datasets/calib.npy');
 
     const recipe = { calibration: { samples: 64, batchSize: 32 } };
-    const run = await value('runs.start', { projectId: p.id, kind: 'quantize', params: { modelId: m.id, datasetId: ds.id, recipe } });
+    // only ids cross from the renderer: paths are derived from the store, foreign paths refused
+    const evil = await call('runs.start', { projectId: p.id, kind: 'quantize', params: { modelId: m.id, labels: '/etc/passwd' } });
+    expect(evil).toMatchObject({ ok: false, error: { code: 'BAD_ARGUMENT' } });
+    const run = await value('runs.start', { projectId: p.id, kind: 'quantize', params: { modelId: m.id, datasetId: ds.id, recipe, modelPath: '/etc/passwd' } });
+    expect(run.params.modelPath).toBe(join(p.dir, m.file));
+    expect(run.params.inputs).toEqual({ image: join(p.dir, ds.file) });
     const stages = new Set<string>();
     const off = engine.onEvent((event, payload: any) => { if (event === 'run.progress' && payload.runId === run.id) stages.add(payload.stage); });
     const done = await engine.jobs.wait(run.id);
