@@ -207,14 +207,28 @@ export function studioUiHandlers(call: CallFn, opts: { samplesDir?: string } = {
         notes.push(`Runtime hardware detection unavailable: ${(e as Error).message}`);
       }
       const gpus: ResponseOf<'hardware.info'>['gpus'] = [];
+      // The native addon knows the CPU's AMX state and the CUDA device it was built for.
+      try {
+        const native = await import('../../native-kernels/lib/index');
+        const sum = native.hardwareSummary();
+        if (sum.native.available) {
+          flags = { ...flags, amxTile: sum.cpu.amxTile, amxPermitted: sum.cpu.amxPermitted };
+          notes.push(`Native kernels: ${sum.cpuKernels} (GEMM: ${sum.gemmKernel}).${sum.cpu.amxNote ? ` AMX: ${sum.cpu.amxNote}` : ''}`);
+          if (sum.gpu.available) gpus.push({ name: `${sum.gpu.name} (sm ${sum.gpu.computeCapability})`, memoryBytes: sum.gpu.totalMemory || null, source: 'native CUDA addon' });
+          else if (sum.gpu.compiled && sum.gpu.reason) notes.push(`CUDA kernels built but not usable: ${sum.gpu.reason}`);
+        } else notes.push(`Native kernels not loaded (TypeScript reference kernels in use)${sum.native.error ? `: ${sum.native.error}` : ''}.`);
+      } catch (e) {
+        notes.push(`Native kernels unavailable: ${(e as Error).message}`);
+      }
       try {
         const out = execFileSync('nvidia-smi', ['--query-gpu=name,memory.total', '--format=csv,noheader,nounits'], { timeout: 3000, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
         for (const line of out.trim().split('\n').filter(Boolean)) {
           const [gname, mem] = line.split(',').map((s) => s.trim());
+          if (gpus.some((g) => gname && g.name.startsWith(gname))) continue;
           gpus.push({ name: gname ?? 'GPU', memoryBytes: mem ? Number(mem) * 2 ** 20 : null, source: 'nvidia-smi' });
         }
       } catch {
-        notes.push('No NVIDIA GPU found (nvidia-smi not available): runs use the CPU.');
+        if (!gpus.length) notes.push('No NVIDIA GPU found (nvidia-smi not available): runs use the CPU.');
       }
       return { cpuModel, cores: cpus().length, arch: arch(), platform: platform(), memoryBytes: totalmem(), flags, gpus, providers, notes };
     },

@@ -143,7 +143,7 @@ describe('studio e2e', () => {
 
   it('views a weight histogram with the symmetric/asymmetric grids, then an activation', async () => {
     const { page } = s;
-    await page.getByTestId('node-details').getByTestId('open-histogram').first().click();
+    await page.getByTestId('node-details').getByTestId('open-histogram-weight').first().click();
     await page.getByTestId('histogram-plot').locator('.main-svg').first().waitFor({ timeout: 30_000 });
     const legend = await page.getByTestId('histogram-plot').textContent();
     expect(legend).toContain('symmetric int8 grid');

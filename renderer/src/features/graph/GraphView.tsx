@@ -99,7 +99,7 @@ export function GraphView({ project }: ProjectViewProps) {
             <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} onNodeClick={(_, n) => setSelected(n.id)} onPaneClick={() => setSelected(null)}
               nodesConnectable={false} nodesDraggable={false} fitView fitViewOptions={{ padding: 0.05, maxZoom: 1, nodes: nodes.slice(0, 9).map((n) => ({ id: n.id })) }} minZoom={0.05}>
               <Background gap={20} color="#eef2f7" />
-              <Controls showInteractive={false} />
+              <Controls showInteractive={false} position="top-right" />
             </ReactFlow>
           )}
         </div>
@@ -123,7 +123,7 @@ function NodeDetails({ node, graph, modelId, projectId, state, sqnr }: { node: G
         <td>{role}</td>
         <td className="qs-mono">{name}</td>
         <td className="qs-mono">{t && t.dtype !== 'unknown' ? `${t.dtype} [${t.shape.map((d) => d ?? '?').join(', ')}]` : 'activation'}</td>
-        <td>{(t?.kind === 'weight' || (t && t.dtype.startsWith('float')) || role === 'output' || role === 'input') && t?.kind !== 'input' ? <button className="qs-btn-secondary qs-btn-small" data-testid="open-histogram" onClick={() => open(name)}>Histogram</button> : null}</td>
+        <td>{(t?.kind === 'weight' || (t && t.dtype.startsWith('float')) || role === 'output' || role === 'input') && t?.kind !== 'input' ? <button className="qs-btn-secondary qs-btn-small" data-testid={`open-histogram-${role}`} onClick={() => open(name)}>Histogram</button> : null}</td>
       </tr>
     );
   };

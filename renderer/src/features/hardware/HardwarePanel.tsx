@@ -3,7 +3,7 @@
 import { useQuery } from '../../api/use-studio';
 import { ErrorNote, fmtBytes } from '../../components/ui';
 
-const FLAG_LABELS: Record<string, string> = { avx2: 'AVX2', avx512f: 'AVX-512', avx512vnni: 'AVX-512 VNNI', avxvnni: 'AVX-VNNI', amxInt8: 'AMX-INT8' };
+const FLAG_LABELS: Record<string, string> = { avx2: 'AVX2', avx512f: 'AVX-512', avx512vnni: 'AVX-512 VNNI', avxvnni: 'AVX-VNNI', amxInt8: 'AMX-INT8', amxTile: 'AMX tiles', amxPermitted: 'AMX enabled by OS' };
 
 export function HardwarePanel() {
   const hw = useQuery('hardware.info', {});

@@ -95,7 +95,7 @@ function EditorFor({ info, projectId, projectDir, onSaved }: { info: PipelineInf
   const nodes: PipelineFlowNode[] = doc.nodes.map((n) => ({ id: n.id, type: 'qs', position: n.position, selected: n.id === selected, data: { type: n.type, params: n.params, problems: problems.get(n.id) ?? [] } }));
   const edges: Edge[] = doc.edges.map((e) => {
     const loop = doc.nodes.find((n) => n.id === e.source)?.type === 'qat-update' && doc.nodes.find((n) => n.id === e.target)?.type === 'qat-forward';
-    return { id: e.id, source: e.source, target: e.target, animated: loop, label: loop ? 'next step' : undefined, style: loop ? { stroke: '#7c3aed', strokeDasharray: '6 4' } : undefined };
+    return { id: e.id, source: e.source, target: e.target, type: 'smoothstep', animated: loop, label: loop ? 'next step' : undefined, style: loop ? { stroke: '#7c3aed', strokeDasharray: '6 4' } : undefined };
   });
 
   const onNodesChange = useCallback((changes: NodeChange<PipelineFlowNode>[]) => {
@@ -135,7 +135,7 @@ function EditorFor({ info, projectId, projectDir, onSaved }: { info: PipelineInf
         <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} onNodesChange={onNodesChange} onEdgesChange={onEdgesChange} onConnect={onConnect}
           onPaneClick={() => store.getState().select(null)} fitView fitViewOptions={{ padding: 0.12, maxZoom: 1.1 }} deleteKeyCode={['Delete', 'Backspace']} minZoom={0.2}>
           <Background gap={18} color="#e2e8f0" />
-          <Controls showInteractive={false} />
+          <Controls showInteractive={false} position="top-right" />
         </ReactFlow>
       </div>
       <div className="qs-side">

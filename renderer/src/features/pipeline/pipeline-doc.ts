@@ -32,7 +32,7 @@ export function chainDoc(name: string, chain: { id: string; type: string; params
     id: c.id,
     type: c.type,
     // Columns of five, top to bottom: readable at the editor's zoom without scrolling.
-    position: { x: Math.floor(i / 5) * 270, y: (i % 5) * 120 },
+    position: { x: Math.floor(i / 5) * 280, y: (i % 5) * 145 },
     params: { ...defaultParams(c.type), ...(c.params ?? {}) },
   }));
   const edges: PipelineEdge[] = [];
