@@ -26,7 +26,6 @@ try {
     allowPaths: argv.includes('--allow-paths'),
     log: (line) => console.log(line),
   });
-  console.log(`Open ${host.url}`);
   const stop = async () => { await host.close(); process.exit(0); };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
