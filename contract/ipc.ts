@@ -200,6 +200,14 @@ export const HardwareV = obj({
 });
 export type HardwareInfoV = Infer<typeof HardwareV>;
 
+export const RunEvaluationV = obj({
+  runId: id, batch: num({ int: true, min: 1 }), threads: num({ int: true, min: 0 }), samples: num({ int: true, min: 0 }),
+  fp32Ms: num({ min: 0 }), quantMs: num({ min: 0 }), speedup: num({ min: 0 }),
+  /** Top-1 on the project's labels (classifiers) or perplexity on the calibration windows (byte LMs). */
+  metric: nullable(obj({ name: str({ max: 60 }), fp32: num(), quant: num(), higherIsBetter: bool })),
+});
+export type RunEvaluation = Infer<typeof RunEvaluationV>;
+
 export const studioUiChannels = {
   'samples.list': ch(empty, arr(SampleV, { max: 100 })),
   /** Copies a sample into a new project (model, datasets); answers with the project and the sample's recipe. */
@@ -213,6 +221,8 @@ export const studioUiChannels = {
   /** Min/max of every activation that feeds a quantizable op, in graph order. */
   'tensors.activationRanges': ch(obj({ modelId: id, datasetId: id, samples: opt(num({ int: true, min: 1, max: 100_000 })) }), arr(ActivationRangeV, { max: 50_000 })),
   'hardware.info': ch(empty, HardwareV),
+  /** Measures a finished run's quantized model against its FP32 model: latency (same process, interleaved) and task metric. */
+  'runs.evaluate': ch(obj({ runId: id, batch: opt(num({ int: true, min: 1, max: 4096 })) }), RunEvaluationV),
 } as const;
 // ---- end studio-ui block ----
 

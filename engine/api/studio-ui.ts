@@ -6,7 +6,7 @@ import { join, resolve, dirname, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { arch, platform, totalmem, cpus } from 'node:os';
-import type { Channel, RequestOf, ResponseOf, Json, TensorStats, ActivationRange } from '../../contract/ipc';
+import type { Channel, RequestOf, ResponseOf, Json, TensorStats, ActivationRange, RunEvaluation } from '../../contract/ipc';
 import { StudioError, quote } from '../errors';
 import { loadModel, type LoadedModel } from '../onnx/model-io';
 import { tensorToFloat32, tensorDims, dataTypeName } from '../onnx/tensor';
@@ -17,12 +17,15 @@ import { weightAxes } from '../quant/math/axes';
 import { runCalibration } from '../quant/calibration/run-calibration';
 import { percentileRange } from '../quant/calibration/collectors';
 import { graphView, constantTensors } from './graph-view';
+import { compareLatency } from '../eval/latency';
+import { top1Accuracy, perplexity } from '../eval/task-metrics';
+import { createSession } from '../runtime/session';
 import { histogramOf, moments, plotHistogram, quantChoices } from './tensor-stats';
 import type { Handlers, ServiceDeps } from './types';
 import { foundationHandlers } from './foundation-handlers';
 
 export type CallFn = <C extends Channel>(channel: C, request: RequestOf<C>) => Promise<ResponseOf<C>>;
-type StudioUiChannel = 'samples.list' | 'samples.open' | 'graph.view' | 'tensors.stats' | 'tensors.activationRanges' | 'hardware.info';
+type StudioUiChannel = 'samples.list' | 'samples.open' | 'graph.view' | 'tensors.stats' | 'tensors.activationRanges' | 'hardware.info' | 'runs.evaluate';
 export type StudioUiHandlers = { [C in StudioUiChannel]: (req: RequestOf<C>) => Promise<ResponseOf<C>> };
 
 /** projects-sample/ beside the app (repo root in development; override for a packaged app). */
@@ -48,6 +51,7 @@ export function studioUiHandlers(call: CallFn, opts: { samplesDir?: string } = {
   const samplesDir = opts.samplesDir ?? defaultSamplesDir();
   const models = new Map<string, { key: string; loaded: LoadedModel }>();
   const activationCache = new Map<string, Map<string, ActivationRange>>();
+  const evaluations = new Map<string, RunEvaluation>();
 
   async function modelFile(modelId: string): Promise<{ path: string; sha: string; projectId: string }> {
     const m = await call('models.get', { id: modelId });
@@ -192,6 +196,48 @@ export function studioUiHandlers(call: CallFn, opts: { samplesDir?: string } = {
       return [...out.values()];
     },
 
+    async 'runs.evaluate'(req) {
+      const key = `${req.runId}:${req.batch ?? 8}`;
+      const hit = evaluations.get(key);
+      if (hit) return hit;
+      const run = await call('runs.get', { id: req.runId });
+      if (run.status !== 'succeeded') throw new StudioError('BAD_ARGUMENT', `Run ${quote(run.id)} is ${run.status}; only a finished run can be measured.`);
+      const project = await call('projects.get', { id: run.projectId });
+      const artifact = (await call('artifacts.list', { projectId: run.projectId, runId: run.id })).find((a) => a.kind === 'model');
+      if (!artifact) throw new StudioError('NOT_FOUND', `Run ${quote(run.id)} recorded no model artifact.`);
+      const quantPath = isAbsolute(artifact.file) ? artifact.file : join(project.dir, artifact.file);
+      const fp32Path = run.params.modelPath;
+      if (typeof fp32Path !== 'string') throw new StudioError('NOT_FOUND', `Run ${quote(run.id)} does not record its FP32 model path.`);
+      const inputs: Record<string, NpyArray> = {};
+      for (const [name, p] of Object.entries((run.params.inputs ?? {}) as Record<string, Json>)) if (typeof p === 'string') inputs[name] = readNpy(p);
+      if (!Object.keys(inputs).length) throw new StudioError('BAD_DATA', `Run ${quote(run.id)} had no input data to measure with.`);
+      const batch = req.batch ?? 8;
+      const threads = 1;
+      const lat = await compareLatency(fp32Path, quantPath, inputs, { batch, threads, runs: 21, warmup: 3 });
+      let metric: RunEvaluation['metric'] = null;
+      const [first] = Object.values(inputs);
+      const samples = first?.shape[0] ?? 0;
+      const both = async (f: (s: Awaited<ReturnType<typeof createSession>>) => Promise<number>) => {
+        const out: number[] = [];
+        for (const path of [fp32Path, quantPath]) {
+          const s = await createSession(path, { device: 'cpu' });
+          try { out.push(await f(s)); } finally { await s.release(); }
+        }
+        return out as [number, number];
+      };
+      if (typeof run.params.labels === 'string') {
+        const labels = readNpy(run.params.labels);
+        const [a, b] = await both((s) => top1Accuracy(s, inputs, labels));
+        metric = { name: 'top-1 accuracy', fp32: a, quant: b, higherIsBetter: true };
+      } else if (first && first.dtype === 'int64' && first.shape.length === 2 && Object.keys(inputs).length === 1) {
+        const [a, b] = await both((s) => perplexity(s, first));
+        metric = { name: 'perplexity', fp32: a, quant: b, higherIsBetter: false };
+      }
+      const result: RunEvaluation = { runId: run.id, batch: lat.a.batch, threads, samples, fp32Ms: lat.a.medianMs, quantMs: lat.b.medianMs, speedup: lat.a.medianMs / lat.b.medianMs, metric };
+      evaluations.set(key, result);
+      return result;
+    },
+
     async 'hardware.info'() {
       const notes: string[] = [];
       let cpuModel = cpus()[0]?.model ?? 'unknown CPU';
@@ -266,4 +312,5 @@ export const studioUiHandlerMap: Handlers = {
   'tensors.stats': (r, d) => forDeps(d)['tensors.stats'](r),
   'tensors.activationRanges': (r, d) => forDeps(d)['tensors.activationRanges'](r),
   'hardware.info': (r, d) => forDeps(d)['hardware.info'](r),
+  'runs.evaluate': (r, d) => forDeps(d)['runs.evaluate'](r),
 };

@@ -86,6 +86,11 @@ describe('studio e2e', () => {
     expect(between.length, `progress values seen: ${[...seen].join(',')}`).toBeGreaterThanOrEqual(1);
     await page.getByTestId('run-results').waitFor();
     await page.getByTestId('layer-table').waitFor();
+    await page.getByTestId('measure-run').click();
+    await page.getByTestId('run-evaluation').waitFor({ timeout: 60_000 });
+    const evalText = (await page.getByTestId('run-evaluation').textContent()) ?? '';
+    expect(evalText).toMatch(/top-1 accuracy/);
+    expect(evalText).toMatch(/ms quantized vs [\d.]+ ms FP32/);
     await shot(page, 'runs-result');
   }, 180_000);
 
@@ -156,6 +161,10 @@ describe('studio e2e', () => {
     await page.getByTestId('log-toggle').check();
     await expect.poll(async () => (await page.getByTestId('histogram-plot').textContent()) ?? '', { timeout: 30_000 }).toContain('activation');
     await shot(page, 'histogram-activation');
+    await page.getByTestId('load-layer-ranges').click();
+    await page.getByTestId('layer-ranges').locator('.main-svg').first().waitFor({ timeout: 60_000 });
+    await page.getByTestId('layer-ranges').scrollIntoViewIfNeeded();
+    await shot(page, 'histogram-layer-ranges');
   }, 90_000);
 
   it('shows the hardware panel', async () => {

@@ -1,7 +1,7 @@
 // Runs: live progress with stage and cancel; a finished run's results (per-layer error, size,
 // accuracy, latency vs FP32); several runs compared side by side; export of the quantized model.
 import { Fragment, useCallback, useMemo, useState } from 'react';
-import type { RunInfo, StudioEvent } from '../../../../contract/ipc';
+import type { RunEvaluation, RunInfo, StudioEvent } from '../../../../contract/ipc';
 import type { ProjectViewProps } from '../../App';
 import { useQuery, useStudio, useStudioEvents } from '../../api/use-studio';
 import { EmptyState, ErrorNote, ProgressBar, errMessage, fmtBytes, fmtNum } from '../../components/ui';
@@ -146,6 +146,7 @@ function RunResults({ run, projectId, title }: { run: RunInfo; projectId: string
           )}
         </div>
       </div>
+      <EvaluationPanel runId={run.id} />
       {report.notices.map((n) => <p key={n} className="qs-muted" style={{ fontSize: 12.5 }}>Note: {n}</p>)}
       {layers.length > 0 && (
         <>
@@ -166,6 +167,34 @@ function RunResults({ run, projectId, title }: { run: RunInfo; projectId: string
 function meanLayerSqnr(r: RunReport | null): number | null {
   const ls = r?.layers.filter((l) => Number.isFinite(l.sqnrDb)) ?? [];
   return ls.length ? ls.reduce((a, l) => a + l.sqnrDb, 0) / ls.length : null;
+}
+
+function EvaluationPanel({ runId }: { runId: string }) {
+  const studio = useStudio();
+  const [ev, setEv] = useState<RunEvaluation | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [err, setErr] = useState<string | null>(null);
+  const measure = async () => {
+    setBusy(true); setErr(null);
+    try { setEv(await studio.invoke('runs.evaluate', { runId })); } catch (e) { setErr(errMessage(e)); } finally { setBusy(false); }
+  };
+  const pct = (v: number) => `${(v * 100).toFixed(2)} %`;
+  return (
+    <div style={{ margin: '12px 0' }}>
+      <div className="qs-row">
+        <h3 style={{ margin: 0 }}>Against FP32</h3>
+        <button className="qs-btn-secondary qs-btn-small" data-testid="measure-run" disabled={busy} onClick={measure}>{busy ? 'Measuring…' : ev ? 'Measure again' : 'Measure latency and accuracy'}</button>
+      </div>
+      <ErrorNote error={err} />
+      {ev && (
+        <dl className="qs-kv" data-testid="run-evaluation" style={{ marginTop: 8 }}>
+          <dt>Latency</dt><dd>{ev.quantMs.toFixed(2)} ms quantized vs {ev.fp32Ms.toFixed(2)} ms FP32 — <strong>{ev.speedup.toFixed(2)}×</strong> (median, batch {ev.batch}, {ev.threads} thread, interleaved runs)</dd>
+          {ev.metric && <><dt>{ev.metric.name}</dt><dd><strong>{ev.metric.name.includes('accuracy') ? pct(ev.metric.quant) : ev.metric.quant.toFixed(3)}</strong> quantized vs {ev.metric.name.includes('accuracy') ? pct(ev.metric.fp32) : ev.metric.fp32.toFixed(3)} FP32 on {ev.samples} samples</dd></>}
+          {!ev.metric && <><dt>Task metric</dt><dd className="qs-muted">Attach labels (.npy, “Labels”) to measure accuracy.</dd></>}
+        </dl>
+      )}
+    </div>
+  );
 }
 
 function CompareRuns({ runs, label }: { runs: RunInfo[]; label: (r: RunInfo) => string }) {
