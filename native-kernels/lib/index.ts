@@ -244,8 +244,15 @@ export interface RunOptions {
   out?: Uint8Array | Int8Array | Float32Array;
 }
 
-function outBuffer<T extends Uint8Array | Float32Array>(o: RunOptions | undefined, ctor: new (n: number) => T, n: number): T {
-  if (o?.out === undefined) return new ctor(n);
+/** An output the kernel overwrites completely: uninitialized memory (no zero-fill pass over large outputs). */
+function uninit<T extends Uint8Array | Float32Array | Int32Array>(ctor: { new (b: ArrayBuffer, o: number, n: number): T; BYTES_PER_ELEMENT: number }, n: number): T {
+  if (n * ctor.BYTES_PER_ELEMENT < 1 << 16) return new (ctor as unknown as new (n: number) => T)(n);
+  const buf = Buffer.allocUnsafeSlow(n * ctor.BYTES_PER_ELEMENT);
+  return new ctor(buf.buffer as ArrayBuffer, buf.byteOffset, n);
+}
+
+function outBuffer<T extends Uint8Array | Float32Array>(o: RunOptions | undefined, ctor: { new (b: ArrayBuffer, o: number, n: number): T; BYTES_PER_ELEMENT: number }, n: number): T {
+  if (o?.out === undefined) return uninit(ctor, n);
   const want = ctor === (Float32Array as unknown) ? 'Float32Array' : 'Uint8Array or Int8Array';
   const ok = ctor === (Float32Array as unknown) ? o.out instanceof Float32Array : o.out instanceof Uint8Array || o.out instanceof Int8Array;
   if (!ok || o.out.length !== n) throw invalid(`${want} of length ${n}`, 'out', o.out);
@@ -570,7 +577,7 @@ function gemmImpl(async: boolean, A: Int8Array | Uint8Array, B: Int8Array | Pack
   const b = load();
   if (!b) { const r = gemmInt8Ref(A, packed.source, M, K, N, aZp, bZp); return async ? Promise.resolve(r) : r; }
   const { impl, threads } = runCode(o, false);
-  const C = new Int32Array(M * N);
+  const C = uninit(Int32Array, M * N);
   const a8 = new Uint8Array(A.buffer, A.byteOffset, A.byteLength);
   if (o?.impl === 'reference') {
     const done = b.gemmRef(async, a8, aSigned, aZp, packed.source, bZp, M, K, N, C);

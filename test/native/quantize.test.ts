@@ -17,6 +17,8 @@ const CASES: Case[] = [
   { name: 'per-tensor, odd tail 100003', shape: [100003], scales: 1 },
   { name: 'per-tensor, spans parallel chunks (3·65536 + 7)', shape: [3 * 65536 + 7], scales: 1 },
   { name: 'per-channel axis 0 of [37, 61]', shape: [37, 61], axis: 0, scales: 37 },
+  { name: 'per-channel axis 0 of [7, 203] (odd rows: packed-in-register and scratch int4 paths meet)', shape: [7, 203], axis: 0, scales: 7 },
+  { name: 'per-channel axis 0 of [3, 70000] (long rows: streamed stores after an unaligned head)', shape: [3, 70000], axis: 0, scales: 3 },
   { name: 'per-channel last axis of [19, 45] (per-element scales)', shape: [19, 45], axis: 1, scales: 45 },
   { name: 'per-channel axis 1 of [3, 17, 5, 7] (conv-like)', shape: [3, 17, 5, 7], axis: 1, scales: 17 },
   { name: 'blocked along last axis, block 32 of [13, 100]', shape: [13, 100], axis: 1, blockSize: 32, scales: 13 * 4 },
@@ -58,6 +60,26 @@ describe.skipIf(!nativeAvailable())('quantizeLinear / dequantizeLinear (native v
     const u = quantizeLinearSync(Float32Array.of(0.5, 1.5, -3, 400), { dtype: 'uint8', scale: 1, zeroPoint: 10 });
     expect(Array.from(u)).toEqual([10, 12, 7, 255]);
     expect([0.5, 1.5, 2.5, -2.5, 3.5].map(roundHalfEven)).toEqual([0, 2, 2, -2, 4]);
+  });
+
+  it('stays exact next to rounding ties (the multiply-by-reciprocal fast path must detect them)', () => {
+    const r = rng(1234);
+    for (let trial = 0; trial < 20; trial++) {
+      const s = Math.fround(0.001 + r() * 0.2);
+      const x = new Float32Array(70_000);
+      const u = new Uint32Array(x.buffer);
+      for (let i = 0; i < x.length; i++) {
+        x[i] = (Math.floor(r() * 300) - 150 + 0.5) * s; // at or next to k + 0.5 after division
+        u[i]! += Math.floor(r() * 7) - 3; // nudge by up to ±3 ulps
+      }
+      for (const dtype of ['int8', 'uint8', 'int4'] as const) {
+        const [qmin, qmax, bits] = RANGES[dtype];
+        const zp = dtype === 'uint8' ? 128 : 0;
+        const want = quantizeRef(x, { outer: 1, axisLen: 1, inner: x.length, block: 0 }, Float32Array.of(s), Int32Array.of(zp), qmin, qmax, bits);
+        const got = quantizeLinearSync(x, { dtype, scale: s, zeroPoint: zp });
+        expect(firstDiff(new Uint8Array(got.buffer, got.byteOffset, got.byteLength), want), `${dtype}, scale ${s}`).toBe(-1);
+      }
+    }
   });
 
   it('packs int4 two per byte, first element in the low nibble, zero high nibble after an odd count', () => {

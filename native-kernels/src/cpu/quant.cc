@@ -40,6 +40,44 @@ QK_AVX512 inline void loadScale(const float* s, const int32_t* z, int64_t i, __m
   else { vs = _mm512_set1_ps(s[0]); vz = _mm512_set1_epi32(z[0]); }
 }
 
+// x / s for 16 lanes, bit-exact with IEEE division but mostly at multiply cost: x * (1/s) is within
+// 2^-23 relative of the true quotient, so it can only round to a different integer when it lies next to
+// a half-integer; those (rare) vectors are redone with the division.
+QK_AVX512 inline __m512 quotient(__m512 xv, __m512 vs, __m512 vr) {
+  const __m512 t = _mm512_mul_ps(xv, vr);
+  const __m512 frac = _mm512_sub_ps(t, _mm512_roundscale_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));
+  const __m512 d = _mm512_abs_ps(_mm512_sub_ps(frac, _mm512_set1_ps(0.5f)));
+  const __mmask16 near = _mm512_cmp_ps_mask(d, _mm512_mul_ps(_mm512_abs_ps(t), _mm512_set1_ps(0x1p-20f)), _CMP_LE_OQ);
+  return near ? _mm512_mask_div_ps(t, near, xv, vs) : t;
+}
+
+QK_AVX512 inline __m512i quant64(const float* x, __m512 vs, __m512 vr, __m512 lo, __m512 hi, __m512i vz) {
+  __m512 t0 = quotient(_mm512_loadu_ps(x), vs, vr), t1 = quotient(_mm512_loadu_ps(x + 16), vs, vr);
+  __m512 t2 = quotient(_mm512_loadu_ps(x + 32), vs, vr), t3 = quotient(_mm512_loadu_ps(x + 48), vs, vr);
+  t0 = _mm512_min_ps(_mm512_max_ps(t0, lo), hi); t1 = _mm512_min_ps(_mm512_max_ps(t1, lo), hi);
+  t2 = _mm512_min_ps(_mm512_max_ps(t2, lo), hi); t3 = _mm512_min_ps(_mm512_max_ps(t3, lo), hi);
+  __m512i q0 = _mm512_add_epi32(_mm512_cvtps_epi32(t0), vz), q1 = _mm512_add_epi32(_mm512_cvtps_epi32(t1), vz);
+  __m512i q2 = _mm512_add_epi32(_mm512_cvtps_epi32(t2), vz), q3 = _mm512_add_epi32(_mm512_cvtps_epi32(t3), vz);
+  // 4 x 16 int32 (already in range) -> 64 bytes in order
+  __m512i v = _mm512_castsi128_si512(_mm512_cvtepi32_epi8(q0));
+  v = _mm512_inserti32x4(v, _mm512_cvtepi32_epi8(q1), 1);
+  v = _mm512_inserti32x4(v, _mm512_cvtepi32_epi8(q2), 2);
+  return _mm512_inserti32x4(v, _mm512_cvtepi32_epi8(q3), 3);
+}
+
+// 1/s is usable when it is finite and normal (s neither subnormal nor huge); otherwise divide throughout.
+inline bool reciprocalOk(float s) {
+  const float r = 1.0f / s;
+  return std::isnormal(r) && std::isnormal(s);
+}
+
+// 64 one-per-byte values -> 32 packed bytes (first element in the low nibble)
+QK_AVX512 inline __m256i packNibbles64(__m512i w) {
+  const __m512i lowMask = _mm512_set1_epi16(0x0F);
+  __m512i lo = _mm512_and_si512(w, lowMask), hi = _mm512_and_si512(_mm512_srli_epi16(w, 8), lowMask);
+  return _mm512_cvtepi16_epi8(_mm512_or_si512(lo, _mm512_slli_epi16(hi, 4)));
+}
+
 template <bool VEC>
 QK_AVX512 void quantStretch(const float* x, int64_t len, const float* s, const int32_t* z, int qmin, int qmax, uint8_t* out) {
   const __m512i vqmin = _mm512_set1_epi32(qmin), vqmax = _mm512_set1_epi32(qmax);
@@ -47,19 +85,24 @@ QK_AVX512 void quantStretch(const float* x, int64_t len, const float* s, const i
   loadScale<VEC>(s, z, 0, 0xFFFF, vs, vz);
   __m512 lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(vqmin, vz)), hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(vqmax, vz));
   int64_t i = 0;
-  if (!VEC) {
-    for (; i + 64 <= len; i += 64) {
-      __m512 t0 = _mm512_div_ps(_mm512_loadu_ps(x + i), vs), t1 = _mm512_div_ps(_mm512_loadu_ps(x + i + 16), vs);
-      __m512 t2 = _mm512_div_ps(_mm512_loadu_ps(x + i + 32), vs), t3 = _mm512_div_ps(_mm512_loadu_ps(x + i + 48), vs);
-      t0 = _mm512_min_ps(_mm512_max_ps(t0, lo), hi); t1 = _mm512_min_ps(_mm512_max_ps(t1, lo), hi);
-      t2 = _mm512_min_ps(_mm512_max_ps(t2, lo), hi); t3 = _mm512_min_ps(_mm512_max_ps(t3, lo), hi);
-      __m512i q0 = _mm512_add_epi32(_mm512_cvtps_epi32(t0), vz), q1 = _mm512_add_epi32(_mm512_cvtps_epi32(t1), vz);
-      __m512i q2 = _mm512_add_epi32(_mm512_cvtps_epi32(t2), vz), q3 = _mm512_add_epi32(_mm512_cvtps_epi32(t3), vz);
-      // pack 4x16 int32 (already in range) into 64 bytes
-      __m256i a = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm512_cvtepi32_epi8(q0)), _mm512_cvtepi32_epi8(q1), 1);
-      __m256i b = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm512_cvtepi32_epi8(q2)), _mm512_cvtepi32_epi8(q3), 1);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), a);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i + 32), b);
+  if (!VEC && !reciprocalOk(s[0])) i = 0;  // falls through to the dividing loop below
+  else if (!VEC) {
+    const __m512 vr = _mm512_set1_ps(1.0f / s[0]);
+    // long stretches: align the output, then stream it past the caches (no read-for-ownership)
+    const bool stream = len >= 8192;
+    int64_t head = stream ? std::min<int64_t>(len, (64 - (reinterpret_cast<uintptr_t>(out) & 63)) & 63) : 0;
+    for (; i < head; i += 16) {
+      const int64_t w = std::min<int64_t>(16, head - i);
+      const __mmask16 m = __mmask16((1u << w) - 1);
+      __m512 t = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(_mm512_maskz_loadu_ps(m, x + i), vs), lo), hi);
+      _mm512_mask_cvtepi32_storeu_epi8(out + i, m, _mm512_add_epi32(_mm512_cvtps_epi32(t), vz));
+    }
+    i = head;
+    if (stream) {
+      for (; i + 64 <= len; i += 64) _mm512_stream_si512(reinterpret_cast<__m512i*>(out + i), quant64(x + i, vs, vr, lo, hi, vz));
+      _mm_sfence();
+    } else {
+      for (; i + 64 <= len; i += 64) _mm512_storeu_si512(out + i, quant64(x + i, vs, vr, lo, hi, vz));
     }
   }
   for (; i < len; i += 16) {
@@ -72,6 +115,19 @@ QK_AVX512 void quantStretch(const float* x, int64_t len, const float* s, const i
     t = _mm512_min_ps(_mm512_max_ps(t, lo), hi);  // max(t, lo) returns lo for NaN
     _mm512_mask_cvtepi32_storeu_epi8(out + i, m, _mm512_add_epi32(_mm512_cvtps_epi32(t), vz));
   }
+}
+
+// int4, one scale, even start: quantize 64 at a time and pack in registers; returns how many were done
+QK_AVX512 int64_t quantStretchInt4(const float* x, int64_t len, float s, int32_t z, int qmin, int qmax, uint8_t* packed) {
+  const __m512 vs = _mm512_set1_ps(s);
+  const __m512i vz = _mm512_set1_epi32(z);
+  const __m512 lo = _mm512_set1_ps(float(qmin - z)), hi = _mm512_set1_ps(float(qmax - z));
+  if (!reciprocalOk(s)) return 0;
+  const __m512 vr = _mm512_set1_ps(1.0f / s);
+  int64_t i = 0;
+  for (; i + 64 <= len; i += 64)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(packed + i / 2), packNibbles64(quant64(x + i, vs, vr, lo, hi, vz)));
+  return i;
 }
 
 // bytes (one value per byte, low nibble significant) -> packed nibbles, first element low
@@ -106,7 +162,35 @@ template <bool VEC>
 QK_AVX512 void dequantStretch(const uint8_t* q, int64_t len, bool isSigned, const float* s, const int32_t* z, float* out) {
   __m512 vs; __m512i vz;
   loadScale<VEC>(s, z, 0, 0xFFFF, vs, vz);
-  for (int64_t i = 0; i < len; i += 16) {
+  int64_t i = 0;
+  if (!VEC && len >= 4096) {
+    // align the output to 64 bytes, then stream it (no read-for-ownership of 4 bytes per element)
+    const int64_t head = std::min<int64_t>(len, ((64 - (reinterpret_cast<uintptr_t>(out) & 63)) & 63) / 4);
+    if (head) {
+      const __mmask16 m = __mmask16((1u << head) - 1);
+      __m128i b = _mm_maskz_loadu_epi8(m, q);
+      __m512i v = isSigned ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
+      _mm512_mask_storeu_ps(out, m, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(v, vz)), vs));
+    }
+    i = head;
+    if ((reinterpret_cast<uintptr_t>(out + i) & 63) == 0) {
+      for (; i + 64 <= len; i += 64) {
+        const __m512i b = _mm512_loadu_si512(q + i);
+        const __m128i b0 = _mm512_castsi512_si128(b), b1 = _mm512_extracti32x4_epi32(b, 1);
+        const __m128i b2 = _mm512_extracti32x4_epi32(b, 2), b3 = _mm512_extracti32x4_epi32(b, 3);
+        const __m512i v0 = isSigned ? _mm512_cvtepi8_epi32(b0) : _mm512_cvtepu8_epi32(b0);
+        const __m512i v1 = isSigned ? _mm512_cvtepi8_epi32(b1) : _mm512_cvtepu8_epi32(b1);
+        const __m512i v2 = isSigned ? _mm512_cvtepi8_epi32(b2) : _mm512_cvtepu8_epi32(b2);
+        const __m512i v3 = isSigned ? _mm512_cvtepi8_epi32(b3) : _mm512_cvtepu8_epi32(b3);
+        _mm512_stream_ps(out + i, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(v0, vz)), vs));
+        _mm512_stream_ps(out + i + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(v1, vz)), vs));
+        _mm512_stream_ps(out + i + 32, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(v2, vz)), vs));
+        _mm512_stream_ps(out + i + 48, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(v3, vz)), vs));
+      }
+      _mm_sfence();
+    }
+  }
+  for (; i < len; i += 16) {
     const __mmask16 m = len - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (len - i)) - 1);
     if (VEC) loadScale<VEC>(s, z, i, m, vs, vz);
     __m128i b = _mm_maskz_loadu_epi8(m, q + i);
@@ -196,12 +280,30 @@ void quantize(const float* x, const Layout& L, const float* scales, const int32_
   parallelFor((n + kChunk - 1) / kChunk, threads, [&](int64_t t) {
     const int64_t a = t * kChunk, b = std::min(n, a + kChunk);
     thread_local std::vector<uint8_t> scratch;
+    thread_local std::vector<std::pair<int64_t, int64_t>> viaScratch;  // int4: chunk-relative [start, end)
     if (bits == 4 && scratch.size() < size_t(kChunk)) scratch.resize(kChunk);
+    viaScratch.clear();
     uint8_t* dst = bits == 8 ? out + a : scratch.data();
     L.walk(a, b,
-           [&](int64_t i, int64_t len, int64_t k) { quantStretch<false>(x + i, len, scales + k, zps + k, qmin, qmax, dst + (i - a)); },
-           [&](int64_t i, int64_t len, int64_t k) { quantStretch<true>(x + i, len, scales + k, zps + k, qmin, qmax, dst + (i - a)); });
-    if (bits == 4) packNibbles(scratch.data(), b - a, out + a / 2);
+           [&](int64_t i, int64_t len, int64_t k) {
+             if (bits == 4 && ((i - a) & 1) == 0) {  // fused quantize + pack for whole 64s
+               const int64_t done = quantStretchInt4(x + i, len, scales[k], zps[k], qmin, qmax, out + i / 2);
+               i += done, len -= done;
+               if (len == 0) return;
+             }
+             quantStretch<false>(x + i, len, scales + k, zps + k, qmin, qmax, dst + (i - a));
+             if (bits == 4) viaScratch.emplace_back(i - a, i - a + len);
+           },
+           [&](int64_t i, int64_t len, int64_t k) {
+             quantStretch<true>(x + i, len, scales + k, zps + k, qmin, qmax, dst + (i - a));
+             if (bits == 4) viaScratch.emplace_back(i - a, i - a + len);
+           });
+    // fused stretches cover whole pairs, so a pair is either all fused or all in the scratch
+    for (auto [s0, e0] : viaScratch) {
+      s0 &= ~int64_t(1);
+      e0 = std::min(b - a, (e0 + 1) & ~int64_t(1));
+      packNibbles(scratch.data() + s0, e0 - s0, out + (a + s0) / 2);
+    }
   });
 }
 
