@@ -119,6 +119,17 @@ describe('browser host: the contract over WebSocket, uploads', () => {
       await new Promise((r) => setTimeout(r, 50));
       expect(events.filter((e) => e.event === 'run.progress').length).toBe(2);
       expect(events.some((e) => e.event === 'run.status' && e.payload.status === 'succeeded')).toBe(true);
+      // the artifact: downloadable with the token, exportable only into <data>/exports
+      const [art] = host.engine.store.listArtifacts(p.value.id);
+      const dl = await fetch(`${base}/download/artifact/${art!.id}?token=${host.token}`);
+      expect(dl.status).toBe(200);
+      expect(await dl.text()).toBe('selftest done: 2 steps\n');
+      expect((await fetch(`${base}/download/artifact/${art!.id}`)).status).toBe(403);
+      const exp = await rpc(ws, 6, 'artifacts.export', { id: art!.id, destPath: 'selftest-copy.txt' });
+      expect(exp).toMatchObject({ ok: true, value: { path: join(dir, 'data', 'exports', 'selftest-copy.txt') } });
+      expect(readFileSync(exp.value.path, 'utf8')).toBe('selftest done: 2 steps\n');
+      const outside = await rpc(ws, 7, 'artifacts.export', { id: art!.id, destPath: join(dir, 'elsewhere.txt') });
+      expect(outside).toMatchObject({ ok: false, error: { code: 'BAD_ARGUMENT' } });
       ws.send('not json');
     } finally {
       ws.close();
