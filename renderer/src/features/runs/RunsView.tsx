@@ -201,6 +201,7 @@ function CompareRuns({ runs, label }: { runs: RunInfo[]; label: (r: RunInfo) => 
   const reports = runs.map((r) => parseRunReport(r.result));
   const keys = metricKeys(reports);
   const layerNames = [...new Set(reports.flatMap((r) => r?.layers.map((l) => l.node || l.tensor) ?? []))];
+  const short = (r: RunInfo) => label(r).split(' ')[0]!;
   return (
     <div className="qs-card" data-testid="compare">
       <h2>Compare {runs.length} runs</h2>
@@ -223,13 +224,13 @@ function CompareRuns({ runs, label }: { runs: RunInfo[]; label: (r: RunInfo) => 
         </tbody>
       </table>
       <div className="qs-grid2">
-        <Plot testId="compare-layers" data={runs.map((r, i) => ({ type: 'scatter', mode: 'lines+markers', name: label(r), x: layerNames, y: layerNames.map((n) => reports[i]?.layers.find((l) => (l.node || l.tensor) === n)?.sqnrDb ?? null) }))}
+        <Plot testId="compare-layers" data={runs.map((r, i) => ({ type: 'scatter', mode: 'lines+markers', name: short(r), x: layerNames, y: layerNames.map((n) => reports[i]?.layers.find((l) => (l.node || l.tensor) === n)?.sqnrDb ?? null) }))}
           layout={{ title: { text: 'Per-layer SQNR (dB)' }, xaxis: { tickangle: -35, automargin: true, showticklabels: layerNames.length <= 30 } }} />
         <Plot testId="compare-metrics" data={[
-          { type: 'bar', name: 'Output SQNR (dB)', x: runs.map(label), y: reports.map((r) => r?.outputAgreement?.sqnrDb ?? null), marker: { color: '#2563eb' } },
-          { type: 'bar', name: 'Mean layer SQNR (dB)', x: runs.map(label), y: reports.map((r) => meanLayerSqnr(r)), marker: { color: '#93c5fd' } },
-          { type: 'scatter', mode: 'markers+text', name: 'Size (KiB)', x: runs.map(label), y: reports.map((r) => (r?.sizeBytes ? r.sizeBytes.quantized / 1024 : null)), yaxis: 'y2', marker: { color: '#ea580c', size: 12, symbol: 'diamond' }, text: reports.map((r) => (r?.sizeBytes ? fmtBytes(r.sizeBytes.quantized) : '')), textposition: 'top center' },
-        ]} layout={{ title: { text: 'Error and size per run' }, barmode: 'group', yaxis: { title: { text: 'dB' } }, yaxis2: { overlaying: 'y', side: 'right', title: { text: 'KiB' }, rangemode: 'tozero', showgrid: false }, xaxis: { automargin: true } }} />
+          { type: 'bar', name: 'Output SQNR (dB)', x: runs.map(short), y: reports.map((r) => r?.outputAgreement?.sqnrDb ?? null), marker: { color: '#2563eb' } },
+          { type: 'bar', name: 'Mean layer SQNR (dB)', x: runs.map(short), y: reports.map((r) => meanLayerSqnr(r)), marker: { color: '#93c5fd' } },
+          { type: 'scatter', mode: 'markers', name: 'Size (KiB)', x: runs.map(short), y: reports.map((r) => (r?.sizeBytes ? r.sizeBytes.quantized / 1024 : null)), yaxis: 'y2', marker: { color: '#ea580c', size: 13, symbol: 'diamond' } },
+        ]} layout={{ title: { text: 'Error and size per run' }, barmode: 'group', yaxis: { title: { text: 'dB' } }, yaxis2: { overlaying: 'y', side: 'right', title: { text: 'KiB' }, rangemode: 'tozero', showgrid: false } }} />
       </div>
     </div>
   );
