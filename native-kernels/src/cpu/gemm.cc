@@ -109,15 +109,15 @@ void packA(const uint8_t* A, bool aSigned, int64_t M, int64_t K, int64_t Mp, int
 }
 
 // C = raw - (off + aZp) * colSum - bZp * rowSum + K * aZp * bZp, where raw = sum (A + off) * B.
-QK_AVX512 void finishBlock(const int32_t* tile, int64_t rows, int64_t w, const int32_t* colTerm, const int32_t* rowTerm,
+QK_AVX512 void finishBlock(const int32_t* tile, int64_t ldt, int64_t rows, int64_t w, const int32_t* colTerm, const int32_t* rowTerm,
                            int32_t* C, int64_t ldc) {
   const __mmask16 m0 = w >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << w) - 1);
   const __mmask16 m1 = w >= 32 ? __mmask16(0xFFFF) : w > 16 ? __mmask16((1u << (w - 16)) - 1) : __mmask16(0);
   const __m512i c0 = _mm512_maskz_loadu_epi32(m0, colTerm), c1 = _mm512_maskz_loadu_epi32(m1, colTerm + 16);
   for (int64_t r = 0; r < rows; ++r) {
     const __m512i rt = _mm512_set1_epi32(rowTerm ? rowTerm[r] : 0);
-    _mm512_mask_storeu_epi32(C + r * ldc, m0, _mm512_add_epi32(_mm512_add_epi32(_mm512_loadu_si512(tile + r * 32), c0), rt));
-    if (m1) _mm512_mask_storeu_epi32(C + r * ldc + 16, m1, _mm512_add_epi32(_mm512_add_epi32(_mm512_loadu_si512(tile + r * 32 + 16), c1), rt));
+    _mm512_mask_storeu_epi32(C + r * ldc, m0, _mm512_add_epi32(_mm512_add_epi32(_mm512_maskz_loadu_epi32(m0, tile + r * ldt), c0), rt));
+    if (m1) _mm512_mask_storeu_epi32(C + r * ldc + 16, m1, _mm512_add_epi32(_mm512_add_epi32(_mm512_maskz_loadu_epi32(m1, tile + r * ldt + 16), c1), rt));
   }
 }
 
@@ -288,13 +288,15 @@ void gemm(const uint8_t* A, bool aSigned, int32_t aZp, const uint8_t* packedB, c
         const int64_t m0 = blk * mb, rows = std::min(mb, M - m0);
         const uint8_t* bp = packedB + p * Kp * kPanel;
         const int64_t n0 = p * kPanel, w = std::min(kPanel, N - n0);
-        if (amx && rows == 32 && w == 32 && !corrections) {
-          amxBlock(Ap + (m0 / 16) * (Kp / 64) * 1024, Kp, bp, C + m0 * N + n0, N);  // straight into C
+        if (amx && rows == 32 && w == 32) {
+          int32_t* c = C + m0 * N + n0;
+          amxBlock(Ap + (m0 / 16) * (Kp / 64) * 1024, Kp, bp, c, N);  // straight into C, corrected in place
+          if (corrections) finishBlock(c, N, rows, w, colTerm.data() + n0, bZp != 0 ? rowTerm.data() + m0 : nullptr, c, N);
           continue;
         }
         if (amx) amxBlock(Ap + (m0 / 16) * (Kp / 64) * 1024, Kp, bp, tile, 32);
         else vnniBlock(Ap + m0 * Kp, rows, Kp, bp, tile);  // block m0/8 starts at m0 * Kp in the quad layout too
-        finishBlock(tile, rows, w, colTerm.data() + n0, bZp != 0 ? rowTerm.data() + m0 : nullptr, C + m0 * N + n0, N);
+        finishBlock(tile, 32, rows, w, colTerm.data() + n0, bZp != 0 ? rowTerm.data() + m0 : nullptr, C + m0 * N + n0, N);
       }
     }
     if (amx) amxRelease();

@@ -30,13 +30,16 @@ class Pool {
     if (use == 1 || tasks <= 1) { for (int64_t t = 0; t < tasks; ++t) fn(t); return; }
     {
       std::lock_guard<std::mutex> g(m_);
-      fn_ = &fn; tasks_ = tasks; next_ = 0; active_ = use - 1; participants_ = use - 1; error_ = nullptr;
+      fn_ = &fn; tasks_ = tasks; next_ = 0; running_ = 0; open_ = true; participants_ = use - 1; error_ = nullptr;
       ++generation_;
     }
     cv_.notify_all();
     work();
+    // Close the region: a worker the OS has not scheduled yet skips it instead of being waited for
+    // (on a loaded machine a sleeping worker would otherwise hold the caller up after all tasks are done).
     std::unique_lock<std::mutex> g(m_);
-    done_.wait(g, [&] { return active_ == 0; });
+    open_ = false;
+    done_.wait(g, [&] { return running_ == 0; });
     fn_ = nullptr;
     if (error_) std::rethrow_exception(error_);
   }
@@ -60,10 +63,12 @@ class Pool {
       cv_.wait(g, [&] { return stop_ || (generation_ != seen && id <= participants_); });
       if (stop_) return;
       seen = generation_;
+      if (!open_) continue;
+      ++running_;
       g.unlock();
       work();
       g.lock();
-      if (--active_ == 0) done_.notify_all();
+      if (--running_ == 0) done_.notify_all();
     }
   }
   std::vector<std::thread> workers_;
@@ -72,7 +77,8 @@ class Pool {
   const std::function<void(int64_t)>* fn_ = nullptr;
   int64_t tasks_ = 0;
   std::atomic<int64_t> next_{0};
-  int active_ = 0, participants_ = 0;
+  int running_ = 0, participants_ = 0;
+  bool open_ = false;
   uint64_t generation_ = 0;
   bool stop_ = false;
   std::exception_ptr error_;
