@@ -33,3 +33,27 @@ export async function pickFile(studio: StudioClient, opts: PickOptions = {}): Pr
   });
   return file ? uploadFile(file) : null;
 }
+
+/** URL that downloads an artifact from the browser host (carries the token). Browser host only. */
+export function artifactDownloadUrl(artifactId: string): string {
+  return `/download/artifact/${encodeURIComponent(artifactId)}?token=${encodeURIComponent(hostToken())}`;
+}
+
+/**
+ * Save a run's artifact where the user wants it: Electron asks with a save dialog and exports
+ * (atomically) there; the browser downloads it. Resolves with the written path, or null when the user
+ * cancelled or the browser took over the download.
+ */
+export async function saveArtifact(studio: StudioClient, artifact: { id: string; file: string }): Promise<string | null> {
+  const name = artifact.file.split('/').pop() ?? 'artifact';
+  if (studio.host === 'electron') {
+    const { path } = await studio.invoke('dialog.saveFile', { title: 'Export', defaultName: name, filters: [{ name: 'ONNX model', extensions: ['onnx'] }] });
+    if (!path) return null;
+    return (await studio.invoke('artifacts.export', { id: artifact.id, destPath: path })).path;
+  }
+  const a = document.createElement('a');
+  a.href = artifactDownloadUrl(artifact.id);
+  a.download = name;
+  a.click();
+  return null;
+}
