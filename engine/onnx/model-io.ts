@@ -4,6 +4,7 @@ import { readFile, rename, unlink, open, stat } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ModelProtoSchema, fromBinary, toBinary, type ModelProto } from './proto';
+import { saveWithExternalData, hasExternalData, allInitializers, sameDir, type ExternalDataOptions } from './external-data';
 import { StudioError, quote } from '../errors';
 
 /** Protobuf's hard limit: a single serialized message must stay under 2 GiB; above it, use external data. */
@@ -74,7 +75,37 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   }
 }
 
-export async function saveModel(model: ModelProto, path: string): Promise<void> {
-  await writeFileAtomic(path, serializeModel(model));
+export interface SaveModelOptions {
+  /** Put initializers of at least `thresholdBytes` in the side file `location` (needed above 2 GiB). */
+  externalData?: ExternalDataOptions;
+  /** Folder the model's existing external tensors are read from (LoadedModel.baseDir). */
+  baseDir?: string;
+  /** Largest protobuf written (default: protobuf's 2 GiB limit; tests lower it). */
+  maxProtoBytes?: number;
+}
+
+/** Save atomically. A model whose tensors are already external keeps its references when saved
+ *  beside its data (same folder), and otherwise gets a fresh `<file>.data` beside the output. */
+export async function saveModel(model: ModelProto, path: string, opts: SaveModelOptions = {}): Promise<void> {
+  const limit = opts.maxProtoBytes ?? PROTOBUF_LIMIT;
+  if (opts.externalData) {
+    await saveWithExternalData(model, path, opts.externalData, opts.baseDir, limit);
+    return;
+  }
+  if (hasExternalData(model) && !(opts.baseDir && sameDir(opts.baseDir, dirname(path)))) {
+    await saveWithExternalData(model, path, { location: `${basename(path)}.data` }, opts.baseDir, limit);
+    return;
+  }
+  // Estimate before serializing: protobuf cannot encode (and we must not try to allocate) over 2 GiB.
+  let inline = 0;
+  for (const t of allInitializers(model)) inline += t.rawData.length;
+  if (inline > limit) throw tooBig(path, inline, limit);
+  const bytes = serializeModel(model);
+  if (bytes.length > limit) throw tooBig(path, bytes.length, limit);
+  await writeFileAtomic(path, bytes);
+}
+
+function tooBig(path: string, bytes: number, limit: number): StudioError {
+  return new StudioError('BAD_MODEL', `Model ${quote(path)} would be ${(bytes / 2 ** 30).toFixed(2)} GiB (${bytes} bytes), over the ${limit}-byte protobuf limit: save it with external data (saveModel(model, path, { externalData: { location: '${basename(path)}.data' } })).`);
 }
 

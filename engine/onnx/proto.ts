@@ -28,4 +28,4 @@ export type {
   OperatorSetIdProto,
   StringStringEntryProto,
 } from 'onnx-buf';
-export { create, fromBinary, toBinary, clone } from '@bufbuild/protobuf';
+export { create, fromBinary, toBinary, clone, isFieldSet, clearField } from '@bufbuild/protobuf';

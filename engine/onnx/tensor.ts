@@ -203,3 +203,33 @@ export const int8Tensor = (name: string, dims: readonly number[], data: Int8Arra
 export const uint8Tensor = (name: string, dims: readonly number[], data: Uint8Array) => makeTensor(name, DataType.UINT8, dims, data);
 export const int32Tensor = (name: string, dims: readonly number[], data: Int32Array) => makeTensor(name, DataType.INT32, dims, data);
 export const int64Tensor = (name: string, dims: readonly number[], data: BigInt64Array) => makeTensor(name, DataType.INT64, dims, data);
+
+/** float32 -> bfloat16 bits, round to nearest even (NaN stays a quiet NaN). */
+export function floatToBfloat16(x: number): number {
+  f32[0] = x;
+  const b = u32[0]!;
+  if ((b & 0x7f800000) === 0x7f800000 && (b & 0x7fffff) !== 0) return ((b >>> 16) | 0x40) & 0xffff;
+  const lsb = (b >>> 16) & 1;
+  return ((b + 0x7fff + lsb) >>> 16) & 0xffff;
+}
+
+export function bfloat16ToFloat(h: number): number {
+  u32[0] = (h & 0xffff) << 16;
+  return f32[0]!;
+}
+
+/** A float tensor stored as float32, float16, bfloat16 or float64 (fp16/bf16 rounded to nearest even). */
+export function makeFloatTensor(name: string, dataType: number, dims: readonly number[], values: ArrayLike<number>): TensorProto {
+  switch (dataType) {
+    case DataType.FLOAT: return makeTensor(name, dataType, dims, Float32Array.from(values));
+    case DataType.DOUBLE: return makeTensor(name, dataType, dims, Float64Array.from(values));
+    case DataType.FLOAT16: return makeTensor(name, dataType, dims, Uint16Array.from(values, floatToHalf));
+    case DataType.BFLOAT16: return makeTensor(name, dataType, dims, Uint16Array.from(values, floatToBfloat16));
+    default: throw new StudioError('BAD_ARGUMENT', `Tensor ${quote(name)}: data type ${dataTypeName[dataType] ?? dataType} is not a float type.`);
+  }
+}
+
+/** Whether a tensor holds floating-point values (the kinds of weights we quantize). */
+export function isFloatType(dataType: number): boolean {
+  return dataType === DataType.FLOAT || dataType === DataType.FLOAT16 || dataType === DataType.BFLOAT16 || dataType === DataType.DOUBLE;
+}
