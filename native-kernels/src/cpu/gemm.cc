@@ -124,10 +124,12 @@ QK_AVX512 void finishBlock(const int32_t* tile, int64_t ldt, int64_t rows, int64
 template <int MR>
 QK_VNNI512 void vnniTile(const uint8_t* a /* k-quad interleaved, 8-row block */, int64_t Kp, const uint8_t* b, int32_t* out /* MR x 32 */) {
   __m512i acc[MR][2];
+#pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
   for (int64_t k = 0; k < Kp; k += 4) {
     const uint8_t* bk = b + (k / 64) * 2048 + ((k / 4) % 16) * 64;
     const __m512i b0 = _mm512_loadu_si512(bk), b1 = _mm512_loadu_si512(bk + 1024);
+#pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
       int32_t av;
       std::memcpy(&av, a + k * 8 + r * 4, 4);
@@ -136,6 +138,7 @@ QK_VNNI512 void vnniTile(const uint8_t* a /* k-quad interleaved, 8-row block */,
       acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], va, b1);
     }
   }
+#pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
     _mm512_storeu_si512(out + r * 32, acc[r][0]);
     _mm512_storeu_si512(out + r * 32 + 16, acc[r][1]);
@@ -151,6 +154,7 @@ QK_VNNI512 void vnniRow(const uint8_t* a, int64_t Kp, const uint8_t* b, int32_t*
     const uint8_t* bk = b + (k / 64) * 2048 + ((k / 4) % 16) * 64;
     if ((k & 63) == 0)  // the next 2 KB k-block, 4 KB ahead
       for (int l = 0; l < 2048; l += 64) _mm_prefetch(reinterpret_cast<const char*>(bk + 4096 + l), _MM_HINT_T0);
+#pragma GCC unroll 4
     for (int u = 0; u < 4; ++u) {
       int32_t av;
       std::memcpy(&av, a + (k + 4 * u) * 8, 4);
