@@ -73,6 +73,14 @@ describe('studio e2e', () => {
     await expect.poll(() => page.getByTestId('save-pipeline').textContent()).toBe('Saved');
     expect(await page.getByTestId('recipe-preview').textContent()).toContain('"granularity": "channel"');
     await shot(page, 'pipeline-ptq');
+    // The QAT template draws the fine-tuning loop; its back-edge is not an error.
+    await page.getByTestId('template-qat').click();
+    await expect.poll(() => page.getByTestId('pipeline-select').locator('option:checked').textContent()).toBe('QAT W8A8');
+    await page.getByTestId('pnode-qat-update').waitFor();
+    expect(await page.locator('[data-invalid="true"]').count()).toBe(0);
+    await shot(page, 'pipeline-qat-template');
+    await page.getByTestId('pipeline-select').selectOption({ label: 'PTQ W8A8' });
+    await page.getByTestId('pnode-quantized-model').waitFor();
   }, 60_000);
 
   it('runs it to completion with the progress bar moving', async () => {
@@ -110,6 +118,8 @@ describe('studio e2e', () => {
     await checks.nth(1).check();
     await page.getByTestId('compare').waitFor();
     await page.getByTestId('compare-layers').locator('.main-svg').first().waitFor();
+    await page.getByTestId('measure-all').click();
+    await expect.poll(async () => (await page.getByTestId('compare').textContent()) ?? '', { timeout: 60_000 }).toMatch(/top-1 accuracy[\s\S]*×/);
     await page.getByTestId('compare').scrollIntoViewIfNeeded();
     await shot(page, 'compare-two-runs');
   }, 180_000);

@@ -198,15 +198,34 @@ function EvaluationPanel({ runId }: { runId: string }) {
 }
 
 function CompareRuns({ runs, label }: { runs: RunInfo[]; label: (r: RunInfo) => string }) {
+  const studio = useStudio();
   const reports = runs.map((r) => parseRunReport(r.result));
+  const [evals, setEvals] = useState<Record<string, RunEvaluation>>({});
+  const [busy, setBusy] = useState(false);
+  const [err, setErr] = useState<string | null>(null);
+  const measureAll = async () => {
+    setBusy(true); setErr(null);
+    try {
+      for (const r of runs) {
+        const ev = await studio.invoke('runs.evaluate', { runId: r.id });
+        setEvals((x) => ({ ...x, [r.id]: ev }));
+      }
+    } catch (e) { setErr(errMessage(e)); } finally { setBusy(false); }
+  };
+  const anyEval = runs.some((r) => evals[r.id]);
+  const metricName = runs.map((r) => evals[r.id]?.metric?.name).find(Boolean);
   const keys = metricKeys(reports);
   const layerNames = [...new Set(reports.flatMap((r) => r?.layers.map((l) => l.node || l.tensor) ?? []))];
   const short = (r: RunInfo) => label(r).split(' ')[0]!;
   return (
     <div className="qs-card" data-testid="compare">
-      <h2>Compare {runs.length} runs</h2>
+      <div className="qs-row" style={{ justifyContent: 'space-between' }}>
+        <h2 style={{ margin: 0 }}>Compare {runs.length} runs</h2>
+        <button className="qs-btn-secondary qs-btn-small" data-testid="measure-all" disabled={busy} onClick={measureAll}>{busy ? 'Measuring…' : 'Measure latency and accuracy of each'}</button>
+      </div>
+      <ErrorNote error={err} />
       <table className="qs-table2">
-        <thead><tr><th>Run</th><th className="num">Size</th>{keys.map((k) => <th key={k} className="num">{k}</th>)}<th className="num">Output SQNR dB</th><th className="num">Mean layer SQNR dB</th><th className="num">Top-1 agreement</th></tr></thead>
+        <thead><tr><th>Run</th><th className="num">Size</th>{keys.map((k) => <th key={k} className="num">{k}</th>)}<th className="num">Output SQNR dB</th><th className="num">Mean layer SQNR dB</th><th className="num">Top-1 agreement</th>{anyEval && <><th className="num">Speed-up vs FP32</th>{metricName && <th className="num">{metricName}</th>}</>}</tr></thead>
         <tbody>
           {runs.map((r, i) => {
             const rep = reports[i];
@@ -218,6 +237,7 @@ function CompareRuns({ runs, label }: { runs: RunInfo[]; label: (r: RunInfo) => 
                 <td className="num">{fmtNum(rep?.outputAgreement?.sqnrDb, 2)}</td>
                 <td className="num">{fmtNum(meanLayerSqnr(rep), 2)}</td>
                 <td className="num">{rep?.outputAgreement?.top1Agreement !== undefined ? `${(rep.outputAgreement.top1Agreement * 100).toFixed(1)} %` : '—'}</td>
+                {anyEval && <><td className="num">{evals[r.id] ? `${evals[r.id]!.speedup.toFixed(2)}×` : '—'}</td>{metricName && <td className="num">{evals[r.id]?.metric ? (evals[r.id]!.metric!.higherIsBetter ? `${(evals[r.id]!.metric!.quant * 100).toFixed(2)} %` : evals[r.id]!.metric!.quant.toFixed(3)) : '—'}</td>}</>}
               </tr>
             );
           })}
