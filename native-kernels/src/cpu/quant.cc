@@ -79,7 +79,8 @@ QK_AVX512 inline __m256i packNibbles64(__m512i w) {
 }
 
 template <bool VEC>
-QK_AVX512 void quantStretch(const float* x, int64_t len, const float* s, const int32_t* z, int qmin, int qmax, uint8_t* out) {
+QK_AVX512 void quantStretch(const float* x, int64_t len, const float* s, const int32_t* z, int qmin, int qmax, uint8_t* out,
+                            bool bigOutput = false) {
   const __m512i vqmin = _mm512_set1_epi32(qmin), vqmax = _mm512_set1_epi32(qmax);
   __m512 vs; __m512i vz;
   loadScale<VEC>(s, z, 0, 0xFFFF, vs, vz);
@@ -89,7 +90,7 @@ QK_AVX512 void quantStretch(const float* x, int64_t len, const float* s, const i
   else if (!VEC) {
     const __m512 vr = _mm512_set1_ps(1.0f / s[0]);
     // long stretches: align the output, then stream it past the caches (no read-for-ownership)
-    const bool stream = len >= 8192;
+    const bool stream = bigOutput && len >= 512;
     int64_t head = stream ? std::min<int64_t>(len, (64 - (reinterpret_cast<uintptr_t>(out) & 63)) & 63) : 0;
     for (; i < head; i += 16) {
       const int64_t w = std::min<int64_t>(16, head - i);
@@ -159,11 +160,12 @@ QK_AVX512 void unpackNibbles(const uint8_t* p, int64_t n, bool isSigned, uint8_t
 }
 
 template <bool VEC>
-QK_AVX512 void dequantStretch(const uint8_t* q, int64_t len, bool isSigned, const float* s, const int32_t* z, float* out) {
+QK_AVX512 void dequantStretch(const uint8_t* q, int64_t len, bool isSigned, const float* s, const int32_t* z, float* out,
+                              bool bigOutput = false) {
   __m512 vs; __m512i vz;
   loadScale<VEC>(s, z, 0, 0xFFFF, vs, vz);
   int64_t i = 0;
-  if (!VEC && len >= 4096) {
+  if (!VEC && bigOutput && len >= 256) {
     // align the output to 64 bytes, then stream it (no read-for-ownership of 4 bytes per element)
     const int64_t head = std::min<int64_t>(len, ((64 - (reinterpret_cast<uintptr_t>(out) & 63)) & 63) / 4);
     if (head) {
@@ -281,6 +283,7 @@ void quantize(const float* x, const Layout& L, const float* scales, const int32_
     const int64_t a = t * kChunk, b = std::min(n, a + kChunk);
     thread_local std::vector<uint8_t> scratch;
     thread_local std::vector<std::pair<int64_t, int64_t>> viaScratch;  // int4: chunk-relative [start, end)
+    const bool big = n >= (int64_t(1) << 21);  // outputs past the caches: stream them
     if (bits == 4 && scratch.size() < size_t(kChunk)) scratch.resize(kChunk);
     viaScratch.clear();
     uint8_t* dst = bits == 8 ? out + a : scratch.data();
@@ -291,7 +294,7 @@ void quantize(const float* x, const Layout& L, const float* scales, const int32_
                i += done, len -= done;
                if (len == 0) return;
              }
-             quantStretch<false>(x + i, len, scales + k, zps + k, qmin, qmax, dst + (i - a));
+             quantStretch<false>(x + i, len, scales + k, zps + k, qmin, qmax, dst + (i - a), bits == 8 && big);
              if (bits == 4) viaScratch.emplace_back(i - a, i - a + len);
            },
            [&](int64_t i, int64_t len, int64_t k) {
@@ -319,7 +322,7 @@ void dequantize(const uint8_t* q, const Layout& L, const float* scales, const in
     bool sgn = isSigned;
     if (bits == 4) { unpackNibbles(q + a / 2, b - a, isSigned, scratch.data()); src = scratch.data(); }
     L.walk(a, b,
-           [&](int64_t i, int64_t len, int64_t k) { dequantStretch<false>(src + (i - a), len, sgn, scales + k, zps + k, out + i); },
+           [&](int64_t i, int64_t len, int64_t k) { dequantStretch<false>(src + (i - a), len, sgn, scales + k, zps + k, out + i, n >= (int64_t(1) << 19)); },
            [&](int64_t i, int64_t len, int64_t k) { dequantStretch<true>(src + (i - a), len, sgn, scales + k, zps + k, out + i); });
   });
 }
