@@ -153,6 +153,7 @@ describe('studio e2e', () => {
     await page.getByTestId('graph-mode').selectOption('error');
     await page.locator('[data-op="Conv"]').nth(1).click();
     await page.getByTestId('node-details').waitFor();
+    await page.getByTestId('weight-stats').first().waitFor();
     await shot(page, 'graph-layer-error');
   }, 60_000);
 

@@ -112,6 +112,14 @@ export function GraphView({ project }: ProjectViewProps) {
   );
 }
 
+/** min / max / std of a weight, measured by the engine on its real values. */
+function WeightStats({ modelId, tensor }: { modelId: string; tensor: string }) {
+  const st = useQuery('tensors.stats', { modelId, tensor });
+  if (st.error) return <div className="qs-muted">{st.error.message}</div>;
+  if (!st.data) return null;
+  return <div className="qs-muted" data-testid="weight-stats">[{fmtNum(st.data.min)}, {fmtNum(st.data.max)}] σ {fmtNum(st.data.std)}</div>;
+}
+
 function NodeDetails({ node, graph, modelId, projectId, state, sqnr }: { node: GraphNode; graph: GraphData; modelId: string; projectId: string; state?: QuantState; sqnr?: number }) {
   const pick = useTensorSelection((s) => s.pick);
   const info = (name: string) => graph.tensors.find((t) => t.name === name);
@@ -122,7 +130,7 @@ function NodeDetails({ node, graph, modelId, projectId, state, sqnr }: { node: G
       <tr key={role + name}>
         <td>{role}</td>
         <td className="qs-mono">{name}</td>
-        <td className="qs-mono">{t && t.dtype !== 'unknown' ? `${t.dtype} [${t.shape.map((d) => d ?? '?').join(', ')}]` : 'activation'}</td>
+        <td className="qs-mono">{t && t.dtype !== 'unknown' ? `${t.dtype} [${t.shape.map((d) => d ?? '?').join(', ')}]` : 'activation'}{t?.kind === 'weight' && <WeightStats modelId={modelId} tensor={name} />}</td>
         <td>{(t?.kind === 'weight' || (t && t.dtype.startsWith('float')) || role === 'output' || role === 'input') && t?.kind !== 'input' ? <button className="qs-btn-secondary qs-btn-small" data-testid={`open-histogram-${role}`} onClick={() => open(name)}>Histogram</button> : null}</td>
       </tr>
     );
