@@ -130,7 +130,7 @@ function NodeDetails({ node, graph, modelId, projectId, state, sqnr }: { node: G
       <tr key={role + name}>
         <td>{role}</td>
         <td className="qs-mono">{name}</td>
-        <td className="qs-mono">{t && t.dtype !== 'unknown' ? `${t.dtype} [${t.shape.map((d) => d ?? '?').join(', ')}]` : 'activation'}{t?.kind === 'weight' && <WeightStats modelId={modelId} tensor={name} />}</td>
+        <td className="qs-mono" style={{ wordBreak: 'normal', whiteSpace: 'nowrap' }}>{t && t.dtype !== 'unknown' ? `${t.dtype} [${t.shape.map((d) => d ?? '?').join(', ')}]` : 'activation'}{t?.kind === 'weight' && <WeightStats modelId={modelId} tensor={name} />}</td>
         <td>{(t?.kind === 'weight' || (t && t.dtype.startsWith('float')) || role === 'output' || role === 'input') && t?.kind !== 'input' ? <button className="qs-btn-secondary qs-btn-small" data-testid={`open-histogram-${role}`} onClick={() => open(name)}>Histogram</button> : null}</td>
       </tr>
     );
