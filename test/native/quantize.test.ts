@@ -2,10 +2,13 @@
 // reference twin, bit for bit, in every mode (per-tensor, per-channel, blocked) and dtype, odd sizes.
 import { describe, expect, it } from 'vitest';
 import {
-  dequantizeLinear, dequantizeLinearSync, nativeAvailable, quantizeLinear, quantizeLinearSync, quantLayout, type QuantDtype, type QuantParams,
+  cpuFeatures, dequantizeLinear, dequantizeLinearSync, nativeAvailable, quantizeLinear, quantizeLinearSync, quantLayout, type QuantDtype, type QuantParams,
 } from '../../native-kernels/lib/index';
 import { dequantizeRef, quantizeRef, roundHalfEven } from '../../native-kernels/lib/reference/quantize';
 import { firstDiff, floats, int8s, positiveScales, rng } from './helpers';
+
+// every path this CPU can run: the AVX-512 path (auto), the AVX2 path, and the scalar C++ twin
+const IMPLS = (['auto', 'reference', ...(nativeAvailable() && cpuFeatures().avx2 ? ['avx2'] : [])] as const) as readonly ('auto' | 'reference' | 'avx2')[];
 
 const RANGES: Record<QuantDtype, [number, number, 8 | 4, boolean]> = {
   int8: [-128, 127, 8, true], uint8: [0, 255, 8, false], int4: [-8, 7, 4, true], uint4: [0, 15, 4, false],
@@ -39,14 +42,14 @@ describe.skipIf(!nativeAvailable())('quantizeLinear / dequantizeLinear (native v
         const p: QuantParams = { dtype, scale: scales, zeroPoint: zps, shape: c.shape, axis: c.axis, blockSize: c.blockSize };
         const L = quantLayout(n, c.shape, c.axis, c.blockSize, c.scales);
         const want = quantizeRef(x, L, scales, zps, qmin, qmax, bits);
-        for (const impl of ['auto', 'reference'] as const) {
+        for (const impl of IMPLS) {
           const got = quantizeLinearSync(x, p, { impl });
           expect(got).toBeInstanceOf(dtype === 'int8' ? Int8Array : Uint8Array);
           expect(firstDiff(new Uint8Array(got.buffer, got.byteOffset, got.byteLength), want), `${impl}: first differing byte`).toBe(-1);
         }
         // and back
         const wantY = dequantizeRef(want, n, L, scales, zps, signed, bits);
-        for (const impl of ['auto', 'reference'] as const) {
+        for (const impl of IMPLS) {
           const y = dequantizeLinearSync(dtype === 'int8' ? new Int8Array(want.buffer) : want, { ...p, count: n }, { impl });
           expect(firstDiff(y, wantY), `${impl}: first differing float`).toBe(-1);
         }

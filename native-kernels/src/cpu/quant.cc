@@ -17,16 +17,21 @@ namespace {
 
 constexpr int64_t kChunk = 1 << 16;  // elements per parallel task (even, so int4 bytes never straddle)
 
-bool useAvx512(Impl impl) {
+// 0 = scalar twin, 1 = AVX2, 2 = AVX-512 (quantize/dequantize have all three; the others 0 or 2)
+int level(Impl impl) {
   const auto& f = cpuFeatures();
-  if (impl == Impl::Reference) return false;
-  if (impl == Impl::Auto) return f.avx512();
-  if (impl == Impl::Avx512 || impl == Impl::Vnni || impl == Impl::Amx) {
-    if (!f.avx512()) throw KernelError("this CPU has no AVX-512 (F/BW/VL/DQ); use impl 'auto' or 'reference'");
-    return true;
+  if (impl == Impl::Reference) return 0;
+  if (impl == Impl::Avx2) {
+    if (!f.avx2) throw KernelError("this CPU has no AVX2; use impl 'auto' or 'reference'");
+    return 1;
   }
-  return false;  // Avx2: the quantization kernels fall back to the scalar path
+  if (impl == Impl::Auto) return f.avx512() ? 2 : f.avx2 ? 1 : 0;
+  if (!f.avx512()) throw KernelError("this CPU has no AVX-512 (F/BW/VL/DQ); use impl 'auto' or 'reference'");
+  return 2;
 }
+
+// the statistics and fake-quant kernels: AVX-512 or the scalar twin
+bool useAvx512(Impl impl) { return level(impl) == 2; }
 
 int taskCount(int64_t n, int threads) {
   const int t = threads <= 0 ? poolSize() : threads;
@@ -247,6 +252,90 @@ QK_AVX512 void histogramRange(const float* x, int64_t n, double lo, double hi, i
   }
 }
 
+// ---- AVX2 (8 lanes) for CPUs without AVX-512: same operations, same results.
+template <bool VEC>
+QK_AVX2 void quantStretchAvx2(const float* x, int64_t len, const float* s, const int32_t* z, int qmin, int qmax, bool sgn,
+                              uint8_t* out) {
+  int64_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    const __m256 vs = VEC ? _mm256_loadu_ps(s + i) : _mm256_set1_ps(s[0]);
+    const __m256i vz = VEC ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(z + i)) : _mm256_set1_epi32(z[0]);
+    const __m256 lo = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_set1_epi32(qmin), vz));
+    const __m256 hi = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_set1_epi32(qmax), vz));
+    __m256 t = _mm256_div_ps(_mm256_loadu_ps(x + i), vs);
+    t = _mm256_min_ps(_mm256_max_ps(t, lo), hi);  // max returns lo for NaN, as the scalar twin
+    const __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(t), vz);
+    const __m128i p16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), sgn ? _mm_packs_epi16(p16, p16) : _mm_packus_epi16(p16, p16));
+  }
+  for (; i < len; ++i) {
+    const float sc = VEC ? s[i] : s[0];
+    const int32_t zp = VEC ? z[i] : z[0];
+    float t = x[i] / sc;
+    const float lo = float(qmin - zp), hi = float(qmax - zp);
+    if (!(t >= lo)) t = lo;
+    if (t > hi) t = hi;
+    out[i] = uint8_t(int32_t(std::nearbyint(t)) + zp);
+  }
+}
+
+template <bool VEC>
+QK_AVX2 void dequantStretchAvx2(const uint8_t* q, int64_t len, bool isSigned, const float* s, const int32_t* z, float* out) {
+  int64_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    const __m256 vs = VEC ? _mm256_loadu_ps(s + i) : _mm256_set1_ps(s[0]);
+    const __m256i vz = VEC ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(z + i)) : _mm256_set1_epi32(z[0]);
+    const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + i));
+    const __m256i v = isSigned ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(v, vz)), vs));
+  }
+  for (; i < len; ++i) {
+    const int32_t v = isSigned ? int32_t(int8_t(q[i])) : int32_t(q[i]);
+    out[i] = float(v - (VEC ? z[i] : z[0])) * (VEC ? s[i] : s[0]);
+  }
+}
+
+void packNibblesScalar(const uint8_t* b, int64_t n, uint8_t* out) {
+  for (int64_t i = 0; i < n; i += 2) out[i / 2] = uint8_t((b[i] & 0xF) | (i + 1 < n ? (b[i + 1] & 0xF) << 4 : 0));
+}
+void unpackNibblesScalar(const uint8_t* p, int64_t n, bool isSigned, uint8_t* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    const int v = (i & 1) ? (p[i / 2] >> 4) : (p[i / 2] & 0xF);
+    out[i] = uint8_t(isSigned ? ((v ^ 8) - 8) : v);
+  }
+}
+
+void quantizeAvx2(const float* x, const Layout& L, const float* scales, const int32_t* zps, int qmin, int qmax, int bits,
+                  uint8_t* out, int threads) {
+  const int64_t n = L.count();
+  const bool sgn = qmin < 0;
+  parallelFor((n + kChunk - 1) / kChunk, threads, [&](int64_t t) {
+    const int64_t a = t * kChunk, b = std::min(n, a + kChunk);
+    thread_local std::vector<uint8_t> scratch;
+    if (bits == 4 && scratch.size() < size_t(kChunk)) scratch.resize(kChunk);
+    uint8_t* dst = bits == 8 ? out + a : scratch.data();
+    L.walk(a, b,
+           [&](int64_t i, int64_t len, int64_t k) { quantStretchAvx2<false>(x + i, len, scales + k, zps + k, qmin, qmax, sgn, dst + (i - a)); },
+           [&](int64_t i, int64_t len, int64_t k) { quantStretchAvx2<true>(x + i, len, scales + k, zps + k, qmin, qmax, sgn, dst + (i - a)); });
+    if (bits == 4) packNibblesScalar(scratch.data(), b - a, out + a / 2);
+  });
+}
+
+void dequantizeAvx2(const uint8_t* q, const Layout& L, const float* scales, const int32_t* zps, bool isSigned, int bits,
+                    float* out, int threads) {
+  const int64_t n = L.count();
+  parallelFor((n + kChunk - 1) / kChunk, threads, [&](int64_t t) {
+    const int64_t a = t * kChunk, b = std::min(n, a + kChunk);
+    thread_local std::vector<uint8_t> scratch;
+    if (bits == 4 && scratch.size() < size_t(kChunk)) scratch.resize(kChunk);
+    const uint8_t* src = q + a;
+    if (bits == 4) { unpackNibblesScalar(q + a / 2, b - a, isSigned, scratch.data()); src = scratch.data(); }
+    L.walk(a, b,
+           [&](int64_t i, int64_t len, int64_t k) { dequantStretchAvx2<false>(src + (i - a), len, isSigned, scales + k, zps + k, out + i); },
+           [&](int64_t i, int64_t len, int64_t k) { dequantStretchAvx2<true>(src + (i - a), len, isSigned, scales + k, zps + k, out + i); });
+  });
+}
+
 template <bool VEC>
 QK_AVX512 void fakeQuantStretch(const float* x, const float* gy, int64_t len, const float* s, const int32_t* z, int qmin,
                                 int qmax, float* y, uint8_t* mask, float* gx) {
@@ -277,7 +366,9 @@ QK_AVX512 void fakeQuantStretch(const float* x, const float* gy, int64_t len, co
 
 void quantize(const float* x, const Layout& L, const float* scales, const int32_t* zps, int qmin, int qmax, int bits,
               uint8_t* out, Impl impl, int threads) {
-  if (!useAvx512(impl)) return ref::quantize(x, L, scales, zps, qmin, qmax, bits, out);
+  const int lv = level(impl);
+  if (lv == 0) return ref::quantize(x, L, scales, zps, qmin, qmax, bits, out);
+  if (lv == 1) return quantizeAvx2(x, L, scales, zps, qmin, qmax, bits, out, threads);
   const int64_t n = L.count();
   parallelFor((n + kChunk - 1) / kChunk, threads, [&](int64_t t) {
     const int64_t a = t * kChunk, b = std::min(n, a + kChunk);
@@ -312,7 +403,9 @@ void quantize(const float* x, const Layout& L, const float* scales, const int32_
 
 void dequantize(const uint8_t* q, const Layout& L, const float* scales, const int32_t* zps, bool isSigned, int bits,
                 float* out, Impl impl, int threads) {
-  if (!useAvx512(impl)) return ref::dequantize(q, L, scales, zps, isSigned, bits, out);
+  const int lv = level(impl);
+  if (lv == 0) return ref::dequantize(q, L, scales, zps, isSigned, bits, out);
+  if (lv == 1) return dequantizeAvx2(q, L, scales, zps, isSigned, bits, out, threads);
   const int64_t n = L.count();
   parallelFor((n + kChunk - 1) / kChunk, threads, [&](int64_t t) {
     const int64_t a = t * kChunk, b = std::min(n, a + kChunk);
