@@ -2,13 +2,15 @@
 // which weight axis, and which activation tensors get a QuantizeLinear/DequantizeLinear pair — and
 // which of those share one scale (ops that only move or select values keep their input's scale, so ORT
 // can run them on integers without a requant). Phase two (qdq-rewrite.ts) edits the graph.
-import type { ModelProto, NodeProto } from '../onnx/proto';
+import type { GraphProto, ModelProto, NodeProto } from '../onnx/proto';
 import type { Recipe } from '../pipeline/recipe';
 import { StudioError, quote } from '../errors';
-import { GraphIndex, attrInt } from './qdq-graph';
+import { GraphIndex, attrInt, subgraphsOf } from './qdq-graph';
 
 export interface QdqTarget {
   node: NodeProto;
+  /** The graph holding the node (the main graph or an If/Loop body). */
+  graph: GraphProto;
   /** Input index of the constant weight, if any. */
   weightInput?: number;
   /** Per-channel axis of the weight (undefined: per-tensor). */
@@ -58,7 +60,7 @@ function targetFor(n: NodeProto, idx: GraphIndex, recipe: Recipe, quantActs: boo
       const outAxis = n.opType === 'Conv' ? 0 : group === 1 ? 1 : undefined;
       const hasBias = !!n.input[2] && idx.isConstant(n.input[2]);
       return {
-        node: n, weightInput: 1,
+        node: n, graph: idx.graph, weightInput: 1,
         weightAxis: perChannel ? outAxis : undefined,
         groupAxis: grouped ? (n.opType === 'Conv' ? 1 : 0) : undefined,
         biasInput: hasBias && outAxis !== undefined ? 2 : undefined,
@@ -72,7 +74,7 @@ function targetFor(n: NodeProto, idx: GraphIndex, recipe: Recipe, quantActs: boo
       const alphaBeta = n.attribute.filter((a) => (a.name === 'alpha' || a.name === 'beta') && a.f !== 1).length === 0;
       const c = n.input[2] ? idx.constant(n.input[2]) : undefined;
       return {
-        node: n, weightInput: 1,
+        node: n, graph: idx.graph, weightInput: 1,
         weightAxis: perChannel ? (transB ? 0 : 1) : undefined,
         groupAxis: grouped ? (transB ? 1 : 0) : undefined,
         biasInput: c && c.dims.length === 1 && alphaBeta ? 2 : undefined,
@@ -85,43 +87,59 @@ function targetFor(n: NodeProto, idx: GraphIndex, recipe: Recipe, quantActs: boo
       if (ca && cb) return 'both inputs are constants';
       if (cb) {
         const r = rank(b);
-        return { node: n, weightInput: 1, weightAxis: perChannel && r >= 2 ? r - 1 : undefined, groupAxis: grouped && r >= 2 ? r - 2 : undefined, activationInputs: [0] };
+        return { node: n, graph: idx.graph, weightInput: 1, weightAxis: perChannel && r >= 2 ? r - 1 : undefined, groupAxis: grouped && r >= 2 ? r - 2 : undefined, activationInputs: [0] };
       }
-      if (ca) return { node: n, weightInput: 0, weightAxis: undefined, activationInputs: [1] };
+      if (ca) return { node: n, graph: idx.graph, weightInput: 0, weightAxis: undefined, activationInputs: [1] };
       if (!quantActs) return 'weight-only quantization needs a constant weight; both inputs are activations';
-      return { node: n, activationInputs: [0, 1] };
+      return { node: n, graph: idx.graph, activationInputs: [0, 1] };
     }
     case 'Gather': {
       if (!n.input[0] || !idx.isConstant(n.input[0])) return 'its data input is not a constant';
-      return { node: n, weightInput: 0, weightAxis: perChannel && rank(n.input[0]) === 2 ? 0 : undefined, activationInputs: [] };
+      return { node: n, graph: idx.graph, weightInput: 0, weightAxis: perChannel && rank(n.input[0]) === 2 ? 0 : undefined, activationInputs: [] };
     }
     default:
       return `op type ${quote(n.opType)} has no QDQ rule`;
   }
 }
 
+/** Every graph of the model with its index: the main graph first, then If/Loop/Scan bodies. */
+export function graphIndexes(model: ModelProto): GraphIndex[] {
+  const out: GraphIndex[] = [];
+  const visit = (g: GraphProto, parent?: GraphIndex) => {
+    const idx = new GraphIndex(g, parent);
+    out.push(idx);
+    for (const n of g.node) for (const a of n.attribute) for (const sg of subgraphsOf(a)) visit(sg, idx);
+  };
+  visit(model.graph!);
+  return out;
+}
+
 export function planQdq(model: ModelProto, recipe: Recipe, source = 'model'): QdqPlan {
-  const g = model.graph!;
-  const idx = new GraphIndex(g);
-  const names = new Set(g.node.map((n) => n.name));
+  const indexes = graphIndexes(model);
+  const all = indexes.flatMap((i) => i.graph.node);
+  const names = new Set(all.map((n) => n.name));
   for (const ex of recipe.exclude) {
-    if (!names.has(ex)) throw new StudioError('BAD_RECIPE', `Recipe exclude names node ${quote(ex)}, which is not in model ${quote(source)} (node names look like ${quote(g.node.find((n) => recipe.opTypes.includes(n.opType))?.name ?? g.node[0]?.name)}).`);
+    if (!names.has(ex)) throw new StudioError('BAD_RECIPE', `Recipe exclude names node ${quote(ex)}, which is not in model ${quote(source)} (node names look like ${quote(all.find((n) => recipe.opTypes.includes(n.opType))?.name ?? all[0]?.name)}).`);
   }
   const quantActs = recipe.activations !== null;
   const excluded = new Set(recipe.exclude);
   const targets: QdqTarget[] = [];
   const skipped: QdqPlan['skipped'] = [];
-  for (const n of g.node) {
-    if (n.domain !== '' && n.domain !== 'ai.onnx') continue;
-    if (!recipe.opTypes.includes(n.opType)) continue;
-    if (excluded.has(n.name)) { skipped.push({ node: n.name, opType: n.opType, reason: 'excluded by the recipe' }); continue; }
-    const t = targetFor(n, idx, recipe, quantActs);
-    if (typeof t === 'string') { skipped.push({ node: n.name, opType: n.opType, reason: t }); continue; }
-    if (t.weightInput !== undefined && !isFloatish(idx, n.input[t.weightInput]!)) { skipped.push({ node: n.name, opType: n.opType, reason: 'its weight is not a float tensor' }); continue; }
-    targets.push(t);
-  }
   const activations = new Map<string, string>();
-  if (quantActs) planActivations(g.node, idx, targets, activations, recipe.activations!.scheme === 'asymmetric');
+  for (const idx of indexes) {
+    const local: QdqTarget[] = [];
+    for (const n of idx.graph.node) {
+      if (n.domain !== '' && n.domain !== 'ai.onnx') continue;
+      if (!recipe.opTypes.includes(n.opType)) continue;
+      if (excluded.has(n.name)) { skipped.push({ node: n.name, opType: n.opType, reason: 'excluded by the recipe' }); continue; }
+      const t = targetFor(n, idx, recipe, quantActs);
+      if (typeof t === 'string') { skipped.push({ node: n.name, opType: n.opType, reason: t }); continue; }
+      if (t.weightInput !== undefined && !isFloatish(idx, n.input[t.weightInput]!)) { skipped.push({ node: n.name, opType: n.opType, reason: 'its weight is not a float tensor' }); continue; }
+      local.push(t);
+    }
+    if (quantActs) planActivations(idx.graph.node, idx, local, activations, recipe.activations!.scheme === 'asymmetric');
+    targets.push(...local);
+  }
   const calibrate = [...new Set(activations.values())];
   return { targets, activations, calibrate, skipped };
 }
@@ -156,4 +174,24 @@ function planActivations(nodes: NodeProto[], idx: GraphIndex, targets: QdqTarget
     if (!i || !o || !acts.has(i) || !wants.has(o) || idx.graphOutputs.has(o)) continue;
     acts.set(o, acts.get(i)!);
   }
+}
+
+/**
+ * Keep only activation Q/DQ pairs whose scale source was calibrated (tensors in an If branch the
+ * calibration data never took have no range). Their nodes fall back to weight-only; a Relu folded
+ * into an uncalibrated output comes back. Returns the nodes affected.
+ */
+export function dropUncalibrated(plan: QdqPlan, calibrated: Set<string>): string[] {
+  const affected = new Set<string>();
+  for (const [t, src] of [...plan.activations]) if (!calibrated.has(src)) plan.activations.delete(t);
+  for (const t of plan.targets) {
+    if (t.foldedRelu && !plan.activations.has(t.foldedRelu.output[0]!)) { t.foldedRelu = undefined; affected.add(t.node.name); }
+    if (t.activationInputs.some((i) => !plan.activations.has(t.node.input[i]!))) {
+      if (t.weightInput === undefined) { affected.add(t.node.name); continue; }
+      affected.add(t.node.name);
+    }
+  }
+  plan.targets = plan.targets.filter((t) => t.weightInput !== undefined || t.activationInputs.every((i) => plan.activations.has(t.node.input[i]!)));
+  plan.calibrate = plan.calibrate.filter((t) => calibrated.has(t));
+  return [...affected];
 }

@@ -3,13 +3,13 @@
 // int32 with scale s_in * s_w; activations get one QuantizeLinear -> DequantizeLinear pair after their
 // producer, read by every consumer, which is the pattern ORT fuses into QLinearConv / QLinearMatMul /
 // MatMulIntegerToFloat. The model is edited in place.
-import { DataType, type ModelProto, type NodeProto, type TensorProto } from '../onnx/proto';
+import { DataType, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from '../onnx/proto';
 import { makeTensor, tensorToFloat32, tensorDims, type TypedArray } from '../onnx/tensor';
 import { dtypeInfo, type ActivationDType, type Recipe, type WeightDType } from '../pipeline/recipe';
 import type { QuantizedNodeInfo } from '../pipeline/report';
 import { StudioError, quote } from '../errors';
 import { GraphIndex, intAttr, makeNode, onnxOpset } from './qdq-graph';
-import type { QdqPlan, QdqTarget } from './qdq-plan';
+import { graphIndexes, type QdqPlan, type QdqTarget } from './qdq-plan';
 import { quantizeWeight, rangeParams, roundHalfEven, type QParams } from './qdq-params';
 import { upgradeOpset } from './qdq-opset';
 
@@ -36,16 +36,18 @@ function intArray(dataType: number, values: ArrayLike<number>): TypedArray {
 }
 
 export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string, { min: number; max: number }>, recipe: Recipe, baseDir?: string): RewriteResult {
-  const g = model.graph!;
-  const idx = new GraphIndex(g);
   const w = recipe.weights;
   const a = recipe.activations;
   const fourBit = (d: string) => d === 'int4' || d === 'uint4' || d === 'int3';
   const grouped = typeof w.granularity === 'object' ? w.granularity.group : 0;
   const needOpset = fourBit(w.dtype) || (a && fourBit(a.dtype)) || grouped ? 21 : 13;
   if (onnxOpset(model) < needOpset) upgradeOpset(model, needOpset);
-
-  const head: NodeProto[] = [];
+  const g = model.graph!;
+  const indexes = graphIndexes(model);
+  const idx = indexes[0]!;
+  const indexOf = new Map<GraphProto, GraphIndex>(indexes.map((i) => [i.graph, i]));
+  // The plan's targets point at graphs of the model as planned; the opset upgrade keeps node objects.
+  const heads = new Map<GraphProto, NodeProto[]>(indexes.map((i) => [i.graph, []]));
   const newInits: TensorProto[] = [];
   const quantized: QuantizedNodeInfo[] = [];
 
@@ -69,17 +71,18 @@ export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string,
     const n = t.node, wi = t.weightInput!;
     const name = n.input[wi]!;
     const axis = grouped ? t.groupAxis : t.weightAxis;
-    const key = `${name}|${axis}|${grouped}`;
+    const key = `${name}|${axis}|${grouped}|${indexes.findIndex((i) => i.graph === t.graph)}`;
+    const gi = indexOf.get(t.graph) ?? idx;
     let entry = weightCache.get(key);
     if (!entry) {
-      const tensor = idx.constant(name)!;
+      const tensor = gi.constant(name)!;
       const dims = tensorDims(tensor);
       const q = quantizeWeight(tensorToFloat32(tensor, baseDir), dims, w.dtype, w.scheme, axis, grouped && axis !== undefined ? grouped : undefined);
       const dt = qType(w.dtype);
       const qn = idx.unique(`${name}_quantized`), sn = idx.unique(`${name}_scale`), zn = idx.unique(`${name}_zero_point`), out = idx.unique(`${name}_DequantizeLinear_Output`);
       newInits.push(makeTensor(qn, dt, dims, intArray(dt, q.values)), makeTensor(sn, DataType.FLOAT, q.paramDims, q.scales), makeTensor(zn, dt, q.paramDims, intArray(dt, q.zeroPoints)));
       const attrs = q.axis !== undefined ? [intAttr('axis', q.axis), ...(q.blockSize ? [intAttr('block_size', q.blockSize)] : [])] : [];
-      head.push(makeNode('DequantizeLinear', [qn, sn, zn], [out], idx.unique(`${name}_DequantizeLinear`), attrs));
+      heads.get(t.graph)!.push(makeNode('DequantizeLinear', [qn, sn, zn], [out], idx.unique(`${name}_DequantizeLinear`), attrs));
       entry = { out, scales: q.scales, perChannel: q.axis !== undefined && !q.blockSize };
       weightCache.set(key, entry);
     }
@@ -98,7 +101,7 @@ export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string,
       const actIn = n.input[0]!;
       if (t.biasInput !== undefined && a && plan.activations.has(actIn) && !grouped) {
         const bName = n.input[t.biasInput]!;
-        const bias = tensorToFloat32(idx.constant(bName)!, baseDir);
+        const bias = tensorToFloat32((indexOf.get(t.graph) ?? idx).constant(bName)!, baseDir);
         const sIn = paramsOf(actIn).scale;
         const scales = new Float32Array(bias.length), q = new Int32Array(bias.length);
         for (let c = 0; c < bias.length; c++) {
@@ -108,7 +111,7 @@ export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string,
         }
         const qn = idx.unique(`${bName}_quantized`), sn = idx.unique(`${bName}_scale`), zn = idx.unique(`${bName}_zero_point`), out = idx.unique(`${bName}_DequantizeLinear_Output`);
         newInits.push(makeTensor(qn, DataType.INT32, [bias.length], q), makeTensor(sn, DataType.FLOAT, [bias.length], scales), makeTensor(zn, DataType.INT32, [bias.length], new Int32Array(bias.length)));
-        head.push(makeNode('DequantizeLinear', [qn, sn, zn], [out], idx.unique(`${bName}_DequantizeLinear`), [intAttr('axis', 0)]));
+        heads.get(t.graph)!.push(makeNode('DequantizeLinear', [qn, sn, zn], [out], idx.unique(`${bName}_DequantizeLinear`), [intAttr('axis', 0)]));
         n.input[t.biasInput] = out;
       }
     }
@@ -136,18 +139,21 @@ export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string,
       after.set(tensor, pair);
     }
   }
-  const nodes: NodeProto[] = [...head];
-  for (const tensor of idx.graphInputs) if (after.has(tensor)) nodes.push(...after.get(tensor)!);
-  for (const n of g.node) {
-    if (removed.has(n)) continue;
-    for (let i = 0; i < n.input.length; i++) {
-      const d = dqOf.get(n.input[i]!);
-      if (d) n.input[i] = d;
+  for (const gi of indexes) {
+    const sub = gi.graph;
+    const nodes: NodeProto[] = [...heads.get(sub)!];
+    for (const tensor of gi.graphInputs) if (after.has(tensor)) { nodes.push(...after.get(tensor)!); after.delete(tensor); }
+    for (const n of sub.node) {
+      if (removed.has(n)) continue;
+      for (let i = 0; i < n.input.length; i++) {
+        const d = dqOf.get(n.input[i]!);
+        if (d) n.input[i] = d;
+      }
+      nodes.push(n);
+      for (const o of n.output) if (after.has(o)) nodes.push(...after.get(o)!);
     }
-    nodes.push(n);
-    for (const o of n.output) if (after.has(o)) nodes.push(...after.get(o)!);
+    sub.node = nodes;
   }
-  g.node = nodes;
   g.initializer.push(...newInits);
   pruneUnused(model);
   return { quantized, opset: onnxOpset(model), dequantized: dqOf };

@@ -14,7 +14,7 @@ import { runCalibration } from '../quant/calibration/run-calibration';
 import type { TensorStats } from '../quant/calibration/run-calibration';
 import { calibrationMethod } from '../quant/calibration/methods';
 import { foldConvBatchNorm } from '../export/qdq-fold-bn';
-import { planQdq, type QdqPlan } from '../export/qdq-plan';
+import { planQdq, dropUncalibrated, type QdqPlan } from '../export/qdq-plan';
 import { rewriteQdq } from '../export/qdq-rewrite';
 import { compareModels, type ComparedTensor } from '../eval/layer-error';
 import { throwIfCancelled, type WorkContext } from '../jobs/progress';
@@ -115,6 +115,8 @@ export async function quantizeModel(o: QuantizeOptions): Promise<QuantizeReport>
       ctx: { ...ctx, onProgress: (e) => progress(ctx, 'calibrate', 0.05 + 0.45 * e.fraction, e.message ?? '') },
     }));
     st.stats = cal.stats;
+    const uncal = dropUncalibrated(st.plan, new Set(cal.stats.keys()));
+    if (uncal.length) report.notices.push(`${uncal.length} node(s) sit where the calibration data never went (an If branch it did not take): their activations stay float, weights are still quantized (${uncal.slice(0, 3).join(', ')}${uncal.length > 3 ? ', ...' : ''}).`);
     report.device.used = cal.provider;
     if (cal.notice) report.notices.push(cal.notice);
     report.metrics = { ...report.metrics, calibrationSamples: cal.samplesUsed };
@@ -163,11 +165,12 @@ export async function quantizeModel(o: QuantizeOptions): Promise<QuantizeReport>
 function comparedTensors(st: PipelineState): ComparedTensor[] {
   const list: ComparedTensor[] = [];
   const names = new Set<string>();
-  for (const n of st.original.graph!.node) for (const o of n.output) names.add(o);
+  for (const n of st.original.graph!.node) for (const o of n.output) names.add(o); // main graph only: If-branch values cannot be outputs
   for (const t of st.plan?.targets ?? []) {
     const tensor = t.node.output[0]!; // after a Relu fold this is the Relu's output, as in the FP32 model
     if (!names.has(tensor)) continue;
     const q = st.dequantized?.get(tensor) ?? tensor;
+    if (t.graph !== st.model.graph) continue;
     list.push({ tensor, quantizedTensor: q, node: t.node.name, opType: t.node.opType });
   }
   return list;

@@ -26,13 +26,53 @@ export function toOrtTensor(a: NpyArray, name = 'input'): ort.Tensor {
   return new ort.Tensor(t, a.data as never, a.shape);
 }
 
+/**
+ * Inputs with no sample axis (a scalar sample rate, an initial RNN state [2, batch, 128]) are fed
+ * whole to every run; `batchAxis` names the axis of size 1 that is repeated to the run's batch size.
+ */
+const constantInputs = new WeakMap<NpyArray, { batchAxis?: number; perSample?: boolean }>();
+/** `perSample`: the array holds one entry per sample along `batchAxis` (e.g. recorded RNN states [2, N, 128]). */
+export function markConstantInput(a: NpyArray, batchAxis?: number, perSample = false): void { constantInputs.set(a, { batchAxis, perSample }); }
+
+function sliceAxis(a: NpyArray, axis: number, start: number, end: number): NpyArray {
+  const outer = a.shape.slice(0, axis).reduce((x, y) => x * y, 1);
+  const inner = a.shape.slice(axis + 1).reduce((x, y) => x * y, 1);
+  const d = a.shape[axis]!, n = end - start;
+  const Ctor = a.data.constructor as new (n: number) => NpyData;
+  const data = new Ctor(outer * n * inner);
+  for (let o = 0; o < outer; o++) (data as Float32Array).set((a.data as Float32Array).subarray((o * d + start) * inner, (o * d + end) * inner), o * n * inner);
+  return { dtype: a.dtype, shape: a.shape.map((x, i) => (i === axis ? n : x)), data };
+}
+export function isConstantInput(a: NpyArray): boolean { return constantInputs.has(a); }
+
+function tileAxis(a: NpyArray, axis: number, times: number): NpyArray {
+  if (times === 1 || a.shape[axis] !== 1) return a;
+  const outer = a.shape.slice(0, axis).reduce((x, y) => x * y, 1);
+  const inner = a.shape.slice(axis + 1).reduce((x, y) => x * y, 1);
+  const Ctor = a.data.constructor as new (n: number) => NpyData;
+  const data = new Ctor(outer * times * inner);
+  for (let o = 0; o < outer; o++) for (let t = 0; t < times; t++) (data as Float32Array).set((a.data as Float32Array).subarray(o * inner, (o + 1) * inner), (o * times + t) * inner);
+  return { dtype: a.dtype, shape: a.shape.map((d, i) => (i === axis ? times : d)), data };
+}
+
 export function feedsFor(inputs: Record<string, NpyArray>, start: number, end: number): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
-  for (const [name, arr] of Object.entries(inputs)) feeds[name] = toOrtTensor(sliceSamples(arr, start, end), name);
+  for (const [name, arr] of Object.entries(inputs)) {
+    const c = constantInputs.get(arr);
+    const v = !c ? sliceSamples(arr, start, end)
+      : c.batchAxis === undefined ? arr
+      : c.perSample ? sliceAxis(arr, c.batchAxis, start, end)
+      : tileAxis(arr, c.batchAxis, end - start);
+    feeds[name] = toOrtTensor(v, name);
+  }
   return feeds;
 }
 
 export function sampleCount(inputs: Record<string, NpyArray>): number {
-  const counts = Object.values(inputs).map((a) => a.shape[0] ?? 0);
+  const counts = Object.values(inputs).flatMap((a) => {
+    const c = constantInputs.get(a);
+    if (!c) return [a.shape[0] ?? 0];
+    return c.perSample && c.batchAxis !== undefined ? [a.shape[c.batchAxis]!] : [];
+  });
   return counts.length ? Math.min(...counts) : 0;
 }

@@ -9,6 +9,7 @@ import { createSession, type Device } from '../../runtime/session';
 import { feedsFor, sampleCount } from '../../runtime/batching';
 import { throwIfCancelled, type WorkContext } from '../../jobs/progress';
 import { addGraphOutputs } from './augment';
+import { inlineTakenBranches } from './inline-branches';
 import { MinMaxHistogramCollector, type RangeCollector, type TensorHistogram } from './collectors';
 import { StudioError, quote } from '../../errors';
 
@@ -45,7 +46,12 @@ export interface CalibrationResult {
 export async function runCalibration(model: ModelProto, tensors: readonly string[], inputs: Record<string, NpyArray>, o: CalibrationOptions): Promise<CalibrationResult> {
   const total = Math.min(o.samples, sampleCount(inputs));
   if (total === 0) throw new StudioError('BAD_DATA', 'Calibration needs at least one sample: the --data arrays are empty.');
-  const augmented = addGraphOutputs(model, tensors);
+  // Tensors inside If branches: calibrate through the branch the data takes; the others are left out.
+  const flat = await inlineTakenBranches(model, tensors, inputs, o.device);
+  const visible = new Set(flat.model.graph!.node.flatMap((n) => n.output));
+  for (const i of flat.model.graph!.input) visible.add(i.name);
+  tensors = tensors.filter((t) => visible.has(t));
+  const augmented = addGraphOutputs(flat.model, tensors);
   const s = await createSession(serializeModel(augmented), { device: o.device, source: 'calibration model' });
   const collectors = new Map<string, RangeCollector>();
   for (const t of tensors) collectors.set(t, o.makeCollector?.(t) ?? new MinMaxHistogramCollector());
