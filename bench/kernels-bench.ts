@@ -5,12 +5,13 @@
 //                          ours prepacked with packB), 1 thread and all threads
 //   histogram              Gvalues/s vs the TypeScript reference twin
 //   CUDA (only with a GPU) device-resident quantize vs cudaMemcpy D2D, int8 mma GEMM vs the cuBLASLt figure
-// Flags: --quick (smaller sizes, fewer repeats).
+//   GPTQ                   matrices/s vs the TypeScript reference (engine/quant/algorithms/gptq-core.ts)
+// Flags: --quick (smaller sizes, fewer repeats), --only=quant|hist|gemm|gptq|cuda.
 import * as ort from 'onnxruntime-node';
 import { availableParallelism } from 'node:os';
 import {
   backend, copyBytesSync, cpuFeatures, cudaBench, dequantizeLinearSync, deviceInfo, gemmInt8, gemmInt8Sync, gemmKernelFor,
-  histogramSync, loadError, nativeAvailable, packB, quantizeLinearSync,
+  gptqQuantize, hessianAccumulateSync, histogramSync, loadError, nativeAvailable, packB, quantizeLinearSync,
 } from '../native-kernels/lib/index';
 import { histogramRef } from '../native-kernels/lib/reference/quantize';
 import { create, DataType, GraphProtoSchema, ModelProtoSchema, NodeProtoSchema, OperatorSetIdProtoSchema, TensorShapeProto_DimensionSchema, TensorShapeProtoSchema, TypeProto_TensorSchema, TypeProtoSchema, ValueInfoProtoSchema } from '../engine/onnx/proto';
@@ -145,6 +146,19 @@ async function benchGemm(threadsList: number[]): Promise<void> {
   }
 }
 
+async function benchGptq(): Promise<void> {
+  // GPTQ for one weight matrix, native port vs the TypeScript reference it is bit-exact with
+  const { gptqQuantize: gptqReference } = await import('../engine/quant/algorithms/gptq-core');
+  const [rows, cols, samples] = quick ? [64, 256, 256] : [128, 512, 512];
+  const X = randomFloats(samples * cols, 7);
+  const gram = new Float64Array(cols * cols);
+  hessianAccumulateSync(gram, X, samples, cols);
+  const hessian = Float32Array.from(gram, (v) => (2 * v) / samples);
+  const o = { weight: randomFloats(rows * cols, 8), hessian, rows, cols, bits: 4, groupSize: 128, symmetric: true, damp: 0.01, blockSize: 128, actOrder: true };
+  const [tOurs, tRef] = await timePair(() => gptqQuantize(o), () => gptqReference(o), 1, 3);
+  emit('gptq 4-bit g128 act-order (bit-exact with the reference)', `${rows}x${cols}`, 1 / tOurs, 'matrices/s', 'TypeScript reference (engine/quant/algorithms/gptq-core.ts)', 1 / tRef);
+}
+
 async function benchCuda(): Promise<void> {
   const d = deviceInfo();
   if (!d.available) {
@@ -175,6 +189,7 @@ async function main(): Promise<void> {
   if (!only || only === 'quant') await benchQuant(threadsList);
   if (!only || only === 'hist') await benchHistogram();
   if (!only || only === 'gemm') await benchGemm(threadsList);
+  if (!only || only === 'gptq') await benchGptq();
   if (!only || only === 'cuda') await benchCuda();
 }
 
