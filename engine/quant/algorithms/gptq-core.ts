@@ -46,36 +46,58 @@ export function upperCholeskyOfInverse(h: Float64Array, n: number): boolean {
   // R[i][j] = (H[i][j] − Σ_{k>j} R[i][k]·R[j][k]) / R[j][j] for i < j. Stored in the upper triangle of h.
   for (let j = n - 1; j >= 0; j--) {
     const rowJ = j * n;
-    let d = h[rowJ + j]!;
-    for (let k = j + 1; k < n; k++) { const v = h[rowJ + k]!; d -= v * v; }
+    const d = h[rowJ + j]! - dotRange(h, rowJ, rowJ, j + 1, n);
     if (!(d > 0)) return false;
     const rjj = Math.sqrt(d);
     h[rowJ + j] = rjj;
     const inv = 1 / rjj;
     for (let i = 0; i < j; i++) {
       const rowI = i * n;
-      let s = h[rowI + j]!;
-      for (let k = j + 1; k < n; k++) s -= h[rowI + k]! * h[rowJ + k]!;
-      h[rowI + j] = s * inv;
+      h[rowI + j] = (h[rowI + j]! - dotRange(h, rowI, rowJ, j + 1, n)) * inv;
     }
   }
+  const acc = new Float64Array(n);
   // Invert the upper-triangular R in place (column by column from the right: U = R⁻¹ is upper too).
   for (let i = n - 1; i >= 0; i--) {
     const rowI = i * n;
     const uii = 1 / h[rowI + i]!;
     // U[i][j] for j > i: −(Σ_{k=i+1..j} R[i][k]·U[k][j]) / R[i][i]; rows k > i already hold U.
-    const acc = new Float64Array(n - i - 1);
+    acc.fill(0, i + 1, n);
     for (let k = i + 1; k < n; k++) {
       const rik = h[rowI + k]!;
-      if (rik === 0) continue;
-      const rowK = k * n;
-      for (let j = k; j < n; j++) acc[j - i - 1]! += rik * h[rowK + j]!;
+      if (rik !== 0) axpyRange(acc, h, rik, k * n, k, n);
     }
-    for (let j = i + 1; j < n; j++) h[rowI + j] = -acc[j - i - 1]! * uii;
+    for (let j = i + 1; j < n; j++) h[rowI + j] = -acc[j]! * uii;
     h[rowI + i] = uii;
   }
   for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) h[i * n + j] = 0;
   return true;
+}
+
+/** Σ_{k=from}^{to−1} h[a + k]·h[b + k], four accumulators (V8 keeps them in registers). */
+function dotRange(h: Float64Array, a: number, b: number, from: number, to: number): number {
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let k = from;
+  for (; k + 3 < to; k += 4) {
+    s0 += h[a + k]! * h[b + k]!;
+    s1 += h[a + k + 1]! * h[b + k + 1]!;
+    s2 += h[a + k + 2]! * h[b + k + 2]!;
+    s3 += h[a + k + 3]! * h[b + k + 3]!;
+  }
+  for (; k < to; k++) s0 += h[a + k]! * h[b + k]!;
+  return s0 + s1 + s2 + s3;
+}
+
+/** acc[j] += f·h[row + j] for j in [from, to). */
+function axpyRange(acc: Float64Array, h: Float64Array, f: number, row: number, from: number, to: number): void {
+  let j = from;
+  for (; j + 3 < to; j += 4) {
+    acc[j]! += f * h[row + j]!;
+    acc[j + 1]! += f * h[row + j + 1]!;
+    acc[j + 2]! += f * h[row + j + 2]!;
+    acc[j + 3]! += f * h[row + j + 3]!;
+  }
+  for (; j < to; j++) acc[j]! += f * h[row + j]!;
 }
 
 export function gptqQuantize(o: GptqOptions): GptqResult {

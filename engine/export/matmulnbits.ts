@@ -1,0 +1,234 @@
+// Weight-only export of RTN/GPTQ/AWQ results:
+//  - `matmulnbits`: com.microsoft MatMulNBits (ORT's int4 kernels) with accuracy_level 4, so ORT quantizes
+//    the activations per block to int8 and uses its int8 dot-product path instead of dequantizing to float.
+//  - `qdq`: opset-21 blocked DequantizeLinear (uint4 + scale + zero point, block over K) feeding the
+//    original MatMul, for runtimes without MatMulNBits.
+// Layers sharing a weight share one set of packed tensors; a Gather reading the same tensor (tied
+// embeddings) keeps the float original; Gemm's bias/alpha/beta become an Add / folded scales; MatMuls reading
+// Transpose(W) need no transpose (MatMulNBits stores [N, K] anyway).
+import { create, clone, ModelProtoSchema, NodeProtoSchema, AttributeProtoSchema, AttributeType, OperatorSetIdProtoSchema, type ModelProto, type NodeProto, type TensorProto, type GraphProto } from '../onnx/proto';
+import { DataType, makeTensor, tensorToFloat32 } from '../onnx/tensor';
+import { StudioError, quote } from '../errors';
+import { attrFloat, attrInt } from '../quant/algorithms/linear-layers';
+import type { WeightOnlyLayerResult } from '../quant/algorithms/weight-only';
+
+export interface WeightOnlyExportOptions {
+  format: 'matmulnbits' | 'qdq';
+  /** MatMulNBits accuracy_level: 0 = ORT's default (dequantize to float), 4 = int8 compute. Default 4. */
+  accuracyLevel?: number;
+  baseDir?: string;
+}
+
+const intAttr = (name: string, v: number) => create(AttributeProtoSchema, { name, type: AttributeType.INT, i: BigInt(v) });
+
+/** Smallest power of two ≥ max(16, n): MatMulNBits block sizes are powers of two from 16. */
+export function blockSizeFor(groupSize: number, K: number): number {
+  let b = 16;
+  const want = groupSize > 0 ? groupSize : K;
+  while (b < want) b *= 2;
+  return b;
+}
+
+/**
+ * Pack a quantized N × K weight (q in [0, 2^bits − 1], per-group scales / zero points, bits ≤ 4) into
+ * MatMulNBits' layout: B uint8 [N, nBlocks, blockSize/2] (two values a byte, low nibble first), scales
+ * float [N · nBlocks], zero points uint8 [N · ceil(nBlocks/2)] (low nibble first) or none when every
+ * zero point is 8 (ORT's default for 4 bits). Values below 4 bits sit in 4-bit containers unchanged:
+ * (q − zp)·scale does not care.
+ */
+export function packMatMulNBits(r: WeightOnlyLayerResult): { B: Uint8Array; scales: Float32Array; zeroPoints?: Uint8Array; blockSize: number; nBlocks: number } {
+  const { rows: N, cols: K } = r.layer;
+  const gs = r.config.groupSize;
+  if (r.config.bits > 4) throw new StudioError('BAD_RECIPE', `MatMulNBits export supports 3- and 4-bit weights; layer ${quote(r.layer.nodes[0]!.name)} has ${r.config.bits} bits.`);
+  const blockSize = blockSizeFor(gs, K);
+  if (gs > 0 && blockSize !== gs) throw new StudioError('BAD_RECIPE', `MatMulNBits needs a power-of-two group size of at least 16, not ${quote(gs)}.`);
+  const nBlocks = Math.ceil(K / blockSize);
+  const nG = gs > 0 ? Math.ceil(K / gs) : 1;
+  const blob = blockSize / 2;
+  const B = new Uint8Array(N * nBlocks * blob);
+  const scales = new Float32Array(N * nBlocks);
+  const zpBytes = Math.ceil(nBlocks / 2);
+  const zeroPoints = new Uint8Array(N * zpBytes);
+  let allEight = true;
+  for (let n = 0; n < N; n++) {
+    for (let b = 0; b < nBlocks; b++) {
+      const g = gs > 0 ? b : 0;
+      const zp = r.qw.zeroPoints[n * nG + g]!;
+      scales[n * nBlocks + b] = r.qw.scales[n * nG + g]!;
+      if (zp !== 8) allEight = false;
+      zeroPoints[n * zpBytes + (b >> 1)]! |= (zp & 0xf) << ((b & 1) * 4);
+      for (let i = 0; i < blockSize; i++) {
+        const k = b * blockSize + i;
+        const q = k < K ? r.qw.q[n * K + k]! : zp; // padding dequantizes to 0
+        B[(n * nBlocks + b) * blob + (i >> 1)]! |= (q & 0xf) << ((i & 1) * 4);
+      }
+    }
+  }
+  return { B, scales, zeroPoints: allEight ? undefined : zeroPoints, blockSize, nBlocks };
+}
+
+function ensureOpset(model: ModelProto, domain: string, version: number): void {
+  const o = model.opsetImport.find((x) => x.domain === domain || (domain === '' && x.domain === 'ai.onnx'));
+  if (!o) model.opsetImport.push(create(OperatorSetIdProtoSchema, { domain, version: BigInt(version) }));
+  else if (Number(o.version) < version) o.version = BigInt(version);
+}
+
+const REDUCE_AXES_TO_INPUT = new Set(['ReduceMax', 'ReduceMin', 'ReduceMean', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare']);
+
+/** Raise the default-domain opset to 21 for int4 DequantizeLinear, moving Reduce* `axes` to inputs (changed in 18). */
+function upgradeToOpset21(model: ModelProto, g: GraphProto, uniq: (b: string) => string, notices: string[]): void {
+  const cur = Number(model.opsetImport.find((x) => x.domain === '' || x.domain === 'ai.onnx')?.version ?? 1);
+  if (cur >= 21) return;
+  if (cur < 18) {
+    for (const n of g.node) {
+      if (!REDUCE_AXES_TO_INPUT.has(n.opType)) continue;
+      const a = n.attribute.find((x) => x.name === 'axes');
+      if (!a) continue;
+      const name = uniq(`${n.name || n.opType}_axes`);
+      g.initializer.push(makeTensor(name, DataType.INT64, [a.ints.length], BigInt64Array.from(a.ints.map((v) => BigInt(v)))));
+      n.input = [n.input[0]!, name];
+      n.attribute = n.attribute.filter((x) => x !== a);
+    }
+  }
+  for (const n of g.node) {
+    if (n.attribute.some((a) => a.type === AttributeType.GRAPH || a.type === AttributeType.GRAPHS)) {
+      notices.push(`Node ${quote(n.name)} has subgraphs; they were moved to opset 21 unchanged.`);
+    }
+  }
+  ensureOpset(model, '', 21);
+  if (model.irVersion < 10n) model.irVersion = 10n;
+}
+
+/** A copy of `model` with every quantized layer rewritten for the chosen format. */
+export function exportWeightOnly(model: ModelProto, results: WeightOnlyLayerResult[], opts: WeightOnlyExportOptions): { model: ModelProto; notices: string[] } {
+  const m = clone(ModelProtoSchema, model);
+  const g = m.graph!;
+  const notices: string[] = [];
+  const names = new Set<string>([...g.initializer.map((t) => t.name), ...g.node.flatMap((n) => [...n.input, ...n.output]), ...g.node.map((n) => n.name)]);
+  const uniq = (base: string) => { let s = base; for (let i = 1; names.has(s); i++) s = `${base}_${i}`; names.add(s); return s; };
+  const byName = new Map(g.node.map((n) => [n.name ? n.name : n.output[0]!, n]));
+  const find = (orig: NodeProto) => byName.get(orig.name ? orig.name : orig.output[0]!)!;
+  const newInits: TensorProto[] = [];
+  const accuracyLevel = opts.accuracyLevel ?? 4;
+  if (opts.format === 'qdq') upgradeToOpset21(m, g, uniq, notices);
+  else ensureOpset(m, 'com.microsoft', 1);
+
+  for (const r of results) {
+    const { rows: N, cols: K } = r.layer;
+    const base = r.layer.weight.replace(/[^A-Za-z0-9_.]/g, '_');
+    if (opts.format === 'matmulnbits') {
+      const p = packMatMulNBits(r);
+      const bName = uniq(`${base}_Q4`), sName = uniq(`${base}_scales`);
+      newInits.push(makeTensor(bName, DataType.UINT8, [N, p.nBlocks, p.blockSize / 2], p.B));
+      const zName = p.zeroPoints ? uniq(`${base}_zp`) : '';
+      for (const orig of r.layer.nodes) {
+        const node = find(orig);
+        let scales = p.scales;
+        let outName = node.output[0]!;
+        let addBias: string | undefined;
+        if (r.layer.opType === 'Gemm') {
+          const alpha = attrFloat(node, 'alpha', 1);
+          if (alpha !== 1) scales = p.scales.map((s) => s * alpha);
+          if (node.input[2]) {
+            const beta = attrFloat(node, 'beta', 1);
+            let c = node.input[2];
+            if (beta !== 1) {
+              const ct = g.initializer.find((t) => t.name === c);
+              if (!ct) throw new StudioError('UNSUPPORTED_OP', `Gemm ${quote(node.name)}: beta ${quote(beta)} with a non-constant C cannot be exported to MatMulNBits.`);
+              c = uniq(`${c}_beta`);
+              newInits.push(makeTensor(c, DataType.FLOAT, ct.dims.map(Number), tensorToFloat32(ct, opts.baseDir).map((v) => v * beta)));
+            }
+            addBias = c;
+            outName = uniq(`${node.output[0]}_nobias`);
+          }
+        }
+        const scaleName = scales === p.scales ? sName : uniq(`${base}_scales_alpha`);
+        if (!newInits.some((t) => t.name === scaleName)) newInits.push(makeTensor(scaleName, DataType.FLOAT, [N * p.nBlocks], scales));
+        if (zName && !newInits.some((t) => t.name === zName)) newInits.push(makeTensor(zName, DataType.UINT8, [p.zeroPoints!.length], p.zeroPoints!));
+        const mm = create(NodeProtoSchema, {
+          name: uniq(`${node.name || 'MatMul'}_MatMulNBits`), opType: 'MatMulNBits', domain: 'com.microsoft',
+          input: zName ? [node.input[0]!, bName, scaleName, zName] : [node.input[0]!, bName, scaleName],
+          output: [outName],
+          attribute: [intAttr('K', K), intAttr('N', N), intAttr('bits', 4), intAttr('block_size', p.blockSize), intAttr('accuracy_level', accuracyLevel)],
+        });
+        const at = g.node.indexOf(node);
+        const repl = [mm];
+        if (addBias) repl.push(create(NodeProtoSchema, { name: uniq(`${node.name}_bias`), opType: 'Add', input: [outName, addBias], output: [node.output[0]!] }));
+        g.node.splice(at, 1, ...repl);
+      }
+    } else {
+      // Opset-21 blocked DequantizeLinear: uint4 [K, N] along axis 0 (MatMul's layout), scales/zps [K/bs, N].
+      const gs = r.config.groupSize;
+      const nG = gs > 0 ? Math.ceil(K / gs) : 1;
+      const qKN = new Uint8Array(K * N);
+      for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) qKN[k * N + n] = r.qw.q[n * K + k]!;
+      const sT = new Float32Array(nG * N);
+      const zT = new Uint8Array(nG * N);
+      for (let n = 0; n < N; n++) for (let j = 0; j < nG; j++) { sT[j * N + n] = r.qw.scales[n * nG + j]!; zT[j * N + n] = r.qw.zeroPoints[n * nG + j]!; }
+      const dtype = r.config.bits <= 4 ? DataType.UINT4 : DataType.UINT8;
+      const qName = uniq(`${base}_q`), sName = uniq(`${base}_scale`), zName = uniq(`${base}_zero_point`), wName = uniq(`${base}_dq`);
+      newInits.push(makeTensor(qName, dtype, [K, N], qKN));
+      const perChannel = gs === 0;
+      newInits.push(makeTensor(sName, DataType.FLOAT, perChannel ? [N] : [nG, N], sT));
+      newInits.push(makeTensor(zName, dtype, perChannel ? [N] : [nG, N], zT));
+      const dq = create(NodeProtoSchema, {
+        name: uniq(`${base}_DequantizeLinear`), opType: 'DequantizeLinear', input: [qName, sName, zName], output: [wName],
+        attribute: perChannel ? [intAttr('axis', 1)] : [intAttr('axis', 0), intAttr('block_size', gs)],
+      });
+      let first = -1;
+      for (const orig of r.layer.nodes) {
+        const node = find(orig);
+        const at = g.node.indexOf(node);
+        if (first < 0 || at < first) first = at;
+        if (r.layer.opType === 'Gemm') {
+          // Gemm reads B as [K, N] once transB is cleared.
+          node.attribute = node.attribute.filter((a) => a.name !== 'transB');
+        }
+        node.input[1] = wName;
+      }
+      g.node.splice(first, 0, dq);
+    }
+  }
+  g.initializer.push(...newInits);
+  pruneUnused(g);
+  return { model: m, notices };
+}
+
+/** Drop nodes whose outputs nobody reads (e.g. a Transpose of a weight now packed) and unread initializers. */
+export function pruneUnused(g: GraphProto): void {
+  const outputs = new Set(g.output.map((o) => o.name));
+  for (let changed = true; changed;) {
+    changed = false;
+    const used = new Set<string>(outputs);
+    for (const n of g.node) for (const i of n.input) used.add(i);
+    for (const n of g.node) for (const a of n.attribute) if (a.g) for (const sn of a.g.node) for (const i of sn.input) used.add(i);
+    const keep = g.node.filter((n) => n.output.some((o) => used.has(o)));
+    if (keep.length !== g.node.length) { g.node = keep; changed = true; }
+    const initKeep = g.initializer.filter((t) => used.has(t.name));
+    if (initKeep.length !== g.initializer.length) {
+      const dropped = new Set(g.initializer.filter((t) => !used.has(t.name)).map((t) => t.name));
+      g.initializer = initKeep;
+      g.input = g.input.filter((i) => !dropped.has(i.name));
+      changed = true;
+    }
+  }
+}
+
+/** Read back a MatMulNBits node's weight as float N × K (for checks). */
+export function unpackMatMulNBits(B: Uint8Array, scales: Float32Array, zeroPoints: Uint8Array | undefined, N: number, K: number, blockSize: number): Float32Array {
+  const nBlocks = Math.ceil(K / blockSize);
+  const blob = blockSize / 2;
+  const zpBytes = Math.ceil(nBlocks / 2);
+  const out = new Float32Array(N * K);
+  for (let n = 0; n < N; n++) {
+    for (let k = 0; k < K; k++) {
+      const b = Math.floor(k / blockSize), i = k % blockSize;
+      const q = (B[(n * nBlocks + b) * blob + (i >> 1)]! >> ((i & 1) * 4)) & 0xf;
+      const zp = zeroPoints ? (zeroPoints[n * zpBytes + (b >> 1)]! >> ((b & 1) * 4)) & 0xf : 8;
+      out[n * K + k] = (q - zp) * scales[n * nBlocks + b]!;
+    }
+  }
+  return out;
+}
+
+export { attrInt };
