@@ -56,7 +56,18 @@ namespace {
 // A -> u8 (s8 flipped by +128), K zero-padded to Kp, M zero-padded to Mp. Row-major rows of Kp bytes for
 // the VNNI kernel; for AMX, tile order [Mp/16][Kp/64][16 rows][64 bytes] so every tile load is one
 // contiguous kilobyte. Row sums of the original A only when bZp != 0 needs them.
-enum class ALayout { Rows, AmxTiles, VnniQuads };
+// d[0..64) = s[0..w) ^ flip, zero after w
+QK_AVX512 void copyFlip64Avx512(const uint8_t* s, int64_t w, uint8_t flip, uint8_t* d) {
+  const __mmask64 m = w >= 64 ? ~__mmask64(0) : (__mmask64(1) << w) - 1;
+  const __m512i v = _mm512_maskz_loadu_epi8(m, s);
+  _mm512_storeu_si512(d, _mm512_maskz_mov_epi8(m, _mm512_xor_si512(v, _mm512_set1_epi8(char(flip)))));
+}
+inline void copyFlip64(const uint8_t* s, int64_t w, uint8_t flip, uint8_t* d) {
+  static const bool avx512 = cpuFeatures().avx512();
+  if (avx512) return copyFlip64Avx512(s, w, flip, d);
+  for (int64_t k = 0; k < w; ++k) d[k] = s[k] ^ flip;
+  if (w < 64) std::memset(d + w, 0, size_t(64 - w));
+}
 
 // VNNI: [M/8 blocks][Kp/4][8 rows][4 bytes], so the 8x32 kernel reads 32 contiguous bytes per k-quad.
 void packAQuads(const uint8_t* A, bool aSigned, int64_t M, int64_t K, int64_t Kp, uint8_t* dst, int threads) {
@@ -100,9 +111,8 @@ void packA(const uint8_t* A, bool aSigned, int64_t M, int64_t K, int64_t Mp, int
       for (int64_t kb = 0; kb < KB; ++kb) {
         uint8_t* d = tiles ? dst + ((m / 16) * KB + kb) * 1024 + (m % 16) * 64 : dst + m * Kp + kb * 64;
         const int64_t k0 = kb * 64, w = m < M ? std::max<int64_t>(0, std::min<int64_t>(64, K - k0)) : 0;
-        for (int64_t k = 0; k < w; ++k) d[k] = s[k0 + k] ^ flip;
         // padding meets zero rows of packed B, so its value does not matter; keep it zero
-        if (w < 64) std::memset(d + w, 0, size_t(64 - w));
+        copyFlip64(s + k0, w, flip, d);
       }
     }
   });
