@@ -165,3 +165,11 @@ export function quantile(h: Histogram, q: number): number {
   }
   return h.max;
 }
+
+/** A small JSON-friendly histogram for plotting: `bins` equal bins over the values actually seen
+ *  ([min, max], not the internal power-of-two range), mass kept. `edges` has bins + 1 entries. */
+export function plotHistogram(h: Histogram, bins = 256): { edges: number[]; counts: number[]; count: number; min: number; max: number } {
+  const lo = h.min, hi = h.max > h.min ? h.max : h.min + 1;
+  const r = rebin(h, bins, lo, hi);
+  return { edges: Array.from({ length: bins + 1 }, (_, i) => lo + i * r.binWidth), counts: Array.from(r.counts), count: h.count, min: h.min, max: h.max };
+}

@@ -8,7 +8,7 @@ import { MseCalibrator } from './mse-calibrator';
 import { StudioError, quote } from '../../errors';
 
 export type { Calibrator, CalibratorOptions, CalibrationTarget, CalibrationRange } from './calibrator';
-export { HistogramCollector, foldAbs, halfHistogram, rebin, quantile, DEFAULT_HISTOGRAM_BINS, type Histogram } from './histogram';
+export { HistogramCollector, foldAbs, halfHistogram, rebin, quantile, plotHistogram, DEFAULT_HISTOGRAM_BINS, type Histogram } from './histogram';
 export { MinMaxCalibrator, PercentileCalibrator, EntropyCalibrator, MseCalibrator };
 export { entropyThreshold } from './entropy-calibrator';
 

@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll } from 'vitest';
-import { createCalibrator, HistogramCollector, foldAbs, rebin, quantile, entropyThreshold, type Histogram } from '../../../../engine/quant/calibrators';
+import { createCalibrator, HistogramCollector, foldAbs, rebin, quantile, plotHistogram, entropyThreshold, type Histogram } from '../../../../engine/quant/calibrators';
 import { quantizeValues, dequantizeValues } from '../../../../engine/quant/math/quantize';
 import { computeQParams, type QDType } from '../../../../engine/quant/math/qparams';
 import { mse } from '../../../../engine/quant/math/metrics';
@@ -67,6 +67,23 @@ describe('HistogramCollector', () => {
     expect(s.counts.length).toBe(16384);
     expect(s.count).toBe(n);
     expect(sum(s.counts)).toBe(n);
+  });
+
+  it('does not keep samples: 300 updates of 100k values (120 MB if stored) grow memory by < 24 MB', () => {
+    const cal = createCalibrator('entropy', { name: 'probe' });
+    const src = all(PRE_RELU).subarray(0, 100_000);
+    const buf = new Float32Array(src.length); // one buffer, refilled: the test itself allocates nothing per update
+    const mem = () => { const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers; };
+    buf.set(src); cal.update(buf);
+    const before = mem();
+    for (let k = 0; k < 300; k++) {
+      const f = 1 + (k % 7) * 0.1;
+      for (let i = 0; i < buf.length; i++) buf[i] = src[i]! * f;
+      cal.update(buf);
+    }
+    const MEMORY_SLACK = 24 * 2 ** 20;
+    expect(mem() - before).toBeLessThan(MEMORY_SLACK);
+    expect(cal.count).toBe(301 * 100_000);
   });
 
   it('folds to |x| and re-bins without losing mass; counts NaN/Infinity separately', () => {
@@ -161,6 +178,17 @@ describe('calibrators on real CNN activations', () => {
 });
 
 describe('histogram helpers', () => {
+  it('plotHistogram re-bins over [min, max] for the UI, keeping the mass', () => {
+    const h = new HistogramCollector();
+    h.update(all(POST_RELU));
+    const p = plotHistogram(h.snapshot(), 64);
+    expect(p.edges.length).toBe(65);
+    expect(p.edges[0]).toBe(p.min);
+    expect(p.edges[64]).toBeCloseTo(p.max, 9);
+    expect(sum(p.counts)).toBeCloseTo(p.count, 3);
+    expect(JSON.parse(JSON.stringify(p)).counts.length).toBe(64);
+  });
+
   it('quantile interpolates inside a bin and clamps to the extremes', () => {
     const h: Histogram = { lo: 0, hi: 4, binWidth: 1, counts: Float64Array.from([1, 1, 1, 1]), min: 0.2, max: 3.9, count: 4, nonFinite: 0 };
     expect(quantile(h, 0.5)).toBe(2);
