@@ -223,6 +223,14 @@ export const studioUiChannels = {
   'hardware.info': ch(empty, HardwareV),
   /** Measures a finished run's quantized model against its FP32 model: latency (same process, interleaved) and task metric. */
   'runs.evaluate': ch(obj({ runId: id, batch: opt(num({ int: true, min: 1, max: 4096 })) }), RunEvaluationV),
+  /** Images (PNG files or a folder: resized, normalised → float32 [N,C,H,W]) or a text file (→ int64 byte windows), stored as an .npy dataset. */
+  'datasets.prepare': ch(obj({
+    projectId: id, name, kind: oneOf('images', 'text'), files: arr(FileRefV, { max: 100_000 }),
+    input: opt(str({ min: 1, max: 1000 })),
+    width: opt(num({ int: true, min: 1, max: 4096 })), height: opt(num({ int: true, min: 1, max: 4096 })),
+    channels: opt(oneOf('rgb', 'gray')), mean: opt(num()), std: opt(num({ min: 1e-9 })),
+    window: opt(num({ int: true, min: 2, max: 65_536 })),
+  }), DatasetV),
 } as const;
 // ---- end studio-ui block ----
 

@@ -6,11 +6,14 @@ import { join, resolve, dirname, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { arch, platform, totalmem, cpus } from 'node:os';
-import type { Channel, RequestOf, ResponseOf, Json, TensorStats, ActivationRange, RunEvaluation } from '../../contract/ipc';
+import type { Channel, RequestOf, ResponseOf, Json, TensorStats, ActivationRange, RunEvaluation, FileRef } from '../../contract/ipc';
 import { StudioError, quote } from '../errors';
 import { loadModel, type LoadedModel } from '../onnx/model-io';
 import { tensorToFloat32, tensorDims, dataTypeName } from '../onnx/tensor';
-import { readNpy, type NpyArray } from '../data/npy';
+import { readNpy, writeNpy, type NpyArray } from '../data/npy';
+import { imagesToArray, listImages, textToArray } from './dataset-import';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { readTextWindows } from '../data/text-windows';
 import { minMaxPerParam } from '../quant/math/layout';
 import { weightAxes } from '../quant/math/axes';
@@ -25,7 +28,7 @@ import type { Handlers, ServiceDeps } from './types';
 import { foundationHandlers } from './foundation-handlers';
 
 export type CallFn = <C extends Channel>(channel: C, request: RequestOf<C>) => Promise<ResponseOf<C>>;
-type StudioUiChannel = 'samples.list' | 'samples.open' | 'graph.view' | 'tensors.stats' | 'tensors.activationRanges' | 'hardware.info' | 'runs.evaluate';
+type StudioUiChannel = 'samples.list' | 'samples.open' | 'graph.view' | 'tensors.stats' | 'tensors.activationRanges' | 'hardware.info' | 'runs.evaluate' | 'datasets.prepare';
 export type StudioUiHandlers = { [C in StudioUiChannel]: (req: RequestOf<C>) => Promise<ResponseOf<C>> };
 
 /** projects-sample/ beside the app (repo root in development; override for a packaged app). */
@@ -47,7 +50,10 @@ function readManifest(dir: string, id: string): SampleManifest {
   }
 }
 
-export function studioUiHandlers(call: CallFn, opts: { samplesDir?: string } = {}): StudioUiHandlers {
+/** Where datasets.prepare writes its .npy before the store copies it into the project. */
+export const PREP_DIR_PREFIX = join(tmpdir(), 'qstudio-prep-');
+
+export function studioUiHandlers(call: CallFn, opts: { samplesDir?: string; resolveFile?: (ref: FileRef) => string } = {}): StudioUiHandlers {
   const samplesDir = opts.samplesDir ?? defaultSamplesDir();
   const models = new Map<string, { key: string; loaded: LoadedModel }>();
   const activationCache = new Map<string, Map<string, ActivationRange>>();
@@ -238,6 +244,34 @@ export function studioUiHandlers(call: CallFn, opts: { samplesDir?: string } = {
       return result;
     },
 
+    async 'datasets.prepare'(req) {
+      if (!opts.resolveFile) throw new StudioError('INTERNAL', 'datasets.prepare needs the host\'s file resolver.');
+      const paths = req.files.map((f) => opts.resolveFile!(f));
+      const names = req.files.map((f, i) => (f.kind === 'upload' ? f.name : paths[i]!.split(/[\\/]/).pop() ?? 'file'));
+      let arr: NpyArray;
+      let options: Record<string, Json>;
+      if (req.kind === 'images') {
+        const o = { width: req.width ?? 224, height: req.height ?? 224, channels: req.channels ?? 'rgb', mean: req.mean ?? 0.5, std: req.std ?? 0.5 } as const;
+        const files = req.files.every((f) => f.kind === 'upload') ? paths : listImages(paths);
+        arr = imagesToArray(files, o, req.files.every((f) => f.kind === 'upload') ? names : undefined);
+        options = { role: 'calibration', source: 'images', images: arr.shape[0]!, resize: [o.width, o.height], channels: o.channels, mean: o.mean, std: o.std };
+      } else {
+        if (paths.length !== 1) throw new StudioError('BAD_ARGUMENT', `A text dataset is one file; got ${paths.length}.`);
+        const window = req.window ?? 256;
+        arr = textToArray(paths[0]!, window, 1024, names[0]);
+        options = { role: 'calibration', source: 'text', window, windows: arr.shape[0]! };
+      }
+      if (req.input) options.input = req.input;
+      const dir = mkdtempSync(PREP_DIR_PREFIX);
+      try {
+        const file = join(dir, `${req.name.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 80) || 'data'}.npy`);
+        await writeNpy(file, arr);
+        return await call('datasets.add', { projectId: req.projectId, name: req.name, kind: 'npy', file: { kind: 'path', path: file }, options });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+
     async 'hardware.info'() {
       const notes: string[] = [];
       let cpuModel = cpus()[0]?.model ?? 'unknown CPU';
@@ -292,14 +326,14 @@ function forDeps(d: ServiceDeps): StudioUiHandlers {
     // Sample files are the engine's own: let the import handlers read them whatever the host's file policy.
     const inner: ServiceDeps = {
       ...d,
-      resolveFile: (ref) => (ref.kind === 'path' && resolve(ref.path).startsWith(samplesDir + '/') ? ref.path : d.resolveFile(ref)),
+      resolveFile: (ref) => (ref.kind === 'path' && (resolve(ref.path).startsWith(samplesDir + '/') || resolve(ref.path).startsWith(PREP_DIR_PREFIX)) ? ref.path : d.resolveFile(ref)),
     };
     const call: CallFn = async (channel, request) => {
       const f = foundationHandlers[channel] as ((r: typeof request, deps: ServiceDeps) => unknown) | undefined;
       if (!f) throw new StudioError('INTERNAL', `studio-ui handlers need channel ${quote(channel)}, which has no handler.`);
       return (await f(request, inner)) as ResponseOf<typeof channel>;
     };
-    h = studioUiHandlers(call, { samplesDir });
+    h = studioUiHandlers(call, { samplesDir, resolveFile: (ref) => d.resolveFile(ref) });
     perDeps.set(d, h);
   }
   return h;
@@ -313,4 +347,5 @@ export const studioUiHandlerMap: Handlers = {
   'tensors.activationRanges': (r, d) => forDeps(d)['tensors.activationRanges'](r),
   'hardware.info': (r, d) => forDeps(d)['hardware.info'](r),
   'runs.evaluate': (r, d) => forDeps(d)['runs.evaluate'](r),
+  'datasets.prepare': (r, d) => forDeps(d)['datasets.prepare'](r),
 };

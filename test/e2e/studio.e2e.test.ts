@@ -49,6 +49,17 @@ describe('studio e2e', () => {
     await page.getByTestId('project-title').filter({ hasText: 'Fashion-MNIST CNN' }).waitFor({ timeout: 30_000 });
     await page.getByTestId('model-list').waitFor();
     await page.getByTestId('dataset-list').getByText('Fashion-MNIST labels (300)').waitFor();
+    // Attach real PNG photos: uploaded, resized to 28×28 gray and normalised by the engine into an .npy.
+    const assets = join(import.meta.dirname, '../../.cache/test-assets/skimage-data');
+    await page.getByLabel('Data kind').selectOption('images');
+    await page.locator('.qs-field', { hasText: 'Width' }).locator('input').fill('28');
+    await page.locator('.qs-field', { hasText: 'Height' }).locator('input').fill('28');
+    await page.locator('.qs-field', { hasText: 'Channels' }).locator('select').selectOption('gray');
+    const chooser = page.waitForEvent('filechooser');
+    await page.getByTestId('attach-data').click();
+    await (await chooser).setFiles(['camera.png', 'coins.png', 'moon.png'].map((f) => join(assets, f)));
+    await page.getByTestId('dataset-list').getByText('3 images').waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId('dataset-list').textContent()).toMatch(/resize=\[28,28\]/);
     await shot(page, 'projects-overview');
   }, 60_000);
 

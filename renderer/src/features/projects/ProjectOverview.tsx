@@ -1,11 +1,11 @@
 // A project's home: rename/delete, its models (import), its data (attach .npy, image folders, text)
 // and every run with its status.
 import { useState } from 'react';
-import type { DatasetInfo, Json } from '../../../../contract/ipc';
+import type { DatasetInfo, FileRef, Json } from '../../../../contract/ipc';
 import type { ProjectViewProps } from '../../App';
 import { navigate } from '../../App';
 import { useQuery, useStudio } from '../../api/use-studio';
-import { pickFile } from '../../api/files';
+import { pickFile, uploadFile } from '../../api/files';
 import { ConfirmButton, EmptyState, ErrorNote, errMessage, fmtBytes } from '../../components/ui';
 import { modelInputNames } from './project-data';
 
@@ -115,26 +115,51 @@ function DataCard({ projectId, datasets, error, reload, inputs }: { projectId: s
   const [window, setWindow] = useState(256);
   const [err, setErr] = useState<string | null>(null);
 
+  const [busy, setBusy] = useState(false);
+  const chooseImages = async (): Promise<FileRef[] | null> => {
+    if (studio.host === 'electron') {
+      const { path } = await studio.invoke('dialog.openFile', { title: 'Choose a folder of PNG images', directory: true });
+      return path ? [{ kind: 'path', path }] : null;
+    }
+    const el = document.createElement('input');
+    el.type = 'file';
+    el.multiple = true;
+    el.accept = '.png,image/png';
+    const files = await new Promise<File[] | null>((resolve) => {
+      el.addEventListener('change', () => resolve(el.files ? [...el.files] : null), { once: true });
+      el.addEventListener('cancel', () => resolve(null), { once: true });
+      el.click();
+    });
+    if (!files?.length) return null;
+    const refs: FileRef[] = [];
+    for (const f of files) refs.push(await uploadFile(f));
+    return refs;
+  };
+
   const attach = async () => {
     setErr(null);
+    setBusy(true);
     try {
-      let options: Record<string, Json>;
-      let file;
+      const feeds = input || inputs[0];
       if (kind === 'images') {
-        if (studio.host !== 'electron') throw new Error('Image folders are chosen with the desktop app\'s folder dialog; in the browser, attach the images as one .npy array.');
-        const { path } = await studio.invoke('dialog.openFile', { title: 'Choose an image folder', directory: true });
-        file = path ? { kind: 'path' as const, path } : null;
-        options = { resize: [size.w, size.h], channels: norm.channels, mean: norm.mean, std: norm.std, role: 'calibration', ...(input ? { input } : {}) };
+        const files = await chooseImages();
+        if (!files) return;
+        const name = files.length === 1 && files[0]!.kind === 'path' ? `Images in ${files[0]!.path.split(/[\\/]/).pop()}` : `${files.length} images`;
+        await studio.invoke('datasets.prepare', { projectId, name, kind: 'images', files, width: size.w, height: size.h, channels: norm.channels, mean: norm.mean, std: norm.std, ...(feeds ? { input: feeds } : {}) });
+      } else if (kind === 'text') {
+        const file = await pickFile(studio, { title: 'Attach a text file', filters: [{ name: 'Text', extensions: ['txt'] }] });
+        if (!file) return;
+        const name = `${file.kind === 'upload' ? file.name : file.path.split(/[\\/]/).pop()} (${window}-byte windows)`;
+        await studio.invoke('datasets.prepare', { projectId, name, kind: 'text', files: [file], window, ...(feeds ? { input: feeds } : {}) });
       } else {
-        const ext = kind === 'npy' ? ['npy'] : ['txt'];
-        file = await pickFile(studio, { title: kind === 'npy' ? 'Attach a .npy array' : 'Attach a text file', filters: [{ name: kind === 'npy' ? 'NumPy array' : 'Text', extensions: ext }] });
-        options = kind === 'npy' ? { role, ...(role === 'calibration' && (input || inputs[0]) ? { input: input || inputs[0]! } : {}) } : { window };
+        const file = await pickFile(studio, { title: 'Attach a .npy array', filters: [{ name: 'NumPy array', extensions: ['npy'] }] });
+        if (!file) return;
+        const options: Record<string, Json> = { role, ...(role === 'calibration' && feeds ? { input: feeds } : {}) };
+        const name = file.kind === 'upload' ? file.name : file.path.split(/[\\/]/).pop() ?? 'data';
+        await studio.invoke('datasets.add', { projectId, name, kind: 'npy', file, options });
       }
-      if (!file) return;
-      const name = file.kind === 'upload' ? file.name : file.path.split(/[\\/]/).pop() ?? 'data';
-      await studio.invoke('datasets.add', { projectId, name, kind, file, options });
       reload();
-    } catch (e) { setErr(errMessage(e)); }
+    } catch (e) { setErr(errMessage(e)); } finally { setBusy(false); }
   };
   const remove = async (id: string) => {
     try { await studio.invoke('datasets.delete', { id }); reload(); } catch (e) { setErr(errMessage(e)); }
@@ -144,7 +169,7 @@ function DataCard({ projectId, datasets, error, reload, inputs }: { projectId: s
     <div className="qs-card">
       <h2>Data</h2>
       <ErrorNote error={error} />
-      {datasets?.length === 0 && <EmptyState title="No data attached">Attach calibration samples: a .npy array (axis 0 = samples), an image folder, or a text file for byte-level LMs.</EmptyState>}
+      {datasets?.length === 0 && <EmptyState title="No data attached">Attach calibration samples: a .npy array (axis 0 = samples), PNG images (resized and normalised here), or a text file for byte-level LMs.</EmptyState>}
       {!!datasets?.length && (
         <table className="qs-table2" data-testid="dataset-list">
           <thead><tr><th>Name</th><th>Kind</th><th>Use</th><th /></tr></thead>
@@ -162,7 +187,7 @@ function DataCard({ projectId, datasets, error, reload, inputs }: { projectId: s
       <div className="qs-row" style={{ marginTop: 12, alignItems: 'flex-end' }}>
         <div className="qs-field"><span className="qs-label">Kind</span>
           <select className="qs-input" value={kind} onChange={(e) => setKind(e.target.value as DataKind)} aria-label="Data kind">
-            <option value="npy">.npy array</option><option value="images">Image folder</option><option value="text">Text file (byte LM)</option>
+            <option value="npy">.npy array</option><option value="images">Images (PNG folder)</option><option value="text">Text file (byte LM)</option>
           </select>
         </div>
         {kind === 'npy' && (
@@ -189,7 +214,7 @@ function DataCard({ projectId, datasets, error, reload, inputs }: { projectId: s
           </>
         )}
         {kind === 'text' && <div className="qs-field" style={{ minWidth: 90 }}><span className="qs-label">Window (bytes)</span><input className="qs-input" type="number" min={8} value={window} onChange={(e) => setWindow(+e.target.value)} /></div>}
-        <button onClick={attach} data-testid="attach-data">Attach…</button>
+        <button onClick={attach} data-testid="attach-data" disabled={busy}>{busy ? 'Preparing…' : 'Attach…'}</button>
       </div>
       <ErrorNote error={err} />
     </div>
