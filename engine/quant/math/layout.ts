@@ -43,17 +43,40 @@ export function paramLayout(dims: readonly number[], axis?: number, blockSize?: 
   };
 }
 
+/** Calls fn(i, p) for every element i with its parameter index p, in element order, without
+ *  per-element division (the hot loop of quantize/dequantize on large weights). */
+export function forEachElementParam(dims: readonly number[], axis: number | undefined, blockSize: number | undefined, fn: (i: number, p: number) => void, name?: string): void {
+  const n = dims.reduce((a, b) => a * b, 1);
+  if (axis === undefined) { for (let i = 0; i < n; i++) fn(i, 0); return; }
+  const ax = normalizeAxis(axis, dims.length, name);
+  const d = dims[ax]!;
+  let inner = 1;
+  for (let k = ax + 1; k < dims.length; k++) inner *= dims[k]!;
+  const outer = d * inner > 0 ? n / (d * inner) : 0;
+  let i = 0;
+  if (blockSize === undefined) {
+    for (let o = 0; o < outer; o++) for (let c = 0; c < d; c++) for (let j = 0; j < inner; j++) fn(i++, c);
+    return;
+  }
+  const nb = Math.ceil(d / blockSize);
+  for (let o = 0; o < outer; o++) {
+    for (let c = 0; c < d; c++) {
+      const base = (o * nb + Math.floor(c / blockSize)) * inner;
+      for (let j = 0; j < inner; j++) fn(i++, base + j);
+    }
+  }
+}
+
 /** Min and max of the elements that share each parameter (NaN never counted; empty groups give 0). */
 export function minMaxPerParam(values: ArrayLike<number>, dims: readonly number[], axis?: number, blockSize?: number, name?: string): { min: Float32Array; max: Float32Array } {
   const layout = paramLayout(dims, axis, blockSize, name);
   const min = new Float32Array(layout.count).fill(Infinity);
   const max = new Float32Array(layout.count).fill(-Infinity);
-  for (let i = 0; i < values.length; i++) {
+  forEachElementParam(dims, axis, blockSize, (i, p) => {
     const v = values[i]!;
-    const p = layout.indexOf(i);
     if (v < min[p]!) min[p] = v;
     if (v > max[p]!) max[p] = v;
-  }
+  }, name);
   for (let p = 0; p < layout.count; p++) {
     if (min[p] === Infinity) { min[p] = 0; max[p] = 0; }
   }

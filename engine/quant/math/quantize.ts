@@ -3,7 +3,7 @@
 // per tensor, per axis and per block (opset 21). Every fast path elsewhere is checked against these.
 import { StudioError, quote } from '../../errors';
 import { computeQParams, roundHalfEven, type QDType, type QuantParams } from './qparams';
-import { paramLayout, minMaxPerParam, normalizeAxis } from './layout';
+import { paramLayout, minMaxPerParam, normalizeAxis, forEachElementParam } from './layout';
 import type { Scheme, Granularity } from '../../pipeline/recipe';
 
 export { roundHalfEven };
@@ -51,21 +51,19 @@ export function quantizeValues(values: ArrayLike<number>, dims: readonly number[
     for (let i = 0; i < values.length; i++) out[i] = quantizeValue(values[i]!, s, z, qmin, qmax);
     return out;
   }
-  for (let i = 0; i < values.length; i++) {
-    const p = layout.indexOf(i);
+  forEachElementParam(dims, params.axis, params.blockSize, (i, p) => {
     out[i] = quantizeValue(values[i]!, scale[p]!, zeroPoint[p]!, qmin, qmax);
-  }
+  }, name);
   return out;
 }
 
 export function dequantizeValues(q: ArrayLike<number>, dims: readonly number[], params: QuantParams, name?: string): Float32Array {
-  const layout = checkParams(q.length, dims, params, name);
+  checkParams(q.length, dims, params, name);
   const out = new Float32Array(q.length);
   const { scale, zeroPoint } = params;
-  for (let i = 0; i < q.length; i++) {
-    const p = layout.count === 1 ? 0 : layout.indexOf(i);
+  forEachElementParam(dims, params.axis, params.blockSize, (i, p) => {
     out[i] = dequantizeValue(q[i]!, scale[p]!, zeroPoint[p]!);
-  }
+  }, name);
   return out;
 }
 

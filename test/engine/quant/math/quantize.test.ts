@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { quantizeTensor, dequantizeTensor, quantizeValues, fakeQuantize } from '../../../../engine/quant/math/quantize';
-import { paramLayout } from '../../../../engine/quant/math/layout';
+import { paramLayout, forEachElementParam } from '../../../../engine/quant/math/layout';
 import { computeQParams } from '../../../../engine/quant/math/qparams';
 import { weightAxes } from '../../../../engine/quant/math/axes';
 import { paramTensors, onnxDataTypeOf } from '../../../../engine/quant/math/storage';
@@ -27,6 +27,13 @@ describe('quantize / dequantize', () => {
     expect([0, 1, 2, 3, 6, 12, 14].map(L0.indexOf)).toEqual([0, 1, 2, 0, 3, 6, 8]);
     // per axis on [2, 3, 4] axis 1
     expect([0, 4, 11, 12, 23].map(paramLayout([2, 3, 4], 1).indexOf)).toEqual([0, 1, 2, 0, 2]);
+    // the fast visitor agrees with indexOf everywhere
+    for (const [dims, axis, bs] of [[[3, 7, 5], 1, 3], [[3, 7, 5], 2, 2], [[4, 6], 0, undefined], [[4, 6], 1, 4], [[2, 3, 4, 5], 0, 2], [[9], undefined, undefined]] as const) {
+      const L = paramLayout(dims, axis, bs);
+      const seen: number[] = [];
+      forEachElementParam(dims, axis, bs, (i, p) => { seen.push(i); expect(p).toBe(L.indexOf(i)); });
+      expect(seen).toEqual(Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => i));
+    }
   });
 
   it('per-group quantization gives each block its own range (hand-checked)', () => {
