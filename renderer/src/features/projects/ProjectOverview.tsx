@@ -105,6 +105,17 @@ export function ProjectOverview({ project, onProjectChanged }: ProjectViewProps)
 
 type DataKind = 'npy' | 'images' | 'text';
 
+/** One line on what a dataset is for and where it came from. */
+function describeDataset(d: DatasetInfo): string {
+  const o = d.options as Record<string, Json>;
+  if (o.role === 'labels') return 'labels (evaluation, QAT)';
+  const parts = [typeof o.input === 'string' ? `feeds '${o.input}'` : 'model input'];
+  if (o.source === 'images' && Array.isArray(o.resize)) parts.push(`${o.images} PNGs → ${o.channels} ${o.resize.join('×')}, (x/255 − ${o.mean}) / ${o.std}`);
+  if (o.source === 'text') parts.push(`${o.windows} windows of ${o.window} bytes`);
+  if (d.kind === 'text') parts.push(`text, ${o.window ?? 256}-byte windows`);
+  return parts.join(' · ');
+}
+
 function DataCard({ projectId, datasets, error, reload, inputs }: { projectId: string; datasets?: DatasetInfo[]; error?: { message: string }; reload: () => void; inputs: string[] }) {
   const studio = useStudio();
   const [kind, setKind] = useState<DataKind>('npy');
@@ -177,7 +188,7 @@ function DataCard({ projectId, datasets, error, reload, inputs }: { projectId: s
             {datasets.map((d) => (
               <tr key={d.id}>
                 <td>{d.name}</td><td>{d.kind}</td>
-                <td className="qs-mono">{Object.entries(d.options).filter(([k]) => k !== 'sample').map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}</td>
+                <td style={{ fontSize: 12.5 }}>{describeDataset(d)}</td>
                 <td><ConfirmButton className="qs-btn-secondary qs-btn-small" label="Remove" confirmLabel="Confirm" onConfirm={() => remove(d.id)} /></td>
               </tr>
             ))}
