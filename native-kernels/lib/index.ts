@@ -19,7 +19,7 @@ export type { KernelLayout } from './layout';
 // ---------------------------------------------------------------- errors and validation
 
 export class NativeKernelError extends Error {
-  constructor(readonly code: 'BAD_ARGUMENT' | 'NATIVE_UNAVAILABLE' | 'CUDA_UNAVAILABLE' | 'KERNEL_FAILED', message: string, options?: { cause?: unknown }) {
+  constructor(readonly code: 'BAD_ARGUMENT' | 'NATIVE_UNAVAILABLE' | 'CUDA_UNAVAILABLE' | 'CUDA_FAILED' | 'KERNEL_FAILED', message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'NativeKernelError';
   }
@@ -143,6 +143,19 @@ export function addonPath(): string | null {
   load();
   return loadedFrom;
 }
+function kernelFailed(e: unknown): NativeKernelError {
+  if (e instanceof NativeKernelError) return e;
+  const msg = (e as Error)?.message ?? String(e);
+  return new NativeKernelError(/^CUDA /.test(msg) ? 'CUDA_FAILED' : 'KERNEL_FAILED', msg, { cause: e });
+}
+
+/** Runs a native call sync or async and hands back `result` when it is done; native errors become NativeKernelError. */
+function finish<T>(async: boolean, call: () => Promise<void> | void, result: () => T): Promise<T> | T {
+  let done: Promise<void> | void;
+  try { done = call(); } catch (e) { throw kernelFailed(e); }
+  return async ? (done as Promise<void>).then(result, (e: unknown) => { throw kernelFailed(e); }) : result();
+}
+
 function need(what: string): Binding {
   const b = load();
   if (!b) throw new NativeKernelError('NATIVE_UNAVAILABLE', `${what} needs the native addon. ${loadErrorMessage}`);
@@ -369,8 +382,7 @@ function quantizeImpl(async: boolean, x: Float32Array, p: QuantParams, o?: RunOp
   }
   const { impl, threads } = runCode(o, true);
   const out = outBuffer(o, Uint8Array, q.bits === 8 ? x.length : (x.length + 1) >> 1);
-  const done = b.quantize(async, x, q.scales, q.zps, q.L.outer, q.L.axisLen, q.L.inner, q.L.block, q.qmin, q.qmax, q.bits, out, impl, threads);
-  return async ? (done as Promise<void>).then(() => view(out, p.dtype)) : view(out, p.dtype);
+  return finish(async, () => b.quantize(async, x, q.scales, q.zps, q.L.outer, q.L.axisLen, q.L.inner, q.L.block, q.qmin, q.qmax, q.bits, out, impl, threads), () => view(out, p.dtype));
 }
 
 /** ONNX QuantizeLinear (round half to even, saturate), per-tensor / per-channel / blocked; int8, uint8, int4, uint4. */
@@ -398,8 +410,7 @@ function dequantizeImpl(async: boolean, q: Int8Array | Uint8Array, count: number
   }
   const { impl, threads } = runCode(o, true);
   const out = outBuffer(o, Float32Array, n);
-  const done = b.dequantize(async, bytes, pr.scales, pr.zps, pr.L.outer, pr.L.axisLen, pr.L.inner, pr.L.block, pr.signed, pr.bits, out, impl, threads);
-  return async ? (done as Promise<void>).then(() => out) : out;
+  return finish(async, () => b.dequantize(async, bytes, pr.scales, pr.zps, pr.L.outer, pr.L.axisLen, pr.L.inner, pr.L.block, pr.signed, pr.bits, out, impl, threads), () => out);
 }
 
 /** ONNX DequantizeLinear: (q − zp) · scale. For int4/uint4 pass `count` when the element count is odd. */
@@ -436,8 +447,7 @@ function minMaxImpl(async: boolean, x: Float32Array, r: ReduceLayout | undefined
   if (!b) { const res = minMaxRef(x, L, slots); return async ? Promise.resolve(res) : res; }
   const { impl, threads } = runCode(o, false);
   const min = new Float32Array(slots), max = new Float32Array(slots);
-  const done = b.minmax(async, x, L.outer, L.axisLen, L.inner, L.block, min, max, impl, threads);
-  return async ? (done as Promise<void>).then(() => ({ min, max })) : { min, max };
+  return finish(async, () => b.minmax(async, x, L.outer, L.axisLen, L.inner, L.block, min, max, impl, threads), () => ({ min, max }));
 }
 
 /** Min and max (NaN ignored) over the tensor, per channel along `axis`, or per block. Empty slots give (+Inf, −Inf). */
@@ -469,8 +479,7 @@ function histogramImpl(async: boolean, x: Float32Array, h: HistogramOptions, o?:
   const b = load();
   if (!b) { histogramRef(x, h.min, h.max, counts); return async ? Promise.resolve(counts) : counts; }
   const { impl, threads } = runCode(o, true);
-  const done = b.histogram(async, x, h.min, h.max, counts, impl, threads);
-  return async ? (done as Promise<void>).then(() => counts) : counts;
+  return finish(async, () => b.histogram(async, x, h.min, h.max, counts, impl, threads), () => counts);
 }
 
 /** Histogram for calibration (entropy / percentile calibrators); adds into `counts` when given. */
@@ -490,8 +499,7 @@ function fqForward(async: boolean, x: Float32Array, p: QuantParams, o?: RunOptio
   if (!b) { const r = fakeQuantForwardRef(x, q.L, q.scales, q.zps, q.qmin, q.qmax); return async ? Promise.resolve(r) : r; }
   const { impl, threads } = runCode(o, true);
   const y = new Float32Array(x.length), mask = new Uint8Array(x.length);
-  const done = b.fakeQuantForward(async, x, q.scales, q.zps, q.L.outer, q.L.axisLen, q.L.inner, q.L.block, q.qmin, q.qmax, y, mask, impl, threads);
-  return async ? (done as Promise<void>).then(() => ({ y, mask })) : { y, mask };
+  return finish(async, () => b.fakeQuantForward(async, x, q.scales, q.zps, q.L.outer, q.L.axisLen, q.L.inner, q.L.block, q.qmin, q.qmax, y, mask, impl, threads), () => ({ y, mask }));
 }
 
 /** y = dequantize(quantize(x)); mask[i] = 1 where x[i] is inside the clip range (the STE passes gradient there). */
@@ -510,8 +518,7 @@ function fqBackward(async: boolean, x: Float32Array, gy: Float32Array, p: QuantP
   if (!b) { const r = fakeQuantBackwardRef(x, gy, q.L, q.scales, q.zps, q.qmin, q.qmax); return async ? Promise.resolve(r) : r; }
   const { impl, threads } = runCode(o, true);
   const gx = new Float32Array(x.length);
-  const done = b.fakeQuantBackward(async, x, gy, q.scales, q.zps, q.L.outer, q.L.axisLen, q.L.inner, q.L.block, q.qmin, q.qmax, gx, impl, threads);
-  return async ? (done as Promise<void>).then(() => gx) : gx;
+  return finish(async, () => b.fakeQuantBackward(async, x, gy, q.scales, q.zps, q.L.outer, q.L.axisLen, q.L.inner, q.L.block, q.qmin, q.qmax, gx, impl, threads), () => gx);
 }
 
 /** Straight-through estimator: gradX = gradY where round(x/s)+zp is inside [qmin, qmax], else 0. */
@@ -580,11 +587,9 @@ function gemmImpl(async: boolean, A: Int8Array | Uint8Array, B: Int8Array | Pack
   const C = uninit(Int32Array, M * N);
   const a8 = new Uint8Array(A.buffer, A.byteOffset, A.byteLength);
   if (o?.impl === 'reference') {
-    const done = b.gemmRef(async, a8, aSigned, aZp, packed.source, bZp, M, K, N, C);
-    return async ? (done as Promise<void>).then(() => C) : C;
+    return finish(async, () => b.gemmRef(async, a8, aSigned, aZp, packed.source, bZp, M, K, N, C), () => C);
   }
-  const done = b.gemm(async, a8, aSigned, aZp, packed.data, packed.colSums, bZp, M, K, N, C, impl, threads);
-  return async ? (done as Promise<void>).then(() => C) : C;
+  return finish(async, () => b.gemm(async, a8, aSigned, aZp, packed.data, packed.colSums, bZp, M, K, N, C, impl, threads), () => C);
 }
 
 /** C[M,N] int32 = (A − aZp)(B − bZp), A int8 or uint8 [M,K], B int8 [K,N] or packB(B). VNNI / AMX on the CPU. */
@@ -653,13 +658,7 @@ function gptqImpl(async: boolean, o: GptqOptions, run?: RunOptions): Promise<Gpt
   const device = resolveDevice(run?.device ?? 'cpu');
   const nG = groupSize > 0 ? Math.ceil(cols / groupSize) : 1;
   const res: GptqResult = { q: new Int8Array(rows * cols), scales: new Float32Array(rows * nG), zeroPoints: new Int32Array(rows * nG), dequantized: new Float32Array(rows * cols) };
-  try {
-    const done = b.gptq(async, o.weight, rows, cols, o.hessian, bits, groupSize, o.symmetric, o.damp, Math.floor(o.blockSize), o.actOrder, res.q, res.scales, res.zeroPoints, res.dequantized, device === 'cuda' ? CUDA_CODE : 0, threads);
-    if (async) return (done as Promise<void>).then(() => res, (e: Error) => { throw new NativeKernelError('KERNEL_FAILED', e.message, { cause: e }); });
-  } catch (e) {
-    throw new NativeKernelError('KERNEL_FAILED', (e as Error).message, { cause: e });
-  }
-  return res;
+  return finish(async, () => b.gptq(async, o.weight, rows, cols, o.hessian, bits, groupSize, o.symmetric, o.damp, Math.floor(o.blockSize), o.actOrder, res.q, res.scales, res.zeroPoints, res.dequantized, device === 'cuda' ? CUDA_CODE : 0, threads), () => res);
 }
 
 /**
@@ -682,8 +681,7 @@ function hessianImpl(async: boolean, gram: Float64Array, X: Float32Array, rows: 
   const b = load();
   if (!b) { hessianAccumulateRef(gram, X, rows, cols); return async ? Promise.resolve(gram) : gram; }
   const threads = checkInt(o?.threads ?? 0, 'threads', 0, 1024);
-  const done = b.hessianAccumulate(async, gram, X, rows, cols, threads);
-  return async ? (done as Promise<void>).then(() => gram) : gram;
+  return finish(async, () => b.hessianAccumulate(async, gram, X, rows, cols, threads), () => gram);
 }
 
 /** GPTQ's Hessian statistics: gram[cols × cols] += XᵀX (float64) for activations X [rows × cols]; H = 2·gram / samples. */

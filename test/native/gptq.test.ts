@@ -54,6 +54,14 @@ describe.skipIf(!nativeAvailable())('gptqQuantize (native vs gptq-core.ts refere
     expect(firstDiff(hessian, h0)).toBe(-1);
   });
 
+  it('a failure inside the kernel surfaces as KERNEL_FAILED, sync and async', async () => {
+    const { weight, hessian } = problem(4, 8, 2);
+    hessian[9] = NaN; // no damping makes a NaN Hessian positive definite
+    const o: GptqOptions = { weight, hessian, rows: 4, cols: 8, bits: 4, groupSize: 0, symmetric: true, damp: 0.01, blockSize: 8, actOrder: false };
+    expect(() => gptqQuantize(o)).toThrow(expect.objectContaining({ code: 'KERNEL_FAILED', message: expect.stringMatching(/not positive definite/) }));
+    await expect(gptqQuantizeAsync(o)).rejects.toMatchObject({ code: 'KERNEL_FAILED' });
+  });
+
   it('rejects bad options before the native call', () => {
     const { weight, hessian } = problem(4, 8, 1);
     expect(() => gptqQuantize({ weight, hessian, rows: 4, cols: 9, bits: 4, groupSize: 0, symmetric: true, damp: 0.01, blockSize: 8, actOrder: false }))
