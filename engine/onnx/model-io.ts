@@ -32,7 +32,9 @@ export async function loadModel(path: string): Promise<LoadedModel> {
     if (code === 'ENOENT') throw new StudioError('NOT_FOUND', `Model file ${quote(path)} does not exist.`, { cause: e });
     throw new StudioError('IO_ERROR', `Cannot read model file ${quote(path)}: ${(e as Error).message}`, { cause: e });
   }
-  return { model: parseModel(bytes, path), baseDir: dirname(path), path };
+  const model = parseModel(bytes, path);
+  modelFolders.set(model, dirname(path));
+  return { model, baseDir: dirname(path), path };
 }
 
 export function parseModel(bytes: Uint8Array, sourceName = '<buffer>'): ModelProto {
@@ -75,10 +77,20 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   }
 }
 
+/** Folder each loaded model came from, so saveModel can find its external data without being told. */
+const modelFolders = new WeakMap<ModelProto, string>();
+
+/** The folder a model was loaded from (undefined for models built in memory or cloned). */
+export function modelBaseDir(model: ModelProto): string | undefined {
+  return modelFolders.get(model);
+}
+
 export interface SaveModelOptions {
-  /** Put initializers of at least `thresholdBytes` in the side file `location` (needed above 2 GiB). */
-  externalData?: ExternalDataOptions;
-  /** Folder the model's existing external tensors are read from (LoadedModel.baseDir). */
+  /** Initializers of at least `thresholdBytes` go to the side file `location`. Default 'auto': only when
+   *  the model already has external tensors or would pass the protobuf limit, to `<file>.data`.
+   *  'never': refuse (BAD_MODEL) instead. */
+  externalData?: ExternalDataOptions | 'auto' | 'never';
+  /** Folder the model's existing external tensors are read from (default: where loadModel found it). */
   baseDir?: string;
   /** Largest protobuf written (default: protobuf's 2 GiB limit; tests lower it). */
   maxProtoBytes?: number;
@@ -88,18 +100,26 @@ export interface SaveModelOptions {
  *  beside its data (same folder), and otherwise gets a fresh `<file>.data` beside the output. */
 export async function saveModel(model: ModelProto, path: string, opts: SaveModelOptions = {}): Promise<void> {
   const limit = opts.maxProtoBytes ?? PROTOBUF_LIMIT;
-  if (opts.externalData) {
-    await saveWithExternalData(model, path, opts.externalData, opts.baseDir, limit);
+  const baseDir = opts.baseDir ?? modelFolders.get(model);
+  const mode = opts.externalData ?? 'auto';
+  const beside = { location: `${basename(path)}.data` };
+  if (typeof mode === 'object') {
+    await saveWithExternalData(model, path, mode, baseDir, limit);
     return;
   }
-  if (hasExternalData(model) && !(opts.baseDir && sameDir(opts.baseDir, dirname(path)))) {
-    await saveWithExternalData(model, path, { location: `${basename(path)}.data` }, opts.baseDir, limit);
+  if (hasExternalData(model) && !(baseDir && sameDir(baseDir, dirname(path)))) {
+    if (mode === 'never') throw new StudioError('BAD_MODEL', `Model for ${quote(path)} keeps tensors in external files and externalData is 'never'.`);
+    await saveWithExternalData(model, path, beside, baseDir, limit);
     return;
   }
   // Estimate before serializing: protobuf cannot encode (and we must not try to allocate) over 2 GiB.
   let inline = 0;
   for (const t of allInitializers(model)) inline += t.rawData.length;
-  if (inline > limit) throw tooBig(path, inline, limit);
+  if (inline > limit) {
+    if (mode === 'never') throw tooBig(path, inline, limit);
+    await saveWithExternalData(model, path, beside, baseDir, limit);
+    return;
+  }
   const bytes = serializeModel(model);
   if (bytes.length > limit) throw tooBig(path, bytes.length, limit);
   await writeFileAtomic(path, bytes);

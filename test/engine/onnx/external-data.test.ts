@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, statSync, existsSync, readdirSync, renameSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { loadModel, saveModel, serializeModel } from '../../../engine/onnx/model-io';
+import { loadModel, saveModel, serializeModel, parseModel } from '../../../engine/onnx/model-io';
 import { isExternal, allInitializers } from '../../../engine/onnx/external-data';
 import { tensorToFloat32, tensorRawBytes, DataType } from '../../../engine/onnx/tensor';
 import { create, ModelProtoSchema, GraphProtoSchema, NodeProtoSchema, ValueInfoProtoSchema, TypeProtoSchema, TypeProto_TensorSchema, TensorProtoSchema, StringStringEntryProtoSchema, DataLocation } from '../../../engine/onnx/proto';
@@ -76,13 +76,14 @@ describe('external data', () => {
     expect(readdirSync(a).filter((f) => f.endsWith('.tmp') || f.endsWith('.bak'))).toEqual([]);
   });
 
-  it('over the protobuf limit (scaled down to 1 MB here): inline save refuses and writes nothing; external save works', async () => {
+  it('over the protobuf limit (scaled down to 1 MB here): "never" refuses and writes nothing; the default goes external', async () => {
     const gpt = await loadModel(models.gpt);
     const dir = tmp(), out = join(dir, 'gpt.onnx');
     const LIMIT = 1_000_000;
-    await expect(saveModel(gpt.model, out, { maxProtoBytes: LIMIT })).rejects.toMatchObject({ code: 'BAD_MODEL', message: expect.stringMatching(/gpt\.onnx.*externalData/) });
+    await expect(saveModel(gpt.model, out, { maxProtoBytes: LIMIT, externalData: 'never' })).rejects.toMatchObject({ code: 'BAD_MODEL', message: expect.stringMatching(/gpt\.onnx.*externalData/) });
     expect(readdirSync(dir)).toEqual([]);
-    await saveModel(gpt.model, out, { maxProtoBytes: LIMIT, externalData: { location: 'gpt.weights' } });
+    await saveModel(gpt.model, out, { maxProtoBytes: LIMIT });
+    expect(readdirSync(dir).sort()).toEqual(['gpt.onnx', 'gpt.onnx.data']);
     expect(statSync(out).size).toBeLessThan(LIMIT);
     const s = await ort.InferenceSession.create(out);
     const ids = BigInt64Array.from(Buffer.from('Call me Ishmael.'), (c) => BigInt(c));
@@ -90,6 +91,18 @@ describe('external data', () => {
     const s0 = await ort.InferenceSession.create(models.gpt);
     const r0 = await s0.run({ input_ids: new ort.Tensor('int64', ids, [1, ids.length]) });
     expect(Array.from(r.logits!.data as Float32Array)).toEqual(Array.from(r0.logits!.data as Float32Array));
+  });
+
+  it('a loaded model remembers its folder: saving it elsewhere needs no baseDir', async () => {
+    const a = tmp(), b = tmp();
+    const src = await loadModel(models.cnn);
+    await saveModel(src.model, join(a, 'm.onnx'), { externalData: { location: 'm.data', thresholdBytes: 0 } });
+    const loaded = await loadModel(join(a, 'm.onnx'));
+    await saveModel(loaded.model, join(b, 'n.onnx'));
+    expect(Array.from(await runCnn(join(b, 'n.onnx')))).toEqual(Array.from(reference));
+    // a model built in memory with external references and no folder gets a clear error
+    const orphan = parseModel(serializeModel(loaded.model));
+    await expect(saveModel(orphan, join(b, 'o.onnx'))).rejects.toMatchObject({ code: 'BAD_MODEL', message: expect.stringContaining('baseDir') });
   });
 
   it('a failed write leaves nothing behind (missing folder)', async () => {
