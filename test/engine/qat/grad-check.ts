@@ -46,7 +46,7 @@ export function tinyModel(nodes: NodeProto[], inputs: { name: string; dims: numb
   });
 }
 
-export interface GradCheckResult { directional: { analytic: number; numeric: number }; worstCoord: number; grads: Map<string, Float32Array>; loss: number }
+export interface GradCheckResult { directional: { analytic: number; numeric: number }; worstCoord: number; grads: Map<string, Float32Array>; loss: number; target: Float32Array }
 
 export async function gradCheck(model: ModelProto, feeds: Record<string, ort.Tensor>, params: string[], opts: {
   activations?: (ActivationFq & { scale: number; zp: number })[]; learnScales?: boolean; seed?: number; eps?: number;
@@ -112,5 +112,5 @@ export async function gradCheck(model: ModelProto, feeds: Record<string, ort.Ten
     }
   }
   await s.release();
-  return { directional: { analytic, numeric }, worstCoord, grads, loss };
+  return { directional: { analytic, numeric }, worstCoord, grads, loss, target };
 }
