@@ -72,6 +72,27 @@ inline void axpySub(float* w, double e, const double* h, int64_t n) {
   if (avx512) axpySubAvx512(w, e, h, n); else axpySubScalar(w, e, h, n);
 }
 
+// a[j] += r * b[j] (multiply, then add: the reference's two roundings, no FMA), b double or float
+QK_AVX512 void addScaledAvx512(double* a, double r, const double* b, int64_t n) {
+  const __m512d vr = _mm512_set1_pd(r);
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) _mm512_storeu_pd(a + j, _mm512_add_pd(_mm512_loadu_pd(a + j), _mm512_mul_pd(vr, _mm512_loadu_pd(b + j))));
+  for (; j < n; ++j) a[j] += r * b[j];
+}
+QK_AVX512 void addScaledAvx512(double* a, double r, const float* b, int64_t n) {
+  const __m512d vr = _mm512_set1_pd(r);
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    _mm512_storeu_pd(a + j, _mm512_add_pd(_mm512_loadu_pd(a + j), _mm512_mul_pd(vr, _mm512_cvtps_pd(_mm256_loadu_ps(b + j)))));
+  for (; j < n; ++j) a[j] += r * double(b[j]);
+}
+template <class T>
+inline void addScaled(double* a, double r, const T* b, int64_t n) {
+  static const bool avx512 = cpuFeatures().avx512();
+  if (avx512) return addScaledAvx512(a, r, b, n);
+  for (int64_t j = 0; j < n; ++j) a[j] += r * double(b[j]);
+}
+
 }  // namespace
 
 bool upperCholeskyOfInverse(double* h, int64_t n, int threads) {
@@ -117,8 +138,7 @@ bool upperCholeskyOfInverse(double* h, int64_t n, int threads) {
       const double rik = rowI[k];
       if (rik == 0) continue;
       const double* rowK = h + k * n;
-      double* a = acc.data() - i - 1;
-      for (int64_t j = k; j < n; ++j) a[j] += rik * rowK[j];
+      addScaled(acc.data() + (k - i - 1), rik, rowK + k, n - k);
     }
     for (int64_t j = i + 1; j < n; ++j) rowI[j] = -acc[j - i - 1] * uii;
     rowI[i] = uii;
@@ -135,8 +155,7 @@ void hessianAccumulate(double* gram, const float* X, int64_t rows, int64_t cols,
     for (int64_t r = 0; r < rows; ++r) {
       const double xi = X[r * cols + i];
       if (xi == 0) continue;
-      const float* xr = X + r * cols;
-      for (int64_t j = 0; j < cols; ++j) g[j] += xi * double(xr[j]);
+      addScaled(g, xi, X + r * cols, cols);
     }
   });
 }
