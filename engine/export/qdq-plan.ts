@@ -36,8 +36,6 @@ export interface QdqPlan {
 /** Ops that only move, select or reshape values: their output can reuse the input's scale. */
 const SHARE_SCALE_OPS = new Set(['MaxPool', 'Reshape', 'Flatten', 'Transpose', 'Squeeze', 'Unsqueeze', 'Identity']);
 
-const MIN_CONV_REDUCTION = 16;
-
 function isFloatish(idx: GraphIndex, name: string): boolean {
   const c = idx.constant(name);
   return !c || c.dataType === 1 || c.dataType === 10 || c.dataType === 16;
@@ -52,11 +50,6 @@ function targetFor(n: NodeProto, idx: GraphIndex, recipe: Recipe, quantActs: boo
     case 'ConvTranspose': {
       if (!n.input[1] || !idx.isConstant(n.input[1])) return 'its weight is not a constant';
       const group = attrInt(n, 'group', 1);
-      const wd = idx.constant(n.input[1])!.dims.map(Number);
-      const reduction = wd.slice(1).reduce((x, y) => x * y, 1);
-      // A dense Conv that sums fewer than 16 products per output (e.g. a first layer on a 1-channel image)
-      // is memory-bound: ORT's int8 kernel runs it slower than FP32 and the saving is nil.
-      if (quantActs && group === 1 && reduction < MIN_CONV_REDUCTION && n.opType === 'Conv') return `only ${reduction} products per output: faster in float`;
       const outAxis = n.opType === 'Conv' ? 0 : group === 1 ? 1 : undefined;
       const hasBias = !!n.input[2] && idx.isConstant(n.input[2]);
       return {

@@ -39,7 +39,7 @@ describe('qstudio CLI', () => {
     const r = run(['quantize', models.cnn, '-o', out, '--recipe', join(dir, 'recipe.json'), '--data', `image=${join(dir, 'cal.npy')}`, '--labels', join(dir, 'labels.npy')]);
     expect(r.stderr).toMatch(/calibrat/);
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/Quantized 5 node\(s\)/);
+    expect(r.stdout).toMatch(/Quantized 6 node\(s\)/);
     expect(r.stdout).toMatch(/Per-layer error/);
     expect(r.stdout).toMatch(/\/4\/4\.0\/Conv\s+Conv\s+SQNR\s+\d+\.\d dB/);
     const s = await createSession(out, { device: 'cpu' });

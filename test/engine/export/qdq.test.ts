@@ -76,10 +76,10 @@ describe('QDQ export', async () => {
     const sIn = tensorToFloat32(inits.get(xDq.input[1]!)!)[0]!;
     for (let c = 0; c < bScale.length; c++) expect(bScale[c]).toBeCloseTo(Math.fround(sIn * wScale[c]!), 12);
     // The Relu after each quantized Conv is folded into the output quantization (zero-point = 0).
-    expect(g.node.filter((n) => n.opType === 'Relu').length).toBe(1); // only the first Conv's, kept in float
+    expect(g.node.filter((n) => n.opType === 'Relu').length).toBe(0);
     const ops = await optimizedOps(q);
-    expect(ops.get('QLinearConv')).toBe(4);
-    expect(ops.get('Conv') ?? 0).toBe(1); // the 1-channel first layer, deliberately float
+    expect(ops.get('QLinearConv')).toBe(5);
+    expect(ops.get('Conv') ?? 0).toBe(0);
     expect(ops.has('QGemm')).toBe(true);
     const err = compareTensors(ref, await logits(q));
     expect(err.sqnrDb).toBeGreaterThan(25);

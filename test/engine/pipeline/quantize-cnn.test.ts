@@ -21,8 +21,8 @@ describe('quantizeModel on fmnist-cnn', () => {
     const stages = new Set<string>();
     const report = await quantizeModel({ modelPath: models.cnn, outputPath: out, recipe: parseRecipe({}), inputs: { image: train.images }, ctx: { onProgress: (e) => stages.add(e.stage) } });
     expect(existsSync(out)).toBe(true);
-    expect(report.quantized.map((q) => q.opType).sort()).toEqual(['Conv', 'Conv', 'Conv', 'Conv', 'Gemm']);
-    expect(report.layers.length).toBe(5);
+    expect(report.quantized.map((q) => q.opType).sort()).toEqual(['Conv', 'Conv', 'Conv', 'Conv', 'Conv', 'Gemm']);
+    expect(report.layers.length).toBe(6);
     for (const l of report.layers) expect(l.sqnrDb).toBeGreaterThan(20);
     expect(report.outputAgreement!.top1Agreement).toBeGreaterThan(0.95);
     expect(report.sizeBytes.quantized).toBeLessThan(report.sizeBytes.original / 3);
