@@ -5,7 +5,9 @@
 // the least KL(P||Q), threshold = (i + 0.5) · binWidth. levels = 2^(bits-1) (128 for 8-bit).
 // As in NVIDIA's reference (pytorch-quantization `_compute_amax_entropy`), bin 0 is replaced by bin 1
 // for the search: after ReLU most values are exact zeros, and that spike would otherwise dominate
-// the divergence and pull the threshold far below the bulk of the distribution.
+// the divergence and pull the threshold far below the bulk of the distribution. Exact zeros are
+// taken out before re-binning onto the 2048 bins (a coarse source bin would otherwise spread the
+// spike over several target bins, out of reach of that fix).
 // Asymmetric targets (our extension): each side of zero is searched on its own one-sided
 // histogram; a side that holds no values keeps its bound at 0 and the other side gets all 2^bits
 // levels (e.g. uint8 after ReLU searches [0, max] with 256 levels).
@@ -19,7 +21,9 @@ export const ENTROPY_START_BIN = 128;
 /** Threshold (>= 0) for a one-sided histogram over [0, h.max]. */
 export function entropyThreshold(side: Histogram, levels: number, bins = ENTROPY_BINS, startBin = ENTROPY_START_BIN): number {
   if (side.count === 0 || !(side.max > 0)) return 0;
-  const h = rebin(side, bins, 0, side.max);
+  const src = side.zeros > 0 ? { ...side, counts: Float64Array.from(side.counts) } : side;
+  if (side.zeros > 0) src.counts[0] = Math.max(0, src.counts[0]! - side.zeros);
+  const h = rebin(src, bins, 0, side.max);
   const hist = h.counts;
   if (bins > 1) hist[0] = hist[1]!;
   const start = Math.min(Math.max(startBin, levels), bins);

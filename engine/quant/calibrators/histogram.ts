@@ -18,6 +18,8 @@ export interface Histogram {
   count: number;
   /** NaN / ±Infinity values seen and left out. */
   nonFinite: number;
+  /** Values exactly 0 (counted in the bin starting at 0 too): ReLU outputs are often mostly zeros. */
+  zeros: number;
 }
 
 export const DEFAULT_HISTOGRAM_BINS = 16384;
@@ -31,6 +33,7 @@ export class HistogramCollector {
   private max = -Infinity;
   private n = 0;
   private nonFinite = 0;
+  private zeros = 0;
 
   constructor(bins = DEFAULT_HISTOGRAM_BINS, readonly name = '') {
     if (!Number.isInteger(bins) || bins < 2 || bins % 2 !== 0) throw new StudioError('BAD_ARGUMENT', `Histogram for ${quote(name)}: bin count ${quote(bins)} must be an even integer >= 2.`);
@@ -57,6 +60,7 @@ export class HistogramCollector {
       const v = values[i]!;
       if (!Number.isFinite(v)) { this.nonFinite++; continue; }
       seen++;
+      if (v === 0) this.zeros++;
       if (v < this.min) this.min = v;
       if (v > this.max) this.max = v;
       if (T === 0) { this.zerosBeforeRange++; continue; }
@@ -96,7 +100,7 @@ export class HistogramCollector {
     const T = this.T > 0 ? this.T : 1; // all zeros so far: any range holds them
     if (this.T === 0 && this.zerosBeforeRange) counts[this.bins / 2] = this.zerosBeforeRange;
     const has = this.n > 0;
-    return { lo: -T, hi: T, binWidth: (2 * T) / this.bins, counts, min: has ? this.min : 0, max: has ? this.max : 0, count: this.n, nonFinite: this.nonFinite };
+    return { lo: -T, hi: T, binWidth: (2 * T) / this.bins, counts, min: has ? this.min : 0, max: has ? this.max : 0, count: this.n, nonFinite: this.nonFinite, zeros: this.zeros };
   }
 }
 
@@ -108,7 +112,7 @@ export function foldAbs(h: Histogram): Histogram {
   for (let i = 0; i < mid; i++) counts[i] = h.counts[mid + i]! + h.counts[mid - 1 - i]!;
   const absMax = Math.max(Math.abs(h.min), Math.abs(h.max));
   const absMin = h.min <= 0 && h.max >= 0 ? 0 : Math.min(Math.abs(h.min), Math.abs(h.max));
-  return { lo: 0, hi: h.hi, binWidth: h.binWidth, counts, min: absMin, max: absMax, count: h.count, nonFinite: h.nonFinite };
+  return { lo: 0, hi: h.hi, binWidth: h.binWidth, counts, min: absMin, max: absMax, count: h.count, nonFinite: h.nonFinite, zeros: h.zeros };
 }
 
 /** The part of a histogram at or above 0 (x ≥ 0), or the mirrored part below 0 (for -x, x < 0). */
@@ -119,7 +123,7 @@ export function halfHistogram(h: Histogram, side: 'positive' | 'negative'): Hist
   let count = 0;
   for (const c of counts) count += c;
   const max = side === 'positive' ? Math.max(0, h.max) : Math.max(0, -h.min);
-  return { lo: 0, hi: h.hi, binWidth: h.binWidth, counts, min: 0, max, count, nonFinite: 0 };
+  return { lo: 0, hi: h.hi, binWidth: h.binWidth, counts, min: 0, max, count, nonFinite: 0, zeros: side === 'positive' ? h.zeros : 0 };
 }
 
 /** Re-bin onto `bins` equal bins over [lo, hi], splitting each source bin's mass in proportion to
