@@ -24,7 +24,8 @@ const intAttr = (name: string, v: number) => create(AttributeProtoSchema, { name
 /** Smallest power of two ≥ max(16, n): MatMulNBits block sizes are powers of two from 16. */
 export function blockSizeFor(groupSize: number, K: number): number {
   let b = 16;
-  const want = groupSize > 0 ? groupSize : K;
+  // Per-channel (groupSize 0): blocks of up to 256 (ORT's largest), each repeating the row's scale.
+  const want = groupSize > 0 ? groupSize : Math.min(K, 256);
   while (b < want) b *= 2;
   return b;
 }

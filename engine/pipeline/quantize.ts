@@ -20,6 +20,8 @@ import { compareModels, type ComparedTensor } from '../eval/layer-error';
 import { throwIfCancelled, type WorkContext } from '../jobs/progress';
 import { StudioError, quote } from '../errors';
 import { runQatStage } from '../qat';
+import { runSmoothQuant } from '../quant/algorithms/smoothquant';
+import { quantizeWeightOnly, isWeightOnlyRecipe } from '../quant/algorithms/run-weight-only';
 
 export interface QuantizeOptions {
   modelPath: string;
@@ -87,7 +89,12 @@ export async function quantizeModel(o: QuantizeOptions): Promise<QuantizeReport>
     throwIfCancelled(ctx);
     switch (alg.name) {
       case 'rtn': break; // the default: round-to-nearest in the QDQ writer
-      case 'smoothquant':
+      case 'smoothquant': {
+        // llm: float-equivalent smoothing before calibration; the usual int8 calibration + QDQ follow.
+        const sq = await timed('smoothquant', () => runSmoothQuant(st.model, st.baseDir, alg, recipe, o.inputs, ctx));
+        report.notices.push(...sq.notices);
+        break;
+      }
       case 'gptq':
       case 'awq':
       case 'qat':
@@ -95,8 +102,18 @@ export async function quantizeModel(o: QuantizeOptions): Promise<QuantizeReport>
         break; // dispatched below in their own stage
     }
   }
+  // llm: weight-only gptq / awq / rtn (activations null) with MatMulNBits or int4 QDQ export.
+  const weightOnly = isWeightOnlyRecipe(recipe) && (recipe.format === 'matmulnbits' || recipe.algorithms.some((a) => a.name === 'gptq' || a.name === 'awq'));
   for (const alg of recipe.algorithms) {
-    if (alg.name !== 'rtn' && alg.name !== 'qat') throw new StudioError('BAD_RECIPE', `Recipe algorithm ${quote(alg.name)} is not available in this build yet (available: rtn).`);
+    if ((alg.name === 'gptq' || alg.name === 'awq') && !weightOnly) throw new StudioError('BAD_RECIPE', `Recipe algorithm ${quote(alg.name)} is weight-only: set "activations": null.`);
+    if (alg.name === 'bias-correction') throw new StudioError('BAD_RECIPE', `Recipe algorithm ${quote(alg.name)} is not available in this build yet.`);
+  }
+  if (weightOnly) {
+    const wo = await timed('quantize', () => quantizeWeightOnly({ model: st.model, baseDir: st.baseDir, recipe, inputs: o.inputs, ctx }));
+    Object.assign(timings, wo.timingsMs);
+    st.exported = wo.model;
+    report.quantized.push(...wo.quantized);
+    report.notices.push(...wo.notices);
   }
 
   progress(ctx, 'plan', 0.05, 'planning');

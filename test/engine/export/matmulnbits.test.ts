@@ -1,0 +1,119 @@
+// MatMulNBits / int4 QDQ export of real moby-gpt weights, checked by running ORT against the float model
+// carrying the very same dequantized weights.
+import { describe, it, expect, beforeAll } from 'vitest';
+import { readFileSync } from 'node:fs';
+import * as ort from 'onnxruntime-node';
+import { models, hasShared } from '../../helpers/shared';
+import { loadModel, serializeModel, type LoadedModel } from '../../../engine/onnx/model-io';
+import { tensorToTypedArray, tensorToFloat32, makeTensor, DataType } from '../../../engine/onnx/tensor';
+import { clone, ModelProtoSchema } from '../../../engine/onnx/proto';
+import { exportWeightOnly, packMatMulNBits, unpackMatMulNBits } from '../../../engine/export/matmulnbits';
+import { findLinearLayers, layerWeightNK, weightToStored } from '../../../engine/quant/algorithms/linear-layers';
+import { rtnLayers, type WeightOnlyConfig, type WeightOnlyLayerResult } from '../../../engine/quant/algorithms/weight-only';
+import { textWindows, withWeights } from '../quant/algorithms/lm-helpers';
+import { buildLlamaFixture } from '../quant/algorithms/llama-fixture';
+
+// 'basic': no fusions. At 'all' ORT fuses blocked int4 DequantizeLinear→MatMul into MatMulNBits with
+// accuracy level 4 (int8 activations), which is fast but not the exact float reference.
+async function logits(bytes: Uint8Array, ids: BigInt64Array, shape: number[], level: 'basic' | 'all' = 'all'): Promise<Float32Array> {
+  const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 2, graphOptimizationLevel: level });
+  const r = await s.run({ input_ids: new ort.Tensor('int64', ids, shape) });
+  await s.release();
+  return r[s.outputNames[0]!]!.data as Float32Array;
+}
+const maxAbsDiff = (a: Float32Array, b: Float32Array) => { let m = 0; for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!)); return m; };
+const maxAbs = (a: Float32Array) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+function dequantOverrides(results: WeightOnlyLayerResult[]): Map<string, Float32Array> {
+  return new Map(results.map((r) => [r.layer.weight, weightToStored(r.layer, r.qw.dequantized)]));
+}
+
+describe.skipIf(!hasShared)('MatMulNBits export (moby-gpt, real weights)', () => {
+  let gpt: LoadedModel;
+  const val = textWindows('val.txt', 4);
+  const ids = val.data as BigInt64Array;
+  beforeAll(async () => { gpt = await loadModel(models.gpt); });
+
+  const configs: [string, WeightOnlyConfig][] = [
+    ['int4 sym g32', { bits: 4, symmetric: true, groupSize: 32 }],
+    ['int4 asym g128', { bits: 4, symmetric: false, groupSize: 128 }],
+    ['int3 sym g64', { bits: 3, symmetric: true, groupSize: 64 }],
+    ['int4 sym per-channel', { bits: 4, symmetric: true, groupSize: 0 }],
+  ];
+  for (const [label, cfg] of configs) {
+    it(`${label}: packed weights read back exactly; ORT MatMulNBits matches the dequantized float model`, async () => {
+      const layers = findLinearLayers(gpt.model, { opTypes: ['MatMul'], exclude: [] });
+      expect(layers.length).toBe(37); // 6 × (q, k, v, o, fc, proj) + head; attention MatMuls have no weight
+      const results = rtnLayers(new Map(layers.map((l) => [l, layerWeightNK(gpt.model, gpt.baseDir, l)])), cfg);
+      const p = packMatMulNBits(results[0]!);
+      const back = unpackMatMulNBits(p.B, p.scales, p.zeroPoints, results[0]!.layer.rows, results[0]!.layer.cols, p.blockSize);
+      expect(maxAbsDiff(back, results[0]!.qw.dequantized)).toBe(0);
+      if (cfg.symmetric && cfg.bits === 4) expect(p.zeroPoints).toBeUndefined(); // ORT's default 8
+
+      const ref = await logits(withWeights(gpt.model, dequantOverrides(results)), ids, val.shape);
+      const exact = exportWeightOnly(gpt.model, results, { format: 'matmulnbits', accuracyLevel: 0 }).model;
+      const nodes = exact.graph!.node.filter((n) => n.opType === 'MatMulNBits');
+      expect(nodes.length).toBe(37);
+      // accuracy_level 0 computes in float: only summation order differs.
+      const FLOAT_TOL = 2e-3 * maxAbs(ref);
+      expect(maxAbsDiff(await logits(serializeModel(exact), ids, val.shape), ref)).toBeLessThan(FLOAT_TOL);
+      // accuracy_level 4 quantizes activations per block to int8: close, not exact.
+      const fast = exportWeightOnly(gpt.model, results, { format: 'matmulnbits' }).model;
+      expect(fast.graph!.node.find((n) => n.opType === 'MatMulNBits')!.attribute.find((a) => a.name === 'accuracy_level')!.i).toBe(4n);
+      const INT8_ACT_TOL = 0.08 * maxAbs(ref);
+      expect(maxAbsDiff(await logits(serializeModel(fast), ids, val.shape), ref)).toBeLessThan(INT8_ACT_TOL);
+    });
+  }
+
+  it('int4 export is at most 0.2× the FP32 file; opset-21 int4 QDQ export matches the dequantized model', async () => {
+    const layers = findLinearLayers(gpt.model, { opTypes: ['MatMul'], exclude: [] });
+    const results = rtnLayers(new Map(layers.map((l) => [l, layerWeightNK(gpt.model, gpt.baseDir, l)])), { bits: 4, symmetric: true, groupSize: 32 });
+    const fp32Size = readFileSync(models.gpt).length;
+    const nbits = serializeModel(exportWeightOnly(gpt.model, results, { format: 'matmulnbits' }).model);
+    const SIZE_RATIO = 0.2;
+    expect(nbits.length).toBeLessThan(SIZE_RATIO * fp32Size);
+    const qdq = exportWeightOnly(gpt.model, results, { format: 'qdq' }).model;
+    expect(Number(qdq.opsetImport.find((o) => o.domain === '')!.version)).toBe(21);
+    const dq = qdq.graph!.node.filter((n) => n.opType === 'DequantizeLinear');
+    expect(dq.length).toBe(37);
+    const qdqBytes = serializeModel(qdq);
+    expect(qdqBytes.length).toBeLessThan(SIZE_RATIO * fp32Size);
+    const ref = await logits(withWeights(gpt.model, dequantOverrides(results)), ids, val.shape);
+    expect(maxAbsDiff(await logits(qdqBytes, ids, val.shape, 'basic'), ref)).toBeLessThan(2e-3 * maxAbs(ref));
+  });
+});
+
+describe('weight-only export on a LLaMA-style fixture (tied, transposed head; RMSNorm with ReduceMean axes)', () => {
+  const { model, seq } = buildLlamaFixture();
+  const ids = BigInt64Array.from({ length: 2 * seq }, (_, i) => BigInt((i * 53 + 7) % 256));
+  const layers = findLinearLayers(model, { opTypes: ['MatMul'], exclude: [] });
+  const results = rtnLayers(new Map(layers.map((l) => [l, layerWeightNK(model, undefined, l)])), { bits: 4, symmetric: false, groupSize: 32 });
+
+  it('keeps the float embedding for the Gather and packs the head from Transpose(embedding)', async () => {
+    const head = layers.find((l) => l.nodes[0]!.name === '/head/MatMul')!;
+    expect(head.kn).toBe(false);
+    expect(head.sharedWith).toEqual(['/embed/Gather']);
+    // Reference: float graph with every dequantized weight, the head reading its own copy through the Transpose.
+    const hr = results.find((r) => r.layer === head)!;
+    const refModel = clone(ModelProtoSchema, model);
+    refModel.graph!.initializer.push(makeTensor('head_dq', DataType.FLOAT, [head.rows, head.cols], hr.qw.dequantized));
+    refModel.graph!.node.find((n) => n.name === '/head/Transpose')!.input[0] = 'head_dq';
+    const ref = await logits(withWeights(refModel, dequantOverrides(results.filter((r) => r !== hr))), ids, [2, seq], 'basic');
+    const out = exportWeightOnly(model, results, { format: 'matmulnbits', accuracyLevel: 0 }).model;
+    const g = out.graph!;
+    expect(g.node.some((n) => n.name === '/head/Transpose')).toBe(false); // pruned: MatMulNBits stores [N, K]
+    const emb = g.initializer.find((t) => t.name === 'embed.weight')!;
+    expect(tensorToFloat32(emb)).toEqual(tensorToFloat32(model.graph!.initializer.find((t) => t.name === 'embed.weight')!));
+    // The head's packed weight dequantizes to the head's quantized weight.
+    const hn = g.node.find((n) => n.name.startsWith('/head/MatMul'))!;
+    const B = tensorToTypedArray(g.initializer.find((t) => t.name === hn.input[1])!) as Uint8Array;
+    const S = tensorToFloat32(g.initializer.find((t) => t.name === hn.input[2])!);
+    const Z = tensorToTypedArray(g.initializer.find((t) => t.name === hn.input[3])!) as Uint8Array;
+    expect(maxAbsDiff(unpackMatMulNBits(B, S, Z, head.rows, head.cols, 32), hr.qw.dequantized)).toBe(0);
+    const full = await logits(serializeModel(out), ids, [2, seq]);
+    const TOL = 2e-3 * maxAbs(ref);
+    expect(maxAbsDiff(full, ref)).toBeLessThan(TOL);
+    const qdq = exportWeightOnly(model, results, { format: 'qdq' }).model;
+    const viaQdq = await logits(serializeModel(qdq), ids, [2, seq], 'basic');
+    expect(maxAbsDiff(viaQdq, ref)).toBeLessThan(TOL);
+  });
+});
