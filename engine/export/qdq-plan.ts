@@ -167,6 +167,27 @@ function planActivations(nodes: NodeProto[], idx: GraphIndex, targets: QdqTarget
     if (!i || !o || !acts.has(i) || !wants.has(o) || idx.graphOutputs.has(o)) continue;
     acts.set(o, acts.get(i)!);
   }
+  // Residual joins. Add/Mul of two quantized tensors whose sum a target reads: quantize the sum too, so
+  // ORT runs QLinearAdd/QLinearMul instead of dequantize -> float op -> requantize. Concat of quantized
+  // tensors: one scale (the output's range, which covers every input) for all of them, so the concat
+  // moves integers and nothing is requantized.
+  const foldedOut = new Set(targets.filter((t) => t.foldedRelu).map((t) => t.foldedRelu!.output[0]!));
+  for (const n of nodes) {
+    const o = n.output[0];
+    if (!o || !wants.has(o) || idx.graphOutputs.has(o) || targetByNode.has(n)) continue;
+    const ins = n.input.filter((x) => x && !idx.isConstant(x));
+    if ((n.opType === 'Add' || n.opType === 'Mul') && ins.length === 2 && n.input.length === 2 && ins.every((x) => acts.has(x))) {
+      acts.set(o, o);
+    } else if (n.opType === 'Concat' && ins.length === n.input.length && ins.length > 1 && ins.every((x) => acts.has(x))) {
+      // A folded Relu relies on zero-point = qmin; a shared range may start below zero, so share only
+      // when all inputs are Relu outputs or none is.
+      const folded = ins.filter((x) => foldedOut.has(x)).length;
+      if (folded !== 0 && folded !== ins.length) continue;
+      for (const x of ins) acts.set(x, o);
+      acts.set(o, o);
+      for (const [t, src] of acts) if (ins.includes(src)) acts.set(t, o);
+    }
+  }
 }
 
 /**
