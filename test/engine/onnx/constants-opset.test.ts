@@ -1,7 +1,7 @@
 // PP-OCRv4 rec keeps its weights in Constant nodes and is opset 9: convert the constants to
 // initializers, upgrade to opset 13 and 21, and check ORT still reads the same text from real crops.
-import { describe, it, expect, beforeAll } from 'vitest';
-import { mkdtempSync } from 'node:fs';
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -18,6 +18,8 @@ import { thirdParty, ocrLines } from './fixtures';
 // kernels (opset-18 ReduceMean): allow float32 rounding noise on these softmax probabilities.
 const OUTPUT_TOL = 1e-5;
 
+const made: string[] = [];
+afterAll(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
 let lines: Float32Array;
 let reference: { data: Float32Array; dims: readonly number[] };
 async function run(model: ModelProto | string) {
@@ -85,6 +87,7 @@ describe('opset upgrade', () => {
       if (target >= 18) expect(kinds).toContain('ReduceMean');
       // survive a save/load
       const dir = mkdtempSync(join(tmpdir(), 'qs-opset-'));
+      made.push(dir);
       await saveModel(model, join(dir, 'rec.onnx'));
       const out = await run(join(dir, 'rec.onnx'));
       expect(out.dims).toEqual(reference.dims);

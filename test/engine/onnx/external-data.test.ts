@@ -1,7 +1,7 @@
 // External data: write with a threshold, read tensor by tensor, copy between folders, stay atomic,
 // and handle offsets past 2 GiB (a sparse file, so the test uses a few KiB of disk).
-import { describe, it, expect, beforeAll } from 'vitest';
-import { mkdtempSync, readFileSync, statSync, existsSync, readdirSync, renameSync, openSync, closeSync, ftruncateSync, writeSync } from 'node:fs';
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtempSync, rmSync, readFileSync, statSync, existsSync, readdirSync, renameSync, openSync, closeSync, ftruncateSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -12,7 +12,8 @@ import { create, ModelProtoSchema, GraphProtoSchema, NodeProtoSchema, ValueInfoP
 import { models } from '../../helpers/shared';
 import { fmnistImages } from '../quant/calibrators/fmnist-activations';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'qs-ext-'));
+const made: string[] = [];
+const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'qs-ext-')); made.push(d); return d; };
 let images: Float32Array;
 let reference: Float32Array;
 const runCnn = async (pathOrBytes: string | Uint8Array) => {
@@ -21,6 +22,8 @@ const runCnn = async (pathOrBytes: string | Uint8Array) => {
   await s.release();
   return r.logits!.data as Float32Array;
 };
+
+afterAll(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
 
 beforeAll(async () => {
   images = fmnistImages(16);

@@ -1,5 +1,5 @@
 // Load -> save -> load gives the same graph and the same bytes, on every real model we have.
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, afterAll } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ describe('round trip on real models', () => {
     expect(roundTripModels.length).toBe(8);
   });
   const dir = mkdtempSync(join(tmpdir(), 'qs-rt-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   for (const m of roundTripModels) {
     it(`${m.name}: same bytes and graph after load -> save -> load`, async () => {
       const a = await loadModel(m.path);
