@@ -27,6 +27,8 @@ function dataDir(): string {
   return join(app.getPath('userData'), 'projects');
 }
 
+// One user-data folder name on every platform and in dev and packaged builds alike.
+app.setPath('userData', join(app.getPath('appData'), 'Quant Studio'));
 app.enableSandbox();
 app.on('web-contents-created', (_e, contents) => {
   contents.setWindowOpenHandler(() => ({ action: 'deny' }));
