@@ -130,21 +130,23 @@ export function planQdq(model: ModelProto, recipe: Recipe, source = 'model'): Qd
       if (t.weightInput !== undefined && !isFloatish(idx, n.input[t.weightInput]!)) { skipped.push({ node: n.name, opType: n.opType, reason: 'its weight is not a float tensor' }); continue; }
       local.push(t);
     }
-    if (quantActs) planActivations(idx.graph.node, idx, local, activations, recipe.activations!.scheme === 'asymmetric');
+    // 4-bit activations: no shared scale through MaxPool/Reshape/...: ORT would then drop the Q/DQ
+    // pair and hand the op a 4-bit tensor it has no kernel for.
+    if (quantActs) planActivations(idx.graph.node, idx, local, activations, recipe.activations!.scheme === 'asymmetric', !['int4', 'uint4'].includes(recipe.activations!.dtype));
     targets.push(...local);
   }
   const calibrate = [...new Set(activations.values())];
   return { targets, activations, calibrate, skipped };
 }
 
-function planActivations(nodes: NodeProto[], idx: GraphIndex, targets: QdqTarget[], acts: Map<string, string>, canFoldRelu: boolean): void {
+function planActivations(nodes: NodeProto[], idx: GraphIndex, targets: QdqTarget[], acts: Map<string, string>, canFoldRelu: boolean, shareScales = true): void {
   const targetInputs = new Set<string>();
   for (const t of targets) for (const i of t.activationInputs) targetInputs.add(t.node.input[i]!);
   // Backward: a tensor "wants" quantization if a target reads it, directly or through scale-sharing ops.
   const wants = new Set(targetInputs);
   for (let k = nodes.length - 1; k >= 0; k--) {
     const n = nodes[k]!;
-    if (SHARE_SCALE_OPS.has(n.opType) && n.output[0] && wants.has(n.output[0]) && n.input[0]) wants.add(n.input[0]);
+    if (shareScales && SHARE_SCALE_OPS.has(n.opType) && n.output[0] && wants.has(n.output[0]) && n.input[0]) wants.add(n.input[0]);
   }
   // Outputs of targets: Conv always (QLinearConv needs the output Q), MatMul/Gemm when a target reads them.
   const targetByNode = new Map(targets.map((t) => [t.node, t]));
@@ -156,13 +158,15 @@ function planActivations(nodes: NodeProto[], idx: GraphIndex, targets: QdqTarget
       t.foldedRelu = cons[0]!;
       out = cons[0]!.output[0]!;
     }
-    if (idx.graphOutputs.has(out)) continue;
-    if (t.node.opType === 'Conv' || t.node.opType === 'ConvTranspose' || wants.has(out)) acts.set(out, out);
+    if (((t.node.opType === 'Conv' || t.node.opType === 'ConvTranspose') && shareScales) || wants.has(out)) {
+      if (!idx.graphOutputs.has(out)) acts.set(out, out);
+    }
+    if (t.foldedRelu && !acts.has(out)) t.foldedRelu = undefined; // the Relu stays unless a Q clamps for it
   }
   for (const i of targetInputs) if (!acts.has(i)) acts.set(i, i);
   // Forward: scale-sharing ops whose input is quantized pass the same scale on, when a target wants it.
   for (const n of nodes) {
-    if (!SHARE_SCALE_OPS.has(n.opType) || targetByNode.has(n)) continue;
+    if (!shareScales || !SHARE_SCALE_OPS.has(n.opType) || targetByNode.has(n)) continue;
     const i = n.input[0], o = n.output[0];
     if (!i || !o || !acts.has(i) || !wants.has(o) || idx.graphOutputs.has(o)) continue;
     acts.set(o, acts.get(i)!);
@@ -172,7 +176,7 @@ function planActivations(nodes: NodeProto[], idx: GraphIndex, targets: QdqTarget
   // tensors: one scale (the output's range, which covers every input) for all of them, so the concat
   // moves integers and nothing is requantized.
   const foldedOut = new Set(targets.filter((t) => t.foldedRelu).map((t) => t.foldedRelu!.output[0]!));
-  for (const n of nodes) {
+  for (const n of shareScales ? nodes : []) {
     const o = n.output[0];
     if (!o || !wants.has(o) || idx.graphOutputs.has(o) || targetByNode.has(n)) continue;
     const ins = n.input.filter((x) => x && !idx.isConstant(x));

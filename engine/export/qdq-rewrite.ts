@@ -40,7 +40,7 @@ export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string,
   const a = recipe.activations;
   const fourBit = (d: string) => d === 'int4' || d === 'uint4' || d === 'int3';
   const grouped = typeof w.granularity === 'object' ? w.granularity.group : 0;
-  const needOpset = fourBit(w.dtype) || (a && fourBit(a.dtype)) || grouped ? 21 : 13;
+  const needOpset = fourBit(w.dtype) || grouped ? 21 : 13;
   if (onnxOpset(model) < needOpset) upgradeOpset(model, needOpset);
   const g = model.graph!;
   const indexes = graphIndexes(model);
@@ -124,17 +124,28 @@ export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string,
   const after = new Map<string, NodeProto[]>();
   const dqOf = new Map<string, string>();
   if (a) {
-    const at = qType(a.dtype);
-    const { qmin } = dtypeInfo(a.dtype);
+    // 4-bit activations travel in 8-bit containers clamped to the 4-bit range (Q -> Clip -> DQ): the
+    // same numbers, and ORT's QDQ propagation cannot hand MaxPool & co. a 4-bit tensor they lack kernels for.
+    const four = a.dtype === 'int4' || a.dtype === 'uint4';
+    const at = four ? (a.dtype === 'int4' ? DataType.INT8 : DataType.UINT8) : qType(a.dtype);
+    const { qmin, qmax } = dtypeInfo(a.dtype);
+    let clipLo = '', clipHi = '';
+    if (four) {
+      clipLo = idx.unique(`act_${a.dtype}_min`); clipHi = idx.unique(`act_${a.dtype}_max`);
+      newInits.push(makeTensor(clipLo, at, [], intArray(at, [qmin])), makeTensor(clipHi, at, [], intArray(at, [qmax])));
+    }
     for (const tensor of plan.activations.keys()) {
       const p = paramsOf(tensor);
       const sn = idx.unique(`${tensor}_scale`), zn = idx.unique(`${tensor}_zero_point`);
       newInits.push(makeTensor(sn, DataType.FLOAT, [], Float32Array.of(p.scale)), makeTensor(zn, at, [], intArray(at, [p.zeroPoint ?? qmin])));
       const qo = idx.unique(`${tensor}_QuantizeLinear_Output`), dqo = idx.unique(`${tensor}_DequantizeLinear_Output`);
-      const pair = [
-        makeNode('QuantizeLinear', [tensor, sn, zn], [qo], idx.unique(`${tensor}_QuantizeLinear`)),
-        makeNode('DequantizeLinear', [qo, sn, zn], [dqo], idx.unique(`${tensor}_DequantizeLinear`)),
-      ];
+      const pair = [makeNode('QuantizeLinear', [tensor, sn, zn], [qo], idx.unique(`${tensor}_QuantizeLinear`))];
+      let dqIn = qo;
+      if (four) {
+        dqIn = idx.unique(`${tensor}_clipped`);
+        pair.push(makeNode('Clip', [qo, clipLo, clipHi], [dqIn], idx.unique(`${tensor}_Clip`)));
+      }
+      pair.push(makeNode('DequantizeLinear', [dqIn, sn, zn], [dqo], idx.unique(`${tensor}_DequantizeLinear`)));
       dqOf.set(tensor, dqo);
       after.set(tensor, pair);
     }

@@ -110,6 +110,17 @@ describe('QDQ export', async () => {
     expect(err.sqnrDb).toBeGreaterThan(12);
   });
 
+  it('4-bit activations: 8-bit containers clamped to the 4-bit range, a model ORT loads and runs', async () => {
+    const q = await quantize(model, { weights: { dtype: 'int4' }, activations: { dtype: 'uint4' } });
+    const clips = q.graph!.node.filter((n) => n.opType === 'Clip');
+    expect(clips.length).toBeGreaterThan(3);
+    const hi = q.graph!.initializer.find((t) => t.name === clips[0]!.input[2])!;
+    expect([...tensorToTypedArray(hi)]).toEqual([15]);
+    const err = compareTensors(ref, await logits(q));
+    expect(err.sqnrDb).toBeGreaterThan(8);
+    expect(err.sqnrDb).toBeLessThan(30); // 4-bit activations cannot be as close as 8-bit ones
+  });
+
   it('folds BatchNormalization into the Conv before it without changing the output', async () => {
     // Insert a real BN (non-trivial statistics) after /3/3.0/Conv.
     const m = clone(ModelProtoSchema, model);
