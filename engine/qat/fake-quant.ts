@@ -41,17 +41,18 @@ export function initWeightQuant(name: string, w: Float32Array, dims: readonly nu
   const scale = new Float32Array(count), zp = new Int32Array(count);
   const cs = new Float32Array(count), cz = new Int32Array(count), err = new Float64Array(count);
   const { qmin, qmax } = base;
+  const inv = new Float64Array(count);
   for (const r of CLIP_RATIOS) {
     for (let s = 0; s < count; s++) {
       const p = qparamsForRange(lo[s]! * r, hi[s]! * r, { dtype, scheme });
-      cs[s] = p.scale; cz[s] = p.zeroPoint;
+      cs[s] = p.scale; cz[s] = p.zeroPoint; inv[s] = 1 / p.scale;
     }
     err.fill(0);
     for (let i = 0; i < w.length; i++) {
-      const s = slot[i]!, sc = cs[s]!, z = cz[s]!;
-      let q = Math.round(w[i]! / sc) + z;
+      const s = slot[i]!, z = cz[s]!, x = w[i]!;
+      let q = Math.round(x * inv[s]!) + z;
       q = q < qmin ? qmin : q > qmax ? qmax : q;
-      const d = w[i]! - (q - z) * sc;
+      const d = x - (q - z) * cs[s]!;
       err[s]! += d * d;
     }
     for (let s = 0; s < count; s++) if (err[s]! < best[s]!) { best[s] = err[s]!; scale[s] = cs[s]!; zp[s] = cz[s]!; }
