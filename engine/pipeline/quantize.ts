@@ -13,6 +13,8 @@ import { createSession } from '../runtime/session';
 import { runCalibration } from '../quant/calibration/run-calibration';
 import type { TensorStats } from '../quant/calibration/run-calibration';
 import { calibrationMethod } from '../quant/calibration/methods';
+import { summarizeHistogram } from '../quant/calibration/histogram-summary';
+import { rangeParams } from '../export/qdq-params';
 import { foldConvBatchNorm } from '../export/qdq-fold-bn';
 import { planQdq, dropUncalibrated, type QdqPlan } from '../export/qdq-plan';
 import { rewriteQdq } from '../export/qdq-rewrite';
@@ -137,6 +139,10 @@ export async function quantizeModel(o: QuantizeOptions): Promise<QuantizeReport>
     report.device.used = cal.provider;
     if (cal.notice) report.notices.push(cal.notice);
     report.metrics = { ...report.metrics, calibrationSamples: cal.samplesUsed };
+    report.activationRanges = [...cal.stats].map(([tensor, s]) => {
+      const p = rangeParams(s.rangeMin, s.rangeMax, recipe.activations!.dtype, recipe.activations!.scheme, tensor);
+      return { tensor, min: s.min, max: s.max, rangeMin: s.rangeMin, rangeMax: s.rangeMax, scale: p.scale, zeroPoint: p.zeroPoint, histogram: summarizeHistogram(s.histogram, s.min, s.max) };
+    });
   }
 
   // ---- weight algorithms (llm: gptq/awq edit weights or export MatMulNBits; qat: trains) go here ----

@@ -23,6 +23,19 @@ export interface QuantizedNodeInfo {
   algorithmErrors?: { algorithm: string; weightErrorBefore?: number; weightErrorAfter?: number; outputErrorBefore?: number; outputErrorAfter?: number }[];
 }
 
+/** One calibrated activation: its observed and chosen range, its quantization and a small histogram. */
+export interface ActivationRange {
+  tensor: string;
+  min: number;
+  max: number;
+  /** The range the calibration method chose (equals min/max for MinMax). */
+  rangeMin: number;
+  rangeMax: number;
+  scale?: number;
+  zeroPoint?: number;
+  histogram: { edges: number[]; counts: number[] };
+}
+
 export interface QuantizeReport {
   modelPath: string;
   outputPath: string;
@@ -36,4 +49,6 @@ export interface QuantizeReport {
   metrics?: Record<string, number>;
   notices: string[];
   device: { requested: string; used: string };
+  /** Calibrated activation ranges with their histograms (for the studio's range plots). */
+  activationRanges?: ActivationRange[];
 }

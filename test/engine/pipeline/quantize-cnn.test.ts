@@ -27,6 +27,11 @@ describe('quantizeModel on fmnist-cnn', () => {
     expect(report.outputAgreement!.top1Agreement).toBeGreaterThan(0.95);
     expect(report.sizeBytes.quantized).toBeLessThan(report.sizeBytes.original / 3);
     expect(report.metrics?.calibrationSamples).toBe(512);
+    // Every calibrated activation comes with its range and a histogram holding all its values.
+    const image = report.activationRanges!.find((r) => r.tensor === 'image')!;
+    expect(image.min).toBeCloseTo(-0.286 / 0.353, 4);
+    expect(image.histogram.counts.reduce((a, b) => a + b, 0)).toBe(512 * 784);
+    expect(image.scale).toBeCloseTo((image.max - image.min) / 255, 5);
     expect([...stages]).toEqual(expect.arrayContaining(['load', 'calibrate', 'export', 'evaluate']));
     const s = await createSession(out, { device: 'cpu' });
     const acc = await top1Accuracy(s, { image: test.images }, test.labels);
