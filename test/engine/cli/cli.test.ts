@@ -50,6 +50,19 @@ describe('qstudio CLI', () => {
     await s.release();
   });
 
+  it('eval and inspect: top-1, agreement and latency against the FP32 model; what would be quantized', () => {
+    const out = join(dir, 'q.onnx');
+    const r = run(['eval', out, '--data', `image=${join(dir, 'cal.npy')}`, '--labels', join(dir, 'labels.npy'), '--ref', models.cnn, '--batch', '16']);
+    expect(r.status).toBe(0);
+    const top1 = Number(/top-1: ([\d.]+) %/.exec(r.stdout)?.[1]);
+    expect(top1).toBeGreaterThan(85);
+    expect(r.stdout).toMatch(/top-1 agreement \d+\.\d+ %, latency ratio \d\.\d{3}/);
+    const i = run(['inspect', models.cnn]);
+    expect(i.status).toBe(0);
+    expect(i.stdout).toMatch(/input\s+image: float32 \[batch, 1, 28, 28\]/);
+    expect(i.stdout).toMatch(/quantizable with the default recipe: 6 node\(s\)/);
+  });
+
   const bad: [string, string[], RegExp][] = [
     ['missing model', ['quantize', 'nope.onnx', '--data', 'image=CAL'], /nope\.onnx.*does not exist/],
     ['corrupt model', ['quantize', 'DIR/corrupt.onnx', '--data', 'image=CAL'], /corrupt\.onnx.*not a valid ONNX model/],
