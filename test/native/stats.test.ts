@@ -90,3 +90,28 @@ describe.skipIf(!nativeAvailable())('fake quant (QAT) forward/backward vs refere
     });
   });
 });
+
+describe.skipIf(!nativeAvailable())('edge sizes and thread counts', () => {
+  it('empty inputs give empty outputs (and untouched counts)', async () => {
+    const { quantizeLinearSync, dequantizeLinearSync } = await import('../../native-kernels/lib/index');
+    expect(quantizeLinearSync(new Float32Array(0), { dtype: 'int8', scale: 1 }).length).toBe(0);
+    expect(quantizeLinearSync(new Float32Array(0), { dtype: 'int4', scale: 1 }).length).toBe(0);
+    expect(dequantizeLinearSync(new Int8Array(0), { dtype: 'int8', scale: 1 }).length).toBe(0);
+    const mm = minMaxSync(new Float32Array(0));
+    expect([mm.min[0], mm.max[0]]).toEqual([Infinity, -Infinity]);
+    const counts = Float64Array.of(1, 2, 3);
+    expect(Array.from(histogramSync(new Float32Array(0), { min: 0, max: 1, counts }))).toEqual([1, 2, 3]);
+  });
+
+  it('1 thread and all threads give identical results', async () => {
+    const { quantizeLinearSync } = await import('../../native-kernels/lib/index');
+    const x = floats(1_000_003, 99, 2, 0.01);
+    const p = { dtype: 'int4' as const, scale: 0.3 };
+    expect(firstDiff(quantizeLinearSync(x, p, { threads: 1 }), quantizeLinearSync(x, p, { threads: 0 }))).toBe(-1);
+    expect(firstDiff(histogramSync(x, { min: -3, max: 3, bins: 333 }, { threads: 1 }), histogramSync(x, { min: -3, max: 3, bins: 333 }, { threads: 0 }))).toBe(-1);
+    const x2 = x.subarray(0, 1009 * 991);
+    const a = minMaxSync(x2, { shape: [1009, 991], axis: 1 }, { threads: 1 }), b = minMaxSync(x2, { shape: [1009, 991], axis: 1 }, { threads: 0 });
+    expect(firstDiff(a.min, b.min)).toBe(-1);
+    expect(firstDiff(a.max, b.max)).toBe(-1);
+  });
+});
