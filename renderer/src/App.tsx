@@ -8,13 +8,12 @@
 //     { id: 'pipeline', title: 'Pipeline', view: PipelineEditor },
 // A tab's id is its URL segment. Inside a view use `useStudio()` / `useQuery()` / `useStudioEvents()`
 // from ./api/use-studio and `pickFile()` from ./api/files; `navigate()` below changes the route.
-// Placeholders here (OverviewView, RunsView) may be replaced by real views the same way.
+// Also: `saveArtifact()` in ./api/files (Electron save dialog + export; browser download).
 // Stable test ids the foundation e2e test uses: new-project-name, create-project, project-list,
 // project-item, project-title, tab-<id>.
-import { useCallback, useEffect, useState, type ComponentType, type FormEvent } from 'react';
-import type { Project, StudioClient, StudioEvent } from '../../contract/ipc';
-import { StudioContext, useQuery, useStudio, useStudioEvents } from './api/use-studio';
-import { pickFile } from './api/files';
+import { useEffect, useState, type ComponentType, type FormEvent } from 'react';
+import type { Project, StudioClient } from '../../contract/ipc';
+import { StudioContext, useQuery, useStudio } from './api/use-studio';
 import { ProjectOverview } from './features/projects/ProjectOverview';
 import { SamplesView } from './features/projects/SamplesView';
 import { PipelineEditor } from './features/pipeline/PipelineEditor';
@@ -164,62 +163,6 @@ function ProjectPage({ project, tab, onProjectChanged }: { project: Project; tab
         </nav>
       </header>
       <section className="qs-view"><View project={project} onProjectChanged={onProjectChanged} /></section>
-    </div>
-  );
-}
-
-// ---- placeholder views (studio-ui replaces them with the real screens) ----
-
-function OverviewView({ project }: ProjectViewProps) {
-  const studio = useStudio();
-  const models = useQuery('models.list', { projectId: project.id });
-  const [error, setError] = useState<string | null>(null);
-  const importModel = async () => {
-    setError(null);
-    try {
-      const file = await pickFile(studio, { title: 'Import an ONNX model', filters: [{ name: 'ONNX model', extensions: ['onnx'] }] });
-      if (file) { await studio.invoke('models.import', { projectId: project.id, file }); models.reload(); }
-    } catch (e) { setError((e as Error).message); }
-  };
-  return (
-    <div>
-      <p className="qs-muted">Folder: {project.dir}</p>
-      <h2>Models</h2>
-      <button onClick={importModel}>Import model…</button>
-      {error && <div role="alert" className="qs-error">{error}</div>}
-      {models.data?.length === 0 && <p className="qs-muted">No model yet: import an .onnx file.</p>}
-      <table className="qs-table">
-        <tbody>
-          {models.data?.map((m) => (
-            <tr key={m.id}><td>{m.name}</td><td>opset {m.opset}</td><td>{m.nodeCount} nodes</td><td>{(m.sizeBytes / 1e6).toFixed(2)} MB</td></tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
-  );
-}
-
-function RunsView({ project }: ProjectViewProps) {
-  const runs = useQuery('runs.list', { projectId: project.id });
-  const [live, setLive] = useState<Record<string, { stage: string; fraction: number }>>({});
-  const onEvent = useCallback((e: StudioEvent) => {
-    if (e.event === 'run.progress') setLive((l) => ({ ...l, [e.payload.runId]: { stage: e.payload.stage, fraction: e.payload.fraction } }));
-    if (e.event === 'run.status' && e.payload.projectId === project.id) runs.reload();
-  }, [project.id, runs.reload]);
-  useStudioEvents(onEvent);
-  return (
-    <div>
-      {runs.data?.length === 0 && <p className="qs-muted">No runs yet.</p>}
-      <table className="qs-table">
-        <tbody>
-          {runs.data?.map((r) => {
-            const l = r.status === 'running' ? live[r.id] : undefined;
-            return (
-              <tr key={r.id}><td>{r.kind}</td><td>{r.status}</td><td>{l?.stage ?? r.stage}</td><td><progress max={1} value={l?.fraction ?? r.progress} /></td><td>{r.error?.message}</td></tr>
-            );
-          })}
-        </tbody>
-      </table>
     </div>
   );
 }

@@ -80,6 +80,17 @@ describe('studio e2e', () => {
     await page.getByTestId('pipeline-canvas').click({ position: { x: 5, y: 5 } });
     await page.keyboard.press('Control+z');
     await expect.poll(() => page.locator('[data-invalid="true"]').count()).toBe(0);
+    // Delete removes the selected node (and its edges); Ctrl+Z brings it back, Ctrl+Shift+Z removes it again.
+    await page.getByTestId('pnode-export').click();
+    await page.keyboard.press('Delete');
+    await expect.poll(() => page.getByTestId('pnode-export').count()).toBe(0);
+    await page.getByTestId('pipeline-canvas').click({ position: { x: 5, y: 5 } });
+    await page.keyboard.press('Control+z');
+    await expect.poll(() => page.getByTestId('pnode-export').count()).toBe(1);
+    await page.keyboard.press('Control+Shift+z');
+    await expect.poll(() => page.getByTestId('pnode-export').count()).toBe(0);
+    await page.keyboard.press('Control+z');
+    await expect.poll(() => page.getByTestId('pnode-export').count()).toBe(1);
     await page.keyboard.press('Control+s');
     await expect.poll(() => page.getByTestId('save-pipeline').textContent()).toBe('Saved');
     expect(await page.getByTestId('recipe-preview').textContent()).toContain('"granularity": "channel"');

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { studioUiHandlers, type CallFn } from '../../../engine/api/studio-ui';
 import { parseRecipe } from '../../../engine/pipeline/recipe';
+import { validateRequest, validateResponse } from '../../../contract/ipc';
 
 const root = resolve(import.meta.dirname, '../../..');
 const samples = resolve(root, 'projects-sample');
@@ -88,5 +89,18 @@ describe('studio-ui handlers on real sample models', () => {
     const hw = await h['hardware.info']({});
     expect(hw.cores).toBeGreaterThan(0);
     expect(hw.providers.some((p) => p.name === 'cpu' && p.available)).toBe(true);
+  });
+});
+
+describe('studio-ui contract block', () => {
+  it('rejects malformed requests, naming the field and quoting the value', () => {
+    expect(() => validateRequest('tensors.stats', { modelId: 'm1', tensor: 'w', bits: 3 })).toThrow(/request\.bits.*'3'/);
+    expect(() => validateRequest('graph.view', { modelId: '../etc' })).toThrow(/request\.modelId/);
+    expect(() => validateRequest('datasets.prepare', { projectId: 'p', name: 'x', kind: 'video', files: [] })).toThrow(/request\.kind/);
+    expect(validateRequest('samples.open', { sampleId: 'fmnist-cnn' })).toEqual({ sampleId: 'fmnist-cnn' });
+  });
+
+  it('checks what the engine answers', () => {
+    expect(() => validateResponse('runs.evaluate', { runId: 'r', batch: 8, threads: 1, samples: 3, fp32Ms: -1, quantMs: 1, speedup: 1, metric: null })).toThrow(/fp32Ms/);
   });
 });

@@ -98,6 +98,20 @@ function EditorFor({ info, projectId, projectDir, onSaved }: { info: PipelineInf
     return { id: e.id, source: e.source, target: e.target, type: 'smoothstep', animated: loop, label: loop ? 'next step' : undefined, style: loop ? { stroke: '#7c3aed', strokeDasharray: '6 4' } : undefined };
   });
 
+  // One Delete key press reports node and edge removals in separate callbacks: gather them and
+  // apply them together so a single Ctrl+Z brings everything back.
+  const pending = useMemo(() => ({ nodes: new Set<string>(), edges: new Set<string>(), scheduled: false }), [store]);
+  const scheduleRemoval = useCallback(() => {
+    if (pending.scheduled) return;
+    pending.scheduled = true;
+    queueMicrotask(() => {
+      pending.scheduled = false;
+      const nodes = [...pending.nodes], edges = [...pending.edges];
+      pending.nodes.clear(); pending.edges.clear();
+      store.getState().removeElements(nodes, edges);
+    });
+  }, [pending, store]);
+
   const onNodesChange = useCallback((changes: NodeChange<PipelineFlowNode>[]) => {
     const s = store.getState();
     const removed: string[] = [];
@@ -109,12 +123,12 @@ function EditorFor({ info, projectId, projectDir, onSaved }: { info: PipelineInf
       } else if (c.type === 'select') { if (c.selected) s.select(c.id); else if (s.selected === c.id) s.select(null); }
       else if (c.type === 'remove') removed.push(c.id);
     }
-    if (removed.length) s.removeNodes(removed);
-  }, [store]);
+    if (removed.length) { for (const id of removed) pending.nodes.add(id); scheduleRemoval(); }
+  }, [store, pending, scheduleRemoval]);
   const onEdgesChange = useCallback((changes: EdgeChange[]) => {
     const removed = changes.filter((c) => c.type === 'remove').map((c) => c.id);
-    if (removed.length) store.getState().removeEdges(removed);
-  }, [store]);
+    if (removed.length) { for (const id of removed) pending.edges.add(id); scheduleRemoval(); }
+  }, [pending, scheduleRemoval]);
   const onConnect = useCallback((c: Connection) => { if (c.source && c.target) store.getState().connect(c.source, c.target); }, [store]);
 
   const sel = doc.nodes.find((n) => n.id === selected);

@@ -14,6 +14,8 @@ export interface PipelineState {
   addNode(type: string, position: { x: number; y: number }): string;
   removeNodes(ids: string[]): void;
   removeEdges(ids: string[]): void;
+  /** Nodes and edges deleted together (one keyboard Delete) as one undo step. */
+  removeElements(nodeIds: string[], edgeIds: string[]): void;
   connect(source: string, target: string): void;
   setParam(nodeId: string, key: string, value: ParamValue): void;
   /** Live move while dragging (no undo step); commitMove records one step at the drop. */
@@ -46,14 +48,15 @@ export function createPipelineStore(initial: PipelineDoc) {
         set({ selected: id });
         return id;
       },
-      removeNodes: (ids) => {
-        if (ids.length === 0) return;
-        edit((d) => ({ ...d, nodes: d.nodes.filter((n) => !ids.includes(n.id)), edges: d.edges.filter((e) => !ids.includes(e.source) && !ids.includes(e.target)) }));
-        if (ids.includes(get().selected ?? '')) set({ selected: null });
-      },
-      removeEdges: (ids) => {
-        if (ids.length === 0) return;
-        edit((d) => ({ ...d, edges: d.edges.filter((e) => !ids.includes(e.id)) }));
+      removeNodes: (ids) => get().removeElements(ids, []),
+      removeEdges: (ids) => get().removeElements([], ids),
+      removeElements: (nodeIds, edgeIds) => {
+        const d = get().history.present;
+        const nodes = d.nodes.filter((n) => !nodeIds.includes(n.id));
+        const edges = d.edges.filter((e) => !edgeIds.includes(e.id) && !nodeIds.includes(e.source) && !nodeIds.includes(e.target));
+        if (nodes.length === d.nodes.length && edges.length === d.edges.length) return;
+        edit((doc) => ({ ...doc, nodes, edges }));
+        if (nodeIds.includes(get().selected ?? '')) set({ selected: null });
       },
       connect: (source, target) => {
         const d = get().history.present;

@@ -62,3 +62,19 @@ describe('pipeline store', () => {
     expect(s().history.past.length).toBe(0);
   });
 });
+
+describe('deleting a selection', () => {
+  it('removes nodes and edges reported separately as one undo step; removing nothing is no step', () => {
+    const store = createPipelineStore(templateById('ptq')!.build());
+    const s = () => store.getState();
+    const before = s().history.present;
+    s().removeElements(['export'], ['evaluate->export']);
+    expect(s().history.present.nodes.some((n) => n.id === 'export')).toBe(false);
+    expect(s().history.past.length).toBe(1);
+    s().removeEdges(['evaluate->export']);
+    s().removeNodes(['no-such-node']);
+    expect(s().history.past.length).toBe(1);
+    s().undo();
+    expect(s().history.present).toBe(before);
+  });
+});
