@@ -8,6 +8,7 @@ import { writeNpy } from '../../../engine/data/npy';
 import { loadFashionMnist } from '../../../engine/data/fashion-mnist';
 import { createSession, ort } from '../../../engine/runtime/session';
 import { models, repoRoot, sharedPath } from '../../helpers/shared';
+import { loadModel, saveModel } from '../../../engine/onnx/model-io';
 
 const bin = join(repoRoot, 'bin', 'qstudio.mjs');
 const run = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', cwd: repoRoot, timeout: 120_000 });
@@ -25,6 +26,9 @@ describe('qstudio CLI', () => {
     writeFileSync(join(dir, 'badop.json'), JSON.stringify({ opTypes: ['Conv', 'LSTM'] }));
     writeFileSync(join(dir, 'notjson.json'), '{ "weights": ');
     writeFileSync(join(dir, 'corrupt.onnx'), readFileSync(models.cnn).subarray(0, 5000));
+    const odd = (await loadModel(models.cnn)).model;
+    odd.graph!.node.find((n) => n.name === '/3/3.2/Relu')!.opType = 'MishActivation';
+    await saveModel(odd, join(dir, 'unsupported.onnx'));
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -66,6 +70,7 @@ describe('qstudio CLI', () => {
   const bad: [string, string[], RegExp][] = [
     ['missing model', ['quantize', 'nope.onnx', '--data', 'image=CAL'], /nope\.onnx.*does not exist/],
     ['corrupt model', ['quantize', 'DIR/corrupt.onnx', '--data', 'image=CAL'], /corrupt\.onnx.*not a valid ONNX model/],
+    ['unsupported op in the model', ['quantize', 'DIR/unsupported.onnx', '--data', 'image=CAL'], /unsupported\.onnx.*MishActivation/],
     ['unknown recipe key', ['quantize', 'CNN', '--recipe', 'DIR/badkey.json', '--data', 'image=CAL'], /badkey\.json.*unknown key '"method"'/],
     ['unsupported op in opTypes', ['quantize', 'CNN', '--recipe', 'DIR/badop.json', '--data', 'image=CAL'], /badop\.json.*'"LSTM"'/],
     ['recipe not JSON', ['quantize', 'CNN', '--recipe', 'DIR/notjson.json', '--data', 'image=CAL'], /notjson\.json.*not valid JSON/],
