@@ -31,7 +31,12 @@ export function createService(deps: ServiceDeps, overrides: Handlers = {}): Serv
         const h = handlers[channel] as Handler<Channel> | undefined;
         if (!h) return { ok: false, error: { code: 'UNSUPPORTED', message: `The channel '${channel}' has no handler in this host.` } };
         const value = await h(req as never, deps);
-        return { ok: true, value: validateResponse(channel, value) };
+        try {
+          return { ok: true, value: validateResponse(channel, value) };
+        } catch (e) {
+          // The engine broke the contract: our bug, not the caller's.
+          return { ok: false, error: { code: 'INTERNAL', message: `The handler for '${channel}' answered outside the contract: ${(e as Error).message}` } };
+        }
       } catch (e) {
         if (e instanceof ContractError) return { ok: false, error: { code: 'BAD_ARGUMENT', message: e.message } };
         return { ok: false, error: toErrorPayload(e) };

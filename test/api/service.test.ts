@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { startStudioEngine, type StudioEngine } from '../../engine/api/engine-host';
+import { createService } from '../../engine/api/service';
 import { writeNpy } from '../../engine/data/npy';
 import { loadFashionMnist } from '../../engine/data/fashion-mnist';
 import { models, sharedPath } from '../helpers/shared';
@@ -51,6 +52,15 @@ describe('service: validation happens before handlers', () => {
     expect(await call('fs.readFile', { path: '/etc/passwd' })).toMatchObject({ ok: false, error: { code: 'BAD_ARGUMENT' } });
     expect(await call('projects.get', { id: 'nope' })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
     expect(await call('dialog.openFile', {})).toMatchObject({ ok: false, error: { code: 'BAD_ARGUMENT' } });
+  });
+});
+
+describe('service: answers are checked too', () => {
+  it('a handler answering outside the contract is an INTERNAL error, not the caller\'s', async () => {
+    const svc = createService(engine.service.deps, { 'projects.list': () => [{ id: 'x', name: 'no dates' }] as never });
+    const r = await svc.dispatch('projects.list', {});
+    expect(r).toMatchObject({ ok: false, error: { code: 'INTERNAL' } });
+    if (!r.ok) expect(r.error.message).toMatch(/projects\.list.*outside the contract.*response\[0\]/);
   });
 });
 
