@@ -1,5 +1,6 @@
 // CUDA kernels: quantize / dequantize / histogram / fake-quant (one element per thread, grid-stride),
-// an int8 Tensor Core GEMM (mma.sync m16n8k32 s8 x s8 -> s32, 128x128x64 block tiles in shared memory),
+// an int8 Tensor Core GEMM (mma.sync m16n8k32 s8 x s8 -> s32, 128x128x64 block tiles double-buffered in shared
+// memory through cp.async),
 // and the GPTQ trailing update. Host wrappers copy in, run, copy out; the bench entries time
 // device-resident data. Integer outputs follow the CPU twins exactly (IEEE division, round-half-even).
 #include <cuda_runtime.h>
@@ -148,19 +149,28 @@ __global__ void __launch_bounds__(256) gemmS8Kernel(const signed char* A, const 
   const int wm = (warp / 4) * 64, wn = (warp % 4) * 32;  // 2 x 4 warps, 64 x 32 each
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
   int acc[4][4][4] = {};
-  // each thread moves 2 x 16 bytes of A and of B per stage
+  // each thread moves 2 x 16 bytes of A and of B per stage, asynchronously (cp.async, sm_80+): the next
+  // stage streams into shared memory while the tensor cores work on this one
   auto load = [&](int stage, int k0) {
     for (int r = 0; r < 2; ++r) {
       const int idx = threadIdx.x + r * 256, row = idx / 4, col = (idx % 4) * 16;
-      *reinterpret_cast<int4*>(&As[stage][row * LDS + col]) = *reinterpret_cast<const int4*>(&A[(size_t)(m0 + row) * Kp + k0 + col]);
-      *reinterpret_cast<int4*>(&Bs[stage][row * LDS + col]) = *reinterpret_cast<const int4*>(&Bt[(size_t)(n0 + row) * Kp + k0 + col]);
+      const unsigned sa = (unsigned)__cvta_generic_to_shared(&As[stage][row * LDS + col]);
+      const unsigned sb = (unsigned)__cvta_generic_to_shared(&Bs[stage][row * LDS + col]);
+      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(sa), "l"(&A[(size_t)(m0 + row) * Kp + k0 + col]));
+      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(sb), "l"(&Bt[(size_t)(n0 + row) * Kp + k0 + col]));
     }
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
   };
   load(0, 0);
-  __syncthreads();
   int stage = 0;
   for (int k0 = 0; k0 < Kp; k0 += BK) {
-    if (k0 + BK < Kp) load(stage ^ 1, k0 + BK);  // next tile into the other buffer while this one computes
+    if (k0 + BK < Kp) {
+      load(stage ^ 1, k0 + BK);
+      asm volatile("cp.async.wait_group 1;\n" ::: "memory");  // this stage's copies are done, the next may still fly
+    } else {
+      asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+    }
+    __syncthreads();
     const signed char* as = As[stage];
     const signed char* bs = Bs[stage];
 #pragma unroll
@@ -185,7 +195,7 @@ __global__ void __launch_bounds__(256) gemmS8Kernel(const signed char* A, const 
 #pragma unroll
         for (int j = 0; j < 4; ++j) mma16832(acc[i][j], af[i], bf[j]);
     }
-    __syncthreads();
+    __syncthreads();  // everyone is done reading this stage before it is refilled
     stage ^= 1;
   }
 #pragma unroll
