@@ -13,6 +13,7 @@ export async function runCudaChecks(): Promise<CheckResult[]> {
   const check = (name: string, diff: number, detail = '') => out.push({ name, ok: diff === -1, detail: diff === -1 ? 'bit-exact' : `first difference at ${diff} ${detail}` });
   const cases: [string, QuantParams, number][] = [
     ['int8 per-tensor', { dtype: 'int8', scale: 0.02, zeroPoint: 3 }, 1_000_003],
+    ['uint8 per-tensor, length % 4 == 0 (vectorized kernel)', { dtype: 'uint8', scale: 0.02, zeroPoint: 128 }, 1_000_000],
     ['uint8 per-channel axis 0', { dtype: 'uint8', scale: positiveScales(37, 1), zeroPoint: new Int32Array(37).fill(128), shape: [37, 1001], axis: 0 }, 37 * 1001],
     ['int4 blocked 32 last axis', { dtype: 'int4', scale: positiveScales(13 * 4, 2, 0.3), shape: [13, 100], axis: 1, blockSize: 32 }, 1300],
     ['uint4 per-channel last axis', { dtype: 'uint4', scale: positiveScales(45, 3, 0.3), zeroPoint: new Int32Array(45).fill(8), shape: [19, 45], axis: 1 }, 19 * 45],

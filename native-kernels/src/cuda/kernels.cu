@@ -282,7 +282,11 @@ void quantize(const float* x, const Layout& L, const float* scales, const int32_
   Buf<float> dx(x, size_t(n)), ds(scales, size_t(L.scaleCount()));
   Buf<int32_t> dz(zps, size_t(L.scaleCount()));
   Buf<uint8_t> dout(outBytes);
-  quantizeKernel<<<gridFor(bits == 8 ? n : (n + 1) / 2), 256>>>(dx.p, n, dl(L), ds.p, dz.p, qmin, qmax, bits, dout.p);
+  if (bits == 8 && L.axisLen == 1 && L.block <= 0 && n % 4 == 0)  // per-tensor: 16 bytes in, 4 out per thread
+    quantizeTensorKernel<<<gridFor(n / 4), 256>>>(reinterpret_cast<const float4*>(dx.p), n / 4, scales[0], zps[0], qmin, qmax,
+                                                  reinterpret_cast<char4*>(dout.p));
+  else
+    quantizeKernel<<<gridFor(bits == 8 ? n : (n + 1) / 2), 256>>>(dx.p, n, dl(L), ds.p, dz.p, qmin, qmax, bits, dout.p);
   CK(cudaGetLastError());
   dout.get(out);
 }
