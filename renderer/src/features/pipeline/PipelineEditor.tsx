@@ -8,7 +8,7 @@ import type { PipelineInfo, Json } from '../../../../contract/ipc';
 import type { ProjectViewProps } from '../../App';
 import { navigate } from '../../App';
 import { useQuery, useStudio } from '../../api/use-studio';
-import { EmptyState, ErrorNote, errMessage } from '../../components/ui';
+import { ConfirmButton, EmptyState, ErrorNote, errMessage } from '../../components/ui';
 import { createPipelineStore, type PipelineStore } from './pipeline-store';
 import { compilePipeline, problemsByNode, PALETTE } from './compile';
 import { nodeType, type ParamDef, type ParamValue } from './node-types';
@@ -52,7 +52,31 @@ export function PipelineEditor({ project }: ProjectViewProps) {
       {pipelines.data?.length === 0 && (
         <EmptyState title="No pipeline yet" testId="pipeline-empty">Start from a template above: PTQ for CNNs, SmoothQuant or W4A16 GPTQ/AWQ for language models, QAT when PTQ loses too much.</EmptyState>
       )}
+      {current && <PipelineMeta key={`meta-${current.id}`} info={current} onChanged={() => { setCurrentId(null); pipelines.reload(); }} />}
       {current && <EditorFor key={current.id} info={current} projectId={project.id} projectDir={project.dir} onSaved={pipelines.reload} />}
+    </div>
+  );
+}
+
+/** Rename or delete the open pipeline (delete asks twice). */
+function PipelineMeta({ info, onChanged }: { info: PipelineInfo; onChanged: () => void }) {
+  const studio = useStudio();
+  const [name, setName] = useState(info.name);
+  const [err, setErr] = useState<string | null>(null);
+  const rename = async () => {
+    setErr(null);
+    try { await studio.invoke('pipelines.save', { projectId: info.projectId, id: info.id, name: name.trim(), graph: { ...info.graph, name: name.trim() } }); onChanged(); } catch (e) { setErr(errMessage(e)); }
+  };
+  const remove = async () => {
+    setErr(null);
+    try { await studio.invoke('pipelines.delete', { id: info.id }); onChanged(); } catch (e) { setErr(errMessage(e)); }
+  };
+  return (
+    <div className="qs-row" style={{ marginBottom: 8 }}>
+      <input className="qs-input" aria-label="Pipeline name" value={name} onChange={(e) => setName(e.target.value)} style={{ width: 220 }} />
+      <button className="qs-btn-secondary qs-btn-small" disabled={!name.trim() || name.trim() === info.name} onClick={rename}>Rename</button>
+      <ConfirmButton className="qs-btn-secondary qs-btn-small" label="Delete pipeline" confirmLabel="Click again to delete" onConfirm={remove} />
+      <ErrorNote error={err} />
     </div>
   );
 }
@@ -73,11 +97,11 @@ function EditorFor({ info, projectId, projectDir, onSaved }: { info: PipelineInf
     setSaveErr(null);
     try {
       const d = store.getState().history.present;
-      await studio.invoke('pipelines.save', { projectId, id: info.id, name: d.name, graph: d as unknown as { [k: string]: Json } });
+      await studio.invoke('pipelines.save', { projectId, id: info.id, name: info.name, graph: { ...(d as unknown as { [k: string]: Json }), name: info.name } });
       store.getState().markSaved();
       onSaved();
     } catch (e) { setSaveErr(errMessage(e)); }
-  }, [store, studio, projectId, info.id, onSaved]);
+  }, [store, studio, projectId, info.id, info.name, onSaved]);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {

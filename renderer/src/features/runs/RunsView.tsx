@@ -53,6 +53,7 @@ export function RunsView({ project }: ProjectViewProps) {
                       <ProgressBar fraction={fraction} testId="run-progress" />
                       <div className="qs-muted" style={{ fontSize: 12 }} data-testid="run-stage">{stageText(l?.stage ?? r.stage, l?.message ?? r.message)}</div>
                       {r.error && <ErrorNote error={r.error.message} />}
+                      {(r.status === 'failed' || r.status === 'cancelled') && <RunLog runId={r.id} />}
                       {err[r.id] && <ErrorNote error={err[r.id]} />}
                     </td>
                     <td className="qs-muted" style={{ fontSize: 12 }}>{new Date(r.createdAt).toLocaleTimeString()}{r.finishedAt && r.startedAt ? ` · ${((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000).toFixed(1)} s` : ''}</td>
@@ -167,6 +168,18 @@ function RunResults({ run, projectId, title }: { run: RunInfo; projectId: string
 function meanLayerSqnr(r: RunReport | null): number | null {
   const ls = r?.layers.filter((l) => Number.isFinite(l.sqnrDb)) ?? [];
   return ls.length ? ls.reduce((a, l) => a + l.sqnrDb, 0) / ls.length : null;
+}
+
+/** The run's log lines, on demand (failed and cancelled runs say why there). */
+function RunLog({ runId }: { runId: string }) {
+  const [open, setOpen] = useState(false);
+  const logs = useQuery('runs.logs', open ? { id: runId } : null);
+  return (
+    <details onToggle={(e) => setOpen((e.target as HTMLDetailsElement).open)} onClick={(e) => e.stopPropagation()}>
+      <summary className="qs-muted" style={{ fontSize: 12, cursor: 'pointer' }}>Log</summary>
+      <pre className="qs-mono" style={{ maxHeight: 160, overflow: 'auto', whiteSpace: 'pre-wrap', background: '#f8fafc', padding: 6 }}>{logs.data?.map((l) => l.line).join('\n') || (logs.loading ? '…' : 'No log lines.')}</pre>
+    </details>
+  );
 }
 
 function EvaluationPanel({ runId }: { runId: string }) {
