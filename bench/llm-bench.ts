@@ -1,0 +1,129 @@
+// `npm run bench:llm` — RTN / GPTQ / AWQ / SmoothQuant on ../shared/models/moby-gpt*.onnx side by side:
+// perplexity (val.txt, first 128 windows of 256 bytes, back to back), quantize time, file size and
+// onnxruntime-node latency (1 thread) of one-token, 16-token and 256-token steps against FP32 measured in
+// the same run. Calibration: windows of 256 bytes spread over train.txt.
+// Options: --cal N (calibration windows, default 128), --w8a8-cal N (default 32), --val N (default 128),
+//          --skip-w8a8, --skip-latency, --reps N (latency repetitions, default 60).
+import { readFileSync, statSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import * as ort from 'onnxruntime-node';
+import { loadModel, serializeModel } from '../engine/onnx/model-io';
+import { parseRecipe } from '../engine/pipeline/recipe';
+import { quantizeModel } from '../engine/pipeline/quantize';
+import { quantizeWeightOnly } from '../engine/quant/algorithms/run-weight-only';
+import { textWindows, perplexity } from '../test/engine/quant/algorithms/lm-helpers';
+import { models } from '../test/helpers/shared';
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: number) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : dflt; };
+const flag = (name: string) => args.includes(`--${name}`);
+const CAL = opt('cal', 128), W8A8_CAL = opt('w8a8-cal', 32), VAL = opt('val', 128), REPS = opt('reps', 60);
+const outDir = join(tmpdir(), `qstudio-llm-bench-${process.pid}`);
+mkdirSync(outDir, { recursive: true });
+
+const val = textWindows('val.txt', VAL);
+const train = textWindows('train.txt', CAL);
+const fp32Bytes = readFileSync(models.gpt);
+const fp32Size = statSync(models.gpt).size;
+const fp32Ppl = await perplexity(fp32Bytes, val);
+const log = (s: string) => process.stderr.write(`${s}\n`);
+log(`FP32 perplexity ${fp32Ppl.toFixed(4)} (${VAL} windows); calibration ${CAL} windows`);
+
+interface Row { variant: string; seconds: number; ppl: number; pplFloat?: number; sizeMB: number; bytes?: Uint8Array }
+const rows: Row[] = [{ variant: 'FP32', seconds: 0, ppl: fp32Ppl, sizeMB: fp32Size / 1e6 }];
+const { model, baseDir } = await loadModel(models.gpt);
+
+async function weightOnly(label: string, dtype: 'int4' | 'int3', group: number, algorithms: unknown[]): Promise<Row> {
+  const recipe = parseRecipe({ weights: { dtype, scheme: 'symmetric', granularity: { group } }, activations: null, algorithms, opTypes: ['MatMul'], format: 'matmulnbits', calibration: { samples: CAL, batchSize: 16 } });
+  const t0 = performance.now();
+  const r = await quantizeWeightOnly({ model, baseDir, recipe, inputs: { input_ids: train } });
+  const seconds = (performance.now() - t0) / 1000;
+  const bytes = serializeModel(r.model);
+  const ppl = await perplexity(bytes, val);
+  const row: Row = { variant: label, seconds, ppl, sizeMB: bytes.length / 1e6, bytes };
+  log(`${label}: ppl ${ppl.toFixed(4)} in ${seconds.toFixed(1)} s (${r.notices.join(' | ')}) ${JSON.stringify(Object.fromEntries(Object.entries(r.timingsMs).map(([k, v]) => [k, Math.round(v)])))}`);
+  return row;
+}
+
+const g32 = [
+  await weightOnly('int4 g32 RTN', 'int4', 32, [{ name: 'rtn' }]),
+  await weightOnly('int4 g32 AWQ', 'int4', 32, [{ name: 'awq' }]),
+  await weightOnly('int4 g32 GPTQ', 'int4', 32, [{ name: 'gptq' }]),
+];
+const g64 = [
+  await weightOnly('int3 g64 RTN', 'int3', 64, [{ name: 'rtn' }]),
+  await weightOnly('int3 g64 AWQ', 'int3', 64, [{ name: 'awq' }]),
+  await weightOnly('int3 g64 GPTQ', 'int3', 64, [{ name: 'gptq' }]),
+];
+rows.push(...g32, ...g64);
+
+const w8a8Rows: { model: string; act: string; plain: number; sq: number; plainS: number; sqS: number }[] = [];
+if (!flag('skip-w8a8')) {
+  const cal = textWindows('train.txt', W8A8_CAL);
+  for (const [mName, path] of [['moby-gpt', models.gpt], ['moby-gpt-outliers', models.gptOutliers]] as const) {
+    for (const act of ['int8', 'uint8'] as const) {
+      const res: number[] = [], secs: number[] = [];
+      for (const algorithms of [[{ name: 'rtn' }], [{ name: 'smoothquant', alpha: 0.5 }]]) {
+        const recipe = parseRecipe({ weights: { dtype: 'int8', scheme: 'symmetric', granularity: 'channel' }, activations: { dtype: act, scheme: act === 'int8' ? 'symmetric' : 'asymmetric', calibration: { method: 'minmax' } }, algorithms, opTypes: ['MatMul'], calibration: { samples: W8A8_CAL, batchSize: 16 } });
+        const out = join(outDir, `w8a8-${mName}-${act}-${algorithms[0]!.name}.onnx`);
+        const t0 = performance.now();
+        await quantizeModel({ modelPath: path, outputPath: out, recipe, inputs: { input_ids: cal }, evaluate: false });
+        secs.push((performance.now() - t0) / 1000);
+        res.push(await perplexity(readFileSync(out), val));
+      }
+      w8a8Rows.push({ model: mName, act, plain: res[0]!, sq: res[1]!, plainS: secs[0]!, sqS: secs[1]! });
+      log(`W8A8 ${mName} ${act}: plain ${res[0]!.toFixed(4)}, SmoothQuant α=0.5 ${res[1]!.toFixed(4)}`);
+    }
+  }
+}
+
+// Latency: 1 thread, batch 1, T = 1, 16, 256; FP32 and the int4 export alternate so load hits both alike.
+async function session(bytes: Uint8Array) {
+  return ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' });
+}
+const latency: { T: number; fp32: number; int4: number; int4NoAcc: number }[] = [];
+if (!flag('skip-latency')) {
+  const gptqBytes = g32[2]!.bytes!;
+  const noAcc = serializeModel((await quantizeWeightOnly({ model, baseDir, recipe: parseRecipe({ weights: { dtype: 'int4', scheme: 'symmetric', granularity: { group: 32 } }, activations: null, opTypes: ['MatMul'], format: 'matmulnbits' }), accuracyLevel: 0 })).model);
+  const sessions = [await session(fp32Bytes), await session(gptqBytes), await session(noAcc)];
+  const median = (a: number[]) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]!; };
+  for (const T of [1, 16, 256]) {
+    const ids = new ort.Tensor('int64', (val.data as BigInt64Array).slice(0, T), [1, T]);
+    const times: number[][] = [[], [], []];
+    const reps = T === 256 ? Math.max(10, Math.floor(REPS / 3)) : REPS;
+    for (const s of sessions) for (let i = 0; i < 3; i++) await s.run({ input_ids: ids }); // warm-up
+    for (let i = 0; i < reps; i++) {
+      for (const [k, s] of sessions.entries()) { const t0 = performance.now(); await s.run({ input_ids: ids }); times[k]!.push(performance.now() - t0); }
+    }
+    latency.push({ T, fp32: median(times[0]!), int4: median(times[1]!), int4NoAcc: median(times[2]!) });
+  }
+  for (const s of sessions) await s.release();
+}
+
+const f = (x: number, d = 4) => x.toFixed(d);
+console.log(`\n## moby-gpt.onnx weight-only, MatMul, symmetric, MatMulNBits accuracy_level 4 (calibration ${CAL} windows; FP32 ppl ${f(fp32Ppl)})`);
+console.log('| variant | quantize s | perplexity | excess over FP32 | size MB | size / FP32 |');
+console.log('|---|---|---|---|---|---|');
+for (const r of rows) console.log(`| ${r.variant} | ${r.variant === 'FP32' ? '–' : f(r.seconds, 1)} | ${f(r.ppl)} | ${f(r.ppl - fp32Ppl)} | ${f(r.sizeMB, 2)} | ${f(r.sizeMB / (fp32Size / 1e6), 3)} |`);
+const ex = (r: Row) => r.ppl - fp32Ppl;
+console.log(`\nint4 g32: GPTQ ${f(g32[2]!.ppl)} (target ≤ 4.018), AWQ ${f(g32[1]!.ppl)} vs RTN ${f(g32[0]!.ppl)} (target AWQ ≤ RTN), GPTQ time ${f(g32[2]!.seconds, 1)} s (target ≤ 30 s)`);
+console.log(`int3 g64: GPTQ excess / RTN excess = ${f(ex(g64[2]!) / ex(g64[0]!), 3)} (target ≤ 0.6)`);
+if (w8a8Rows.length) {
+  console.log(`\n## W8A8 (int8 symmetric per-channel weights, per-tensor MinMax activations on every MatMul, ${W8A8_CAL} calibration windows)`);
+  console.log('| model | activations | plain ppl | SmoothQuant α=0.5 ppl | plain s | SmoothQuant s |');
+  console.log('|---|---|---|---|---|---|');
+  for (const r of w8a8Rows) console.log(`| ${r.model} | ${r.act} | ${f(r.plain)} | ${f(r.sq)} | ${f(r.plainS, 1)} | ${f(r.sqS, 1)} |`);
+  for (const act of ['int8', 'uint8']) {
+    const o = w8a8Rows.find((r) => r.model === 'moby-gpt' && r.act === act)!;
+    const x = w8a8Rows.find((r) => r.model === 'moby-gpt-outliers' && r.act === act)!;
+    console.log(`${act}: outliers plain ${f(x.plain)} (expect > 5); outliers+SQ − plain original = ${f(x.sq - o.plain)} (target ≤ 0.01); SQ cost on original = ${f(o.sq - o.plain)} (target ≤ 0.003)`);
+  }
+}
+if (latency.length) {
+  console.log('\n## Latency, onnxruntime-node CPU, 1 thread, batch 1 (median ms; int4 = GPTQ export)');
+  console.log('| tokens | FP32 ms | int4 acc4 ms | ratio | int4 acc0 ms (like the peer) | ratio |');
+  console.log('|---|---|---|---|---|---|');
+  for (const l of latency) console.log(`| ${l.T} | ${f(l.fp32, 3)} | ${f(l.int4, 3)} | ${f(l.int4 / l.fp32, 3)} | ${f(l.int4NoAcc, 3)} | ${f(l.int4NoAcc / l.fp32, 3)} |`);
+  console.log('targets: 1 token ≤ 0.5×, 16 tokens ≤ 0.8× FP32');
+}
