@@ -241,13 +241,16 @@ export function hardwareSummary(): { native: { available: boolean; error: string
 
 // ---------------------------------------------------------------- run options
 
-export type KernelImpl = 'auto' | 'reference' | 'avx2' | 'avx512' | 'vnni' | 'amx';
-const IMPL_CODES: Record<KernelImpl, number> = { auto: 0, reference: 1, avx2: 2, avx512: 3, vnni: 4, amx: 5 };
-const IMPL_NAMES: Record<number, string> = { 1: 'reference', 2: 'avx2', 3: 'avx512', 4: 'vnni', 5: 'amx' };
+export type KernelImpl = 'auto' | 'reference' | 'avx2' | 'avx512' | 'vnni' | 'amx' | 'avxvnni';
+const IMPL_CODES: Record<KernelImpl, number> = { auto: 0, reference: 1, avx2: 2, avx512: 3, vnni: 4, amx: 5, avxvnni: 6 };
+const IMPL_NAMES: Record<number, string> = { 1: 'reference', 2: 'avx2', 3: 'avx512', 4: 'vnni', 5: 'amx', 6: 'avxvnni' };
 const CUDA_CODE = 100;
 
 export interface RunOptions {
-  /** CPU implementation; 'auto' picks the best the CPU has ('reference' = the scalar C++ twin). */
+  /**
+   * CPU implementation; 'auto' picks the best the CPU has ('reference' = the scalar C++ twin). GEMM: 'amx',
+   * 'vnni' (AVX-512 VNNI), 'avxvnni' (256-bit), 'avx2' (vpmaddwd); quantize/dequantize: 'avx512', 'avx2'.
+   */
   impl?: KernelImpl;
   /** CPU threads, 0 = all cores. */
   threads?: number;

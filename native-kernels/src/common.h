@@ -45,7 +45,7 @@ struct Layout {
 };
 
 // Which implementation a call uses; Auto picks the best the CPU has.
-enum class Impl : int { Auto = 0, Reference = 1, Avx2 = 2, Avx512 = 3, Vnni = 4, Amx = 5 };
+enum class Impl : int { Auto = 0, Reference = 1, Avx2 = 2, Avx512 = 3, Vnni = 4, Amx = 5, AvxVnni = 6 };
 
 struct KernelError : std::runtime_error {
   using std::runtime_error::runtime_error;

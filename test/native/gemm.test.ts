@@ -6,8 +6,10 @@ import { gemmInt8Ref } from '../../native-kernels/lib/reference/gemm';
 import { firstDiff, int8s, uint8s } from './helpers';
 
 const f = nativeAvailable() ? cpuFeatures() : null;
-const impls: ('reference' | 'vnni' | 'amx' | 'auto')[] = ['reference', 'auto'];
+const impls: ('reference' | 'vnni' | 'amx' | 'auto' | 'avxvnni' | 'avx2')[] = ['reference', 'auto'];
 if (f?.avx512vnni) impls.push('vnni');
+if (f?.avxVnni) impls.push('avxvnni');
+if (f?.avx2) impls.push('avx2');
 if (f?.amxInt8 && f.amxPermitted) impls.push('amx');
 
 const SHAPES: [number, number, number][] = [

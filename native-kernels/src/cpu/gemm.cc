@@ -190,6 +190,88 @@ QK_VNNI512 void vnniBlock(const uint8_t* a, int64_t rows, int64_t Kp, const uint
   }
 }
 
+// ---- 256-bit paths for CPUs without AVX-512, over the same k-quad A and packed B (16 columns per pass).
+// AVX-VNNI (Alder Lake and later): vpdpbusd on ymm.
+template <int MR>
+QK_AVXVNNI void avxVnniHalf(const uint8_t* a, int64_t Kp, const uint8_t* b /* one 16-column half */, int32_t* out, int ldo) {
+  __m256i acc[MR][2];
+#pragma GCC unroll 4
+  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+  for (int64_t k = 0; k < Kp; k += 4) {
+    const uint8_t* bk = b + (k / 64) * 2048 + ((k / 4) % 16) * 64;
+    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bk));
+    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bk + 32));
+#pragma GCC unroll 4
+    for (int r = 0; r < MR; ++r) {
+      int32_t av;
+      std::memcpy(&av, a + k * 8 + r * 4, 4);
+      const __m256i va = _mm256_set1_epi32(av);
+      acc[r][0] = _mm256_dpbusd_avx_epi32(acc[r][0], va, b0);
+      acc[r][1] = _mm256_dpbusd_avx_epi32(acc[r][1], va, b1);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < MR; ++r) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + r * ldo), acc[r][0]);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + r * ldo + 8), acc[r][1]);
+  }
+}
+
+// Plain AVX2: bytes widened to 16 bits and vpmaddwd (exact: |a·b| + |a·b| < 2^31, unlike vpmaddubsw,
+// which saturates). Each 32-bit lane holds one column's pair sum; the two pairs are added at the end.
+template <int MR>
+QK_AVX2 void avx2Half(const uint8_t* a, int64_t Kp, const uint8_t* b, int32_t* out, int ldo) {
+  __m256i acc[MR][4];
+#pragma GCC unroll 4
+  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = acc[r][2] = acc[r][3] = _mm256_setzero_si256();
+  for (int64_t k = 0; k < Kp; k += 4) {
+    const uint8_t* bk = b + (k / 64) * 2048 + ((k / 4) % 16) * 64;
+    __m256i bw[4];
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; ++g) bw[g] = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bk + 16 * g)));
+#pragma GCC unroll 4
+    for (int r = 0; r < MR; ++r) {
+      int32_t av;
+      std::memcpy(&av, a + k * 8 + r * 4, 4);
+      const __m256i va = _mm256_cvtepu8_epi16(_mm_set1_epi32(av));  // a0..a3 as words, four times
+#pragma GCC unroll 4
+      for (int g = 0; g < 4; ++g) acc[r][g] = _mm256_add_epi32(acc[r][g], _mm256_madd_epi16(va, bw[g]));
+    }
+  }
+  alignas(32) int32_t tmp[8];
+#pragma GCC unroll 4
+  for (int r = 0; r < MR; ++r)
+    for (int g = 0; g < 4; ++g) {
+      _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), acc[r][g]);
+      for (int c = 0; c < 4; ++c) out[r * ldo + g * 4 + c] = tmp[2 * c] + tmp[2 * c + 1];
+    }
+}
+
+// rows <= 8 of a k-quad block against one 32-column panel, 4 rows and 16 columns at a time
+template <bool VNNI>
+void ymmBlock(const uint8_t* a, int64_t rows, int64_t Kp, const uint8_t* b, int32_t* out /* rows x 32 */) {
+  for (int64_t r0 = 0; r0 < rows; r0 += 4) {
+    const int64_t mr = std::min<int64_t>(4, rows - r0);
+    const uint8_t* ar = a + r0 * 4;  // row r0 of the 8-row quad block
+    for (int half = 0; half < 2; ++half) {
+      int32_t* o = out + r0 * 32 + half * 16;
+      const uint8_t* bh = b + half * 1024;
+      switch (mr) {
+        case 1: VNNI ? avxVnniHalf<1>(ar, Kp, bh, o, 32) : avx2Half<1>(ar, Kp, bh, o, 32); break;
+        case 2: VNNI ? avxVnniHalf<2>(ar, Kp, bh, o, 32) : avx2Half<2>(ar, Kp, bh, o, 32); break;
+        case 3: VNNI ? avxVnniHalf<3>(ar, Kp, bh, o, 32) : avx2Half<3>(ar, Kp, bh, o, 32); break;
+        default: VNNI ? avxVnniHalf<4>(ar, Kp, bh, o, 32) : avx2Half<4>(ar, Kp, bh, o, 32); break;
+      }
+    }
+  }
+}
+
+// C = tile + colTerm + rowTerm without AVX-512
+void finishBlockScalar(const int32_t* tile, int64_t rows, int64_t w, const int32_t* colTerm, const int32_t* rowTerm, int32_t* C, int64_t ldc) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < w; ++j) C[r * ldc + j] = tile[r * 32 + j] + colTerm[j] + (rowTerm ? rowTerm[r] : 0);
+}
+
 struct TileConfig {
   uint8_t palette = 1, startRow = 0, reserved[14] = {};
   uint16_t colsb[16] = {};
@@ -232,12 +314,19 @@ Impl gemmChooseImpl(Impl impl, int64_t M) {
   if (impl == Impl::Auto) {
     if (f.amx() && M >= 16) return Impl::Amx;
     if (f.vnni512()) return Impl::Vnni;
+    if (f.avxvnni) return Impl::AvxVnni;
+    if (f.avx2) return Impl::Avx2;
     return Impl::Reference;
   }
   if (impl == Impl::Amx && !f.amx())
     throw KernelError("AMX-INT8 is not usable on this CPU" + (f.amxNote.empty() ? std::string() : ": " + f.amxNote));
   if (impl == Impl::Vnni && !f.vnni512()) throw KernelError("this CPU has no AVX-512 VNNI; use impl 'auto' or 'reference'");
-  if (impl == Impl::Avx2 || impl == Impl::Avx512) return f.vnni512() ? Impl::Vnni : Impl::Reference;
+  if (impl == Impl::AvxVnni && !f.avxvnni) throw KernelError("this CPU has no AVX-VNNI; use impl 'auto' or 'reference'");
+  if (impl == Impl::Avx2 && !f.avx2) throw KernelError("this CPU has no AVX2; use impl 'auto' or 'reference'");
+  if (impl == Impl::Avx512) {
+    if (!f.vnni512()) throw KernelError("this CPU has no AVX-512 VNNI; use impl 'auto' or 'reference'");
+    return Impl::Vnni;
+  }
   return impl;
 }
 
@@ -246,7 +335,8 @@ void gemm(const uint8_t* A, bool aSigned, int32_t aZp, const uint8_t* packedB, c
   impl = gemmChooseImpl(impl, M);
   const int64_t Kp = gemmPaddedK(K), panels = (N + kPanel - 1) / kPanel;
   const bool amx = impl == Impl::Amx;
-  const bool vnni = impl == Impl::Vnni;
+  const bool ymm = impl == Impl::AvxVnni || impl == Impl::Avx2;
+  const bool vnni = impl == Impl::Vnni || ymm;  // all three read the k-quad A layout
   const int64_t mb = amx ? 32 : 8, Mp = amx ? (M + 31) / 32 * 32 : vnni ? (M + 7) / 8 * 8 : M, mBlocks = (M + mb - 1) / mb;
   // scratch reused across calls on the same thread (no zero-fill: packA writes every byte)
   thread_local std::unique_ptr<uint8_t[]> apBuf;
@@ -306,6 +396,12 @@ void gemm(const uint8_t* A, bool aSigned, int32_t aZp, const uint8_t* packedB, c
           int32_t* c = C + m0 * N + n0;
           amxBlock(Ap + (m0 / 16) * (Kp / 64) * 1024, Kp, bp, c, N);  // straight into C, corrected in place
           if (corrections) finishBlock(c, N, rows, w, colTerm.data() + n0, bZp != 0 ? rowTerm.data() + m0 : nullptr, c, N);
+          continue;
+        }
+        if (ymm) {
+          if (impl == Impl::AvxVnni) ymmBlock<true>(Ap + m0 * Kp, rows, Kp, bp, tile);
+          else ymmBlock<false>(Ap + m0 * Kp, rows, Kp, bp, tile);
+          finishBlockScalar(tile, rows, w, colTerm.data() + n0, bZp != 0 ? rowTerm.data() + m0 : nullptr, C + m0 * N + n0, N);
           continue;
         }
         if (amx) amxBlock(Ap + (m0 / 16) * (Kp / 64) * 1024, Kp, bp, tile, 32);

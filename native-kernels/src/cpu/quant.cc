@@ -21,7 +21,7 @@ constexpr int64_t kChunk = 1 << 16;  // elements per parallel task (even, so int
 int level(Impl impl) {
   const auto& f = cpuFeatures();
   if (impl == Impl::Reference) return 0;
-  if (impl == Impl::Avx2) {
+  if (impl == Impl::Avx2 || impl == Impl::AvxVnni) {
     if (!f.avx2) throw KernelError("this CPU has no AVX2; use impl 'auto' or 'reference'");
     return 1;
   }
