@@ -1,7 +1,7 @@
 // Calibration statistics (min/max, histogram) and QAT fake quant against their TypeScript twins.
 import { describe, expect, it } from 'vitest';
 import {
-  fakeQuantBackward, fakeQuantBackwardSync, fakeQuantForwardSync, histogram, histogramSync, minMaxSync, nativeAvailable, quantLayout,
+  cpuFeatures, fakeQuantBackward, fakeQuantBackwardSync, fakeQuantForwardSync, histogram, histogramSync, minMaxSync, nativeAvailable, quantLayout,
 } from '../../native-kernels/lib/index';
 import { fakeQuantBackwardRef, fakeQuantForwardRef, histogramRef, minMaxRef } from '../../native-kernels/lib/reference/quantize';
 import { firstDiff, floats, positiveScales } from './helpers';
@@ -76,13 +76,14 @@ describe.skipIf(!nativeAvailable())('fake quant (QAT) forward/backward vs refere
       const [qmin, qmax] = c.dtype === 'int8' ? [-128, 127] : [0, 255];
       const want = fakeQuantForwardRef(x, L, scales, zps, qmin, qmax);
       const p = { dtype: c.dtype, scale: scales, zeroPoint: zps, shape: c.shape, axis: c.axis };
-      for (const impl of ['auto', 'reference'] as const) {
+      for (const impl of ['auto', 'reference', ...(cpuFeatures().avx2 ? ['avx2' as const] : [])] as const) {
         const got = fakeQuantForwardSync(x, p, { impl });
         expect(firstDiff(got.y, want.y), `${impl} y`).toBe(-1);
         expect(firstDiff(got.mask, want.mask), `${impl} mask`).toBe(-1);
       }
       const wantG = fakeQuantBackwardRef(x, gy, L, scales, zps, qmin, qmax);
       expect(firstDiff(fakeQuantBackwardSync(x, gy, p), wantG)).toBe(-1);
+      if (cpuFeatures().avx2) expect(firstDiff(fakeQuantBackwardSync(x, gy, p, { impl: 'avx2' }), wantG), 'avx2 backward').toBe(-1);
       expect(firstDiff(await fakeQuantBackward(x, gy, p), wantG)).toBe(-1);
       const outside = want.mask.reduce((a, m) => a + (m ? 0 : 1), 0);
       expect(outside).toBeGreaterThan(0); // the data does reach past the clip range

@@ -295,6 +295,41 @@ QK_AVX2 void dequantStretchAvx2(const uint8_t* q, int64_t len, bool isSigned, co
   }
 }
 
+template <bool VEC>
+QK_AVX2 void fakeQuantStretchAvx2(const float* x, const float* gy, int64_t len, const float* s, const int32_t* z, int qmin,
+                                  int qmax, float* y, uint8_t* mask, float* gx) {
+  int64_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    const __m256 vs = VEC ? _mm256_loadu_ps(s + i) : _mm256_set1_ps(s[0]);
+    const __m256i vz = VEC ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(z + i)) : _mm256_set1_epi32(z[0]);
+    const __m256 lo = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_set1_epi32(qmin), vz));
+    const __m256 hi = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_set1_epi32(qmax), vz));
+    const __m256 t = _mm256_div_ps(_mm256_loadu_ps(x + i), vs);
+    const __m256 r = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256 inside = _mm256_and_ps(_mm256_cmp_ps(r, lo, _CMP_GE_OQ), _mm256_cmp_ps(r, hi, _CMP_LE_OQ));
+    if (gx) { _mm256_storeu_ps(gx + i, _mm256_and_ps(inside, _mm256_loadu_ps(gy + i))); continue; }
+    const __m256 c = _mm256_min_ps(_mm256_max_ps(t, lo), hi);
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtps_epi32(c)), vs));
+    if (mask) {
+      const int bits = _mm256_movemask_ps(inside);
+      for (int j = 0; j < 8; ++j) mask[i + j] = uint8_t((bits >> j) & 1);
+    }
+  }
+  for (; i < len; ++i) {
+    const float sc = VEC ? s[i] : s[0];
+    const int32_t zp = VEC ? z[i] : z[0];
+    const float t = x[i] / sc, lo = float(qmin - zp), hi = float(qmax - zp);
+    const float r = std::nearbyint(t);
+    const bool inside = r >= lo && r <= hi;
+    if (gx) { gx[i] = inside ? gy[i] : 0.0f; continue; }
+    float c = t;
+    if (!(c >= lo)) c = lo;
+    if (c > hi) c = hi;
+    y[i] = float(int32_t(std::nearbyint(c))) * sc;
+    if (mask) mask[i] = inside ? 1 : 0;
+  }
+}
+
 void packNibblesScalar(const uint8_t* b, int64_t n, uint8_t* out) {
   for (int64_t i = 0; i < n; i += 2) out[i / 2] = uint8_t((b[i] & 0xF) | (i + 1 < n ? (b[i + 1] & 0xF) << 4 : 0));
 }
@@ -453,8 +488,18 @@ void histogram(const float* x, int64_t n, double lo, double hi, int bins, double
 
 void fakeQuantForward(const float* x, const Layout& L, const float* scales, const int32_t* zps, int qmin, int qmax,
                       float* y, uint8_t* mask, Impl impl, int threads) {
-  if (!useAvx512(impl)) return ref::fakeQuantForward(x, L, scales, zps, qmin, qmax, y, mask);
+  const int lv = level(impl);
+  if (lv == 0) return ref::fakeQuantForward(x, L, scales, zps, qmin, qmax, y, mask);
   const int64_t n = L.count();
+  if (lv == 1) {
+    parallelFor((n + kChunk - 1) / kChunk, threads, [&](int64_t t) {
+      const int64_t a = t * kChunk, b = std::min(n, a + kChunk);
+      L.walk(a, b,
+             [&](int64_t i, int64_t len, int64_t k) { fakeQuantStretchAvx2<false>(x + i, nullptr, len, scales + k, zps + k, qmin, qmax, y + i, mask ? mask + i : nullptr, nullptr); },
+             [&](int64_t i, int64_t len, int64_t k) { fakeQuantStretchAvx2<true>(x + i, nullptr, len, scales + k, zps + k, qmin, qmax, y + i, mask ? mask + i : nullptr, nullptr); });
+    });
+    return;
+  }
   parallelFor((n + kChunk - 1) / kChunk, threads, [&](int64_t t) {
     const int64_t a = t * kChunk, b = std::min(n, a + kChunk);
     L.walk(a, b,
@@ -465,8 +510,18 @@ void fakeQuantForward(const float* x, const Layout& L, const float* scales, cons
 
 void fakeQuantBackward(const float* x, const float* gy, const Layout& L, const float* scales, const int32_t* zps,
                        int qmin, int qmax, float* gx, Impl impl, int threads) {
-  if (!useAvx512(impl)) return ref::fakeQuantBackward(x, gy, L, scales, zps, qmin, qmax, gx);
+  const int lv = level(impl);
+  if (lv == 0) return ref::fakeQuantBackward(x, gy, L, scales, zps, qmin, qmax, gx);
   const int64_t n = L.count();
+  if (lv == 1) {
+    parallelFor((n + kChunk - 1) / kChunk, threads, [&](int64_t t) {
+      const int64_t a = t * kChunk, b = std::min(n, a + kChunk);
+      L.walk(a, b,
+             [&](int64_t i, int64_t len, int64_t k) { fakeQuantStretchAvx2<false>(x + i, gy + i, len, scales + k, zps + k, qmin, qmax, nullptr, nullptr, gx + i); },
+             [&](int64_t i, int64_t len, int64_t k) { fakeQuantStretchAvx2<true>(x + i, gy + i, len, scales + k, zps + k, qmin, qmax, nullptr, nullptr, gx + i); });
+    });
+    return;
+  }
   parallelFor((n + kChunk - 1) / kChunk, threads, [&](int64_t t) {
     const int64_t a = t * kChunk, b = std::min(n, a + kChunk);
     L.walk(a, b,
