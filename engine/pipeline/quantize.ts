@@ -10,6 +10,7 @@ import type { Recipe } from './recipe';
 import type { QuantizeReport } from './report';
 import { validateInputs } from './validate-inputs';
 import { createSession } from '../runtime/session';
+import { sampleCount } from '../runtime/batching';
 import { runCalibration } from '../quant/calibration/run-calibration';
 import type { TensorStats } from '../quant/calibration/run-calibration';
 import { calibrationMethod } from '../quant/calibration/methods';
@@ -74,7 +75,8 @@ export async function quantizeModel(o: QuantizeOptions): Promise<QuantizeReport>
   const loaded = await timed('load', () => loadModel(o.modelPath));
   // ORT must accept the input model: catches unsupported ops and broken graphs with ORT's own words.
   await timed('load', async () => { const s = await createSession(serializeModel(loaded.model), { device: 'cpu', source: o.modelPath, optimization: 'disabled' }); await s.release(); });
-  validateInputs(loaded.model, o.inputs, o.modelPath, o.inputSources);
+  // Weight-only recipes need no data; anything given is still checked.
+  if (recipe.activations !== null || Object.keys(o.inputs).length > 0) validateInputs(loaded.model, o.inputs, o.modelPath, o.inputSources);
 
   const report: QuantizeReport = {
     modelPath: o.modelPath, outputPath: o.outputPath, recipe, quantized: [], skipped: [], timingsMs: timings,
@@ -170,7 +172,7 @@ export async function quantizeModel(o: QuantizeOptions): Promise<QuantizeReport>
   });
   report.sizeBytes.quantized = bytes.byteLength;
 
-  if (o.evaluate !== false) {
+  if (o.evaluate !== false && sampleCount(o.inputs) > 0) {
     progress(ctx, 'evaluate', 0.8, 'comparing FP32 and quantized activations');
     const tensors = comparedTensors(st);
     const cmp = await timed('evaluate', () => compareModels(loaded.model, out, tensors, o.inputs, {

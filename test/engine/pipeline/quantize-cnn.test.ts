@@ -39,6 +39,17 @@ describe('quantizeModel on fmnist-cnn', () => {
     expect(acc).toBeGreaterThanOrEqual(0.9301);
   });
 
+  it('weight-only needs no data: int8 weights behind DequantizeLinear, no activation Q/DQ', async () => {
+    const out = join(dir, 'cnn-w8.onnx');
+    const report = await quantizeModel({ modelPath: models.cnn, outputPath: out, recipe: parseRecipe({ activations: null }), inputs: {} });
+    expect(report.quantized.length).toBe(6);
+    expect(report.layers).toEqual([]);
+    const s = await createSession(out, { device: 'cpu' });
+    const acc = await top1Accuracy(s, { image: test.images }, test.labels, { batchSize: 1000 });
+    await s.release();
+    expect(acc).toBeGreaterThan(0.925);
+  });
+
   it('fails on data of the wrong shape before writing anything', async () => {
     const out = join(dir, 'bad.onnx');
     const bad = { dtype: 'float32' as const, shape: [4, 1, 14, 14], data: new Float32Array(4 * 196) };
