@@ -26,7 +26,10 @@ export async function resolveGptqKernel(notices?: string[]): Promise<{ fn: GptqF
   try {
     const path = '../../../native-kernels/lib/index';
     const lib = (await import(/* @vite-ignore */ path)) as { nativeAvailable?: () => boolean; gptqQuantize?: GptqFn };
-    if (lib.nativeAvailable?.() && typeof lib.gptqQuantize === 'function') return { fn: lib.gptqQuantize, native: true };
+    if (lib.nativeAvailable?.() && typeof lib.gptqQuantize === 'function') {
+      notices?.push('GPTQ ran on the native addon kernel.');
+      return { fn: lib.gptqQuantize, native: true };
+    }
   } catch {
     // not built: fall through to the reference
   }

@@ -63,6 +63,26 @@ describe('LLaMA-style fixture', () => {
     }
   });
 
+  it('the pipeline runs a GPTQ MatMulNBits recipe end to end and reports per-layer errors', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qs-llama-wo-'));
+    try {
+      const src = join(dir, 'llama.onnx');
+      writeFileSync(src, bytes);
+      const out = join(dir, 'gptq.onnx');
+      const recipe = parseRecipe({ weights: { dtype: 'int4', scheme: 'symmetric', granularity: { group: 32 } }, activations: null, algorithms: [{ name: 'gptq', actOrder: true }], opTypes: ['MatMul'], format: 'matmulnbits', calibration: { samples: 48, batchSize: 16 } });
+      const rep = await quantizeModel({ modelPath: src, outputPath: out, recipe, inputs: { input_ids: cal }, evaluate: false });
+      expect(rep.quantized.length).toBe(15);
+      const errs = rep.quantized.map((q) => q.algorithmErrors![0]!);
+      expect(errs.every((e) => e.algorithm === 'gptq' && e.outputErrorAfter! < e.outputErrorBefore!)).toBe(true);
+      // The tied embedding stays float for its Gather (64 KB of this small model).
+      const SIZE_RATIO = 0.4;
+      expect(readFileSync(out).length).toBeLessThan(SIZE_RATIO * bytes.length);
+      expect(relErr(await logits(bytes), await logits(readFileSync(out)))).toBeLessThan(0.35);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('int4 weight-only RTN / AWQ / GPTQ run, export to MatMulNBits and QDQ, and stay close; GPTQ ≤ RTN error', async () => {
     const ref = await logits(bytes);
     const errs: Record<string, number> = {};
