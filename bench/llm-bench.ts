@@ -6,7 +6,7 @@
 //          --skip-w8a8, --skip-latency, --reps N (latency repetitions, default 60).
 import { readFileSync, statSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
+import { tmpdir, loadavg, availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { loadModel, serializeModel } from '../engine/onnx/model-io';
 import { parseRecipe } from '../engine/pipeline/recipe';
@@ -30,18 +30,21 @@ const fp32Ppl = await perplexity(fp32Bytes, val);
 const log = (s: string) => process.stderr.write(`${s}\n`);
 log(`FP32 perplexity ${fp32Ppl.toFixed(4)} (${VAL} windows); calibration ${CAL} windows`);
 
-interface Row { variant: string; seconds: number; ppl: number; pplFloat?: number; sizeMB: number; bytes?: Uint8Array }
+interface Row { variant: string; seconds: number; cpuSeconds?: number; ppl: number; pplFloat?: number; sizeMB: number; bytes?: Uint8Array }
 const rows: Row[] = [{ variant: 'FP32', seconds: 0, ppl: fp32Ppl, sizeMB: fp32Size / 1e6 }];
 const { model, baseDir } = await loadModel(models.gpt);
 
 async function weightOnly(label: string, dtype: 'int4' | 'int3', group: number, algorithms: unknown[]): Promise<Row> {
   const recipe = parseRecipe({ weights: { dtype, scheme: 'symmetric', granularity: { group } }, activations: null, algorithms, opTypes: ['MatMul'], format: 'matmulnbits', calibration: { samples: CAL, batchSize: 16 } });
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const r = await quantizeWeightOnly({ model, baseDir, recipe, inputs: { input_ids: train } });
   const seconds = (performance.now() - t0) / 1000;
+  const cu = process.cpuUsage(c0);
+  const cpuSeconds = (cu.user + cu.system) / 1e6;
   const bytes = serializeModel(r.model);
   const ppl = await perplexity(bytes, val);
-  const row: Row = { variant: label, seconds, ppl, sizeMB: bytes.length / 1e6, bytes };
+  const row: Row = { variant: label, seconds, cpuSeconds, ppl, sizeMB: bytes.length / 1e6, bytes };
   log(`${label}: ppl ${ppl.toFixed(4)} in ${seconds.toFixed(1)} s (${r.notices.join(' | ')}) ${JSON.stringify(Object.fromEntries(Object.entries(r.timingsMs).map(([k, v]) => [k, Math.round(v)])))}`);
   return row;
 }
@@ -103,9 +106,11 @@ if (!flag('skip-latency')) {
 
 const f = (x: number, d = 4) => x.toFixed(d);
 console.log(`\n## moby-gpt.onnx weight-only, MatMul, symmetric, MatMulNBits accuracy_level 4 (calibration ${CAL} windows; FP32 ppl ${f(fp32Ppl)})`);
-console.log('| variant | quantize s | perplexity | excess over FP32 | size MB | size / FP32 |');
-console.log('|---|---|---|---|---|---|');
-for (const r of rows) console.log(`| ${r.variant} | ${r.variant === 'FP32' ? '–' : f(r.seconds, 1)} | ${f(r.ppl)} | ${f(r.ppl - fp32Ppl)} | ${f(r.sizeMB, 2)} | ${f(r.sizeMB / (fp32Size / 1e6), 3)} |`);
+// CPU seconds (all threads of this process): on a shared, loaded machine wall time overstates the work.
+console.log(`(machine load average ${loadavg().map((x) => x.toFixed(1)).join(' / ')} on ${availableParallelism()} cores)`);
+console.log('| variant | quantize s (wall) | CPU s | perplexity | excess over FP32 | size MB | size / FP32 |');
+console.log('|---|---|---|---|---|---|---|');
+for (const r of rows) console.log(`| ${r.variant} | ${r.variant === 'FP32' ? '–' : f(r.seconds, 1)} | ${r.cpuSeconds === undefined ? '–' : f(r.cpuSeconds, 1)} | ${f(r.ppl)} | ${f(r.ppl - fp32Ppl)} | ${f(r.sizeMB, 2)} | ${f(r.sizeMB / (fp32Size / 1e6), 3)} |`);
 const ex = (r: Row) => r.ppl - fp32Ppl;
 console.log(`\nint4 g32: GPTQ ${f(g32[2]!.ppl)} (target ≤ 4.018), AWQ ${f(g32[1]!.ppl)} vs RTN ${f(g32[0]!.ppl)} (target AWQ ≤ RTN), GPTQ time ${f(g32[2]!.seconds, 1)} s (target ≤ 30 s)`);
 console.log(`int3 g64: GPTQ excess / RTN excess = ${f(ex(g64[2]!) / ex(g64[0]!), 3)} (target ≤ 0.6)`);

@@ -117,3 +117,41 @@ describe('weight-only export on a LLaMA-style fixture (tied, transposed head; RM
     expect(maxAbsDiff(viaQdq, ref)).toBeLessThan(TOL);
   });
 });
+
+describe('Gemm weights (transB, alpha, beta, bias)', () => {
+  it('export to MatMulNBits and QDQ matches Gemm with the dequantized weight', async () => {
+    const { create, ModelProtoSchema: MPS, GraphProtoSchema, NodeProtoSchema, ValueInfoProtoSchema, TypeProtoSchema, TypeProto_TensorSchema, OperatorSetIdProtoSchema, AttributeProtoSchema, AttributeType } = await import('../../../engine/onnx/proto');
+    const K = 96, N = 40, M = 5;
+    const w = Float32Array.from({ length: N * K }, (_, i) => Math.sin(i * 0.7) * 0.3);
+    const bias = Float32Array.from({ length: N }, (_, i) => Math.cos(i));
+    const vi = (name: string) => create(ValueInfoProtoSchema, { name, type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: DataType.FLOAT }) } }) });
+    const build = (weight: Float32Array) => create(MPS, {
+      irVersion: 8n, opsetImport: [create(OperatorSetIdProtoSchema, { domain: '', version: 17n })],
+      graph: create(GraphProtoSchema, {
+        name: 'gemm', input: [vi('x')], output: [vi('y')],
+        initializer: [makeTensor('W', DataType.FLOAT, [N, K], weight), makeTensor('C', DataType.FLOAT, [N], bias)],
+        node: [create(NodeProtoSchema, { name: 'fc', opType: 'Gemm', input: ['x', 'W', 'C'], output: ['y'], attribute: [
+          create(AttributeProtoSchema, { name: 'transB', type: AttributeType.INT, i: 1n }),
+          create(AttributeProtoSchema, { name: 'alpha', type: AttributeType.FLOAT, f: 0.5 }),
+          create(AttributeProtoSchema, { name: 'beta', type: AttributeType.FLOAT, f: 2 }),
+        ] })],
+      }),
+    });
+    const model = build(w);
+    const layers = findLinearLayers(model, { opTypes: ['Gemm'], exclude: [] });
+    expect(layers.length).toBe(1);
+    expect(layers[0]!.kn).toBe(false);
+    const results = rtnLayers(new Map([[layers[0]!, layerWeightNK(model, undefined, layers[0]!)]]), { bits: 4, symmetric: false, groupSize: 32 });
+    const x = Float32Array.from({ length: M * K }, (_, i) => Math.cos(i * 0.3));
+    const run = async (m: typeof model, level: 'basic' | 'all' = 'basic') => {
+      const s = await ort.InferenceSession.create(serializeModel(m), { graphOptimizationLevel: level });
+      const y = (await s.run({ x: new ort.Tensor('float32', x, [M, K]) })).y!.data as Float32Array;
+      await s.release();
+      return y;
+    };
+    const ref = await run(build(results[0]!.qw.dequantized));
+    const TOL = 1e-4 * maxAbs(ref);
+    expect(maxAbsDiff(await run(exportWeightOnly(model, results, { format: 'matmulnbits', accuracyLevel: 0 }).model), ref)).toBeLessThan(TOL);
+    expect(maxAbsDiff(await run(exportWeightOnly(model, results, { format: 'qdq' }).model), ref)).toBeLessThan(TOL);
+  });
+});
