@@ -27,6 +27,8 @@ const only = arg('only', 'all');
 const steps = Number(arg('steps', '600'));
 const lr = Number(arg('lr', '0.001'));
 const threads = Number(arg('threads', '0')) || undefined;
+const learnScales = arg('learn-scales', 'false') === 'true';
+const log = (e: { message?: string; metrics?: Record<string, number> }) => { if (e.metrics && e.metrics.step! % 50 === 0) process.stderr.write(`    ${e.message}\n`); };
 
 async function top1OfModel(model: ModelProto, images: NpyArray, labels: NpyArray): Promise<number> {
   const s = await createSession(serializeModel(model), { device: 'cpu', threads, source: 'exported QDQ model' });
@@ -52,7 +54,7 @@ async function cnn(): Promise<void> {
     weights: { dtype: 'int3', scheme: 'symmetric', granularity: 'channel' },
     activations: { dtype: 'uint4', scheme: 'asymmetric', calibration: { method: 'mse' } },
     calibration: { samples: 512, batchSize: 64 },
-    algorithms: [{ name: 'qat', steps, lr, batchSize: 64 }],
+    algorithms: [{ name: 'qat', steps, lr, batchSize: 64, learnScales }],
   });
   const fp32 = await top1OfModel(model, test.images, test.labels);
   const calibration = { image: sliceSamples(train.images, 0, 512) };
@@ -78,7 +80,7 @@ async function cnn(): Promise<void> {
   for (const [name, withLabels] of runs) {
     const s = await prepareQat(model, { baseDir, recipe, calibration });
     const t1 = performance.now();
-    const r = await trainQat(s, { inputs: { image: train.images }, labels: withLabels ? train.labels : undefined }, { steps, lr, batchSize: 64, threads, weightDecay: 0 });
+    const r = await trainQat(s, { inputs: { image: train.images }, labels: withLabels ? train.labels : undefined }, { steps, lr, batchSize: 64, threads, weightDecay: 0, learnScales }, { onProgress: log });
     const trainMs = performance.now() - t1;
     const ev = await FakeQuantEvaluator.open(s, 'cpu', threads);
     const sim = (await ev.evaluate({ image: test.images }, test.labels)).top1!;
@@ -140,7 +142,7 @@ async function gpt(): Promise<void> {
   console.log(`  PTQ, min/max weight grid (QDQ writer)   perplexity ${ptqPlain.toFixed(3)}`);
   console.log(`  PTQ, MSE weight grid                    perplexity ${ptqMse.toFixed(3)}`);
   const t1 = performance.now();
-  const r = await trainQat(setup, { inputs: { input_ids: train } }, { steps: gptSteps, lr: gptLr, batchSize: 8, threads });
+  const r = await trainQat(setup, { inputs: { input_ids: train } }, { steps: gptSteps, lr: gptLr, batchSize: 8, threads }, { onProgress: log });
   const ms = performance.now() - t1;
   const q = await perplexity(exportQat(setup), val);
   console.log(`  QAT, distillation, ${gptSteps} steps x 8x64 tokens   perplexity ${q.toFixed(3)} exported QDQ, in ${secs(ms)}, KL ${r.history[0]!.loss.toFixed(4)} -> ${r.history[r.history.length - 1]!.loss.toFixed(4)}`);

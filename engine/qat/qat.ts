@@ -568,7 +568,10 @@ export function exportQatDetailed(setup: QatSetup): { model: ModelProto } & Rewr
       const aq = src ? setup.activations.get(src) : undefined;
       if (!aq) continue;
       replaceInitializer(g, makeTensor(n.input[1]!, DataType.FLOAT, [], Float32Array.of(aq.scale)));
-      replaceInitializer(g, makeTensor(n.input[2]!, onnxDataTypeOf(a.dtype), [], toStorageArray([aq.zeroPoint], a.dtype)));
+      // Keep the writer's zero-point type: 4-bit activations may travel in an 8-bit container.
+      const zt = initOf(n.input[2]!)?.dataType ?? onnxDataTypeOf(a.dtype);
+      const signed = zt === DataType.INT8 || zt === DataType.INT4;
+      replaceInitializer(g, makeTensor(n.input[2]!, zt, [], signed ? Int8Array.of(aq.zeroPoint) : Uint8Array.of(aq.zeroPoint)));
     }
   }
   loadable4BitActivations(m, recipe);
