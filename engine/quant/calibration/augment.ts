@@ -1,6 +1,6 @@
 // Expose intermediate tensors as extra graph outputs so one ORT run returns them (the "augmented
 // model" of ORT's calibrate.py). The original model object is not modified.
-import { clone, create, ModelProtoSchema, ValueInfoProtoSchema, TypeProtoSchema, TypeProto_TensorSchema, DataType, type ModelProto } from '../../onnx/proto';
+import { clone, create, ModelProtoSchema, ValueInfoProtoSchema, TypeProtoSchema, TypeProto_TensorSchema, type ModelProto } from '../../onnx/proto';
 
 export function addGraphOutputs(model: ModelProto, tensors: readonly string[]): ModelProto {
   const m = clone(ModelProtoSchema, model);
@@ -14,10 +14,12 @@ export function addGraphOutputs(model: ModelProto, tensors: readonly string[]): 
   for (const name of tensors) {
     if (have.has(name)) continue;
     have.add(name);
-    g.output.push(create(ValueInfoProtoSchema, {
-      name,
-      type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: typed.get(name) ?? DataType.FLOAT }) } }),
-    }));
+    // Unknown element type: leave the type out and let onnxruntime infer it (a guessed float would
+    // clash with e.g. a bool condition).
+    const elemType = typed.get(name);
+    g.output.push(create(ValueInfoProtoSchema, elemType
+      ? { name, type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType }) } }) }
+      : { name }));
   }
   return m;
 }
