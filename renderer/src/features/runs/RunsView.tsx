@@ -52,7 +52,7 @@ export function RunsView({ project }: ProjectViewProps) {
                     <td>
                       <ProgressBar fraction={fraction} testId="run-progress" />
                       <div className="qs-muted" style={{ fontSize: 12 }} data-testid="run-stage">{stageText(l?.stage ?? r.stage, l?.message ?? r.message)}</div>
-                      {r.error && <ErrorNote error={r.error.message} />}
+                      {r.error && (r.status === 'cancelled' ? <div className="qs-muted" style={{ fontSize: 12 }}>{r.error.message}</div> : <ErrorNote error={r.error.message} />)}
                       {(r.status === 'failed' || r.status === 'cancelled') && <RunLog runId={r.id} />}
                       {err[r.id] && <ErrorNote error={err[r.id]} />}
                     </td>
