@@ -179,7 +179,7 @@ export const TensorStatsV = obj({
   count: num({ min: 0 }), min: num(), max: num(), mean: num(), std: num({ min: 0 }),
   /** `counts[i]` values fall in [lo + i·w, lo + (i+1)·w), w = (hi − lo) / counts.length. */
   histogram: obj({ lo: num(), hi: num(), counts: arr(num({ min: 0 }), { max: 4096 }) }),
-  /** Whether the numbers are exact (weights) or estimated from a 2048-bin histogram (activations). */
+  /** Whether the numbers are exact (weights) or estimated from the calibrators' histogram (activations). */
   exact: bool,
   choices: arr(QuantChoiceV, { max: 32 }),
   /** Weights: min/max per output channel (AIMET's per-channel range plot). */

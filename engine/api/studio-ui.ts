@@ -23,7 +23,7 @@ import { graphView, constantTensors } from './graph-view';
 import { compareLatency } from '../eval/latency';
 import { top1Accuracy, perplexity } from '../eval/task-metrics';
 import { createSession } from '../runtime/session';
-import { histogramOf, moments, plotHistogram, quantChoices } from './tensor-stats';
+import { makeCalibrators, moments, plotHistogram, quantChoices, toTensorHistogram } from './tensor-stats';
 import type { Handlers, ServiceDeps } from './types';
 import { foundationHandlers } from './foundation-handlers';
 
@@ -140,9 +140,11 @@ export function studioUiHandlers(call: CallFn, opts: { samplesDir?: string; reso
       if (weight) {
         const values = tensorToFloat32(weight, lm.baseDir);
         const dims = tensorDims(weight);
-        let min = Infinity, max = -Infinity;
-        for (let i = 0; i < values.length; i++) { const v = values[i]!; if (v < min) min = v; if (v > max) max = v; }
-        const histogram = histogramOf(values, 2048, min, max);
+        const cals = makeCalibrators(percentile, req.tensor);
+        for (const c of cals.values()) c.update(values);
+        const h = cals.get('minmax')!.histogram();
+        const { min, max } = h;
+        const histogram = toTensorHistogram(h);
         const mo = moments({ values, histogram });
         const consumer = consumerOf(lm, req.tensor);
         let perChannel: TensorStats['perChannel'] = null;
@@ -154,8 +156,8 @@ export function studioUiHandlers(call: CallFn, opts: { samplesDir?: string; reso
         }
         return {
           tensor: req.tensor, kind: 'weight', dtype: dataTypeName[weight.dataType] ?? String(weight.dataType), shape: dims,
-          count: values.length, min, max, mean: mo.mean, std: mo.std, histogram: plotHistogram(histogram), exact: true,
-          choices: quantChoices({ values, histogram, min, max }, { bits, percentile }), perChannel,
+          count: values.length, min, max, mean: mo.mean, std: mo.std, histogram: plotHistogram(histogram, 200, { min, max }), exact: true,
+          choices: quantChoices(cals, { values, histogram, min, max }, bits), perChannel,
           source: consumer ? `weight of ${consumer.opType} '${consumer.name}'` : 'weight',
         };
       }
@@ -164,14 +166,26 @@ export function studioUiHandlers(call: CallFn, opts: { samplesDir?: string; reso
       if (!req.datasetId) throw new StudioError('BAD_ARGUMENT', `Tensor ${quote(req.tensor)} is an activation: choose a calibration dataset to observe it.`);
       const { inputs, name } = await datasetInputs(req.modelId, req.datasetId, lm);
       const samples = req.samples ?? 64;
-      const cal = await runCalibration(lm.model, [req.tensor], inputs, { samples, batchSize: 8, device: 'cpu' });
+      const cals = makeCalibrators(percentile, req.tensor);
+      const all = [...cals.values()];
+      const cal = await runCalibration(lm.model, [req.tensor], inputs, {
+        samples, batchSize: 8, device: 'cpu',
+        // Feed every method's calibrator from the one run; the histogram for the plot is theirs.
+        makeCollector: () => ({
+          update: (v) => { for (const c of all) c.update(v); },
+          range: () => { const h = all[0]!.histogram(); return { min: h.min, max: h.max }; },
+          histogram: () => toTensorHistogram(all[0]!.histogram()),
+          count: () => all[0]!.count,
+        }),
+      });
       const st = cal.stats.get(req.tensor);
       if (!st) throw new StudioError('BAD_DATA', `Tensor ${quote(req.tensor)} produced no float values on dataset ${quote(name)} (is it an integer tensor?).`);
-      const mo = moments({ histogram: st.histogram });
+      const histogram = st.histogram;
+      const mo = moments({ histogram });
       return {
         tensor: req.tensor, kind: 'activation', dtype: 'float32', shape: [],
-        count: st.count, min: st.min, max: st.max, mean: mo.mean, std: mo.std, histogram: plotHistogram(st.histogram), exact: false,
-        choices: quantChoices({ histogram: st.histogram, min: st.min, max: st.max }, { bits, percentile }), perChannel: null,
+        count: st.count, min: st.min, max: st.max, mean: mo.mean, std: mo.std, histogram: plotHistogram(histogram, 200, { min: st.min, max: st.max }), exact: false,
+        choices: quantChoices(cals, { histogram, min: st.min, max: st.max }, bits), perChannel: null,
         source: `${cal.samplesUsed} samples of '${name}'`,
       };
     },

@@ -1,11 +1,13 @@
 // The numbers behind the range and histogram views: for one tensor, the float range each calibration
 // method picks, and for each range the symmetric and the asymmetric integer grid — how much of the
 // data they clip, how many codes they waste, and the error (MSE, SQNR) they cause. Weights are
-// measured exactly on their values; activations on a 2048-bin histogram of the calibration run.
+// measured exactly on their values; activations on the calibrators' streaming histogram. The ranges
+// come from onnx-quant-core's calibrators (engine/quant/calibrators), the same ones a run uses.
 import type { QuantChoice } from '../../contract/ipc';
 import { qparamsForRange } from '../quant/math/qparams';
 import { dtypeInfo, type WeightDType } from '../pipeline/recipe';
-import { percentileRange, type TensorHistogram } from '../quant/calibration/collectors';
+import type { TensorHistogram } from '../quant/calibration/collectors';
+import { createCalibrator, type Calibrator, type Histogram } from '../quant/calibrators';
 
 export type RangeMethod = 'minmax' | 'percentile' | 'entropy' | 'mse';
 export const RANGE_METHODS: readonly RangeMethod[] = ['minmax', 'percentile', 'entropy', 'mse'];
@@ -26,51 +28,6 @@ export function histogramOf(values: ArrayLike<number>, bins: number, min?: numbe
   return { edges, counts };
 }
 
-/** Fold a signed histogram into |x| with `bins` bins over [0, absmax]. */
-function absHistogram(h: TensorHistogram, bins: number): { counts: Float64Array; absmax: number } {
-  const n = h.counts.length;
-  const absmax = Math.max(Math.abs(h.edges[0]!), Math.abs(h.edges[n]!));
-  const counts = new Float64Array(bins);
-  for (let b = 0; b < n; b++) {
-    if (!h.counts[b]) continue;
-    const c = Math.abs((h.edges[b]! + h.edges[b + 1]!) / 2);
-    counts[Math.min(bins - 1, Math.floor((c / absmax) * bins))]! += h.counts[b]!;
-  }
-  return { counts, absmax };
-}
-
-/** KL-divergence threshold on |x| (TensorRT's entropy calibration), `levels` quantization bins. */
-export function entropyThreshold(h: TensorHistogram, levels = 128): number {
-  const bins = 2048;
-  const { counts, absmax } = absHistogram(h, bins);
-  let best = bins, bestKl = Infinity;
-  for (let i = levels; i <= bins; i += 16) {
-    const p = counts.slice(0, i);
-    let outliers = 0;
-    for (let j = i; j < bins; j++) outliers += counts[j]!;
-    p[i - 1]! += outliers;
-    // Q: merge p into `levels` chunks, spread each chunk's mass evenly over its non-empty bins.
-    const q = new Float64Array(i);
-    const step = i / levels;
-    for (let l = 0; l < levels; l++) {
-      const s = Math.floor(l * step), e = l === levels - 1 ? i : Math.floor((l + 1) * step);
-      let sum = 0, nz = 0;
-      for (let j = s; j < e; j++) { sum += counts[j]!; if (counts[j]) nz++; }
-      for (let j = s; j < e; j++) if (counts[j]) q[j] = sum / nz;
-    }
-    let ps = 0, qs = 0;
-    for (let j = 0; j < i; j++) { ps += p[j]!; qs += q[j]!; }
-    if (!ps || !qs) continue;
-    let kl = 0;
-    for (let j = 0; j < i; j++) {
-      const pj = p[j]! / ps, qj = q[j]! / qs;
-      if (pj > 0) kl += qj > 0 ? pj * Math.log(pj / qj) : pj * 20;
-    }
-    if (kl < bestKl) { bestKl = kl; best = i; }
-  }
-  return (best / bins) * absmax;
-}
-
 /** Squared error of quantizing histogram mass with (scale, zp) on [qmin, qmax], at bin centres. */
 function histogramError(h: TensorHistogram, scale: number, zp: number, qmin: number, qmax: number): { mse: number; clipped: number; power: number; total: number } {
   let se = 0, clipped = 0, power = 0, total = 0;
@@ -87,28 +44,6 @@ function histogramError(h: TensorHistogram, scale: number, zp: number, qmin: num
     if (c < gLo - scale / 2 || c > gHi + scale / 2) clipped += n;
   }
   return { mse: total ? se / total : 0, clipped: total ? clipped / total : 0, power: total ? power / total : 0, total };
-}
-
-/** Threshold on |x| minimising the symmetric quantization MSE over the histogram. */
-export function mseThreshold(h: TensorHistogram, bits: number): number {
-  const absmax = Math.max(Math.abs(h.edges[0]!), Math.abs(h.edges[h.counts.length]!));
-  const qmax = 2 ** (bits - 1) - 1;
-  let best = absmax, bestMse = Infinity;
-  for (let k = 8; k <= 100; k++) {
-    const t = (absmax * k) / 100;
-    const { mse } = histogramError(h, t / qmax, 0, -qmax, qmax);
-    if (mse < bestMse) { bestMse = mse; best = t; }
-  }
-  return best;
-}
-
-export function methodRange(method: RangeMethod, h: TensorHistogram, min: number, max: number, o: { percentile: number; bits: number }): { min: number; max: number } {
-  switch (method) {
-    case 'minmax': return { min, max };
-    case 'percentile': return percentileRange(h, o.percentile, min, max);
-    case 'entropy': { const t = entropyThreshold(h); return { min: Math.max(min, -t), max: Math.min(max, t) }; }
-    case 'mse': { const t = mseThreshold(h, o.bits); return { min: Math.max(min, -t), max: Math.min(max, t) }; }
-  }
 }
 
 /** Evaluate one range with one scheme: exactly on `values` when given, else on the histogram. */
@@ -146,19 +81,35 @@ export function evaluateChoice(
   };
 }
 
-/** Every method × both schemes. */
-export function quantChoices(data: { values?: ArrayLike<number>; histogram: TensorHistogram; min: number; max: number }, o: { percentile: number; bits: number }): QuantChoice[] {
+/** One calibrator per method (onnx-quant-core's), fed the same values. */
+export function makeCalibrators(percentile: number, name = ''): Map<RangeMethod, Calibrator> {
+  return new Map(RANGE_METHODS.map((m) => [m, createCalibrator(m, { name, percentile })]));
+}
+
+/** The calibrators' streaming histogram as edges + counts. */
+export function toTensorHistogram(h: Histogram): TensorHistogram {
+  const edges = new Float64Array(h.counts.length + 1);
+  for (let i = 0; i <= h.counts.length; i++) edges[i] = h.lo + i * h.binWidth;
+  return { edges, counts: h.counts };
+}
+
+/** Every method × both schemes: each calibrator picks its range for that scheme, then it is scored. */
+export function quantChoices(cals: Map<RangeMethod, Calibrator>, data: { values?: ArrayLike<number>; histogram: TensorHistogram; min: number; max: number }, bits: number): QuantChoice[] {
   const out: QuantChoice[] = [];
   for (const m of RANGE_METHODS) {
-    const r = methodRange(m, data.histogram, data.min, data.max, o);
-    for (const s of ['symmetric', 'asymmetric'] as const) out.push(evaluateChoice(m, s, o.bits, r, data));
+    for (const s of ['symmetric', 'asymmetric'] as const) {
+      const dtype = (s === 'symmetric' ? `int${bits}` : `uint${bits}`) as WeightDType;
+      const r = cals.get(m)!.compute({ dtype, scheme: s });
+      out.push(evaluateChoice(m, s, bits, r, data));
+    }
   }
   return out;
 }
 
 /** Re-bin a histogram to `bins` bins for plotting. */
-export function plotHistogram(h: TensorHistogram, bins = 200): { lo: number; hi: number; counts: number[] } {
-  const n = h.counts.length, lo = h.edges[0]!, hi = h.edges[n]!;
+export function plotHistogram(h: TensorHistogram, bins = 200, range?: { min: number; max: number }): { lo: number; hi: number; counts: number[] } {
+  const n = h.counts.length;
+  const lo = range?.min ?? h.edges[0]!, hi = range && range.max > range.min ? range.max : Math.max(h.edges[n]!, lo + 1e-12);
   const counts = new Array<number>(bins).fill(0);
   for (let b = 0; b < n; b++) {
     if (!h.counts[b]) continue;

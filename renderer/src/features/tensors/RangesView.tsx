@@ -77,7 +77,7 @@ export function RangesView({ project }: ProjectViewProps) {
           <div className="qs-card" data-testid="histogram-card">
             <Plot testId="histogram-plot" data={plot.data} layout={plot.layout} style={{ height: 380 }} />
             <p className="qs-muted" style={{ fontSize: 12.5, margin: '4px 0 0' }}>
-              {s.source} · min {fmtNum(s.min)} · max {fmtNum(s.max)} · mean {fmtNum(s.mean)} · std {fmtNum(s.std)} · {s.exact ? 'exact errors on every value' : 'errors estimated on a 2048-bin histogram'}
+              {s.source} · min {fmtNum(s.min)} · max {fmtNum(s.max)} · mean {fmtNum(s.mean)} · std {fmtNum(s.std)} · {s.exact ? 'exact errors on every value' : 'errors estimated on the calibration histogram (16384 bins)'}
             </p>
           </div>
           <div className="qs-card">
