@@ -105,6 +105,17 @@ QK_AVX512 void quantStretch(const float* x, int64_t len, const float* s, const i
     }
     i = head;
     if (stream) {
+      // four interleaved streams at least 4 KB apart (as glibc's large memcpy does): more reads in flight on
+      // a high-latency memory system than one sequential stream gets from the prefetchers
+      const int64_t part = ((len - i) / 4) / 64 * 64;
+      if (part >= 1024) {
+        for (int64_t j = 0; j < part; j += 64)
+          for (int p = 0; p < 4; ++p) {
+            const int64_t o = i + p * part + j;
+            _mm512_stream_si512(reinterpret_cast<__m512i*>(out + o), quant64(x + o, vs, vr, lo, hi, vz));
+          }
+        i += 4 * part;
+      }
       for (; i + 64 <= len; i += 64) _mm512_stream_si512(reinterpret_cast<__m512i*>(out + i), quant64(x + i, vs, vr, lo, hi, vz));
       _mm_sfence();
     } else {
@@ -131,6 +142,15 @@ QK_AVX512 int64_t quantStretchInt4(const float* x, int64_t len, float s, int32_t
   if (!reciprocalOk(s)) return 0;
   const __m512 vr = _mm512_set1_ps(1.0f / s);
   int64_t i = 0;
+  const int64_t part = (len / 4) / 64 * 64;  // four interleaved read streams, as above
+  if (part >= 1024) {
+    for (int64_t j = 0; j < part; j += 64)
+      for (int p = 0; p < 4; ++p) {
+        const int64_t o = p * part + j;
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(packed + o / 2), packNibbles64(quant64(x + o, vs, vr, lo, hi, vz)));
+      }
+    i = 4 * part;
+  }
   for (; i + 64 <= len; i += 64)
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(packed + i / 2), packNibbles64(quant64(x + i, vs, vr, lo, hi, vz)));
   return i;
