@@ -411,6 +411,8 @@ void gemm(const uint8_t* A, bool aSigned, int32_t aZp, const uint8_t* packedB, c
     }
     if (amx) amxRelease();
   });
+  // keep a small packing buffer for the next call on this thread, not a huge one
+  if (apCap > (size_t(64) << 20)) { apBuf.reset(); apCap = 0; }
 }
 
 }  // namespace qk
