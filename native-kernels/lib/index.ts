@@ -355,7 +355,7 @@ function prepare(n: number, p: QuantParams): Prepared {
   checkFiniteFloats(scales, 'scale', true);
   const zpIn = p.zeroPoint ?? 0;
   let zps: Int32Array;
-  if (typeof zpIn === 'number') zps = new Int32Array(scales.length).fill(zpIn);
+  if (typeof zpIn === 'number') zps = new Int32Array(scales.length).fill(checkInt(zpIn, 'zeroPoint', dt.qmin, dt.qmax));
   else {
     checkArray(zpIn, [Int32Array, Int8Array, Uint8Array], 'zeroPoint', scales.length);
     zps = zpIn instanceof Int32Array ? zpIn : Int32Array.from(zpIn);
