@@ -15,7 +15,7 @@ import { nodeType, type ParamDef, type ParamValue } from './node-types';
 import { asPipelineDoc, type PipelineDoc } from './pipeline-doc';
 import { TEMPLATES, templateById } from './templates';
 import { PipelineNodeView, type PipelineFlowNode } from './PipelineNodeView';
-import { calibrationDatasets, labelDataset, projectPath } from '../projects/project-data';
+import { calibrationDatasets, labelDataset } from '../projects/project-data';
 
 const nodeTypes = { qs: PipelineNodeView };
 
@@ -252,7 +252,7 @@ function RunCard({ projectId, projectDir, pipelineId, compiled, save, dirty }: {
       const recipe = { ...compiled.recipe, device } as unknown as { [k: string]: Json };
       const params: { [k: string]: Json } = { modelId: model.id, recipe, outputName: compiled.options.exportFileName ?? 'model.quant.onnx' };
       if (ds) { params.datasetId = ds.id; if (typeof ds.options.input === 'string') params.inputName = ds.options.input; }
-      if (labels && compiled.options.evaluate) params.labels = projectPath(projectDir, labels.file);
+      if (labels) params.labelsDatasetId = labels.id;
       await studio.invoke('runs.start', { projectId, pipelineId, kind: 'quantize', params });
       navigate({ kind: 'project', projectId, tab: 'runs' });
     } catch (e) { setErr(errMessage(e)); } finally { setBusy(false); }
