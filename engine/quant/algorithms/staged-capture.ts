@@ -53,6 +53,11 @@ function node(opType: string, inputs: string[], outputs: string[], attrs: Record
   });
 }
 
+/** Channel blocks for the symmetric Gram: 4 for wide inputs that split evenly, else one Gemm. */
+function gramParts(K: number): number {
+  return K >= 512 && K % 4 === 0 ? 4 : 1;
+}
+
 export function defaultOpset(model: ModelProto): number {
   return Number(model.opsetImport.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 13);
 }
@@ -158,8 +163,25 @@ export class StagedCapture {
       statNodes.push(node('Shape', [`${p}_x2d`], [`${p}_rows`]));
       statOutputs.push(`${p}_absmax`, `${p}_abssum`, `${p}_rows`);
       if (want.gram) {
-        statNodes.push(node('Gemm', [`${p}_x2d`, `${p}_x2d`], [`${p}_gram`], { transA: 1 }));
-        statOutputs.push(`${p}_gram`);
+        // XᵀX is symmetric: for wide inputs compute only the upper blocks X_iᵀX_j (i ≤ j) of a P×P
+        // split of the channels — 10/16 of the multiply-adds for P = 4.
+        const P = gramParts(K);
+        if (P === 1) {
+          statNodes.push(node('Gemm', [`${p}_x2d`, `${p}_x2d`], [`${p}_gram`], { transA: 1 }));
+          statOutputs.push(`${p}_gram`);
+        } else {
+          const w = K / P;
+          statInits.push(makeTensor(`${p}_ax1`, DataType.INT64, [1], BigInt64Array.from([1n])));
+          for (let i = 0; i < P; i++) {
+            statInits.push(makeTensor(`${p}_s${i}`, DataType.INT64, [1], BigInt64Array.from([BigInt(i * w)])));
+            statInits.push(makeTensor(`${p}_e${i}`, DataType.INT64, [1], BigInt64Array.from([BigInt((i + 1) * w)])));
+            statNodes.push(node('Slice', [`${p}_x2d`, `${p}_s${i}`, `${p}_e${i}`, `${p}_ax1`], [`${p}_x${i}`]));
+          }
+          for (let i = 0; i < P; i++) for (let j = i; j < P; j++) {
+            statNodes.push(node('Gemm', [`${p}_x${i}`, `${p}_x${j}`], [`${p}_gram_${i}_${j}`], { transA: 1 }));
+            statOutputs.push(`${p}_gram_${i}_${j}`);
+          }
+        }
       }
     }
 
@@ -220,8 +242,21 @@ export class StagedCapture {
           for (let c = 0; c < s.cols; c++) { if (am[c]! > s.absMax[c]!) s.absMax[c] = am[c]!; s.absSum[c]! += as[c]!; }
           s.count += Number((res[`${p}_rows`]!.data as BigInt64Array)[0]);
           if (s.gram) {
-            const gm = res[`${p}_gram`]!.data as Float32Array;
-            for (let i = 0; i < gm.length; i++) s.gram[i]! += gm[i]!;
+            const P = gramParts(s.cols);
+            if (P === 1) {
+              const gm = res[`${p}_gram`]!.data as Float32Array;
+              for (let i = 0; i < gm.length; i++) s.gram[i]! += gm[i]!;
+            } else {
+              const K = s.cols, w = K / P;
+              for (let bi = 0; bi < P; bi++) for (let bj = bi; bj < P; bj++) {
+                const gm = res[`${p}_gram_${bi}_${bj}`]!.data as Float32Array; // [w, w]
+                for (let a = 0; a < w; a++) {
+                  const row = (bi * w + a) * K + bj * w;
+                  for (let b = 0; b < w; b++) s.gram[row + b]! += gm[a * w + b]!;
+                  if (bi !== bj) for (let b = 0; b < w; b++) s.gram[(bj * w + b) * K + bi * w + a]! += gm[a * w + b]!;
+                }
+              }
+            }
           }
         });
       }

@@ -1,0 +1,48 @@
+// Staged capture against a direct computation: the activation exposed as a graph output, XᵀX, max|x|
+// and Σ|x| computed in JS. Covers the one-Gemm and the blocked-symmetric Gram paths and frontier reuse.
+import { describe, it, expect } from 'vitest';
+import * as ort from 'onnxruntime-node';
+import { clone, create, ModelProtoSchema, ValueInfoProtoSchema, toBinary } from '../../../../engine/onnx/proto';
+import { StagedCapture } from '../../../../engine/quant/algorithms/staged-capture';
+import { findLinearLayers, stageLayers } from '../../../../engine/quant/algorithms/linear-layers';
+import { buildLlamaFixture } from './llama-fixture';
+import { textWindows } from './lm-helpers';
+
+describe('StagedCapture', () => {
+  it('matches XᵀX, max|X| and Σ|X| of the exposed activations, stage after stage', async () => {
+    const { model, seq } = buildLlamaFixture({ hidden: 512, layers: 2 });
+    const data = textWindows('train.txt', 6, seq);
+    const all = data.data as BigInt64Array;
+    const batches = [0, 3].map((s) => ({ input_ids: new ort.Tensor('int64', all.slice(s * seq, (s + 3) * seq), [3, seq]) }));
+    const layers = findLinearLayers(model, { opTypes: ['MatMul'], exclude: [] });
+    const stages = stageLayers(model, layers);
+    expect(stages.length).toBe(9);
+    const cap = new StagedCapture(model, undefined, { batches, overrides: new Map() });
+    const captured = new Map<string, Awaited<ReturnType<typeof cap.capture>> extends Map<string, infer V> ? V : never>();
+    for (const st of stages) for (const [k, v] of await cap.capture([...new Set(st.flatMap((l) => l.inputs))], { gram: true })) captured.set(k, v);
+
+    const exposed = clone(ModelProtoSchema, model);
+    const names = [...captured.keys()];
+    exposed.graph!.output.push(...names.map((name) => create(ValueInfoProtoSchema, { name })));
+    const s = await ort.InferenceSession.create(toBinary(ModelProtoSchema, exposed));
+    const res = await s.run({ input_ids: new ort.Tensor('int64', all, [6, seq]) });
+    await s.release();
+    const REL_TOL = 1e-4;
+    for (const name of names) {
+      const x = res[name]!.data as Float32Array;
+      const st = captured.get(name)!;
+      const K = st.cols, n = x.length / K;
+      expect(st.count).toBe(n);
+      for (const [i, j] of [[0, 0], [1, K - 1], [K - 1, 2], [K >> 1, K >> 2], [K - 1, K - 1]] as const) {
+        let g = 0;
+        for (let r = 0; r < n; r++) g += x[r * K + i]! * x[r * K + j]!;
+        expect(Math.abs(st.gram![i * K + j]! - g)).toBeLessThanOrEqual(REL_TOL * (Math.abs(g) + st.gram![i * K + i]!));
+      }
+      let mx = 0, sum = 0;
+      for (let r = 0; r < n; r++) { mx = Math.max(mx, Math.abs(x[r * K + 3]!)); sum += Math.abs(x[r * K + 3]!); }
+      expect(st.absMax[3]).toBeCloseTo(mx, 4);
+      expect(Math.abs(st.absSum[3]! - sum)).toBeLessThan(REL_TOL * sum + 1e-6);
+    }
+    expect(captured.get(layers.find((l) => l.nodes[0]!.name === '/layers.1/down/MatMul')!.inputs[0]!)!.cols).toBe(512); // blocked path
+  });
+});
