@@ -229,11 +229,11 @@ export function resolveDevice(device: Device = 'auto'): 'cpu' | 'cuda' {
   return 'cpu';
 }
 
-/** One object for the UI's hardware panel and the engine's run report. */
+/** One object for the UI's hardware panel and the engine's run report (cpuKernels: the quantizers' path; gemmKernel: the int8 GEMM's for M = 1024). */
 export function hardwareSummary(): { native: { available: boolean; error: string | null; path: string | null }; cpu: CpuFeatures; gpu: DeviceInfo; cpuKernels: string; gemmKernel: string } {
   const cpu = cpuFeatures();
   const available = nativeAvailable();
-  const cpuKernels = !available ? 'typescript-reference' : cpu.avx512f && cpu.avx512bw && cpu.avx512vl && cpu.avx512dq ? 'avx512' : 'scalar';
+  const cpuKernels = !available ? 'typescript-reference' : cpu.avx512f && cpu.avx512bw && cpu.avx512vl && cpu.avx512dq ? 'avx512' : cpu.avx2 ? 'avx2' : 'scalar';
   let gemmKernel = 'typescript-reference';
   if (available) gemmKernel = IMPL_NAMES[binding!.gemmImpl(0, 1024)] ?? 'unknown';
   return { native: { available, error: loadErrorMessage, path: loadedFrom }, cpu, gpu: deviceInfo(), cpuKernels, gemmKernel };
