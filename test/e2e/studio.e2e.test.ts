@@ -210,6 +210,8 @@ describe('studio e2e', () => {
     expect(legend).toContain('symmetric int8 grid');
     expect(legend).toContain('asymmetric uint8 grid');
     expect(await page.getByTestId('choices-table').locator('tbody tr').count()).toBe(8);
+    // The latest pipeline (per-tensor percentile variant) uses symmetric int8 weights: marked in the table.
+    expect(await page.getByTestId('choices-table').locator('tr', { has: page.getByTestId('pipeline-choice') }).textContent()).toMatch(/minmax.*symmetric/);
     await shot(page, 'histogram-weight');
     // An activation (ReLU output feeding a Conv): symmetric wastes half its codes on a one-sided range.
     const act = await page.getByTestId('tensor-select').locator('optgroup').nth(1).locator('option').nth(1).getAttribute('value');

@@ -9,6 +9,8 @@ import { Plot } from '../../components/Plot';
 import { calibrationDatasets } from '../projects/project-data';
 import { useTensorSelection } from './selection';
 import { histogramTraces, METHOD_COLOURS, SCHEME_COLOURS } from './range-plot';
+import { compilePipeline } from '../pipeline/compile';
+import { asPipelineDoc } from '../pipeline/pipeline-doc';
 
 export function RangesView({ project }: ProjectViewProps) {
   const models = useQuery('models.list', { projectId: project.id });
@@ -23,6 +25,7 @@ export function RangesView({ project }: ProjectViewProps) {
   const [log, setLog] = useState(false);
   const [showLayers, setShowLayers] = useState(false);
 
+  const pipelines = useQuery('pipelines.list', { projectId: project.id });
   const cal = calibrationDatasets(datasets.data ?? []);
   const ds = cal.find((d) => d.id === datasetId) ?? cal[0];
   const { weights, activations } = useMemo(() => {
@@ -43,6 +46,13 @@ export function RangesView({ project }: ProjectViewProps) {
   const s = stats.data;
   const plot = s ? histogramTraces(s, method, log) : null;
   const best = s ? s.choices.reduce((a, b) => (b.sqnrDb > a.sqnrDb ? b : a), s.choices[0]!) : null;
+  // What the project's latest pipeline would choose for this tensor (weights: MinMax + weight scheme).
+  const latest = pipelines.data?.slice().sort((a, b) => b.updatedAt.localeCompare(a.updatedAt))[0];
+  const compiled = latest ? compilePipeline(asPipelineDoc(latest.graph) ?? { version: 1, name: '', nodes: [], edges: [] }) : null;
+  const mine = compiled?.ok && s
+    ? s.kind === 'weight' ? { method: 'minmax', scheme: compiled.recipe.weights.scheme }
+      : compiled.recipe.activations ? { method: compiled.recipe.activations.calibration.method, scheme: compiled.recipe.activations.scheme } : null
+    : null;
 
   return (
     <div>
@@ -87,7 +97,7 @@ export function RangesView({ project }: ProjectViewProps) {
               <tbody>
                 {s.choices.map((c) => (
                   <tr key={c.method + c.scheme} className={c === best ? 'selected' : ''}>
-                    <td><span className="qs-swatch" style={{ background: METHOD_COLOURS[c.method] }} />{c.method}</td>
+                    <td><span className="qs-swatch" style={{ background: METHOD_COLOURS[c.method] }} />{c.method}{mine && mine.method === c.method && mine.scheme === c.scheme && <span className="qs-badge running" style={{ marginLeft: 6 }} data-testid="pipeline-choice" title={`What pipeline “${latest!.name}” uses`}>pipeline</span>}</td>
                     <td style={{ color: SCHEME_COLOURS[c.scheme] }}>{c.scheme} ({c.dtype})</td>
                     <td className="num">[{fmtNum(c.rangeMin)}, {fmtNum(c.rangeMax)}]</td>
                     <td className="num">{fmtNum(c.scale)}</td><td className="num">{c.zeroPoint}</td>
@@ -98,7 +108,7 @@ export function RangesView({ project }: ProjectViewProps) {
                 ))}
               </tbody>
             </table>
-            <p className="qs-muted" style={{ fontSize: 12.5 }}>Highlighted: best SQNR. Clipped = values outside the grid (saturated); wasted codes = integer levels no value maps to.</p>
+            <p className="qs-muted" style={{ fontSize: 12.5 }}>Highlighted: best SQNR{mine ? `; “pipeline” marks what “${latest!.name}” uses` : ''}. Clipped = values outside the grid (saturated); wasted codes = integer levels no value maps to.</p>
           </div>
           <div className="qs-grid2">
             <div className="qs-card">
