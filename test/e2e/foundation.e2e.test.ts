@@ -2,7 +2,7 @@
 // find it still there — read back from the SQLite file by a separate connection — and save a screenshot.
 import { describe, it, expect, afterAll } from 'vitest';
 import { join } from 'node:path';
-import { statSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { statSync, readFileSync, mkdtempSync, mkdirSync, rmSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Store } from '../../engine/store/store';
 import { JobRunner } from '../../engine/jobs/runner';
@@ -70,21 +70,28 @@ describe('the electron-vite build (run by npm run test:e2e before these tests)',
   });
 
   it("main's bundled job worker (the Electron build's ?modulePath entry) runs a job", async () => {
-    const main = readFileSync(join(out, 'main', 'index.js'), 'utf8');
+    // Work on a copy of out/main: in a shared checkout another build may replace out/ meanwhile. The copy
+    // stays inside the repo so the chunk's bare imports still resolve from node_modules.
+    mkdirSync(join(out, '..', '.qstudio-tmp'), { recursive: true }); // git-ignored
+    const copy = mkdtempSync(join(out, '..', '.qstudio-tmp', 'bundle-'));
+    cpSync(join(out, 'main'), copy, { recursive: true });
+    const main = readFileSync(join(copy, 'index.js'), 'utf8');
     const chunk = /["']\.\/(chunks\/worker-[\w-]+\.js)["']/.exec(main)?.[1];
     expect(chunk, 'worker entry referenced from out/main/index.js').toBeTruthy();
     const dir = mkdtempSync(join(tmpdir(), 'qs-bundled-worker-'));
     const store = Store.open(dir);
-    const runner = new JobRunner({ store, workerPath: join(out, 'main', chunk!) });
+    const runner = new JobRunner({ store, workerPath: join(copy, chunk!) });
     try {
       const p = store.createProject({ name: 'bundled' });
       const run = await runner.wait(runner.start({ projectId: p.id, kind: 'selftest', params: { steps: 3 } }).id);
+      expect(run.error).toBeNull();
       expect(run).toMatchObject({ status: 'succeeded', result: { steps: 3 } });
       expect(store.listArtifacts(p.id)).toHaveLength(1);
     } finally {
       await runner.shutdown();
       store.close();
       rmSync(dir, { recursive: true, force: true });
+      rmSync(copy, { recursive: true, force: true });
     }
   });
 });
