@@ -20,6 +20,7 @@ import { foldConvBatchNorm } from '../export/qdq-fold-bn';
 import { planQdq, dropUncalibrated, type QdqPlan } from '../export/qdq-plan';
 import { rewriteQdq } from '../export/qdq-rewrite';
 import { compareModels, type ComparedTensor } from '../eval/layer-error';
+import { top1Accuracy } from '../eval/task-metrics';
 import { throwIfCancelled, type WorkContext } from '../jobs/progress';
 import { StudioError, quote } from '../errors';
 import { runQatStage } from '../qat';
@@ -180,6 +181,17 @@ export async function quantizeModel(o: QuantizeOptions): Promise<QuantizeReport>
     }));
     report.layers = cmp.layers;
     report.outputAgreement = cmp.outputAgreement;
+    if (o.labels && o.labels.shape.length === 1) {
+      // Classification accuracy on the labelled samples given (they are the calibration data, so this
+      // shows what quantization lost, not a held-out score).
+      const n = Math.min(o.labels.shape[0]!, sampleCount(o.inputs), 2000);
+      const top1 = async (m: Uint8Array) => {
+        const s = await createSession(m, { device: recipe.device });
+        try { return await top1Accuracy(s, o.inputs, { ...o.labels!, shape: [n], data: o.labels!.data.subarray(0, n) as typeof o.labels.data }); } finally { await s.release(); }
+      };
+      const [a, b] = await timed('evaluate', async () => [await top1(serializeModel(loaded.model)), await top1(bytes)]);
+      report.metrics = { ...report.metrics, top1Fp32: a!, top1Quantized: b! };
+    }
   }
   timings.total = performance.now() - t0;
   progress(ctx, 'done', 1, 'done');
