@@ -231,4 +231,19 @@ describe('studio e2e', () => {
     await page.getByTestId('hardware').getByText('onnxruntime execution providers').waitFor();
     await shot(page, 'hardware-panel');
   }, 30_000);
+
+  it('runs the third-party PP-OCRv4 sample recipe out of the box (Constant-node weights, opset 9)', async () => {
+    const { page } = s;
+    await s.open('#/g/samples');
+    await page.getByTestId('open-sample-ppocr-rec').click();
+    await page.getByTestId('project-title').filter({ hasText: 'PP-OCRv4' }).waitFor({ timeout: 60_000 });
+    await page.getByTestId('tab-pipeline').click();
+    await expect.poll(() => page.getByTestId('pipeline-select').locator('option:checked').textContent()).toBe('Sample recipe');
+    await page.getByTestId('run-pipeline').click();
+    const status = await waitForRun(0, new Set(), 150_000);
+    expect(status).toBe('succeeded');
+    await page.getByTestId('layer-table').waitFor();
+    expect(await page.getByTestId('layer-table').locator('tbody tr').count()).toBeGreaterThan(10);
+    await shot(page, 'runs-ppocr-sample');
+  }, 180_000);
 });
