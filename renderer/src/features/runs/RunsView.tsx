@@ -152,7 +152,7 @@ function RunResults({ run, projectId, title }: { run: RunInfo; projectId: string
       {layers.length > 0 && (
         <>
           <Plot testId="layer-chart" data={[{ type: 'bar', x: layers.map((l) => l.node || l.tensor), y: layers.map((l) => l.sqnrDb), marker: { color: layers.map((l) => (l.sqnrDb < 15 ? '#dc2626' : l.sqnrDb < 25 ? '#f59e0b' : '#16a34a')) }, name: 'SQNR (dB)' }]}
-            layout={{ title: { text: 'Per-layer SQNR (higher is better)' }, yaxis: { title: { text: 'dB' } }, xaxis: { tickangle: -35, automargin: true } }} style={{ height: 300 }} />
+            layout={{ title: { text: 'Per-layer SQNR (higher is better)' }, yaxis: { title: { text: 'dB' } }, xaxis: { type: 'category', tickangle: -35, automargin: true, showticklabels: layers.length <= 24, title: { text: layers.length > 24 ? `${layers.length} layers in graph order (hover for names)` : '' } } }} style={{ height: 300 }} />
           <div style={{ maxHeight: 260, overflow: 'auto' }}>
             <table className="qs-table2" data-testid="layer-table">
               <thead><tr><th>Layer</th><th>Op</th><th className="num">SQNR dB</th><th className="num">Cosine</th><th className="num">MSE</th></tr></thead>
