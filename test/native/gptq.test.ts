@@ -26,6 +26,7 @@ const CASES: { name: string; rows: number; cols: number; o: Partial<GptqOptions>
   { name: '4-bit symmetric, groups of 32, act-order', rows: 19, cols: 70, o: { bits: 4, groupSize: 32, symmetric: true, actOrder: true } },
   { name: '8-bit asymmetric per-channel, act-order, block 7', rows: 9, cols: 33, o: { bits: 8, groupSize: 0, symmetric: false, actOrder: true, blockSize: 7 } },
   { name: '3-bit symmetric, groups of 8', rows: 40, cols: 64, o: { bits: 3, groupSize: 8, symmetric: true, actOrder: false } },
+  { name: '4-bit asymmetric, groups of 64, act-order, 300 cols (blocked, threaded Cholesky)', rows: 12, cols: 300, o: { bits: 4, groupSize: 64, symmetric: false, actOrder: true, blockSize: 128 } },
 ];
 
 describe.skipIf(!nativeAvailable())('gptqQuantize (native vs gptq-core.ts reference)', () => {
