@@ -1,8 +1,14 @@
 // The job runner: each run executes in its own worker thread. It records the run in the store
 // (queued → running → succeeded | failed | cancelled), streams progress and logs to `emit`, honours
-// cancel (AbortSignal in the worker, terminate() after a grace period), and publishes a job's output
+// cancel (AbortSignal in the worker; after a grace period see below), and publishes a job's output
 // files only when the job succeeds: a job that throws, is cancelled or whose worker dies leaves the run
 // marked failed/cancelled with its error and no artifact (its scratch folder is removed).
+//
+// A job that does not stop within the grace period: pure-JS kinds ('selftest') are terminate()d. Kinds
+// that call native code (onnxruntime) are NOT: terminating a thread inside an ORT call aborts the whole
+// process ("terminate called after throwing an instance of 'Napi::Error'"). Such a run is marked
+// cancelled at once and its worker detached: it stops at its next cancellation check, its output is
+// discarded and its scratch folder removed when it exits.
 import { Worker } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -19,8 +25,10 @@ export interface JobRunnerOptions {
   emit?: <E extends EventName>(event: E, payload: EventOf<E>) => void;
   /** A bundled worker entry (Electron build: electron-vite `?modulePath`). Default: worker.ts via the tsx shim. */
   workerPath?: string;
-  /** How long a cancelled job may take to stop before its thread is terminated (ms). */
+  /** How long a cancelled job may take to stop before it is terminated or detached (ms). */
   graceMs?: number;
+  /** Job kinds whose threads may be terminate()d (no native calls in flight). Default: ['selftest']. */
+  terminableKinds?: string[];
   /** Jobs running at once; more wait queued. */
   concurrency?: number;
   /** Minimum interval between progress writes to the store (ms); events are forwarded as they come. */
@@ -37,6 +45,10 @@ interface Active {
   params: { [k: string]: Json };
   /** Counted in `running` (taken from the queue). */
   counted?: boolean;
+  /** The run has been recorded as ended; later worker messages are ignored. */
+  ended?: boolean;
+  /** The worker reported done/error: the outcome is being recorded (too late to cancel). */
+  settled?: boolean;
 }
 
 export function sha256File(path: string): Promise<string> {
@@ -52,9 +64,11 @@ export class JobRunner {
   private readonly queue: string[] = [];
   private running = 0;
   private closed = false;
+  /** Threads of ended runs that have not exited yet (detached after cancel, or finishing up). */
+  private readonly lingering = new Set<Promise<void>>();
 
   constructor(opts: JobRunnerOptions) {
-    this.opts = { graceMs: 2000, concurrency: 2, progressWriteMs: 100, ...opts };
+    this.opts = { graceMs: 2000, concurrency: 2, progressWriteMs: 100, terminableKinds: ['selftest'], ...opts };
   }
 
   /** Create a run and start (or queue) its job. `params` must already be resolved to absolute paths. */
@@ -78,7 +92,7 @@ export class JobRunner {
 
   cancel(runId: string): RunInfo {
     const a = this.active.get(runId);
-    if (!a) return this.opts.store.getRun(runId); // already ended: cancelling is a no-op
+    if (!a || a.settled || a.ended) return this.opts.store.getRun(runId); // already ending: cancelling is a no-op
     a.cancelRequested = true;
     if (!a.worker) {
       const i = this.queue.indexOf(runId);
@@ -88,8 +102,15 @@ export class JobRunner {
     }
     a.worker.postMessage({ type: 'cancel' });
     a.graceTimer ??= setTimeout(() => {
-      this.log(a, `cancel: the job did not stop within ${this.opts.graceMs} ms; its worker thread was terminated.`);
-      void a.worker?.terminate();
+      if (a.ended || !a.worker) return;
+      if (this.opts.terminableKinds.includes(a.run.kind)) {
+        this.log(a, `cancel: the job did not stop within ${this.opts.graceMs} ms; its worker thread was terminated.`);
+        void a.worker.terminate();
+      } else {
+        this.log(a, `cancel: the job did not stop within ${this.opts.graceMs} ms; it is left to finish its current native call in the background and its output will be discarded.`);
+        a.worker.unref();
+        void this.finish(a, { status: 'cancelled', error: { code: 'CANCELLED', message: 'The run was cancelled.' } }, this.workDir(a));
+      }
     }, this.opts.graceMs);
     return this.opts.store.getRun(runId);
   }
@@ -98,11 +119,20 @@ export class JobRunner {
     return [...this.active.keys()];
   }
 
-  /** Cancel everything and wait (app quit / host stop). */
-  async shutdown(): Promise<void> {
+  /**
+   * Cancel everything and wait (app quit / host stop), including detached threads still inside a
+   * native call (up to `lingerMs`): exiting the process under them would abort it.
+   */
+  async shutdown(lingerMs = 60_000): Promise<void> {
     this.closed = true;
     const waits = [...this.active.keys()].map((id) => { this.cancel(id); return this.wait(id); });
     await Promise.all(waits);
+    const deadline = Date.now() + lingerMs;
+    while (this.lingering.size && Date.now() < deadline) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(this.lingering), new Promise((r) => { timer = setTimeout(r, deadline - Date.now()); })]);
+      clearTimeout(timer);
+    }
   }
 
   private pump(): void {
@@ -152,10 +182,14 @@ export class JobRunner {
       return void this.finish(a, { status: 'failed', error: { code: 'JOB_FAILED', message: `Cannot start the job's worker ${quote(entry)}: ${(e as Error).message}` } });
     }
     a.worker = worker;
+    const exited = new Promise<void>((r) => worker.once('exit', () => r()));
+    this.lingering.add(exited);
+    void exited.then(() => this.lingering.delete(exited));
 
-    let settled: { outcome?: JobOutcome; error?: { code: string; message: string } } | null = null;
     let lastWrite = 0;
+    const timings = () => ({ totalMs: Math.round(performance.now() - t0) });
     worker.on('message', (m: FromWorker) => {
+      if (a.ended) return;
       if (m.type === 'progress') {
         const ev = m.event;
         const fraction = Math.min(1, Math.max(0, Number.isFinite(ev.fraction) ? ev.fraction : 0));
@@ -167,29 +201,48 @@ export class JobRunner {
           try { this.opts.store.updateRunProgress(a.run.id, { stage: String(ev.stage).slice(0, 200), fraction, message: ev.message?.slice(0, 2000) }); } catch { /* keep running */ }
         }
       } else if (m.type === 'log') this.log(a, m.line);
-      else if (m.type === 'done') settled ??= { outcome: m.outcome };
-      else if (m.type === 'error') settled ??= { error: m.error };
+      else if (m.type === 'done') {
+        if (a.settled) return;
+        a.settled = true;
+        if (a.graceTimer) clearTimeout(a.graceTimer);
+        // The job returned: its files are complete. (Cancelled meanwhile? Then its output is discarded.)
+        if (a.cancelRequested) void this.finish(a, { status: 'cancelled', error: { code: 'CANCELLED', message: 'The run was cancelled.' }, timings: timings() }, workDir);
+        else void this.publish(a, m.outcome, workDir, timings());
+        this.reap(worker);
+      } else if (m.type === 'error') {
+        if (a.settled) return;
+        a.settled = true;
+        if (a.graceTimer) clearTimeout(a.graceTimer);
+        const cancelled = m.error.code === 'CANCELLED' || a.cancelRequested;
+        void this.finish(a, { status: cancelled ? 'cancelled' : 'failed', error: cancelled ? { code: 'CANCELLED', message: 'The run was cancelled.' } : m.error, timings: timings() }, workDir);
+        this.reap(worker);
+      }
     });
     let crash: Error | undefined;
     worker.on('error', (e) => { crash = e; });
     worker.on('exit', (code) => {
       if (a.graceTimer) clearTimeout(a.graceTimer);
-      const timings = { totalMs: Math.round(performance.now() - t0) };
-      if (a.cancelRequested && (!settled?.outcome)) {
-        void this.finish(a, { status: 'cancelled', error: { code: 'CANCELLED', message: 'The run was cancelled.' }, timings }, workDir);
-      } else if (settled?.outcome) {
-        void this.publish(a, settled.outcome, workDir, timings);
-      } else if (settled?.error) {
-        void this.finish(a, { status: settled.error.code === 'CANCELLED' ? 'cancelled' : 'failed', error: settled.error, timings }, workDir);
+      if (a.settled) return; // its outcome is being recorded (publish/finish clean the scratch folder)
+      if (a.ended) {
+        // A detached (cancelled) worker may have written after its folder was removed: clean again.
+        const cleaned: Promise<void> = rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+        this.lingering.add(cleaned);
+        void cleaned.then(() => this.lingering.delete(cleaned));
+        return;
+      }
+      if (a.cancelRequested) {
+        void this.finish(a, { status: 'cancelled', error: { code: 'CANCELLED', message: 'The run was cancelled.' }, timings: timings() }, workDir);
       } else {
         const why = crash ? `crashed: ${crash.message}` : `exited with code ${code} before finishing`;
-        void this.finish(a, { status: 'failed', error: { code: 'JOB_FAILED', message: `The ${a.run.kind} job's worker thread ${why}.` }, timings }, workDir);
+        void this.finish(a, { status: 'failed', error: { code: 'JOB_FAILED', message: `The ${a.run.kind} job's worker thread ${why}.` }, timings: timings() }, workDir);
       }
     });
-    // A finished job's thread is not kept alive by native handles (e.g. an ORT session).
-    worker.on('message', (m: FromWorker) => {
-      if (m.type === 'done' || m.type === 'error') setTimeout(() => void worker.terminate(), 1000).unref();
-    });
+  }
+
+  /** A finished job's thread normally exits by itself; one kept alive by idle native handles is terminated later (nothing is in flight then). */
+  private reap(worker: Worker): void {
+    worker.unref();
+    setTimeout(() => void worker.terminate(), 30_000).unref();
   }
 
   /** Move the job's outputs out of its scratch folder, hash them and record everything in one transaction. */
@@ -215,6 +268,8 @@ export class JobRunner {
   }
 
   private async finish(a: Active, end: Parameters<Store['finishRun']>[1], workDir?: string): Promise<void> {
+    if (a.ended) return;
+    a.ended = true;
     if (workDir) await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
     let run: RunInfo;
     try {

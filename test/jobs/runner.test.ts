@@ -103,6 +103,22 @@ describe('job runner', () => {
     expect(filesOf(run.id)).toEqual([]);
   });
 
+  it('does not terminate native-calling kinds: marks the run cancelled, detaches, cleans up when the thread stops', async () => {
+    const native = new JobRunner({ store, graceMs: 150, terminableKinds: [] }); // selftest treated like 'quantize'
+    const r = native.start({ projectId, kind: 'selftest', params: { steps: 100, stepMs: 20, slowStopMs: 700 } });
+    await new Promise((res) => setTimeout(res, 300));
+    const t0 = Date.now();
+    native.cancel(r.id);
+    const run = await native.wait(r.id);
+    expect(Date.now() - t0).toBeLessThan(600); // recorded after the grace period, not when the thread stops
+    expect(run).toMatchObject({ status: 'cancelled', error: { code: 'CANCELLED' } });
+    expect(store.listLogs(run.id).some((l) => /left to finish its current native call/.test(l.line))).toBe(true);
+    await native.shutdown(5000); // waits for the detached thread to exit
+    expect(filesOf(run.id)).toEqual([]); // its late write was cleaned up
+    expect(store.listArtifacts(projectId, run.id)).toEqual([]);
+    expect(store.getRun(run.id).status).toBe('cancelled');
+  });
+
   it('queues beyond the concurrency limit; a queued run can be cancelled before it starts', async () => {
     const a = runner.start({ projectId, kind: 'selftest', params: { steps: 3, stepMs: 30 } });
     const b = runner.start({ projectId, kind: 'selftest', params: { steps: 1 } });

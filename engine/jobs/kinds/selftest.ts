@@ -1,6 +1,7 @@
 // A small real job for testing the runner end to end: streams progress over `steps` steps,
-// writes an artifact, and on request throws, hangs (ignoring cancel), or kills its own thread.
-import { writeFile } from 'node:fs/promises';
+// writes an artifact, and on request throws, hangs (ignoring cancel), kills its own thread, or stops
+// late after a cancel (`slowStopMs`: like a long native call that cannot be interrupted, still writing).
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Json } from '../../../contract/ipc';
 import { StudioError } from '../../errors';
@@ -16,11 +17,17 @@ export async function selftestJob(params: { [k: string]: Json }, ctx: JobContext
   const failAt = typeof params.failAt === 'number' ? params.failAt : -1;
   const exitAt = typeof params.exitAt === 'number' ? params.exitAt : -1;
   const hang = params.hang === true;
+  const slowStopMs = typeof params.slowStopMs === 'number' ? params.slowStopMs : 0;
   ctx.log?.(`selftest: ${steps} steps`);
   // A partial output exists from the start: the runner must never publish it unless the job succeeds.
   const out = join(ctx.workDir, 'selftest.txt');
   await writeFile(out, 'partial\n');
   for (let i = 0; i < steps; i++) {
+    if (slowStopMs && ctx.signal?.aborted) {
+      await sleep(slowStopMs);
+      await mkdir(ctx.workDir, { recursive: true });
+      await writeFile(join(ctx.workDir, 'late.txt'), 'written after the cancel\n');
+    }
     if (!hang) throwIfCancelled(ctx);
     if (i === failAt) throw new StudioError('RUNTIME_ERROR', `selftest failed at step ${i} as asked.`);
     if (i === exitAt) process.exit(3);
