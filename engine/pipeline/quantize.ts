@@ -90,6 +90,7 @@ export async function quantizeModel(o: QuantizeOptions): Promise<QuantizeReport>
   if (folded.length) report.notices.push(`Folded ${folded.length} BatchNormalization node(s) into the Conv before them.`);
 
   // ---- algorithms that transform the float model before calibration (llm: smoothquant) ----
+  let smoothErrors: { node: string; weightErrorBefore: number; weightErrorAfter: number; outputErrorBefore: number; outputErrorAfter: number }[] = [];
   for (const alg of recipe.algorithms) {
     throwIfCancelled(ctx);
     switch (alg.name) {
@@ -98,6 +99,7 @@ export async function quantizeModel(o: QuantizeOptions): Promise<QuantizeReport>
         // llm: float-equivalent smoothing before calibration; the usual int8 calibration + QDQ follow.
         const sq = await timed('smoothquant', () => runSmoothQuant(st.model, st.baseDir, alg, recipe, o.inputs, ctx));
         report.notices.push(...sq.notices);
+        smoothErrors = sq.layerErrors;
         break;
       }
       case 'gptq':
@@ -162,6 +164,11 @@ export async function quantizeModel(o: QuantizeOptions): Promise<QuantizeReport>
     const res = await timed('export', () => rewriteQdq(out, st.plan!, ranges, recipe, st.baseDir));
     report.quantized.push(...res.quantized);
     st.dequantized = res.dequantized;
+    // llm: SmoothQuant's per-layer before/after errors beside the nodes the QDQ writer quantized.
+    for (const e of smoothErrors) {
+      const q = report.quantized.find((x) => x.node === e.node);
+      if (q) (q.algorithmErrors ??= []).push({ algorithm: 'smoothquant', weightErrorBefore: e.weightErrorBefore, weightErrorAfter: e.weightErrorAfter, outputErrorBefore: e.outputErrorBefore, outputErrorAfter: e.outputErrorAfter });
+    }
   }
   const bytes = serializeModel(out);
   await timed('export', async () => {
@@ -202,12 +209,17 @@ export async function quantizeModel(o: QuantizeOptions): Promise<QuantizeReport>
 function comparedTensors(st: PipelineState): ComparedTensor[] {
   const list: ComparedTensor[] = [];
   const names = new Set<string>();
-  for (const n of st.original.graph!.node) for (const o of n.output) names.add(o); // main graph only: If-branch values cannot be outputs
+  const walk = (g: NonNullable<ModelProto['graph']>) => {
+    for (const n of g.node) {
+      for (const o of n.output) names.add(o);
+      for (const a of n.attribute) for (const sg of [...(a.g ? [a.g] : []), ...a.graphs]) walk(sg);
+    }
+  };
+  walk(st.original.graph!);
   for (const t of st.plan?.targets ?? []) {
     const tensor = t.node.output[0]!; // after a Relu fold this is the Relu's output, as in the FP32 model
     if (!names.has(tensor)) continue;
     const q = st.dequantized?.get(tensor) ?? tensor;
-    if (t.graph !== st.model.graph) continue;
     list.push({ tensor, quantizedTensor: q, node: t.node.name, opType: t.node.opType });
   }
   return list;

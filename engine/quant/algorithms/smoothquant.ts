@@ -23,6 +23,8 @@ export interface SmoothQuantParams {
 
 export interface SmoothQuantResult {
   groups: { input: string; alpha: number; absorber: string; layers: string[]; maxBefore: number; maxAfter: number }[];
+  /** Per node: int8 per-channel weight error and modelled W8A8 output error (relative), before/after smoothing. */
+  layerErrors: { node: string; weightErrorBefore: number; weightErrorAfter: number; outputErrorBefore: number; outputErrorAfter: number }[];
   notices: string[];
   timingsMs: Record<string, number>;
 }
@@ -48,26 +50,36 @@ function inputChannelMax(ws: Float32Array[], layers: LinearLayer[], K: number): 
   return m;
 }
 
-/** Analytic W8A8 output error of a group for scales s (see file comment). */
-async function w8a8Error(ws: Float32Array[], layers: LinearLayer[], H: Float32Array, xMax: Float32Array, s: Float32Array, actBits: number): Promise<number> {
+/** Analytic W8A8 output error of a group for scales s (see file comment), per layer. */
+async function w8a8LayerErrors(ws: Float32Array[], layers: LinearLayer[], H: Float32Array, xMax: Float32Array, s: Float32Array, actBits: number): Promise<{ weight: number[]; output: number[] }> {
   const K = s.length;
   let aMax = 0;
   for (let j = 0; j < K; j++) aMax = Math.max(aMax, xMax[j]! / s[j]!);
   const delta = (2 * aMax) / (2 ** actBits - 1);
   const Hs = new Float32Array(K * K);
   for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) Hs[i * K + j] = H[i * K + j]! / (s[i]! * s[j]!);
-  let err = 0;
+  const weight: number[] = [], output: number[] = [];
   for (const [li, l] of layers.entries()) {
     const w = ws[li]!;
     const scaled = new Float32Array(w.length);
-    let sq = 0;
+    let sq = 0, ww = 0, dw = 0;
     for (let r = 0; r < l.rows; r++) for (let k = 0; k < K; k++) { const v = w[r * K + k]! * s[k]!; scaled[r * K + k] = v; sq += v * v; }
     const q = rtnQuantize(scaled, l.rows, K, { bits: 8, symmetric: true }, 0);
-    for (let i = 0; i < scaled.length; i++) scaled[i] = scaled[i]! - q.dequantized[i]!;
+    for (let i = 0; i < scaled.length; i++) {
+      const d = scaled[i]! - q.dequantized[i]!;
+      scaled[i] = d;
+      const k = i % K;
+      dw += (d / s[k]!) ** 2; ww += w[i]! ** 2; // in the original weight's space
+    }
     // H is 2·XᵀX/N, so the weight term is 2× the per-row mean squared output error: halve it.
-    err += (await quadraticFormSum(scaled, l.rows, K, Hs)) / 2 + (delta * delta / 12) * sq;
+    output.push((await quadraticFormSum(scaled, l.rows, K, Hs)) / 2 + (delta * delta / 12) * sq);
+    weight.push(ww > 0 ? dw / ww : 0);
   }
-  return err;
+  return { weight, output };
+}
+
+async function w8a8Error(ws: Float32Array[], layers: LinearLayer[], H: Float32Array, xMax: Float32Array, s: Float32Array, actBits: number): Promise<number> {
+  return (await w8a8LayerErrors(ws, layers, H, xMax, s, actBits)).output.reduce((a, b) => a + b, 0);
 }
 
 /**
@@ -85,11 +97,11 @@ export async function runSmoothQuant(model: ModelProto, baseDir: string | undefi
   for (const stage of stageLayers(model, layers)) {
     throwIfCancelled(ctx);
     const targets = [...new Set(stage.flatMap((l) => l.inputs))].filter((t) => wantedInputs.has(t));
-    if (targets.length) for (const [k, v] of await capture.capture(targets, { gram: !!params.search })) stats.set(k, v);
+    if (targets.length) for (const [k, v] of await capture.capture(targets, { gram: true })) stats.set(k, v);
   }
   const t1 = performance.now();
   const actBits = recipe.activations?.dtype.endsWith('4') ? 4 : 8;
-  const out: SmoothQuantResult = { groups: [], notices: [], timingsMs: {} };
+  const out: SmoothQuantResult = { groups: [], layerErrors: [], notices: [], timingsMs: {} };
   for (const [gi, grp] of groups.entries()) {
     throwIfCancelled(ctx);
     const st = stats.get(grp.input);
@@ -98,8 +110,8 @@ export async function runSmoothQuant(model: ModelProto, baseDir: string | undefi
     const ws = grp.layers.map((l) => layerWeightNK(model, baseDir, l));
     const wMax = inputChannelMax(ws, grp.layers, K);
     let alpha = params.alpha;
+    const H = hessianFromGram([st], K);
     if (params.search) {
-      const H = hessianFromGram([st], K);
       let best = Infinity;
       for (const a of ALPHA_GRID) {
         const e = await w8a8Error(ws, grp.layers, H, st.absMax, smoothingScales(st.absMax, wMax, a), actBits);
@@ -107,6 +119,13 @@ export async function runSmoothQuant(model: ModelProto, baseDir: string | undefi
       }
     }
     const s = smoothingScales(st.absMax, wMax, alpha);
+    const eBefore = await w8a8LayerErrors(ws, grp.layers, H, st.absMax, new Float32Array(K).fill(1), actBits);
+    const eAfter = await w8a8LayerErrors(ws, grp.layers, H, st.absMax, s, actBits);
+    for (const [li, l] of grp.layers.entries()) {
+      // Relative to the layer's output energy ‖XWᵀ‖² (= Σ_r w_rᵀ H w_r / 2).
+      const norm = Math.max((await quadraticFormSum(ws[li]!, l.rows, K, H)) / 2, 1e-30);
+      for (const n of l.nodes) out.layerErrors.push({ node: n.name, weightErrorBefore: eBefore.weight[li]!, weightErrorAfter: eAfter.weight[li]!, outputErrorBefore: eBefore.output[li]! / norm, outputErrorAfter: eAfter.output[li]! / norm });
+    }
     const abs = applyInputScale(model, grp.input, grp.layers, s, baseDir);
     let maxBefore = 0, maxAfter = 0;
     for (let j = 0; j < K; j++) { maxBefore = Math.max(maxBefore, st.absMax[j]!); maxAfter = Math.max(maxAfter, st.absMax[j]! / s[j]!); }
