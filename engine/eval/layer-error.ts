@@ -5,6 +5,7 @@ import { serializeModel } from '../onnx/model-io';
 import type { NpyArray } from '../data/npy';
 import type { LayerError } from '../pipeline/report';
 import { addGraphOutputs } from '../quant/calibration/augment';
+import { inlineTakenBranches } from '../quant/calibration/inline-branches';
 import { createSession, type Device } from '../runtime/session';
 import { batchRanges, feedsFor, sampleCount } from '../runtime/batching';
 import { throwIfCancelled, type WorkContext } from '../jobs/progress';
@@ -25,18 +26,27 @@ export interface ModelComparison {
   samples: number;
 }
 
-export async function compareModels(fp32: ModelProto, quant: ModelProto, tensors: ComparedTensor[], inputs: Record<string, NpyArray>, o: { samples?: number; batchSize?: number; device?: Device; ctx?: WorkContext } = {}): Promise<ModelComparison> {
+export async function compareModels(fp32: ModelProto, quant: ModelProto, tensors: ComparedTensor[], inputs: Record<string, NpyArray>, o: { samples?: number; offset?: number; batchSize?: number; device?: Device; ctx?: WorkContext } = {}): Promise<ModelComparison> {
   const outName = fp32.graph!.output[0]!.name;
-  const a = await createSession(serializeModel(addGraphOutputs(fp32, tensors.map((t) => t.tensor))), { device: o.device, source: 'FP32 model' });
-  const b = await createSession(serializeModel(addGraphOutputs(quant, tensors.map((t) => t.quantizedTensor))), { device: o.device, source: 'quantized model' });
+  // Values inside If branches: compare through the branch the data takes (both models inlined alike).
+  const fa = await inlineTakenBranches(fp32, tensors.map((t) => t.tensor), inputs, o.device);
+  const fb = await inlineTakenBranches(quant, tensors.map((t) => t.quantizedTensor), inputs, o.device);
+  const visible = (m: ModelProto) => new Set([...m.graph!.node.flatMap((n) => n.output), ...m.graph!.input.map((i) => i.name)]);
+  const va = visible(fa.model), vb = visible(fb.model);
+  tensors = tensors.filter((t) => va.has(t.tensor) && vb.has(t.quantizedTensor));
+  const a = await createSession(serializeModel(addGraphOutputs(fa.model, tensors.map((t) => t.tensor))), { device: o.device, source: 'FP32 model' });
+  const b = await createSession(serializeModel(addGraphOutputs(fb.model, tensors.map((t) => t.quantizedTensor))), { device: o.device, source: 'quantized model' });
   const acc = tensors.map(() => new AgreementAccumulator());
   const outAcc = new AgreementAccumulator();
   let agree = 0, rows = 0, classes = 0;
-  const total = Math.min(o.samples ?? 64, sampleCount(inputs));
+  const available = sampleCount(inputs);
+  const total = Math.min(o.samples ?? 64, available);
+  // The middle of the data by default: recordings and documents often start with silence or margins.
+  const offset = Math.min(Math.max(0, o.offset ?? Math.floor((available - total) / 2)), available - total);
   try {
     for (const [s, e] of batchRanges(total, o.batchSize ?? 16)) {
       throwIfCancelled(o.ctx);
-      const feeds = feedsFor(inputs, s, e);
+      const feeds = feedsFor(inputs, offset + s, offset + e);
       const ra = await a.run(feeds, [outName, ...tensors.map((t) => t.tensor)]);
       const rb = await b.run(feeds, [outName, ...tensors.map((t) => t.quantizedTensor)]);
       tensors.forEach((t, i) => {
