@@ -7,6 +7,7 @@
 // graph and the exported QDQ model run by ORT. GPT: int4 per-channel weight-only, perplexity on
 // val.txt (first 128 windows of 256 bytes), distillation QAT on train.txt windows.
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { loadModel, serializeModel } from '../engine/onnx/model-io';
 import { parseRecipe, type Recipe } from '../engine/pipeline/recipe';
 import { loadFashionMnist } from '../engine/data/fashion-mnist';
@@ -80,15 +81,17 @@ async function cnn(): Promise<void> {
   for (const [name, withLabels] of runs) {
     const s = await prepareQat(model, { baseDir, recipe, calibration });
     const t1 = performance.now();
+    const c1 = process.cpuUsage();
     const r = await trainQat(s, { inputs: { image: train.images }, labels: withLabels ? train.labels : undefined }, { steps, lr, batchSize: 64, threads, weightDecay: 0, learnScales }, { onProgress: log });
     const trainMs = performance.now() - t1;
+    const cpu = process.cpuUsage(c1);
     const ev = await FakeQuantEvaluator.open(s, 'cpu', threads);
     const sim = (await ev.evaluate({ image: test.images }, test.labels)).top1!;
     await ev.release();
     const exported = await top1OfModel(exportQat(s), test.images, test.labels);
     const first = r.history.slice(0, 10).reduce((a, h) => a + h.loss, 0) / Math.min(10, r.history.length);
     const last = r.history.slice(-10).reduce((a, h) => a + h.loss, 0) / Math.min(10, r.history.length);
-    console.log(`  ${name.padEnd(38)}  top-1 ${pct(exported)} exported QDQ (fake-quant graph ${pct(sim)}), ${r.steps} steps x 64 in ${secs(trainMs)}, loss ${first.toFixed(3)} -> ${last.toFixed(3)}, ${(exported - bestPtq) * 100 >= 0 ? '+' : ''}${((exported - bestPtq) * 100).toFixed(2)} pt vs best PTQ`);
+    console.log(`  ${name.padEnd(38)}  top-1 ${pct(exported)} exported QDQ (fake-quant graph ${pct(sim)}), ${r.steps} steps x 64 in ${secs(trainMs)} wall (${secs((cpu.user + cpu.system) / 1000)} CPU, load ${loadavg()[0]!.toFixed(1)}), loss ${first.toFixed(3)} -> ${last.toFixed(3)}, ${(exported - bestPtq) * 100 >= 0 ? '+' : ''}${((exported - bestPtq) * 100).toFixed(2)} pt vs best PTQ`);
   }
 }
 
@@ -126,7 +129,7 @@ async function perplexity(model: ModelProto, windows: NpyArray): Promise<number>
 
 async function gpt(): Promise<void> {
   const gptSteps = Number(arg('gpt-steps', '60'));
-  const gptLr = Number(arg('gpt-lr', '0.0003'));
+  const gptLr = Number(arg('gpt-lr', '0.00005'));
   const { model, baseDir } = await loadModel(resolve(shared, 'models/moby-gpt.onnx'));
   const val = bytesToWindows(readFileSync(resolve(shared, 'data/text/val.txt')), 128, 256);
   const trainBytes = readFileSync(resolve(shared, 'data/text/train.txt'));
@@ -142,10 +145,12 @@ async function gpt(): Promise<void> {
   console.log(`  PTQ, min/max weight grid (QDQ writer)   perplexity ${ptqPlain.toFixed(3)}`);
   console.log(`  PTQ, MSE weight grid                    perplexity ${ptqMse.toFixed(3)}`);
   const t1 = performance.now();
+  const c1 = process.cpuUsage();
   const r = await trainQat(setup, { inputs: { input_ids: train } }, { steps: gptSteps, lr: gptLr, batchSize: 8, threads }, { onProgress: log });
   const ms = performance.now() - t1;
+  const cpu = process.cpuUsage(c1);
   const q = await perplexity(exportQat(setup), val);
-  console.log(`  QAT, distillation, ${gptSteps} steps x 8x64 tokens   perplexity ${q.toFixed(3)} exported QDQ, in ${secs(ms)}, KL ${r.history[0]!.loss.toFixed(4)} -> ${r.history[r.history.length - 1]!.loss.toFixed(4)}`);
+  console.log(`  QAT, distillation, ${gptSteps} steps x 8x64 tokens   perplexity ${q.toFixed(3)} exported QDQ, in ${secs(ms)} wall (${secs((cpu.user + cpu.system) / 1000)} CPU), KL ${r.history[0]!.loss.toFixed(4)} -> ${r.history[r.history.length - 1]!.loss.toFixed(4)}`);
 }
 
 if (only === 'all' || only === 'cnn' || only === 'distill') await cnn();
