@@ -22,6 +22,13 @@ export interface QdqTarget {
   activationInputs: number[];
   /** Relu after the op, removed because the output quantization clamps at zero exactly. */
   foldedRelu?: NodeProto;
+  /**
+   * Conv with a channel count ORT's fast int8 kernel cannot take (MLAS's symmetric "ConvSym" path
+   * needs input channels % 4 == 0): the quantized input is zero-padded along channels to this count
+   * and the weight gets zero filters for the new channels. Exact (the extra channels multiply zero
+   * weights) and ~1.5x faster for a 1-channel image Conv than ORT's im2col fallback.
+   */
+  padChannelsTo?: number;
 }
 
 export interface QdqPlan {
@@ -35,6 +42,8 @@ export interface QdqPlan {
 
 /** Ops that only move, select or reshape values: their output can reuse the input's scale. */
 const SHARE_SCALE_OPS = new Set(['MaxPool', 'Reshape', 'Flatten', 'Transpose', 'Squeeze', 'Unsqueeze', 'Identity']);
+/** Ops ORT's QDQ fusion turns into an integer kernel when Q/DQ surround them (own output scale). */
+const POOL_OPS = new Set(['GlobalAveragePool', 'AveragePool']);
 
 function isFloatish(idx: GraphIndex, name: string): boolean {
   const c = idx.constant(name);
@@ -52,12 +61,21 @@ function targetFor(n: NodeProto, idx: GraphIndex, recipe: Recipe, quantActs: boo
       const group = attrInt(n, 'group', 1);
       const outAxis = n.opType === 'Conv' ? 0 : group === 1 ? 1 : undefined;
       const hasBias = !!n.input[2] && idx.isConstant(n.input[2]);
+      const wDims = idx.constant(n.input[1])!.dims.map(Number);
+      const [cout, cin] = [wDims[0] ?? 0, wDims[1] ?? 0];
+      // ORT's symmetric int8 conv kernel: signed weights with zero-point 0, 8-bit activations,
+      // group 1, >= 16 output channels in multiples of 8, input channels in multiples of 4.
+      const symConv = n.opType === 'Conv' && quantActs && group === 1 && wDims.length >= 3 && !grouped
+        && recipe.weights.dtype === 'int8' && recipe.weights.scheme === 'symmetric'
+        && (recipe.activations!.dtype === 'uint8' || recipe.activations!.dtype === 'int8')
+        && cout >= 16 && cout % 8 === 0 && cin % 4 !== 0;
       return {
         node: n, graph: idx.graph, weightInput: 1,
         weightAxis: perChannel ? outAxis : undefined,
         groupAxis: grouped ? (n.opType === 'Conv' ? 1 : 0) : undefined,
         biasInput: hasBias && outAxis !== undefined ? 2 : undefined,
         activationInputs: [0],
+        ...(symConv ? { padChannelsTo: Math.ceil(cin / 4) * 4 } : {}),
       };
     }
     case 'Gemm': {
@@ -165,11 +183,15 @@ function planActivations(nodes: NodeProto[], idx: GraphIndex, targets: QdqTarget
   }
   for (const i of targetInputs) if (!acts.has(i)) acts.set(i, i);
   // Forward: scale-sharing ops whose input is quantized pass the same scale on, when a target wants it.
+  // Average pools get a Q/DQ of their own (their own calibrated range: an average spans less than its
+  // input), so ORT runs QLinearGlobalAveragePool / QLinearAveragePool in NHWC instead of
+  // DequantizeLinear -> Transpose -> float pool -> QuantizeLinear.
   for (const n of nodes) {
-    if (!shareScales || !SHARE_SCALE_OPS.has(n.opType) || targetByNode.has(n)) continue;
+    if (!shareScales || targetByNode.has(n)) continue;
     const i = n.input[0], o = n.output[0];
     if (!i || !o || !acts.has(i) || !wants.has(o) || idx.graphOutputs.has(o)) continue;
-    acts.set(o, acts.get(i)!);
+    if (SHARE_SCALE_OPS.has(n.opType)) acts.set(o, acts.get(i)!);
+    else if (POOL_OPS.has(n.opType) && n.output.length === 1) acts.set(o, o);
   }
   // Residual joins. Add/Mul of two quantized tensors whose sum a target reads: quantize the sum too, so
   // ORT runs QLinearAdd/QLinearMul instead of dequantize -> float op -> requantize. Concat of quantized
@@ -204,6 +226,7 @@ export function dropUncalibrated(plan: QdqPlan, calibrated: Set<string>): string
   for (const [t, src] of [...plan.activations]) if (!calibrated.has(src)) plan.activations.delete(t);
   for (const t of plan.targets) {
     if (t.foldedRelu && !plan.activations.has(t.foldedRelu.output[0]!)) { t.foldedRelu = undefined; affected.add(t.node.name); }
+    if (t.padChannelsTo && !plan.activations.has(t.node.input[0]!)) t.padChannelsTo = undefined; // the Pad sits on the quantized input
     if (t.activationInputs.some((i) => !plan.activations.has(t.node.input[i]!))) {
       if (t.weightInput === undefined) { affected.add(t.node.name); continue; }
       affected.add(t.node.name);

@@ -66,27 +66,31 @@ export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string,
   };
 
   // Weights.
-  const weightCache = new Map<string, { out: string; scales: Float32Array; perChannel: boolean }>();
+  const weightCache = new Map<string, { out: string; scales: Float32Array; perChannel: boolean; padded?: { rank: number; cin: number } }>();
+  const paddedFrom = new Map<QdqTarget, { rank: number; cin: number }>();
   const quantizeWeightInput = (t: QdqTarget) => {
     const n = t.node, wi = t.weightInput!;
     const name = n.input[wi]!;
     const axis = grouped ? t.groupAxis : t.weightAxis;
-    const key = `${name}|${axis}|${grouped}|${indexes.findIndex((i) => i.graph === t.graph)}`;
+    const key = `${name}|${axis}|${grouped}|${indexes.findIndex((i) => i.graph === t.graph)}|${t.padChannelsTo ?? 0}`;
     const gi = indexOf.get(t.graph) ?? idx;
     let entry = weightCache.get(key);
     if (!entry) {
       const tensor = gi.constant(name)!;
-      const dims = tensorDims(tensor);
+      const dims = [...tensorDims(tensor)];
+      const origCin = dims[1] ?? 0;
       const q = quantizeWeight(tensorToFloat32(tensor, baseDir), dims, w.dtype, w.scheme, axis, grouped && axis !== undefined ? grouped : undefined);
+      if (t.padChannelsTo) dims.splice(0, dims.length, ...padInputChannels(q, dims, t.padChannelsTo));
       const dt = qType(w.dtype);
       const qn = idx.unique(`${name}_quantized`), sn = idx.unique(`${name}_scale`), zn = idx.unique(`${name}_zero_point`), out = idx.unique(`${name}_DequantizeLinear_Output`);
       newInits.push(makeTensor(qn, dt, dims, intArray(dt, q.values)), makeTensor(sn, DataType.FLOAT, q.paramDims, q.scales), makeTensor(zn, dt, q.paramDims, intArray(dt, q.zeroPoints)));
       const attrs = q.axis !== undefined ? [intAttr('axis', q.axis), ...(q.blockSize ? [intAttr('block_size', q.blockSize)] : [])] : [];
       heads.get(t.graph)!.push(makeNode('DequantizeLinear', [qn, sn, zn], [out], idx.unique(`${name}_DequantizeLinear`), attrs));
-      entry = { out, scales: q.scales, perChannel: q.axis !== undefined && !q.blockSize };
+      entry = { out, scales: q.scales, perChannel: q.axis !== undefined && !q.blockSize, ...(t.padChannelsTo ? { padded: { rank: dims.length, cin: origCin } } : {}) };
       weightCache.set(key, entry);
     }
     n.input[wi] = entry.out;
+    if (t.padChannelsTo) paddedFrom.set(t, entry.padded!);
     return entry;
   };
 
@@ -123,6 +127,9 @@ export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string,
   const removed = new Set(plan.targets.map((t) => t.foldedRelu).filter((r): r is NodeProto => !!r));
   const after = new Map<string, NodeProto[]>();
   const dqOf = new Map<string, string>();
+  const qOf = new Map<string, { qo: string; sn: string; zn: string }>();
+  const paddedOf = new Map<string, string>();
+  const padInputOf = new Map<NodeProto, string>();
   if (a) {
     // 4-bit activations travel in 8-bit containers clamped to the 4-bit range (Q -> Clip -> DQ): the
     // same numbers, and ORT's QDQ propagation cannot hand MaxPool & co. a 4-bit tensor they lack kernels for.
@@ -148,6 +155,36 @@ export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string,
       pair.push(makeNode('DequantizeLinear', [dqIn, sn, zn], [dqo], idx.unique(`${tensor}_DequantizeLinear`)));
       dqOf.set(tensor, dqo);
       after.set(tensor, pair);
+      qOf.set(tensor, { qo, sn, zn });
+    }
+    // Convs whose input channels are zero-padded (see QdqTarget.padChannelsTo): Q -> Pad -> DQ -> Conv,
+    // the Pad on the 8-bit tensor (its fill the zero-point, i.e. real 0).
+    for (const t of plan.targets) {
+      const x = t.node.input[0]!, q = qOf.get(x);
+      if (!t.padChannelsTo || !q) continue;
+      const key = `${x}|${t.padChannelsTo}`;
+      let dqp = paddedOf.get(key);
+      if (!dqp) {
+        const { rank, cin } = paddedFrom.get(t)!;
+        const pads = new BigInt64Array(2 * rank);
+        pads[rank + 1] = BigInt(t.padChannelsTo - cin);
+        const pn = idx.unique(`${x}_channel_pads`), po = idx.unique(`${x}_channel_padded`);
+        dqp = idx.unique(`${x}_channel_padded_DequantizeLinear_Output`);
+        newInits.push(makeTensor(pn, DataType.INT64, [2 * rank], pads));
+        after.get(x)!.push(
+          makeNode('Pad', [q.qo, pn, q.zn], [po], idx.unique(`${x}_channel_Pad`)),
+          makeNode('DequantizeLinear', [po, q.sn, q.zn], [dqp], idx.unique(`${x}_channel_padded_DequantizeLinear`)),
+        );
+        paddedOf.set(key, dqp);
+      }
+      padInputOf.set(t.node, dqp);
+    }
+    // A plain DequantizeLinear that only padded Convs would have read is left out.
+    for (const [x, pair] of after) {
+      const q = qOf.get(x);
+      if (!q || ![...paddedOf.keys()].some((k) => k.startsWith(`${x}|`))) continue;
+      const readers = indexes.flatMap((gi) => gi.consumersOf(x)).filter((n) => !padInputOf.has(n));
+      if (readers.length === 0 && !idx.graphOutputs.has(x)) after.set(x, pair.filter((n) => n.output[0] !== dqOf.get(x)));
     }
   }
   for (const gi of indexes) {
@@ -160,6 +197,8 @@ export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string,
         const d = dqOf.get(n.input[i]!);
         if (d) n.input[i] = d;
       }
+      const padded = padInputOf.get(n);
+      if (padded) n.input[0] = padded;
       nodes.push(n);
       for (const o of n.output) if (after.has(o)) nodes.push(...after.get(o)!);
     }
@@ -168,6 +207,19 @@ export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string,
   g.initializer.push(...newInits);
   pruneUnused(model);
   return { quantized, opset: onnxOpset(model), dequantized: dqOf };
+}
+
+/**
+ * Zero filters for new input channels: a [Cout, Cin, ...k] quantized weight becomes [Cout, C, ...k]
+ * (zero-point 0, so the padded entries are real zeros). Returns the new dims.
+ */
+function padInputChannels(q: { values: Int32Array }, dims: readonly number[], c: number): number[] {
+  const [cout, cin] = [dims[0]!, dims[1]!];
+  const k = dims.slice(2).reduce((x, y) => x * y, 1);
+  const out = new Int32Array(cout * c * k);
+  for (let o = 0; o < cout; o++) out.set(q.values.subarray(o * cin * k, (o + 1) * cin * k), o * c * k);
+  q.values = out;
+  return [cout, c, ...dims.slice(2)];
 }
 
 /** Drop initializers and Constant nodes nothing reads any more (the float weights that were replaced). */

@@ -81,6 +81,15 @@ describe('QDQ export', async () => {
     expect(ops.get('QLinearConv')).toBe(5);
     expect(ops.get('Conv') ?? 0).toBe(0);
     expect(ops.has('QGemm')).toBe(true);
+    // The 1-channel image Conv is zero-padded to 4 input channels (ORT's fast symmetric int8 conv
+    // needs a multiple of 4) on the 8-bit tensor; the average pool runs on integers too.
+    const conv0 = g.node.find((n) => n.name === '/0/0.0/Conv')!;
+    const w0Dq = g.node.find((n) => n.output[0] === conv0.input[1])!;
+    expect(inits.get(w0Dq.input[0]!)!.dims.map(Number)).toEqual([32, 4, 3, 3]);
+    const padDq = g.node.find((n) => n.output[0] === conv0.input[0])!;
+    expect(g.node.find((n) => n.output[0] === padDq.input[0])!.opType).toBe('Pad');
+    expect(ops.get('QLinearGlobalAveragePool')).toBe(1);
+    expect(ops.has('GlobalAveragePool')).toBe(false);
     const err = compareTensors(ref, await logits(q));
     expect(err.sqnrDb).toBeGreaterThan(25);
   });
