@@ -200,9 +200,31 @@ export const HardwareV = obj({
 });
 export type HardwareInfoV = Infer<typeof HardwareV>;
 
+/** The native kernel addon's own view (native-kernels/lib hardwareSummary(): cpuid flags, the CUDA device or why none). */
+export const NativeHardwareV = obj({
+  addon: obj({ loaded: bool, error: nullable(str({ max: 4000 })), path: nullable(str({ max: 4096 })) }),
+  cpu: obj({
+    vendor: str({ max: 100 }), brand: str({ max: 400 }), threads: num({ int: true, min: 0 }),
+    flags: record(bool, { maxKeys: 40 }),
+    amxNote: str({ max: 1000 }),
+  }),
+  gpu: obj({
+    compiled: bool, available: bool, reason: str({ max: 2000 }), name: str({ max: 400 }), computeCapability: str({ max: 20 }),
+    multiprocessors: num({ int: true, min: 0 }), totalMemory: num({ min: 0 }), freeMemory: num({ min: 0 }),
+    driverVersion: num({ int: true, min: 0 }), runtimeVersion: num({ int: true, min: 0 }), deviceCount: num({ int: true, min: 0 }), archs: str({ max: 200 }),
+  }),
+  cpuKernels: str({ max: 100 }), gemmKernel: str({ max: 100 }),
+});
+export type NativeHardware = Infer<typeof NativeHardwareV>;
+
 export const RunEvaluationV = obj({
   runId: id, batch: num({ int: true, min: 1 }), threads: num({ int: true, min: 0 }), samples: num({ int: true, min: 0 }),
+  /** Fastest of the interleaved timed runs (the statistic a loaded machine's preemptions do not inflate). */
   fp32Ms: num({ min: 0 }), quantMs: num({ min: 0 }), speedup: num({ min: 0 }),
+  /** Median wall time and process CPU time per run (1 thread: the compute time), for the record. */
+  fp32MedianMs: opt(num({ min: 0 })), quantMedianMs: opt(num({ min: 0 })),
+  fp32CpuMs: opt(num({ min: 0 })), quantCpuMs: opt(num({ min: 0 })),
+  runs: opt(num({ int: true, min: 0 })),
   /** Top-1 on the project's labels (classifiers) or perplexity on the calibration windows (byte LMs). */
   metric: nullable(obj({ name: str({ max: 60 }), fp32: num(), quant: num(), higherIsBetter: bool })),
 });
@@ -221,6 +243,8 @@ export const studioUiChannels = {
   /** Min/max of every activation that feeds a quantizable op, in graph order. */
   'tensors.activationRanges': ch(obj({ modelId: id, datasetId: id, samples: opt(num({ int: true, min: 1, max: 100_000 })) }), arr(ActivationRangeV, { max: 50_000 })),
   'hardware.info': ch(empty, HardwareV),
+  /** What the native kernel addon detected (or why it did not load). */
+  'hardware.native': ch(empty, NativeHardwareV),
   /** Measures a finished run's quantized model against its FP32 model: latency (same process, interleaved) and task metric. */
   'runs.evaluate': ch(obj({ runId: id, batch: opt(num({ int: true, min: 1, max: 4096 })) }), RunEvaluationV),
   /** Images (PNG files or a folder: resized, normalised → float32 [N,C,H,W]) or a text file (→ int64 byte windows), stored as an .npy dataset. */

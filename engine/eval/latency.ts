@@ -42,16 +42,20 @@ export async function measureLatency(model: string | Uint8Array, inputs: Record<
 }
 
 /** Median latency of two models interleaved run by run, so machine noise hits both alike. */
-export async function compareLatency(a: string | Uint8Array, b: string | Uint8Array, inputs: Record<string, NpyArray>, o: { threads?: number; warmup?: number; runs?: number; batch?: number } = {}): Promise<{ a: LatencyResult; b: LatencyResult; ratio: number; cpuRatio: number }> {
+export async function compareLatency(a: string | Uint8Array, b: string | Uint8Array, inputs: Record<string, NpyArray>, o: { threads?: number; warmup?: number; runs?: number; batch?: number } = {}): Promise<{ a: LatencyResult; b: LatencyResult; ratio: number; cpuRatio: number; minRatio: number }> {
   const rounds = 3;
-  const ra: number[] = [], rb: number[] = [], ca: number[] = [], cb: number[] = [];
+  const ra: number[] = [], rb: number[] = [], ca: number[] = [], cb: number[] = [], ma: number[] = [], mb: number[] = [];
   let la: LatencyResult | undefined, lb: LatencyResult | undefined;
   for (let i = 0; i < rounds; i++) {
     la = await measureLatency(a, inputs, { ...o, runs: Math.ceil((o.runs ?? 21) / rounds) });
     lb = await measureLatency(b, inputs, { ...o, runs: Math.ceil((o.runs ?? 21) / rounds) });
-    ra.push(la.medianMs); rb.push(lb.medianMs); ca.push(la.cpuMs); cb.push(lb.cpuMs);
+    ra.push(la.medianMs); rb.push(lb.medianMs); ca.push(la.cpuMs); cb.push(lb.cpuMs); ma.push(la.minMs); mb.push(lb.minMs);
   }
   const med = (x: number[]) => x.sort((p, q) => p - q)[x.length >> 1]!;
-  const A = { ...la!, medianMs: med(ra), cpuMs: med(ca) }, B = { ...lb!, medianMs: med(rb), cpuMs: med(cb) };
-  return { a: A, b: B, ratio: B.medianMs / A.medianMs, cpuRatio: B.cpuMs / A.cpuMs };
+  // minMs over all rounds (it was the last round's only), and its ratio: on a loaded machine a longer
+  // run is preempted more often (each preemption adds a scheduler slice, ~4 ms here), which inflates the
+  // slower model's median far more than the faster one's; the minimum is the uncontended time.
+  const A = { ...la!, medianMs: med(ra), cpuMs: med(ca), minMs: Math.min(...ma), runs: la!.runs * rounds };
+  const B = { ...lb!, medianMs: med(rb), cpuMs: med(cb), minMs: Math.min(...mb), runs: lb!.runs * rounds };
+  return { a: A, b: B, ratio: B.medianMs / A.medianMs, cpuRatio: B.cpuMs / A.cpuMs, minRatio: B.minMs / A.minMs };
 }

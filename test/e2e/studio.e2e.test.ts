@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { startStudio, type StudioHarness } from './harness';
 import { readNpy } from '../../engine/data/npy';
+import Database from 'better-sqlite3';
 
 let s: StudioHarness;
 const shot = (_page: unknown, name: string) => s.shot(name);
@@ -77,10 +78,29 @@ describe('studio e2e', () => {
     await page.getByTestId('run-pipeline').click();
     const row = page.getByTestId('run-row').first();
     await row.waitFor();
-    // Cancel as soon as the job has started. (Cancelling in the middle of an onnxruntime call can
-    // abort the host process when the runner terminates the worker thread: reported to foundation.)
+    // Cancel in the middle: once the progress bar has moved (calibration is running onnxruntime), not at
+    // the start. The runner no longer terminates a thread inside onnxruntime: the job stops at its next
+    // cancellation check, the run ends 'cancelled' and nothing it wrote is published.
+    let moved = 0;
+    await expect.poll(async () => {
+      const v = Number(await row.getByTestId('run-progress').getAttribute('aria-valuenow'));
+      const st = await row.getAttribute('data-status');
+      if (st !== 'running' && st !== 'queued') return `ended ${st} before the cancel`;
+      if (v > 0 && v < 100) moved = v;
+      return moved > 0 ? 'moved' : 'waiting';
+    }, { timeout: 60_000, interval: 40 }).toBe('moved');
     await row.getByTestId('cancel-run').click();
     await expect.poll(async () => row.getAttribute('data-status'), { timeout: 30_000 }).toBe('cancelled');
+    expect(moved).toBeGreaterThan(0);
+    const d = new Database(join(s.dataDir, 'studio.sqlite'), { readonly: true });
+    try {
+      const run = d.prepare('SELECT id, status FROM runs ORDER BY created_at DESC LIMIT 1').get() as { id: string; status: string };
+      expect(run.status).toBe('cancelled');
+      expect(d.prepare('SELECT count(*) AS n FROM artifacts WHERE run_id = ?').get(run.id)).toEqual({ n: 0 });
+    } finally {
+      d.close();
+    }
+    expect(await row.textContent()).not.toMatch(/succeeded/);
     await shot(page, 'runs-cancelled');
   }, 120_000);
 
@@ -144,6 +164,10 @@ describe('studio e2e', () => {
     const evalText = (await page.getByTestId('run-evaluation').textContent()) ?? '';
     expect(evalText).toMatch(/top-1 accuracy/);
     expect(evalText).toMatch(/ms quantized vs [\d.]+ ms FP32/);
+    // The speed-up comes from the fastest interleaved runs; int8 cannot beat FP32 by more than VNNI's 4×.
+    const speedup = Number(/— ([\d.]+)×/.exec(evalText)?.[1]);
+    expect(speedup).toBeGreaterThan(0.5);
+    expect(speedup).toBeLessThan(4);
     await shot(page, 'runs-result');
   }, 180_000);
 
@@ -164,7 +188,13 @@ describe('studio e2e', () => {
     await page.getByTestId('compare').waitFor();
     await page.getByTestId('compare-layers').locator('.main-svg').first().waitFor();
     await page.getByTestId('measure-all').click();
-    await expect.poll(async () => (await page.getByTestId('compare').textContent()) ?? '', { timeout: 60_000 }).toMatch(/top-1 accuracy[\s\S]*×/);
+    await expect.poll(async () => (await page.getByTestId('compare').textContent()) ?? '', { timeout: 60_000 }).toMatch(/Speed-up vs FP32 \(×\)Top-1 accuracy, quantized \(measured\) \(%\)[\s\S]*\d\.\d\d\d+\.\d\d/);
+    // Every report metric has a human header with its unit; accuracies read as percentages.
+    const head = (await page.getByTestId('compare').locator('thead').textContent()) ?? '';
+    expect(head).toContain('Top-1 accuracy, FP32 (%)');
+    expect(head).toContain('Top-1 accuracy, quantized (%)');
+    expect(head).not.toMatch(/top1Fp32|top1Quantized|calibrationSamples/);
+    expect(Number(await page.getByTestId('compare').locator('td[data-metric="top1Fp32"]').first().textContent())).toBeGreaterThan(50);
     await page.getByTestId('compare').scrollIntoViewIfNeeded();
     await shot(page, 'compare-two-runs');
   }, 180_000);
@@ -199,6 +229,18 @@ describe('studio e2e', () => {
     await page.locator('[data-op="Conv"]').nth(1).click();
     await page.getByTestId('node-details').waitFor();
     await page.getByTestId('weight-stats').first().waitFor();
+    // The tensor table fits the panel: every Histogram button lies inside it, names stay on one line.
+    const panel = (await page.getByTestId('node-details').boundingBox())!;
+    const buttons = page.getByTestId('node-details').locator('button', { hasText: 'Histogram' });
+    expect(await buttons.count()).toBeGreaterThanOrEqual(3);
+    for (const b of await buttons.all()) {
+      const bb = (await b.boundingBox())!;
+      expect(bb.x + bb.width).toBeLessThanOrEqual(panel.x + panel.width);
+    }
+    for (const n of await page.getByTestId('tensor-name').all()) {
+      expect((await n.boundingBox())!.height).toBeLessThan(24);
+      expect(await n.getAttribute('title')).toBeTruthy();
+    }
     await shot(page, 'graph-layer-error');
   }, 60_000);
 
@@ -229,6 +271,18 @@ describe('studio e2e', () => {
     const { page } = s;
     await s.open('#/g/hardware');
     await page.getByTestId('hardware').getByText('onnxruntime execution providers').waitFor();
+    // The native addon's own detection: loaded or why not, the int8 flags as it read them, the GPU or why none.
+    await page.getByTestId('native-hardware').waitFor();
+    const nk = await import('../../native-kernels/lib/index');
+    const cpu = nk.cpuFeatures();
+    expect(await page.getByTestId('native-addon').textContent()).toContain(nk.nativeAvailable() ? 'loaded' : 'not loaded');
+    if (nk.nativeAvailable()) {
+      expect(await page.locator('[data-flag="avx512vnni"]').getAttribute('data-present')).toBe(String(cpu.avx512vnni));
+      expect(await page.locator('[data-flag="amxInt8"]').getAttribute('data-present')).toBe(String(cpu.amxInt8));
+    }
+    const gpu = nk.deviceInfo();
+    expect(await page.getByTestId('native-gpu').textContent()).toContain(gpu.available ? gpu.name : 'None usable');
+    await page.getByTestId('native-hardware').scrollIntoViewIfNeeded();
     await shot(page, 'hardware-panel');
   }, 30_000);
 

@@ -25,7 +25,21 @@ export async function quantizeJob(params: { [k: string]: Json }, ctx: JobContext
   const labels = typeof params.labels === 'string' ? readNpy(params.labels) : undefined;
   const outputName = typeof params.outputName === 'string' ? basename(params.outputName) : basename(modelPath).replace(/\.onnx$/i, '') + '.quant.onnx';
   const outputPath = join(ctx.workDir, outputName);
-  const report = await quantizeModel({ modelPath, outputPath, recipe, inputs, labels, inputSources, ctx });
-  const metrics = Object.entries(report.metrics ?? {}).map(([name, value]) => ({ name, value }));
+  // QAT streams { step, loss, metric? } with each progress event; keep them as per-step metrics
+  // ('qat.loss', 'qat.metric') so a finished run can still draw its loss curve.
+  const curve: { name: string; value: number; step: number }[] = [];
+  const jobCtx: JobContext = {
+    ...ctx,
+    onProgress: (e) => {
+      const m = e.metrics;
+      if (e.stage === 'qat' && m && Number.isFinite(m.step) && Number.isFinite(m.loss) && curve.length < 20_000) {
+        curve.push({ name: 'qat.loss', value: m.loss!, step: m.step! });
+        if (Number.isFinite(m.metric)) curve.push({ name: 'qat.metric', value: m.metric!, step: m.step! });
+      }
+      ctx.onProgress?.(e);
+    },
+  };
+  const report = await quantizeModel({ modelPath, outputPath, recipe, inputs, labels, inputSources, ctx: jobCtx });
+  const metrics = [...Object.entries(report.metrics ?? {}).map(([name, value]) => ({ name, value })), ...curve];
   return { result: JSON.parse(JSON.stringify(report)) as Json, metrics, artifacts: [{ kind: 'model', path: outputPath }] };
 }

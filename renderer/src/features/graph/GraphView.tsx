@@ -117,7 +117,7 @@ function WeightStats({ modelId, tensor }: { modelId: string; tensor: string }) {
   const st = useQuery('tensors.stats', { modelId, tensor });
   if (st.error) return <div className="qs-muted">{st.error.message}</div>;
   if (!st.data) return null;
-  return <div className="qs-muted" data-testid="weight-stats">[{fmtNum(st.data.min)}, {fmtNum(st.data.max)}] σ {fmtNum(st.data.std)}</div>;
+  return <div className="qs-muted qs-ellipsis" style={{ fontSize: 11.5 }} data-testid="weight-stats">[{fmtNum(st.data.min)}, {fmtNum(st.data.max)}] σ {fmtNum(st.data.std)}</div>;
 }
 
 function NodeDetails({ node, graph, modelId, projectId, state, sqnr }: { node: GraphNode; graph: GraphData; modelId: string; projectId: string; state?: QuantState; sqnr?: number }) {
@@ -126,25 +126,32 @@ function NodeDetails({ node, graph, modelId, projectId, state, sqnr }: { node: G
   const open = (t: string) => { pick(modelId, t); navigate({ kind: 'project', projectId, tab: 'ranges' }); };
   const row = (name: string, role: string) => {
     const t = info(name);
+    const histogram = (t?.kind === 'weight' || (t && t.dtype.startsWith('float')) || role === 'output' || role === 'input') && t?.kind !== 'input';
+    const type = t && t.dtype !== 'unknown' ? `${t.dtype} [${t.shape.map((d) => d ?? '?').join(', ')}]` : 'activation';
     return (
       <tr key={role + name}>
-        <td>{role}</td>
-        <td className="qs-mono">{name}</td>
-        <td className="qs-mono" style={{ wordBreak: 'normal', whiteSpace: 'nowrap' }}>{t && t.dtype !== 'unknown' ? `${t.dtype} [${t.shape.map((d) => d ?? '?').join(', ')}]` : 'activation'}{t?.kind === 'weight' && <WeightStats modelId={modelId} tensor={name} />}</td>
-        <td>{(t?.kind === 'weight' || (t && t.dtype.startsWith('float')) || role === 'output' || role === 'input') && t?.kind !== 'input' ? <button className="qs-btn-secondary qs-btn-small" data-testid={`open-histogram-${role}`} onClick={() => open(name)}>Histogram</button> : null}</td>
+        <td className="qs-muted">{role}</td>
+        <td className="qs-tensor-cell">
+          {/* One line per name, cut with an ellipsis; the full name is the tooltip. */}
+          <div className="qs-mono qs-ellipsis" title={name} data-testid="tensor-name">{name}</div>
+          <div className="qs-muted qs-ellipsis" style={{ fontSize: 11.5 }} title={type}>{type}</div>
+          {t?.kind === 'weight' && <WeightStats modelId={modelId} tensor={name} />}
+        </td>
+        <td className="qs-tensor-action">{histogram ? <button className="qs-btn-secondary qs-btn-small" title={`Histogram and quantization grids of ${name}`} data-testid={`open-histogram-${role}`} onClick={() => open(name)}>Histogram</button> : null}</td>
       </tr>
     );
   };
   return (
     <div className="qs-card" data-testid="node-details">
-      <h3>{node.opType} <span className="qs-muted" style={{ fontWeight: 400 }}>{node.name}</span></h3>
+      <h3 className="qs-ellipsis" title={node.name}>{node.opType} <span className="qs-muted" style={{ fontWeight: 400 }}>{node.name}</span></h3>
       <dl className="qs-kv">
         <dt>State</dt><dd>{state ?? 'float'}</dd>
         {sqnr !== undefined && <><dt>SQNR</dt><dd>{fmtNum(sqnr, 2)} dB</dd></>}
         {Object.entries(node.attributes).map(([k, v]) => <Fragment key={k}><dt>{k}</dt><dd className="qs-mono">{v}</dd></Fragment>)}
       </dl>
-      <table className="qs-table2" style={{ marginTop: 10 }}>
-        <thead><tr><th>Role</th><th>Tensor</th><th>Type</th><th /></tr></thead>
+      <table className="qs-table2 qs-tensor-table" style={{ marginTop: 10 }} data-testid="node-tensors">
+        <colgroup><col style={{ width: 58 }} /><col /><col style={{ width: 92 }} /></colgroup>
+        <thead><tr><th>Role</th><th>Tensor · type</th><th /></tr></thead>
         <tbody>
           {node.inputs.filter(Boolean).map((i) => row(i, node.weights.includes(i) ? 'weight' : 'input'))}
           {node.outputs.filter(Boolean).map((o) => row(o, 'output'))}

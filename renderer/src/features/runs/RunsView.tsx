@@ -7,6 +7,8 @@ import { useQuery, useStudio, useStudioEvents } from '../../api/use-studio';
 import { EmptyState, ErrorNote, ProgressBar, errMessage, fmtBytes, fmtNum } from '../../components/ui';
 import { Plot } from '../../components/Plot';
 import { metricKeys, parseRunReport, type RunReport } from './run-report';
+import { evalMetricKey, formatMetric, metricDef, metricHeader } from './metric-format';
+import { addPoint, curveFromMetrics, pointFromProgress, smooth, type LossPoint } from './loss-curve';
 
 interface Live { stage: string; fraction: number; message?: string }
 
@@ -17,8 +19,14 @@ export function RunsView({ project }: ProjectViewProps) {
   const [selected, setSelected] = useState<string | null>(null);
   const [compare, setCompare] = useState<string[]>([]);
   const [err, setErr] = useState<Record<string, string>>({});
+  const [curves, setCurves] = useState<Record<string, LossPoint[]>>({});
   const onEvent = useCallback((e: StudioEvent) => {
-    if (e.event === 'run.progress') setLive((l) => ({ ...l, [e.payload.runId]: { stage: e.payload.stage, fraction: e.payload.fraction, message: e.payload.message } }));
+    if (e.event === 'run.progress') {
+      const { runId } = e.payload;
+      setLive((l) => ({ ...l, [runId]: { stage: e.payload.stage, fraction: e.payload.fraction, message: e.payload.message } }));
+      const p = pointFromProgress(e.payload.stage, e.payload.metrics);
+      if (p) setCurves((c) => ({ ...c, [runId]: addPoint(c[runId] ?? [], p) }));
+    }
     if (e.event === 'run.status' && e.payload.projectId === project.id) runs.reload();
   }, [project.id, runs.reload]);
   useStudioEvents(onEvent);
@@ -66,8 +74,11 @@ export function RunsView({ project }: ProjectViewProps) {
           {finished.length >= 2 && compare.length < 2 && <p className="qs-muted" style={{ fontSize: 12.5, margin: '8px 0 0' }}>Tick two or more finished runs to compare them.</p>}
         </div>
       )}
+      {list.filter((r) => (r.status === 'running' || r.status === 'queued') && isQat(r)).map((r) => (
+        <div className="qs-card" key={r.id}><QatLossCurve run={r} live={curves[r.id] ?? []} title={`QAT loss — ${label(r)} (live)`} /></div>
+      ))}
       {compare.length >= 2 && <CompareRuns runs={compare.map((id) => list.find((r) => r.id === id)!).filter(Boolean)} label={label} />}
-      {sel && sel.status === 'succeeded' && <RunResults key={sel.id} run={sel} projectId={project.id} title={label(sel)} />}
+      {sel && sel.status === 'succeeded' && <RunResults key={sel.id} run={sel} projectId={project.id} title={label(sel)} live={curves[sel.id] ?? []} />}
     </div>
   );
 }
@@ -84,6 +95,45 @@ function runTitle(r: RunInfo): string {
   return `W ${w} · A ${a}${algs ? ` · ${algs}` : ''}`;
 }
 
+function isQat(r: RunInfo): boolean {
+  const recipe = (r.params as { recipe?: { algorithms?: { name?: string }[] } }).recipe;
+  return Array.isArray(recipe?.algorithms) && recipe.algorithms.some((a) => a?.name === 'qat');
+}
+
+/** Loss (and eval metric, when the job measured one) per QAT step: live from the run's progress
+ *  events, from its stored per-step metrics once it has finished. */
+function QatLossCurve({ run, live, title }: { run: RunInfo; live: LossPoint[]; title: string }) {
+  const done = run.status !== 'running' && run.status !== 'queued';
+  const stored = useQuery('metrics.list', done ? { runId: run.id } : null);
+  const points = useMemo(() => {
+    const s = done && stored.data ? curveFromMetrics(stored.data) : [];
+    return s.length ? s : live;
+  }, [done, stored.data, live]);
+  const withMetric = points.filter((p) => p.metric !== undefined);
+  const last = points[points.length - 1];
+  return (
+    <div data-testid="qat-loss-curve" data-points={points.length}>
+      <div className="qs-row" style={{ justifyContent: 'space-between' }}>
+        <h3 style={{ margin: 0 }}>{title}</h3>
+        <span className="qs-muted" style={{ fontSize: 12.5 }} data-testid="qat-loss-summary">
+          {last ? `step ${last.step} · loss ${formatMetric('qatFinalLoss', last.loss)}${last.metric !== undefined ? ` · top-1 ${formatMetric('top1', last.metric)}` : ''}` : 'Waiting for the first training step…'}
+        </span>
+      </div>
+      {points.length > 0 && (
+        <Plot testId="qat-loss-plot" data={[
+          { type: 'scatter', mode: points.length > 40 ? 'lines' : 'lines+markers', name: 'loss per step', x: points.map((p) => p.step), y: points.map((p) => p.loss), line: { color: '#93c5fd', width: 1.5 }, marker: { size: 5 } },
+          ...(points.length >= 10 ? [{ type: 'scatter', mode: 'lines', name: 'moving average (10)', x: points.map((p) => p.step), y: smooth(points), line: { color: '#1d4ed8', width: 2.5 } }] : []),
+          ...(withMetric.length ? [{ type: 'scatter', mode: 'lines+markers', name: 'top-1 (fake-quant)', x: withMetric.map((p) => p.step), y: withMetric.map((p) => p.metric! * 100), yaxis: 'y2', line: { color: '#16a34a' } }] : []),
+        ]} layout={{
+          xaxis: { title: { text: 'step' }, rangemode: 'tozero' }, yaxis: { title: { text: 'loss' }, rangemode: 'tozero' },
+          ...(withMetric.length ? { yaxis2: { overlaying: 'y', side: 'right', title: { text: 'top-1 %' }, showgrid: false } } : {}),
+          margin: { l: 56, r: withMetric.length ? 56 : 16, t: 16, b: 44 },
+        }} style={{ height: 260 }} />
+      )}
+    </div>
+  );
+}
+
 function stageText(stage: string, message: string | undefined): string {
   if (!message || message === stage) return stage;
   return message.startsWith(stage) ? message : `${stage} — ${message}`;
@@ -95,7 +145,7 @@ function latency(report: RunReport): { fp32?: number; quant?: number } {
   return { fp32: find(/latency.*(fp32|float|base|original)/i), quant: find(/latency.*(quant|int)/i) ?? find(/^latency(Ms)?$/i) };
 }
 
-function RunResults({ run, projectId, title }: { run: RunInfo; projectId: string; title: string }) {
+function RunResults({ run, projectId, title, live }: { run: RunInfo; projectId: string; title: string; live: LossPoint[] }) {
   const studio = useStudio();
   const report = useMemo(() => parseRunReport(run.result), [run.result]);
   const artifacts = useQuery('artifacts.list', { projectId, runId: run.id });
@@ -123,7 +173,7 @@ function RunResults({ run, projectId, title }: { run: RunInfo; projectId: string
       <div className="qs-grid2">
         <dl className="qs-kv">
           {report.sizeBytes && <><dt>Size</dt><dd data-testid="result-size">{fmtBytes(report.sizeBytes.original)} → {fmtBytes(report.sizeBytes.quantized)} ({(report.sizeBytes.original / Math.max(1, report.sizeBytes.quantized)).toFixed(2)}× smaller)</dd></>}
-          {Object.entries(report.metrics).map(([k, v]) => <Fragment key={k}><dt>{k}</dt><dd>{fmtNum(v, 4)}</dd></Fragment>)}
+          {Object.entries(report.metrics).map(([k, v]) => <Fragment key={k}><dt title={k}>{metricDef(k).label}</dt><dd data-metric={k}>{formatMetric(k, v)}</dd></Fragment>)}
           {lat.fp32 !== undefined && lat.quant !== undefined && <><dt>Latency vs FP32</dt><dd>{fmtNum(lat.quant)} ms vs {fmtNum(lat.fp32)} ms ({(lat.fp32 / lat.quant).toFixed(2)}×)</dd></>}
           {report.outputAgreement && <><dt>Output SQNR</dt><dd>{fmtNum(report.outputAgreement.sqnrDb, 2)} dB{report.outputAgreement.top1Agreement !== undefined ? `, top-1 agreement ${(report.outputAgreement.top1Agreement * 100).toFixed(1)} %` : ''}</dd></>}
           <dt>Quantized</dt><dd>{report.quantized.length} nodes{report.skipped.length ? `, ${report.skipped.length} left in float` : ''}</dd>
@@ -147,6 +197,7 @@ function RunResults({ run, projectId, title }: { run: RunInfo; projectId: string
           )}
         </div>
       </div>
+      {isQat(run) && <div style={{ margin: '12px 0' }}><QatLossCurve run={run} live={live} title="QAT loss curve" /></div>}
       <EvaluationPanel runId={run.id} />
       {report.notices.map((n) => <p key={n} className="qs-muted" style={{ fontSize: 12.5 }}>Note: {n}</p>)}
       {layers.length > 0 && (
@@ -201,7 +252,10 @@ function EvaluationPanel({ runId }: { runId: string }) {
       <ErrorNote error={err} />
       {ev && (
         <dl className="qs-kv" data-testid="run-evaluation" style={{ marginTop: 8 }}>
-          <dt>Latency</dt><dd>{ev.quantMs.toFixed(2)} ms quantized vs {ev.fp32Ms.toFixed(2)} ms FP32 — <strong>{ev.speedup.toFixed(2)}×</strong> (median, batch {ev.batch}, {ev.threads} thread, interleaved runs)</dd>
+          <dt>Latency</dt><dd>{ev.quantMs.toFixed(2)} ms quantized vs {ev.fp32Ms.toFixed(2)} ms FP32 — <strong>{ev.speedup.toFixed(2)}×</strong> (fastest of {ev.runs ?? 'the'} interleaved runs each, batch {ev.batch}, {ev.threads} thread)</dd>
+          {ev.fp32CpuMs !== undefined && ev.quantCpuMs !== undefined && ev.fp32MedianMs !== undefined && ev.quantMedianMs !== undefined && (
+            <><dt>Cross-check</dt><dd className="qs-muted" style={{ fontSize: 12.5 }}>CPU time per run {ev.quantCpuMs.toFixed(2)} vs {ev.fp32CpuMs.toFixed(2)} ms ({(ev.fp32CpuMs / Math.max(1e-9, ev.quantCpuMs)).toFixed(2)}×); median wall time {ev.quantMedianMs.toFixed(2)} vs {ev.fp32MedianMs.toFixed(2)} ms (inflated when other processes load the machine)</dd></>
+          )}
           {ev.metric && <><dt>{ev.metric.name}</dt><dd><strong>{ev.metric.name.includes('accuracy') ? pct(ev.metric.quant) : ev.metric.quant.toFixed(3)}</strong> quantized vs {ev.metric.name.includes('accuracy') ? pct(ev.metric.fp32) : ev.metric.fp32.toFixed(3)} FP32 on {ev.samples} samples</dd></>}
           {!ev.metric && <><dt>Task metric</dt><dd className="qs-muted">Attach labels (.npy, “Labels”) to measure accuracy.</dd></>}
         </dl>
@@ -238,19 +292,20 @@ function CompareRuns({ runs, label }: { runs: RunInfo[]; label: (r: RunInfo) => 
       </div>
       <ErrorNote error={err} />
       <table className="qs-table2">
-        <thead><tr><th>Run</th><th className="num">Size</th>{keys.map((k) => <th key={k} className="num">{k}</th>)}<th className="num">Output SQNR dB</th><th className="num">Mean layer SQNR dB</th><th className="num">Top-1 agreement</th>{anyEval && <><th className="num">Speed-up vs FP32</th>{metricName && <th className="num">{metricName}</th>}</>}</tr></thead>
+        <thead><tr><th>Run</th><th className="num">Size</th>{keys.map((k) => <th key={k} className="num" title={k}>{metricHeader(k)}</th>)}<th className="num">{metricHeader('outputSqnrDb')}</th><th className="num">{metricHeader('meanLayerSqnrDb')}</th><th className="num">{metricHeader('top1Agreement')}</th>{anyEval && <><th className="num">{metricHeader('speedup')}</th>{metricName && <th className="num">{metricHeader(evalMetricKey(metricName))}</th>}</>}</tr></thead>
         <tbody>
           {runs.map((r, i) => {
             const rep = reports[i];
+            const ev = evals[r.id];
             return (
               <tr key={r.id}>
                 <td>{label(r)}</td>
                 <td className="num">{rep?.sizeBytes ? fmtBytes(rep.sizeBytes.quantized) : '—'}</td>
-                {keys.map((k) => <td key={k} className="num">{fmtNum(rep?.metrics[k], 4)}</td>)}
-                <td className="num">{fmtNum(rep?.outputAgreement?.sqnrDb, 2)}</td>
-                <td className="num">{fmtNum(meanLayerSqnr(rep), 2)}</td>
-                <td className="num">{rep?.outputAgreement?.top1Agreement !== undefined ? `${(rep.outputAgreement.top1Agreement * 100).toFixed(1)} %` : '—'}</td>
-                {anyEval && <><td className="num">{evals[r.id] ? `${evals[r.id]!.speedup.toFixed(2)}×` : '—'}</td>{metricName && <td className="num">{evals[r.id]?.metric ? (evals[r.id]!.metric!.higherIsBetter ? `${(evals[r.id]!.metric!.quant * 100).toFixed(2)} %` : evals[r.id]!.metric!.quant.toFixed(3)) : '—'}</td>}</>}
+                {keys.map((k) => <td key={k} className="num" data-metric={k}>{formatMetric(k, rep?.metrics[k], { withUnit: false })}</td>)}
+                <td className="num">{formatMetric('outputSqnrDb', rep?.outputAgreement?.sqnrDb, { withUnit: false })}</td>
+                <td className="num">{formatMetric('meanLayerSqnrDb', meanLayerSqnr(rep), { withUnit: false })}</td>
+                <td className="num">{formatMetric('top1Agreement', rep?.outputAgreement?.top1Agreement, { withUnit: false })}</td>
+                {anyEval && <><td className="num">{formatMetric('speedup', ev?.speedup, { withUnit: false })}</td>{metricName && <td className="num">{formatMetric(evalMetricKey(ev?.metric?.name ?? metricName), ev?.metric?.quant, { withUnit: false })}</td>}</>}
               </tr>
             );
           })}
