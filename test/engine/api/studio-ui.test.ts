@@ -152,3 +152,16 @@ describe('runs.evaluate latency', () => {
     }
   }, 60_000);
 });
+
+describe('pipeline templates against the engine', () => {
+  it('every template compiles to a recipe parseRecipe accepts; QAT keeps its qat algorithm', async () => {
+    const { TEMPLATES } = await import('../../../renderer/src/features/pipeline/templates');
+    const { compilePipeline } = await import('../../../renderer/src/features/pipeline/compile');
+    for (const t of TEMPLATES) {
+      const c = compilePipeline(t.build());
+      if (!c.ok) throw new Error(`${t.id}: ${JSON.stringify(c.problems)}`);
+      const r = parseRecipe(JSON.parse(JSON.stringify(c.recipe)), t.id);
+      if (t.id === 'qat') expect(r.algorithms).toEqual([{ name: 'qat', steps: 300, lr: 1e-4, batchSize: 64, learnScales: false }]);
+    }
+  });
+});

@@ -110,6 +110,7 @@ function QatLossCurve({ run, live, title }: { run: RunInfo; live: LossPoint[]; t
     return s.length ? s : live;
   }, [done, stored.data, live]);
   const withMetric = points.filter((p) => p.metric !== undefined);
+  const planned = (run.params as { recipe?: { algorithms?: { name?: string; steps?: number }[] } }).recipe?.algorithms?.find((a) => a?.name === 'qat')?.steps;
   const last = points[points.length - 1];
   return (
     <div data-testid="qat-loss-curve" data-points={points.length}>
@@ -125,7 +126,8 @@ function QatLossCurve({ run, live, title }: { run: RunInfo; live: LossPoint[]; t
           ...(points.length >= 10 ? [{ type: 'scatter', mode: 'lines', name: 'moving average (10)', x: points.map((p) => p.step), y: smooth(points), line: { color: '#1d4ed8', width: 2.5 } }] : []),
           ...(withMetric.length ? [{ type: 'scatter', mode: 'lines+markers', name: 'top-1 (fake-quant)', x: withMetric.map((p) => p.step), y: withMetric.map((p) => p.metric! * 100), yaxis: 'y2', line: { color: '#16a34a' } }] : []),
         ]} layout={{
-          xaxis: { title: { text: 'step' }, rangemode: 'tozero' }, yaxis: { title: { text: 'loss' }, rangemode: 'tozero' },
+          // While it runs, the axis spans the planned steps so the curve grows across it.
+          xaxis: { title: { text: 'step' }, rangemode: 'tozero', ...(!done && typeof planned === 'number' && planned > 1 ? { range: [0, planned] } : {}) }, yaxis: { title: { text: 'loss' }, rangemode: 'tozero' },
           ...(withMetric.length ? { yaxis2: { overlaying: 'y', side: 'right', title: { text: 'top-1 %' }, showgrid: false } } : {}),
           margin: { l: 56, r: withMetric.length ? 56 : 16, t: 16, b: 44 },
         }} style={{ height: 260 }} />
