@@ -9,6 +9,7 @@
 import { create, clone, ModelProtoSchema, NodeProtoSchema, AttributeProtoSchema, AttributeType, OperatorSetIdProtoSchema, type ModelProto, type NodeProto, type TensorProto, type GraphProto } from '../onnx/proto';
 import { DataType, makeTensor, tensorToFloat32 } from '../onnx/tensor';
 import { StudioError, quote } from '../errors';
+import { upgradeOpset } from '../onnx/opset';
 import { attrFloat, attrInt } from '../quant/algorithms/linear-layers';
 import type { WeightOnlyLayerResult } from '../quant/algorithms/weight-only';
 
@@ -74,32 +75,6 @@ function ensureOpset(model: ModelProto, domain: string, version: number): void {
   else if (Number(o.version) < version) o.version = BigInt(version);
 }
 
-const REDUCE_AXES_TO_INPUT = new Set(['ReduceMax', 'ReduceMin', 'ReduceMean', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare']);
-
-/** Raise the default-domain opset to 21 for int4 DequantizeLinear, moving Reduce* `axes` to inputs (changed in 18). */
-function upgradeToOpset21(model: ModelProto, g: GraphProto, uniq: (b: string) => string, notices: string[]): void {
-  const cur = Number(model.opsetImport.find((x) => x.domain === '' || x.domain === 'ai.onnx')?.version ?? 1);
-  if (cur >= 21) return;
-  if (cur < 18) {
-    for (const n of g.node) {
-      if (!REDUCE_AXES_TO_INPUT.has(n.opType)) continue;
-      const a = n.attribute.find((x) => x.name === 'axes');
-      if (!a) continue;
-      const name = uniq(`${n.name || n.opType}_axes`);
-      g.initializer.push(makeTensor(name, DataType.INT64, [a.ints.length], BigInt64Array.from(a.ints.map((v) => BigInt(v)))));
-      n.input = [n.input[0]!, name];
-      n.attribute = n.attribute.filter((x) => x !== a);
-    }
-  }
-  for (const n of g.node) {
-    if (n.attribute.some((a) => a.type === AttributeType.GRAPH || a.type === AttributeType.GRAPHS)) {
-      notices.push(`Node ${quote(n.name)} has subgraphs; they were moved to opset 21 unchanged.`);
-    }
-  }
-  ensureOpset(model, '', 21);
-  if (model.irVersion < 10n) model.irVersion = 10n;
-}
-
 /** A copy of `model` with every quantized layer rewritten for the chosen format. */
 export function exportWeightOnly(model: ModelProto, results: WeightOnlyLayerResult[], opts: WeightOnlyExportOptions): { model: ModelProto; notices: string[] } {
   const m = clone(ModelProtoSchema, model);
@@ -111,7 +86,11 @@ export function exportWeightOnly(model: ModelProto, results: WeightOnlyLayerResu
   const find = (orig: NodeProto) => byName.get(orig.name ? orig.name : orig.output[0]!)!;
   const newInits: TensorProto[] = [];
   const accuracyLevel = opts.accuracyLevel ?? 4;
-  if (opts.format === 'qdq') upgradeToOpset21(m, g, uniq, notices);
+  if (opts.format === 'qdq') {
+    // Blocked int4 DequantizeLinear needs opset 21 (onnx-quant-core's upgrade rewrites the ops that changed).
+    const up = upgradeOpset(m, 21);
+    if (up.changes.length) notices.push(`Raised the opset from ${up.from} to 21 for int4 DequantizeLinear (${up.changes.length} node(s) rewritten).`);
+  }
   else ensureOpset(m, 'com.microsoft', 1);
 
   for (const r of results) {
