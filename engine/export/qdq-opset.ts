@@ -3,13 +3,27 @@
 // inputs (Slice 10; Clip, Pad 11; Squeeze, Unsqueeze, Split, ReduceSum 13; the other Reduce* 18),
 // Softmax-family axis semantics (13) and Split's num_outputs (18). Ops we cannot convert faithfully
 // stop the upgrade with an error naming the node.
-import { DataType, type GraphProto, type ModelProto, type NodeProto } from '../onnx/proto';
+import { AttributeProtoSchema, AttributeType, create, DataType, type GraphProto, type ModelProto, type NodeProto } from '../onnx/proto';
 import { makeTensor } from '../onnx/tensor';
 import { StudioError, quote } from '../errors';
 import { GraphIndex, attr, intAttr, makeNode, onnxOpset } from './qdq-graph';
 
 const REDUCE_18 = ['ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare'];
 const UNCONVERTIBLE: Record<string, number> = { Upsample: 10, Scatter: 11, GroupNormalization: 21, Resize: 11 };
+
+/** Whether upgradeOpset(model, target) would succeed (it edits in place, so callers that may skip ask first). */
+export function canUpgradeOpset(model: ModelProto, target: number): boolean {
+  const from = onnxOpset(model);
+  if (from >= target) return true;
+  if (from < 7) return false;
+  const ok = (g: GraphProto): boolean => g.node.every((n) => {
+    for (const a of n.attribute) for (const sg of [...(a.g ? [a.g] : []), ...a.graphs]) if (!ok(sg)) return false;
+    if (n.domain !== '' && n.domain !== 'ai.onnx') return true;
+    const v = UNCONVERTIBLE[n.opType];
+    return v === undefined || !(from < v && target >= v);
+  });
+  return ok(model.graph!);
+}
 
 export function upgradeOpset(model: ModelProto, target: number): void {
   const from = onnxOpset(model);
@@ -18,6 +32,7 @@ export function upgradeOpset(model: ModelProto, target: number): void {
   convertGraph(model.graph!, from, target);
   for (const o of model.opsetImport) if (o.domain === '' || o.domain === 'ai.onnx') o.version = BigInt(target);
   if (model.irVersion < 10n && target >= 21) model.irVersion = 10n;
+  else if (model.irVersion < 9n && target >= 19) model.irVersion = 9n;
   else if (model.irVersion < 7n) model.irVersion = 7n;
 }
 
@@ -92,6 +107,14 @@ function convertGraph(g: GraphProto, from: number, target: number): void {
         out.push(makeNode('Reshape', [sm, shape], [y], idx.unique(`${n.name}_Reshape`)));
         continue;
       }
+    }
+    if (op === 'GridSample' && crosses(20)) {
+      // opset 20 renamed the modes: bilinear -> linear, bicubic -> cubic.
+      const mode = attr(n, 'mode');
+      const s = mode ? new TextDecoder().decode(mode.s) : 'bilinear';
+      const renamed = s === 'bilinear' ? 'linear' : s === 'bicubic' ? 'cubic' : s;
+      if (mode) mode.s = new TextEncoder().encode(renamed);
+      else n.attribute.push(create(AttributeProtoSchema, { name: 'mode', type: AttributeType.STRING, s: new TextEncoder().encode(renamed) }));
     }
     if (op === 'Split' && crosses(18) && (!n.input[1])) {
       if (!attr(n, 'num_outputs')) n.attribute.push(intAttr('num_outputs', n.output.length));

@@ -12,12 +12,15 @@ import { GraphIndex, intAttr, makeNode, onnxOpset } from './qdq-graph';
 import { graphIndexes, type QdqPlan, type QdqTarget } from './qdq-plan';
 import { quantizeWeight, rangeParams, roundHalfEven, type QParams } from './qdq-params';
 import { upgradeOpset } from './qdq-opset';
+import { fuseTanhGelu } from './qdq-gelu';
 
 export interface RewriteResult {
   quantized: QuantizedNodeInfo[];
   opset: number;
   /** Activation tensor -> the name of its dequantized value (what consumers read). */
   dequantized: Map<string, string>;
+  /** Tanh-GELU subgraphs replaced by one Gelu node (opset 20). */
+  fusedGelu: number;
 }
 
 function qType(dtype: WeightDType | ActivationDType): number {
@@ -40,6 +43,8 @@ export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string,
   const a = recipe.activations;
   const fourBit = (d: string) => d === 'int4' || d === 'uint4' || d === 'int3';
   const grouped = typeof w.granularity === 'object' ? w.granularity.group : 0;
+  // Float-side cleanup ORT does not do for us, before any index is built (see qdq-gelu.ts).
+  const fusedGelu = a ? fuseTanhGelu(model, new Set([...plan.activations.keys(), ...plan.activations.values()]), baseDir) : 0;
   const needOpset = fourBit(w.dtype) || grouped ? 21 : 13;
   if (onnxOpset(model) < needOpset) upgradeOpset(model, needOpset);
   const g = model.graph!;
@@ -206,7 +211,7 @@ export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string,
   }
   g.initializer.push(...newInits);
   pruneUnused(model);
-  return { quantized, opset: onnxOpset(model), dequantized: dqOf };
+  return { quantized, opset: onnxOpset(model), dequantized: dqOf, fusedGelu };
 }
 
 /**

@@ -164,6 +164,7 @@ export async function quantizeModel(o: QuantizeOptions): Promise<QuantizeReport>
     const res = await timed('export', () => rewriteQdq(out, st.plan!, ranges, recipe, st.baseDir));
     report.quantized.push(...res.quantized);
     st.dequantized = res.dequantized;
+    if (res.fusedGelu) report.notices.push(`Fused ${res.fusedGelu} tanh-approximated GELU subgraph(s) (9 float ops each) into one Gelu node (opset ${res.opset}): onnxruntime does not fuse that spelling itself.`);
     // llm: SmoothQuant's per-layer before/after errors beside the nodes the QDQ writer quantized.
     for (const e of smoothErrors) {
       const q = report.quantized.find((x) => x.node === e.node);
