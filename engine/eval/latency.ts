@@ -41,21 +41,56 @@ export async function measureLatency(model: string | Uint8Array, inputs: Record<
   }
 }
 
-/** Median latency of two models interleaved run by run, so machine noise hits both alike. */
-export async function compareLatency(a: string | Uint8Array, b: string | Uint8Array, inputs: Record<string, NpyArray>, o: { threads?: number; warmup?: number; runs?: number; batch?: number } = {}): Promise<{ a: LatencyResult; b: LatencyResult; ratio: number; cpuRatio: number; minRatio: number }> {
-  const rounds = 3;
-  const ra: number[] = [], rb: number[] = [], ca: number[] = [], cb: number[] = [], ma: number[] = [], mb: number[] = [];
-  let la: LatencyResult | undefined, lb: LatencyResult | undefined;
-  for (let i = 0; i < rounds; i++) {
-    la = await measureLatency(a, inputs, { ...o, runs: Math.ceil((o.runs ?? 21) / rounds) });
-    lb = await measureLatency(b, inputs, { ...o, runs: Math.ceil((o.runs ?? 21) / rounds) });
-    ra.push(la.medianMs); rb.push(lb.medianMs); ca.push(la.cpuMs); cb.push(lb.cpuMs); ma.push(la.minMs); mb.push(lb.minMs);
+export interface CompareOptions { threads?: number; warmup?: number; runs?: number; batch?: number; rounds?: number }
+
+/**
+ * Latency of several models measured side by side: every session is created and warmed up first,
+ * then `rounds` rounds each run every model `runs / rounds` times in turn (A B C, A B C, ...), so a
+ * burst of load from other processes hits all of them alike. Per model: the median over rounds of
+ * each round's wall-clock median, and of each round's process CPU time per run.
+ */
+export async function compareLatencyMany(models: (string | Uint8Array)[], inputs: Record<string, NpyArray>, o: CompareOptions = {}): Promise<LatencyResult[]> {
+  const threads = o.threads ?? 1;
+  const rounds = Math.max(1, o.rounds ?? 7);
+  const perRound = Math.max(1, Math.ceil((o.runs ?? 21) / rounds));
+  const batch = Math.min(o.batch ?? 1, ...Object.values(inputs).map((a) => a.shape[0]!));
+  const feeds = feedsFor(inputs, 0, batch);
+  const sessions = [];
+  try {
+    for (const m of models) {
+      const s = await createSession(m, { device: 'cpu', threads });
+      sessions.push(s);
+      for (let i = 0; i < (o.warmup ?? 5); i++) await s.run(feeds);
+    }
+    const wall = models.map(() => [] as number[]), cpu = models.map(() => [] as number[]), mins = models.map(() => Infinity);
+    for (let r = 0; r < rounds; r++) {
+      for (let k = 0; k < sessions.length; k++) {
+        const times: number[] = [];
+        const c0 = process.cpuUsage();
+        for (let i = 0; i < perRound; i++) {
+          const t0 = performance.now();
+          await sessions[k]!.run(feeds);
+          times.push(performance.now() - t0);
+        }
+        const c = process.cpuUsage(c0);
+        wall[k]!.push(median(times));
+        cpu[k]!.push((c.user + c.system) / 1000 / perRound);
+        mins[k] = Math.min(mins[k]!, ...times);
+      }
+    }
+    return models.map((_, k) => ({ medianMs: median(wall[k]!), minMs: mins[k]!, cpuMs: median(cpu[k]!), runs: rounds * perRound, threads, batch }));
+  } finally {
+    for (const s of sessions) await s.release();
   }
-  const med = (x: number[]) => x.sort((p, q) => p - q)[x.length >> 1]!;
-  // minMs over all rounds (it was the last round's only), and its ratio: on a loaded machine a longer
-  // run is preempted more often (each preemption adds a scheduler slice, ~4 ms here), which inflates the
-  // slower model's median far more than the faster one's; the minimum is the uncontended time.
-  const A = { ...la!, medianMs: med(ra), cpuMs: med(ca), minMs: Math.min(...ma), runs: la!.runs * rounds };
-  const B = { ...lb!, medianMs: med(rb), cpuMs: med(cb), minMs: Math.min(...mb), runs: lb!.runs * rounds };
-  return { a: A, b: B, ratio: B.medianMs / A.medianMs, cpuRatio: B.cpuMs / A.cpuMs, minRatio: B.minMs / A.minMs };
+}
+
+function median(x: number[]): number {
+  const y = [...x].sort((p, q) => p - q), mid = y.length >> 1;
+  return y.length % 2 ? y[mid]! : (y[mid - 1]! + y[mid]!) / 2;
+}
+
+/** Two models, interleaved (compareLatencyMany): `ratio` wall b/a, `cpuRatio` CPU time b/a. */
+export async function compareLatency(a: string | Uint8Array, b: string | Uint8Array, inputs: Record<string, NpyArray>, o: CompareOptions = {}): Promise<{ a: LatencyResult; b: LatencyResult; ratio: number; cpuRatio: number }> {
+  const [A, B] = await compareLatencyMany([a, b], inputs, o);
+  return { a: A!, b: B!, ratio: B!.medianMs / A!.medianMs, cpuRatio: B!.cpuMs / A!.cpuMs };
 }
