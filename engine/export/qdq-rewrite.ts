@@ -134,7 +134,8 @@ export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string,
   const dqOf = new Map<string, string>();
   const qOf = new Map<string, { qo: string; sn: string; zn: string }>();
   const paddedOf = new Map<string, string>();
-  const padInputOf = new Map<NodeProto, string>();
+  const inputOverride = new Map<NodeProto, Map<number, string>>();
+  const override = (n: NodeProto, i: number, name: string) => inputOverride.set(n, (inputOverride.get(n) ?? new Map<number, string>()).set(i, name));
   if (a) {
     // 4-bit activations travel in 8-bit containers clamped to the 4-bit range (Q -> Clip -> DQ): the
     // same numbers, and ORT's QDQ propagation cannot hand MaxPool & co. a 4-bit tensor they lack kernels for.
@@ -182,16 +183,37 @@ export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string,
         );
         paddedOf.set(key, dqp);
       }
-      padInputOf.set(t.node, dqp);
+      override(t.node, 0, dqp);
     }
-    // A plain DequantizeLinear that only padded Convs would have read is left out.
-    for (const [x, pair] of after) {
-      const q = qOf.get(x);
-      if (!q || ![...paddedOf.keys()].some((k) => k.startsWith(`${x}|`))) continue;
-      const readers = indexes.flatMap((gi) => gi.consumersOf(x)).filter((n) => !padInputOf.has(n));
-      if (readers.length === 0 && !idx.graphOutputs.has(x)) after.set(x, pair.filter((n) => n.output[0] !== dqOf.get(x)));
+    // A MatMul of two activations whose only reader multiplies (or divides) it by a positive scalar
+    // constant (attention's 1/sqrt(d)): the constant goes into the scale of a DequantizeLinear of its
+    // first input and the Mul is dropped. FP32 gets this from ORT's MatMulScaleFusion (FusedMatMul);
+    // MatMulIntegerToFloat has no such fusion, so without this the int8 model pays a float Mul over
+    // every [heads, T, T] score.
+    for (const t of plan.targets) {
+      if (t.weightInput !== undefined || t.activationInputs.length !== 2 || t.node.opType !== 'MatMul') continue;
+      const gi = indexOf.get(t.graph) ?? idx;
+      const out = t.node.output[0]!, x = t.node.input[0]!, q = qOf.get(x);
+      const cons = gi.consumersOf(out);
+      if (!q || !plan.activations.has(t.node.input[1]!) || plan.activations.has(out) || gi.graphOutputs.has(out) || cons.length !== 1) continue;
+      const m = cons[0]!;
+      if ((m.opType !== 'Mul' && m.opType !== 'Div') || (m.domain !== '' && m.domain !== 'ai.onnx') || m.input.length !== 2 || removed.has(m)) continue;
+      const ci = m.opType === 'Div' ? 1 : m.input[0] === out ? 1 : 0;
+      if (m.input[1 - ci] !== out) continue;
+      const ct = gi.constant(m.input[ci]!);
+      if (!ct || tensorDims(ct).reduce((u, v) => u * v, 1) !== 1) continue;
+      const c0 = tensorToFloat32(ct, baseDir)[0]!;
+      const c = m.opType === 'Div' ? 1 / c0 : c0;
+      if (!(c > 0) || !Number.isFinite(c)) continue;
+      const sn = idx.unique(`${x}_scale_folded`), dqo = idx.unique(`${x}_scaled_DequantizeLinear_Output`);
+      newInits.push(makeTensor(sn, DataType.FLOAT, [], Float32Array.of(Math.fround(paramsOf(x).scale * c))));
+      after.get(x)!.push(makeNode('DequantizeLinear', [q.qo, sn, q.zn], [dqo], idx.unique(`${x}_scaled_DequantizeLinear`)));
+      override(t.node, 0, dqo);
+      t.node.output[0] = m.output[0]!;
+      removed.add(m);
     }
   }
+  const ownDq = new Set([...after.values()].flatMap((pair) => pair.filter((n) => n.opType === 'DequantizeLinear').map((n) => n.output[0]!)));
   for (const gi of indexes) {
     const sub = gi.graph;
     const nodes: NodeProto[] = [...heads.get(sub)!];
@@ -202,13 +224,19 @@ export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string,
         const d = dqOf.get(n.input[i]!);
         if (d) n.input[i] = d;
       }
-      const padded = padInputOf.get(n);
-      if (padded) n.input[0] = padded;
+      for (const [i, v] of inputOverride.get(n) ?? []) n.input[i] = v;
       nodes.push(n);
       for (const o of n.output) if (after.has(o)) nodes.push(...after.get(o)!);
     }
     sub.node = nodes;
   }
+  // Our DequantizeLinear nodes nobody reads any more (every reader took a padded or rescaled one).
+  const read = new Set<string>();
+  for (const gi of indexes) {
+    for (const n of gi.graph.node) for (const i of n.input) if (i) read.add(i);
+    for (const o of gi.graph.output) read.add(o.name);
+  }
+  for (const gi of indexes) gi.graph.node = gi.graph.node.filter((n) => n.opType !== 'DequantizeLinear' || !ownDq.has(n.output[0]!) || read.has(n.output[0]!));
   g.initializer.push(...newInits);
   pruneUnused(model);
   return { quantized, opset: onnxOpset(model), dequantized: dqOf, fusedGelu };
