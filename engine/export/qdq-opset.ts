@@ -2,14 +2,14 @@
 // blocked scales 21), converting the ops whose signature changed on the way: attributes that became
 // inputs (Slice 10; Clip, Pad 11; Squeeze, Unsqueeze, Split, ReduceSum 13; the other Reduce* 18),
 // Softmax-family axis semantics (13) and Split's num_outputs (18). Ops we cannot convert faithfully
-// stop the upgrade with an error naming the node.
+// stop the upgrade with an error naming the node (DFT: its axis became an input at 20).
 import { AttributeProtoSchema, AttributeType, create, DataType, type GraphProto, type ModelProto, type NodeProto } from '../onnx/proto';
 import { makeTensor } from '../onnx/tensor';
 import { StudioError, quote } from '../errors';
 import { GraphIndex, attr, intAttr, makeNode, onnxOpset } from './qdq-graph';
 
 const REDUCE_18 = ['ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare'];
-const UNCONVERTIBLE: Record<string, number> = { Upsample: 10, Scatter: 11, GroupNormalization: 21, Resize: 11 };
+const UNCONVERTIBLE: Record<string, number> = { Upsample: 10, Scatter: 11, GroupNormalization: 21, Resize: 11, DFT: 20 };
 
 /** Whether upgradeOpset(model, target) would succeed (it edits in place, so callers that may skip ask first). */
 export function canUpgradeOpset(model: ModelProto, target: number): boolean {
