@@ -86,6 +86,33 @@ describe.skipIf(!nativeAvailable())('quantizeLinear / dequantizeLinear (native v
     }
   });
 
+  it('streamed int8 path (n ≥ 2^21): bit-exact at every output alignment, 1 and 2 threads, next to ties', () => {
+    const r = rng(4321);
+    const rows = 64, cols = 32768 + 9, n = rows * cols; // > 2^21, rows not a multiple of 64
+    const s = 0.0137;
+    const scales = Float32Array.from({ length: rows }, (_, i) => Math.fround(0.01 + i * 1e-4));
+    const x = new Float32Array(n);
+    const u = new Uint32Array(x.buffer);
+    for (let i = 0; i < n; i++) {
+      x[i] = (Math.floor(r() * 300) - 150 + (i % 3 === 0 ? 0.5 : r())) * s;
+      if (i % 3 === 0) u[i]! += Math.floor(r() * 7) - 3; // ties ± 3 ulps
+    }
+    const perTensor = quantizeRef(x, { outer: 1, axisLen: 1, inner: n, block: 0 }, Float32Array.of(s), Int32Array.of(3), -128, 127, 8);
+    const L = quantLayout(n, [rows, cols], 0, undefined, rows);
+    const zps = Int32Array.from({ length: rows }, (_, i) => (i % 11) - 5);
+    const perChannel = quantizeRef(x, L, scales, zps, -128, 127, 8);
+    const backing = new Int8Array(n + 64);
+    for (const offset of [0, 1, 17, 63]) {
+      for (const threads of [1, 2]) {
+        const out = backing.subarray(offset, offset + n);
+        quantizeLinearSync(x, { dtype: 'int8', scale: s, zeroPoint: 3 }, { threads, out });
+        expect(firstDiff(new Uint8Array(out.buffer, out.byteOffset, n), perTensor), `per-tensor, offset ${offset}, ${threads} threads`).toBe(-1);
+        quantizeLinearSync(x, { dtype: 'int8', scale: scales, zeroPoint: zps, shape: [rows, cols], axis: 0 }, { threads, out });
+        expect(firstDiff(new Uint8Array(out.buffer, out.byteOffset, n), perChannel), `per-channel, offset ${offset}, ${threads} threads`).toBe(-1);
+      }
+    }
+  });
+
   it('packs int4 two per byte, first element in the low nibble, zero high nibble after an odd count', () => {
     const q = quantizeLinearSync(Float32Array.of(1, -2, 7, -8, 3), { dtype: 'int4', scale: 1 });
     expect(Array.from(q)).toEqual([0xe1, 0x87, 0x03]);

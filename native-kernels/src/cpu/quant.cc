@@ -84,43 +84,15 @@ QK_AVX512 inline __m256i packNibbles64(__m512i w) {
 }
 
 template <bool VEC>
-QK_AVX512 void quantStretch(const float* x, int64_t len, const float* s, const int32_t* z, int qmin, int qmax, uint8_t* out,
-                            bool bigOutput = false) {
+QK_AVX512 void quantStretch(const float* x, int64_t len, const float* s, const int32_t* z, int qmin, int qmax, uint8_t* out) {
   const __m512i vqmin = _mm512_set1_epi32(qmin), vqmax = _mm512_set1_epi32(qmax);
   __m512 vs; __m512i vz;
   loadScale<VEC>(s, z, 0, 0xFFFF, vs, vz);
   __m512 lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(vqmin, vz)), hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(vqmax, vz));
   int64_t i = 0;
-  if (!VEC && !reciprocalOk(s[0])) i = 0;  // falls through to the dividing loop below
-  else if (!VEC) {
+  if (!VEC && reciprocalOk(s[0])) {  // otherwise the dividing loop below does it all
     const __m512 vr = _mm512_set1_ps(1.0f / s[0]);
-    // long stretches: align the output, then stream it past the caches (no read-for-ownership)
-    const bool stream = bigOutput && len >= 512;
-    int64_t head = stream ? std::min<int64_t>(len, (64 - (reinterpret_cast<uintptr_t>(out) & 63)) & 63) : 0;
-    for (; i < head; i += 16) {
-      const int64_t w = std::min<int64_t>(16, head - i);
-      const __mmask16 m = __mmask16((1u << w) - 1);
-      __m512 t = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(_mm512_maskz_loadu_ps(m, x + i), vs), lo), hi);
-      _mm512_mask_cvtepi32_storeu_epi8(out + i, m, _mm512_add_epi32(_mm512_cvtps_epi32(t), vz));
-    }
-    i = head;
-    if (stream) {
-      // four interleaved streams at least 4 KB apart (as glibc's large memcpy does): more reads in flight on
-      // a high-latency memory system than one sequential stream gets from the prefetchers
-      const int64_t part = ((len - i) / 4) / 64 * 64;
-      if (part >= 1024) {
-        for (int64_t j = 0; j < part; j += 64)
-          for (int p = 0; p < 4; ++p) {
-            const int64_t o = i + p * part + j;
-            _mm512_stream_si512(reinterpret_cast<__m512i*>(out + o), quant64(x + o, vs, vr, lo, hi, vz));
-          }
-        i += 4 * part;
-      }
-      for (; i + 64 <= len; i += 64) _mm512_stream_si512(reinterpret_cast<__m512i*>(out + i), quant64(x + i, vs, vr, lo, hi, vz));
-      _mm_sfence();
-    } else {
-      for (; i + 64 <= len; i += 64) _mm512_storeu_si512(out + i, quant64(x + i, vs, vr, lo, hi, vz));
-    }
+    for (; i + 64 <= len; i += 64) _mm512_storeu_si512(out + i, quant64(x + i, vs, vr, lo, hi, vz));
   }
   for (; i < len; i += 16) {
     const __mmask16 m = len - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (len - i)) - 1);
@@ -134,6 +106,25 @@ QK_AVX512 void quantStretch(const float* x, int64_t len, const float* s, const i
   }
 }
 
+// int8, one scale, output 64-byte aligned and past the caches: 64 at a time, streamed (no read-for-ownership),
+// reads prefetched one granule ahead. The caller interleaves four such streams (see quantize) and
+// fences once per task. Returns how many elements were done (a multiple of 64); the caller does the rest.
+constexpr int64_t kPrefetch = 1024;  // 4 KB ahead: the stream's next granule (see quantizeInt8Streamed)
+QK_AVX512 int64_t quantStretchStream(const float* x, int64_t len, float s, int32_t z, int qmin, int qmax, uint8_t* out) {
+  if (!reciprocalOk(s)) return 0;
+  const __m512 vs = _mm512_set1_ps(s), vr = _mm512_set1_ps(1.0f / s);
+  const __m512i vz = _mm512_set1_epi32(z);
+  const __m512 lo = _mm512_set1_ps(float(qmin - z)), hi = _mm512_set1_ps(float(qmax - z));
+  int64_t i = 0;
+  for (; i + 64 <= len; i += 64) {
+    const char* pf = reinterpret_cast<const char*>(x + i + kPrefetch);
+    _mm_prefetch(pf, _MM_HINT_T0); _mm_prefetch(pf + 64, _MM_HINT_T0);
+    _mm_prefetch(pf + 128, _MM_HINT_T0); _mm_prefetch(pf + 192, _MM_HINT_T0);
+    _mm512_stream_si512(reinterpret_cast<__m512i*>(out + i), quant64(x + i, vs, vr, lo, hi, vz));
+  }
+  return i;
+}
+
 // int4, one scale, even start: quantize 64 at a time and pack in registers; returns how many were done
 QK_AVX512 int64_t quantStretchInt4(const float* x, int64_t len, float s, int32_t z, int qmin, int qmax, uint8_t* packed) {
   const __m512 vs = _mm512_set1_ps(s);
@@ -142,11 +133,13 @@ QK_AVX512 int64_t quantStretchInt4(const float* x, int64_t len, float s, int32_t
   if (!reciprocalOk(s)) return 0;
   const __m512 vr = _mm512_set1_ps(1.0f / s);
   int64_t i = 0;
-  const int64_t part = (len / 4) / 64 * 64;  // four interleaved read streams, as above
+  const int64_t part = (len / 4) / 64 * 64;  // four interleaved read streams, each prefetched 4 KB ahead
   if (part >= 1024) {
     for (int64_t j = 0; j < part; j += 64)
       for (int p = 0; p < 4; ++p) {
         const int64_t o = p * part + j;
+        const char* pf = reinterpret_cast<const char*>(x + o + kPrefetch);  // prefetching past the end is harmless
+        _mm_prefetch(pf, _MM_HINT_T0); _mm_prefetch(pf + 64, _MM_HINT_T0); _mm_prefetch(pf + 128, _MM_HINT_T0); _mm_prefetch(pf + 192, _MM_HINT_T0);
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(packed + o / 2), packNibbles64(quant64(x + o, vs, vr, lo, hi, vz)));
       }
     i = 4 * part;
@@ -417,6 +410,40 @@ QK_AVX512 void fakeQuantStretch(const float* x, const float* gy, int64_t len, co
   }
 }
 
+// int8 outputs past the caches (n >= 2M). Tasks start on 64-byte output boundaries (the first task takes
+// the unaligned head), so every thread streams whole cache lines and no two threads share one. Inside a
+// task the range is cut into four quarters walked in lockstep, kGranule elements at a time: four read
+// streams 64 KB apart keep more misses in flight than one sequential stream on this high-latency VM
+// (as glibc's large memcpy does), and a granule is short enough that per-channel rows (one scale per
+// row) still see four long streams. Stretches that are not one-scale or not aligned go through
+// quantStretch, bit-exact either way.
+void quantizeInt8Streamed(const float* x, const Layout& L, const float* scales, const int32_t* zps, int qmin, int qmax,
+                          uint8_t* out, int threads) {
+  const int64_t n = L.count();
+  constexpr int64_t kGranule = 1024;
+  const int64_t d = std::min<int64_t>(n, (64 - (reinterpret_cast<uintptr_t>(out) & 63)) & 63);
+  const int64_t body = (n - d + kChunk - 1) / kChunk;
+  const int64_t tasks = body + (d > 0 ? 1 : 0);
+  auto start = [&](int64_t t) { return d > 0 ? (t == 0 ? 0 : std::min(n, d + (t - 1) * kChunk)) : std::min(n, t * kChunk); };
+  auto run = [&](int64_t i, int64_t len, int64_t k) {
+    if ((reinterpret_cast<uintptr_t>(out + i) & 63) == 0) {
+      const int64_t done = quantStretchStream(x + i, len, scales[k], zps[k], qmin, qmax, out + i);
+      i += done, len -= done;
+      if (len == 0) return;
+    }
+    quantStretch<false>(x + i, len, scales + k, zps + k, qmin, qmax, out + i);
+  };
+  auto vec = [&](int64_t i, int64_t len, int64_t k) { quantStretch<true>(x + i, len, scales + k, zps + k, qmin, qmax, out + i); };
+  parallelFor(tasks, threads, [&](int64_t t) {
+    const int64_t a = start(t), b = start(t + 1);
+    const int64_t q = (b - a) / 4 / kGranule * kGranule;
+    for (int64_t g = 0; g < q; g += kGranule)
+      for (int p = 0; p < 4; ++p) L.walk(a + p * q + g, a + p * q + g + kGranule, run, vec);
+    L.walk(a + 4 * q, b, run, vec);
+    _mm_sfence();
+  });
+}
+
 }  // namespace
 
 void quantize(const float* x, const Layout& L, const float* scales, const int32_t* zps, int qmin, int qmax, int bits,
@@ -425,11 +452,11 @@ void quantize(const float* x, const Layout& L, const float* scales, const int32_
   if (lv == 0) return ref::quantize(x, L, scales, zps, qmin, qmax, bits, out);
   if (lv == 1) return quantizeAvx2(x, L, scales, zps, qmin, qmax, bits, out, threads);
   const int64_t n = L.count();
+  if (bits == 8 && n >= (int64_t(1) << 21)) return quantizeInt8Streamed(x, L, scales, zps, qmin, qmax, out, threads);
   parallelFor((n + kChunk - 1) / kChunk, threads, [&](int64_t t) {
     const int64_t a = t * kChunk, b = std::min(n, a + kChunk);
     thread_local std::vector<uint8_t> scratch;
     thread_local std::vector<std::pair<int64_t, int64_t>> viaScratch;  // int4: chunk-relative [start, end)
-    const bool big = n >= (int64_t(1) << 21);  // outputs past the caches: stream them
     if (bits == 4 && scratch.size() < size_t(kChunk)) scratch.resize(kChunk);
     viaScratch.clear();
     uint8_t* dst = bits == 8 ? out + a : scratch.data();
@@ -440,7 +467,7 @@ void quantize(const float* x, const Layout& L, const float* scales, const int32_
                i += done, len -= done;
                if (len == 0) return;
              }
-             quantStretch<false>(x + i, len, scales + k, zps + k, qmin, qmax, dst + (i - a), bits == 8 && big);
+             quantStretch<false>(x + i, len, scales + k, zps + k, qmin, qmax, dst + (i - a));
              if (bits == 4) viaScratch.emplace_back(i - a, i - a + len);
            },
            [&](int64_t i, int64_t len, int64_t k) {
@@ -551,6 +578,8 @@ void fakeQuantBackward(const float* x, const float* gy, const Layout& L, const f
 }
 
 void copyBytes(void* dst, const void* src, int64_t n, int threads) {
+  // one thread: one plain memcpy call (glibc picks its own large-copy strategy); more: 1 MB pieces shared out
+  if (threads == 1 || poolSize() == 1) { std::memcpy(dst, src, size_t(n)); return; }
   const int64_t chunk = int64_t(1) << 20;
   parallelFor((n + chunk - 1) / chunk, threads, [&](int64_t t) {
     const int64_t a = t * chunk, len = std::min(chunk, n - a);
