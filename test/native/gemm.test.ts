@@ -1,7 +1,7 @@
 // int8 GEMM (s8×s8→s32 and u8×s8→s32, MatMulInteger semantics with zero points): every CPU path the
 // machine has (AVX-512 VNNI, AMX-INT8, the scalar C++ twin) against the TypeScript twin, exactly.
 import { describe, expect, it } from 'vitest';
-import { cpuFeatures, gemmInt8, gemmInt8Sync, gemmKernelFor, nativeAvailable, packB } from '../../native-kernels/lib/index';
+import { cpuFeatures, GEMM_INLINE_MACS, gemmInt8, gemmInt8Sync, gemmKernelFor, gemmRunsInline, nativeAvailable, packB } from '../../native-kernels/lib/index';
 import { gemmInt8Ref } from '../../native-kernels/lib/reference/gemm';
 import { firstDiff, int8s, uint8s } from './helpers';
 
@@ -14,6 +14,7 @@ if (f?.amxInt8 && f.amxPermitted) impls.push('amx');
 
 const SHAPES: [number, number, number][] = [
   [1, 1, 1], [1, 67, 33], [3, 5, 7], [17, 129, 31], [33, 64, 32], [64, 200, 96], [45, 333, 70], [1, 512, 257],
+  [1, 1000, 4100], // decode GEMV: four-panel groups on both threads, then a partial panel
 ];
 
 describe.skipIf(!nativeAvailable())('gemmInt8 (native vs TypeScript reference, exact)', () => {
@@ -34,6 +35,19 @@ describe.skipIf(!nativeAvailable())('gemmInt8 (native vs TypeScript reference, e
       });
     });
   }
+
+  it('gemmInt8 runs small products inline and large ones on a worker: both a Promise with the exact result', async () => {
+    expect(gemmRunsInline(1, 4096, 4096)).toBe(true);
+    expect(gemmRunsInline(512, 512, 512)).toBe(true);
+    expect(gemmRunsInline(513, 512, 512)).toBe(false);
+    expect(GEMM_INLINE_MACS).toBe(512 ** 3);
+    for (const [M, K, N] of [[1, 300, 200], [600, 520, 430]] as const) {
+      const A = uint8s(M * K, 71), B = int8s(K * N, 72), pb = packB(B, K, N);
+      const pending = gemmInt8(A, pb, { M, K, N, aZeroPoint: 9, bZeroPoint: -2 });
+      expect(pending).toBeInstanceOf(Promise);
+      expect(firstDiff(await pending, gemmInt8Sync(A, pb, { M, K, N, aZeroPoint: 9, bZeroPoint: -2 }, { impl: 'reference' })), `${M}×${K}×${N}`).toBe(-1);
+    }
+  });
 
   it('extreme values do not overflow the int32 accumulators within K = 4096 (worst case −128·−128·K)', async () => {
     const M = 16, K = 4096, N = 48;

@@ -177,6 +177,29 @@ QK_VNNI512 void vnniRow(const uint8_t* a, int64_t Kp, const uint8_t* b, int32_t*
   _mm512_storeu_si512(out + 16, _mm512_add_epi32(_mm512_add_epi32(s[1], s[3]), _mm512_add_epi32(s[5], s[7])));
 }
 
+// One row against four consecutive panels at once: four B read streams (one per panel, Kp*32 bytes apart)
+// keep more misses in flight than one, the way a decode GEMV (B read once, straight from memory) needs.
+QK_VNNI512 void vnniRow4(const uint8_t* a, int64_t Kp, const uint8_t* b, int32_t* out /* 4 x 32, panel after panel */) {
+  __m512i s[8];
+  for (auto& v : s) v = _mm512_setzero_si512();
+  const int64_t ps = Kp * kPanel;
+  for (int64_t k = 0; k < Kp; k += 4) {
+    const uint8_t* bk = b + (k / 64) * 2048 + ((k / 4) % 16) * 64;
+    if ((k & 63) == 0)  // each panel's next 2 KB k-block, 4 KB ahead
+      for (int p = 0; p < 4; ++p)
+        for (int l = 0; l < 2048; l += 64) _mm_prefetch(reinterpret_cast<const char*>(bk + p * ps + 4096 + l), _MM_HINT_T0);
+    int32_t av;
+    std::memcpy(&av, a + k * 8, 4);
+    const __m512i va = _mm512_set1_epi32(av);
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; ++p) {
+      s[2 * p] = _mm512_dpbusd_epi32(s[2 * p], va, _mm512_loadu_si512(bk + p * ps));
+      s[2 * p + 1] = _mm512_dpbusd_epi32(s[2 * p + 1], va, _mm512_loadu_si512(bk + p * ps + 1024));
+    }
+  }
+  for (int p = 0; p < 8; ++p) _mm512_storeu_si512(out + p * 16, s[p]);
+}
+
 QK_VNNI512 void vnniBlock(const uint8_t* a, int64_t rows, int64_t Kp, const uint8_t* b, int32_t* out) {
   switch (rows) {
     case 1: return vnniRow(a, Kp, b, out);
@@ -388,7 +411,16 @@ void gemm(const uint8_t* A, bool aSigned, int32_t aZp, const uint8_t* packedB, c
     const int64_t p0 = pt * panelsPerTask, p1 = std::min(panels, (pt + 1) * panelsPerTask);
     // row blocks outer: the A block stays in L1 while the task's B panels pass (measured best for both paths)
     for (int64_t blk = b0; blk < b1; ++blk) {
-      for (int64_t p = p0; p < p1; ++p) {
+      int64_t p = p0;
+      if (impl == Impl::Vnni && M - blk * mb == 1) {  // GEMV (k-quad A): four whole panels at a time
+        for (; p + 4 <= p1 && (p + 4) * kPanel <= N; p += 4) {
+          alignas(64) int32_t t4[4 * 32];
+          vnniRow4(Ap + blk * mb * Kp, Kp, packedB + p * Kp * kPanel, t4);
+          for (int q = 0; q < 4; ++q)
+            finishBlock(t4 + q * 32, 32, 1, kPanel, colTerm.data() + (p + q) * kPanel, bZp != 0 ? rowTerm.data() + blk * mb : nullptr, C + blk * mb * N + (p + q) * kPanel, N);
+        }
+      }
+      for (; p < p1; ++p) {
         const int64_t m0 = blk * mb, rows = std::min(mb, M - m0);
         const uint8_t* bp = packedB + p * Kp * kPanel;
         const int64_t n0 = p * kPanel, w = std::min(kPanel, N - n0);

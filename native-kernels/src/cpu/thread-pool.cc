@@ -32,6 +32,7 @@ class Pool {
       std::lock_guard<std::mutex> g(m_);
       fn_ = &fn; tasks_ = tasks; next_ = 0; running_ = 0; open_ = true; participants_ = use - 1; error_ = nullptr;
       ++generation_;
+      published_.store(generation_, std::memory_order_release);
     }
     cv_.notify_all();
     work();
@@ -39,6 +40,8 @@ class Pool {
     // (on a loaded machine a sleeping worker would otherwise hold the caller up after all tasks are done).
     std::unique_lock<std::mutex> g(m_);
     open_ = false;
+    // a worker still on its last task usually finishes within microseconds: spin briefly before sleeping
+    for (int i = 0; i < kSpin && running_ != 0; ++i) { g.unlock(); spinPause(); g.lock(); }
     done_.wait(g, [&] { return running_ == 0; });
     fn_ = nullptr;
     if (error_) std::rethrow_exception(error_);
@@ -59,6 +62,10 @@ class Pool {
   void loop(int id) {
     uint64_t seen = 0;
     for (;;) {
+      // Spin a little before sleeping: back-to-back regions (a decode loop, one GEMM after another) then
+      // start without a futex wake-up, which costs tens of microseconds on a loaded VM. Bounded (about
+      // 50 us), so an idle pool does not hold a core.
+      for (int i = 0; i < kSpin && published_.load(std::memory_order_acquire) == seen; ++i) spinPause();
       std::unique_lock<std::mutex> g(m_);
       cv_.wait(g, [&] { return stop_ || (generation_ != seen && id <= participants_); });
       if (stop_) return;
@@ -71,6 +78,13 @@ class Pool {
       if (--running_ == 0) done_.notify_all();
     }
   }
+  static constexpr int kSpin = 2000;
+  static void spinPause() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+  std::atomic<uint64_t> published_{0};
   std::vector<std::thread> workers_;
   std::mutex m_, regionMutex_;
   std::condition_variable cv_, done_;
