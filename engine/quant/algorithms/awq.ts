@@ -97,7 +97,7 @@ export async function runAwq(o: AwqOptions): Promise<AwqResult> {
   const stats = new Map<string, ActivationStats>();
   for (const stage of stageLayers(model, layers)) {
     throwIfCancelled(ctx);
-    for (const [k, v] of await capture.capture([...new Set(stage.flatMap((l) => l.inputs))], { gram: true })) stats.set(k, v);
+    for (const [k, v] of await capture.capture([...new Set(stage.flatMap((l) => l.inputs))], { gram: true, absMax: false })) stats.set(k, v);
   }
   const t1 = performance.now();
   const scaled: AwqResult['scaled'] = [];

@@ -59,19 +59,25 @@ export async function runGptq(o: GptqRunOptions): Promise<{ results: WeightOnlyL
   const stages = stageLayers(model, o.layers);
   const capture = new StagedCapture(model, baseDir, { batches: o.batches, overrides, ctx });
   const results: WeightOnlyLayerResult[] = [];
-  let quantMs = 0, errMs = 0;
+  let quantMs = 0, errMs = 0, captureCpuUs = 0, quantCpuUs = 0;
   let done = 0;
   for (const [si, stage] of stages.entries()) {
     throwIfCancelled(ctx);
     const targets = [...new Set(stage.flatMap((l) => l.inputs))];
-    const stats = await capture.capture(targets, { gram: true });
+    const c0 = process.cpuUsage();
+    const stats = await capture.capture(targets, { gram: true, absMax: false, absSum: false });
+    const c1 = process.cpuUsage(c0);
+    captureCpuUs += c1.user + c1.system;
     for (const layer of stage) {
       throwIfCancelled(ctx);
       const H = hessianFromGram(layer.inputs.map((i) => stats.get(i)!), layer.cols);
       const w = o.startWeights?.get(layer) ?? layerWeightNK(model, baseDir, layer);
       const t0 = performance.now();
+      const q0 = process.cpuUsage();
       const qw = kernel.fn({ weight: w, rows: layer.rows, cols: layer.cols, hessian: H, bits: config.bits, groupSize: config.groupSize, symmetric: config.symmetric, damp: params.damp, blockSize: params.blockSize, actOrder: params.actOrder });
       const t1 = performance.now();
+      const q1 = process.cpuUsage(q0);
+      quantCpuUs += q1.user + q1.system;
       quantMs += t1 - t0;
       overrides.set(layer.weight, weightToStored(layer, qw.dequantized));
       // Report: RTN on the same weights and activations is the "before".
@@ -84,5 +90,6 @@ export async function runGptq(o: GptqRunOptions): Promise<{ results: WeightOnlyL
     }
     ctx?.onProgress?.({ stage: 'gptq', fraction: (si + 1) / stages.length, message: `GPTQ stage ${si + 1}/${stages.length}: ${stage.map((l) => l.nodes[0]!.name).join(', ')}`, metrics: { layers: done } });
   }
-  return { results, timings: { gptqCaptureMs: capture.ortMs, gptqKernelMs: quantMs, gptqErrorMs: errMs } };
+  // CPU ms (all threads of this process) beside wall ms: on a shared, loaded machine wall time overstates the work.
+  return { results, timings: { gptqCaptureMs: capture.ortMs, gptqCaptureCpuMs: captureCpuUs / 1e3, gptqKernelMs: quantMs, gptqKernelCpuMs: quantCpuUs / 1e3, gptqErrorMs: errMs } };
 }

@@ -97,7 +97,7 @@ export async function runSmoothQuant(model: ModelProto, baseDir: string | undefi
   for (const stage of stageLayers(model, layers)) {
     throwIfCancelled(ctx);
     const targets = [...new Set(stage.flatMap((l) => l.inputs))].filter((t) => wantedInputs.has(t));
-    if (targets.length) for (const [k, v] of await capture.capture(targets, { gram: true })) stats.set(k, v);
+    if (targets.length) for (const [k, v] of await capture.capture(targets, { gram: true, absSum: false })) stats.set(k, v);
   }
   const t1 = performance.now();
   const actBits = recipe.activations?.dtype.endsWith('4') ? 4 : 8;

@@ -6,6 +6,14 @@
 // Passes are cheap: each pass runs only the nodes between the previous pass's frontier (the tensors
 // later nodes still need, kept per batch) and this stage's targets. ORT prunes everything past the
 // requested outputs; weights changed since (the previous stage, now quantized) are read from `overrides`.
+//
+// Memory: the frontier is kept for every calibration batch between passes — on moby-gpt with 128 windows
+// of 256 bytes that is 42 MB (a [32768, 320] residual) up to 168 MB (the [32768, 1280] GELU output before
+// the MLP projection). Streaming it away is not cheap: stage s+1 must see stage s quantized with the
+// statistics of *all* batches, so dropping the frontier means re-running the graph from the inputs per
+// pass (the whole prefix, O(stages²) work). Time per pass is in `passes`; on moby-gpt (2 cores) the ORT
+// run dominates (session creation is 2–20 ms a pass, serialisation ≤ 10 ms): the forward MatMuls and
+// the K×K Grams (the [32768, 1280] MLP input's is the largest) are most of it.
 import * as ort from 'onnxruntime-node';
 import { availableParallelism } from 'node:os';
 import {
@@ -25,10 +33,26 @@ export interface ActivationStats {
   count: number;
   /** Σ XᵀX, cols × cols (H = 2·gram / count). */
   gram?: Float64Array;
-  /** max |X| per channel. */
+  /** max |X| per channel (zeros unless asked for: `want.absMax`). */
   absMax: Float32Array;
-  /** Σ |X| per channel (mean = absSum / count). */
+  /** Σ |X| per channel, mean = absSum / count (zeros unless asked for: `want.absSum`). */
   absSum: Float64Array;
+}
+
+/** What a pass computes per target; the |X| reductions default to on (GPTQ needs only the Gram). */
+export interface CaptureWant {
+  gram: boolean;
+  absMax?: boolean;
+  absSum?: boolean;
+}
+
+/** Where one pass's time went (wall ms), for the timings a run reports. */
+export interface CapturePassTiming {
+  target: string;
+  nodes: number;
+  createMs: number;
+  runMs: number;
+  accumulateMs: number;
 }
 
 const ORT_TO_ONNX: Record<string, number> = {
@@ -83,8 +107,10 @@ export class StagedCapture {
   /** Frontier tensors, one ort.Tensor per batch. */
   private cache = new Map<string, ort.Tensor[]>();
   private readonly opset: number;
-  /** Wall time spent inside ORT (create + run), ms. */
+  /** Wall time spent inside ORT (create + run) plus folding each batch's statistics in, ms. */
   ortMs = 0;
+  /** One entry per pass. */
+  readonly passes: CapturePassTiming[] = [];
 
   constructor(model: ModelProto, baseDir: string | undefined, opts: StagedCaptureOptions) {
     this.model = model;
@@ -109,7 +135,8 @@ export class StagedCapture {
    * statistics of each target. Must be called in stage order; `overrides` must already hold the
    * quantized weights of every earlier stage.
    */
-  async capture(targets: string[], want: { gram: boolean }): Promise<Map<string, ActivationStats>> {
+  async capture(targets: string[], want: CaptureWant): Promise<Map<string, ActivationStats>> {
+    const wantMax = want.absMax ?? true, wantSum = want.absSum ?? true;
     const g = this.model.graph!;
     const needed = new Set<NodeProto>();
     const stack = [...new Set(targets)];
@@ -154,14 +181,24 @@ export class StagedCapture {
       colsOf.set(t, K);
       const p = `qs_${uniqTargets.indexOf(t)}`;
       statInits.push(makeTensor(`${p}_shape`, DataType.INT64, [2], BigInt64Array.from([-1n, BigInt(K)])));
-      statInits.push(makeTensor(`${p}_axes`, DataType.INT64, [1], BigInt64Array.from([0n])));
       statNodes.push(node('Reshape', [t, `${p}_shape`], [`${p}_x2d`]));
-      statNodes.push(node('Abs', [`${p}_x2d`], [`${p}_abs`]));
-      if (this.opset >= 18) statNodes.push(node('ReduceMax', [`${p}_abs`, `${p}_axes`], [`${p}_absmax`], { keepdims: 0 }));
-      else statNodes.push(node('ReduceMax', [`${p}_abs`], [`${p}_absmax`], { keepdims: 0, axes: [0] }));
-      statNodes.push(node('ReduceSum', [`${p}_abs`, `${p}_axes`], [`${p}_abssum`], { keepdims: 0 }));
+      // The |X| reductions over axis 0 of a [rows, K] tensor are slow in ORT (about a fifth of a GPTQ
+      // pass's kernel time on moby-gpt): only when asked for.
+      if (wantMax || wantSum) {
+        if (wantSum || this.opset >= 18) statInits.push(makeTensor(`${p}_axes`, DataType.INT64, [1], BigInt64Array.from([0n])));
+        statNodes.push(node('Abs', [`${p}_x2d`], [`${p}_abs`]));
+      }
+      if (wantMax) {
+        if (this.opset >= 18) statNodes.push(node('ReduceMax', [`${p}_abs`, `${p}_axes`], [`${p}_absmax`], { keepdims: 0 }));
+        else statNodes.push(node('ReduceMax', [`${p}_abs`], [`${p}_absmax`], { keepdims: 0, axes: [0] }));
+        statOutputs.push(`${p}_absmax`);
+      }
+      if (wantSum) {
+        statNodes.push(node('ReduceSum', [`${p}_abs`, `${p}_axes`], [`${p}_abssum`], { keepdims: 0 }));
+        statOutputs.push(`${p}_abssum`);
+      }
       statNodes.push(node('Shape', [`${p}_x2d`], [`${p}_rows`]));
-      statOutputs.push(`${p}_absmax`, `${p}_abssum`, `${p}_rows`);
+      statOutputs.push(`${p}_rows`);
       if (want.gram) {
         // XᵀX is symmetric: for wide inputs compute only the upper blocks X_iᵀX_j (i ≤ j) of a P×P
         // split of the channels — 10/16 of the multiply-adds for P = 4.
@@ -221,25 +258,35 @@ export class StagedCapture {
       }),
     });
     const t0 = performance.now();
+    let runMs = 0, accMs = 0;
     const session = await ort.InferenceSession.create(toBinary(ModelProtoSchema, sub), {
       intraOpNumThreads: this.opts.threads ?? availableParallelism(), interOpNumThreads: 1, graphOptimizationLevel: 'all',
       // No spin-waiting: on a shared, busy CPU spinning threads cost more than they save.
       extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
     });
+    const tCreated = performance.now();
     try {
       for (let b = 0; b < batches.length; b++) {
         throwIfCancelled(this.opts.ctx);
         const feeds: Record<string, ort.Tensor> = {};
         for (const name of modelInputs) feeds[name] = batches[b]![name]!;
         for (const name of feedsFromCache) feeds[name] = this.cache.get(name)![b]!;
+        const tr = performance.now();
         const res = await session.run(feeds);
+        const ta = performance.now();
+        runMs += ta - tr;
         for (const t of newFrontier) newCache.get(t)!.push(res[t]!);
         uniqTargets.forEach((t, idx) => {
           const p = `qs_${idx}`;
           const s = stats.get(t)!;
-          const am = res[`${p}_absmax`]!.data as Float32Array;
-          const as = res[`${p}_abssum`]!.data as Float32Array;
-          for (let c = 0; c < s.cols; c++) { if (am[c]! > s.absMax[c]!) s.absMax[c] = am[c]!; s.absSum[c]! += as[c]!; }
+          if (wantMax) {
+            const am = res[`${p}_absmax`]!.data as Float32Array;
+            for (let c = 0; c < s.cols; c++) if (am[c]! > s.absMax[c]!) s.absMax[c] = am[c]!;
+          }
+          if (wantSum) {
+            const as = res[`${p}_abssum`]!.data as Float32Array;
+            for (let c = 0; c < s.cols; c++) s.absSum[c]! += as[c]!;
+          }
           s.count += Number((res[`${p}_rows`]!.data as BigInt64Array)[0]);
           if (s.gram) {
             const P = gramParts(s.cols);
@@ -247,22 +294,35 @@ export class StagedCapture {
               const gm = res[`${p}_gram`]!.data as Float32Array;
               for (let i = 0; i < gm.length; i++) s.gram[i]! += gm[i]!;
             } else {
+              // Upper blocks only, row by row (contiguous); the lower triangle is mirrored once per pass.
               const K = s.cols, w = K / P;
               for (let bi = 0; bi < P; bi++) for (let bj = bi; bj < P; bj++) {
                 const gm = res[`${p}_gram_${bi}_${bj}`]!.data as Float32Array; // [w, w]
                 for (let a = 0; a < w; a++) {
                   const row = (bi * w + a) * K + bj * w;
                   for (let b = 0; b < w; b++) s.gram[row + b]! += gm[a * w + b]!;
-                  if (bi !== bj) for (let b = 0; b < w; b++) s.gram[(bj * w + b) * K + bi * w + a]! += gm[a * w + b]!;
                 }
               }
             }
           }
         });
+        accMs += performance.now() - ta;
       }
     } finally {
       await session.release();
     }
+    const tm = performance.now();
+    for (const s of stats.values()) {
+      if (!s.gram || gramParts(s.cols) === 1) continue;
+      const K = s.cols, w = K / gramParts(K), g = s.gram;
+      // Mirror the strictly-upper off-diagonal blocks (block row < block column) into the lower ones.
+      for (let i = 0; i < K; i++) {
+        const bi = Math.floor(i / w);
+        for (let j = (bi + 1) * w; j < K; j++) g[j * K + i] = g[i * K + j]!;
+      }
+    }
+    accMs += performance.now() - tm;
+    this.passes.push({ target: uniqTargets[0]!, nodes: nodes.length, createMs: tCreated - t0, runMs, accumulateMs: accMs });
     this.ortMs += performance.now() - t0;
     for (const n of executedAfter) this.executed.add(n);
     this.cache = newCache;

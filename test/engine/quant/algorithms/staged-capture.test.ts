@@ -45,4 +45,25 @@ describe('StagedCapture', () => {
     }
     expect(captured.get(layers.find((l) => l.nodes[0]!.name === '/layers.1/down/MatMul')!.inputs[0]!)!.cols).toBe(512); // blocked path
   });
+
+  it('gives the same Gram and row count without the |X| reductions (what GPTQ asks for)', async () => {
+    const { model, seq } = buildLlamaFixture({ hidden: 512, layers: 1 });
+    const all = textWindows('train.txt', 4, seq).data as BigInt64Array;
+    const batches = [0, 2].map((s) => ({ input_ids: new ort.Tensor('int64', all.slice(s * seq, (s + 2) * seq), [2, seq]) }));
+    const stages = stageLayers(model, findLinearLayers(model, { opTypes: ['MatMul'], exclude: [] }));
+    const full = new StagedCapture(model, undefined, { batches, overrides: new Map() });
+    const lean = new StagedCapture(model, undefined, { batches, overrides: new Map() });
+    for (const st of stages) {
+      const targets = [...new Set(st.flatMap((l) => l.inputs))];
+      const a = await full.capture(targets, { gram: true });
+      const b = await lean.capture(targets, { gram: true, absMax: false, absSum: false });
+      for (const t of targets) {
+        expect(b.get(t)!.count).toBe(a.get(t)!.count);
+        expect(b.get(t)!.gram).toEqual(a.get(t)!.gram);
+        expect(b.get(t)!.absMax.every((v) => v === 0)).toBe(true);
+        expect(a.get(t)!.absMax.some((v) => v > 0)).toBe(true);
+      }
+    }
+    expect(lean.passes.length).toBe(stages.length);
+  });
 });
