@@ -592,22 +592,26 @@ function gemmImpl(async: boolean, A: Int8Array | Uint8Array, B: Int8Array | Pack
   if (o?.impl === 'reference') {
     return finish(async, () => b.gemmRef(async, a8, aSigned, aZp, packed.source, bZp, M, K, N, C), () => C);
   }
-  // A small product (≤ GEMM_INLINE_MACS, a fraction of a millisecond here) runs inline even from gemmInt8: the
-  // hop to a worker thread and back costs about as much as the kernel (measured 512³: 1972 vs 1447 GOP/s).
-  const inline = async && gemmRunsInline(M, K, N);
+  // A product worth at most about 2 ms of kernel time runs inline even from gemmInt8 (an already-resolved
+  // Promise): the hop to a worker thread and back costs 60-80 µs median here plus a cold thread, about as
+  // much as a 512³ kernel (measured 1447 async vs 1972 GOP/s sync). onnxruntime-node's session.run runs
+  // every size on the JS thread (setImmediate + a synchronous native run).
+  const inline = async && gemmRunsInline(M, K, N, o?.impl ?? 'auto');
   const r = finish(async && !inline, () => b.gemm(async && !inline, a8, aSigned, aZp, packed.data, packed.colSums, bZp, M, K, N, C, impl, threads), () => C);
   return inline ? Promise.resolve(r as Int32Array) : r;
 }
 
-/** gemmInt8 runs products of at most this many multiply-adds (M·K·N) on the calling thread: 512³. */
-export const GEMM_INLINE_MACS = 512 * 512 * 512;
-/** Whether gemmInt8 runs an M×K×N product inline (no worker hop); larger ones go off the JS thread. */
-export function gemmRunsInline(M: number, K: number, N: number): boolean {
-  return M * K * N <= GEMM_INLINE_MACS;
+/** Multiply-adds (M·K·N) that gemmInt8 runs inline: about 2 ms of work on AMX-INT8 (1024³, ~1 TOP/s on
+ *  one core here) or on the VNNI / AVX2 / reference paths (512³). Larger products go off the JS thread. */
+export const GEMM_INLINE_MACS = { amx: 1024 ** 3, other: 512 ** 3 } as const;
+/** Whether gemmInt8 runs an M×K×N product on the calling thread (no worker hop). */
+export function gemmRunsInline(M: number, K: number, N: number, impl: KernelImpl = 'auto'): boolean {
+  const limit = gemmKernelFor(M, impl) === 'amx' ? GEMM_INLINE_MACS.amx : GEMM_INLINE_MACS.other;
+  return M * K * N <= limit;
 }
 
 /** C[M,N] int32 = (A − aZp)(B − bZp), A int8 or uint8 [M,K], B int8 [K,N] or packB(B). VNNI / AMX on the CPU.
- *  Off the JS thread, except products of at most GEMM_INLINE_MACS, which run inline (already-resolved Promise). */
+ *  Off the JS thread, except products of about 2 ms of work or less (GEMM_INLINE_MACS), which run inline. */
 export function gemmInt8(A: Int8Array | Uint8Array, B: Int8Array | PackedB, s: GemmShape, o?: RunOptions): Promise<Int32Array> {
   try { return gemmImpl(true, A, B, s, o) as Promise<Int32Array>; } catch (e) { return Promise.reject(e); }
 }

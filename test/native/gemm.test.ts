@@ -39,13 +39,15 @@ describe.skipIf(!nativeAvailable())('gemmInt8 (native vs TypeScript reference, e
   it('gemmInt8 runs small products inline and large ones on a worker: both a Promise with the exact result', async () => {
     expect(gemmRunsInline(1, 4096, 4096)).toBe(true);
     expect(gemmRunsInline(512, 512, 512)).toBe(true);
-    expect(gemmRunsInline(513, 512, 512)).toBe(false);
-    expect(GEMM_INLINE_MACS).toBe(512 ** 3);
-    for (const [M, K, N] of [[1, 300, 200], [600, 520, 430]] as const) {
+    expect(gemmRunsInline(513, 512, 512, 'vnni')).toBe(false);
+    expect(gemmRunsInline(1025, 1024, 1024)).toBe(false);
+    expect(gemmRunsInline(1024, 1024, 1024)).toBe(gemmKernelFor(1024) === 'amx');
+    expect(GEMM_INLINE_MACS).toEqual({ amx: 1024 ** 3, other: 512 ** 3 });
+    for (const [M, K, N] of [[1, 300, 200], [1100, 1000, 1030]] as const) {
       const A = uint8s(M * K, 71), B = int8s(K * N, 72), pb = packB(B, K, N);
       const pending = gemmInt8(A, pb, { M, K, N, aZeroPoint: 9, bZeroPoint: -2 });
       expect(pending).toBeInstanceOf(Promise);
-      expect(firstDiff(await pending, gemmInt8Sync(A, pb, { M, K, N, aZeroPoint: 9, bZeroPoint: -2 }, { impl: 'reference' })), `${M}×${K}×${N}`).toBe(-1);
+      expect(firstDiff(await pending, gemmInt8Sync(A, pb, { M, K, N, aZeroPoint: 9, bZeroPoint: -2 })), `${M}×${K}×${N}`).toBe(-1); // sync: exact vs the twin above
     }
   });
 
