@@ -12,11 +12,14 @@ import { StudioError, quote } from '../errors';
 import { upgradeOpset } from '../onnx/opset';
 import { attrFloat, attrInt } from '../quant/algorithms/linear-layers';
 import type { WeightOnlyLayerResult } from '../quant/algorithms/weight-only';
+import { fuseTanhGelu } from './matmulnbits-gelu';
 
 export interface WeightOnlyExportOptions {
   format: 'matmulnbits' | 'qdq';
   /** MatMulNBits accuracy_level: 0 = ORT's default (dequantize to float), 4 = int8 compute. Default 4. */
   accuracyLevel?: number;
+  /** matmulnbits only: rewrite tanh-approximated GELUs as com.microsoft FastGelu. Default true. */
+  fuseGelu?: boolean;
   baseDir?: string;
 }
 
@@ -170,6 +173,10 @@ export function exportWeightOnly(model: ModelProto, results: WeightOnlyLayerResu
     }
   }
   g.initializer.push(...newInits);
+  if (opts.format === 'matmulnbits' && (opts.fuseGelu ?? true)) {
+    const n = fuseTanhGelu(g, opts.baseDir);
+    if (n) notices.push(`Fused ${n} tanh-GELU pattern(s) into com.microsoft FastGelu (one pass instead of nine elementwise nodes).`);
+  }
   pruneUnused(g);
   return { model: m, notices };
 }

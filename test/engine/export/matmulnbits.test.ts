@@ -6,7 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { models, hasShared } from '../../helpers/shared';
 import { loadModel, serializeModel, type LoadedModel } from '../../../engine/onnx/model-io';
 import { tensorToTypedArray, tensorToFloat32, makeTensor, DataType } from '../../../engine/onnx/tensor';
-import { clone, ModelProtoSchema } from '../../../engine/onnx/proto';
+import { clone, ModelProtoSchema, ValueInfoProtoSchema } from '../../../engine/onnx/proto';
 import { exportWeightOnly, packMatMulNBits, unpackMatMulNBits } from '../../../engine/export/matmulnbits';
 import { findLinearLayers, layerWeightNK, weightToStored } from '../../../engine/quant/algorithms/linear-layers';
 import { rtnLayers, type WeightOnlyConfig, type WeightOnlyLayerResult } from '../../../engine/quant/algorithms/weight-only';
@@ -63,6 +63,31 @@ describe.skipIf(!hasShared)('MatMulNBits export (moby-gpt, real weights)', () =>
       expect(maxAbsDiff(await logits(serializeModel(fast), ids, val.shape), ref)).toBeLessThan(INT8_ACT_TOL);
     });
   }
+
+  it('fuses the six tanh-GELUs into FastGelu (same logits as the nine-node form), not one whose inside is read elsewhere', async () => {
+    const layers = findLinearLayers(gpt.model, { opTypes: ['MatMul'], exclude: [] });
+    const results = rtnLayers(new Map(layers.map((l) => [l, layerWeightNK(gpt.model, gpt.baseDir, l)])), { bits: 4, symmetric: true, groupSize: 32 });
+    const plain = exportWeightOnly(gpt.model, results, { format: 'matmulnbits', accuracyLevel: 0, fuseGelu: false });
+    const fused = exportWeightOnly(gpt.model, results, { format: 'matmulnbits', accuracyLevel: 0 });
+    const count = (m: typeof plain.model, op: string) => m.graph!.node.filter((n) => n.opType === op).length;
+    expect(count(plain.model, 'Tanh')).toBe(6);
+    expect(count(fused.model, 'FastGelu')).toBe(6);
+    expect(count(fused.model, 'Tanh')).toBe(0);
+    expect(count(fused.model, 'Mul')).toBe(count(plain.model, 'Mul') - 36);
+    const a = await logits(serializeModel(plain.model), ids, val.shape);
+    expect(maxAbsDiff(await logits(serializeModel(fused.model), ids, val.shape), a)).toBeLessThan(1e-3 * maxAbs(a));
+    // A value inside one pattern is a graph output: that GELU stays as it is.
+    const exposed = clone(ModelProtoSchema, gpt.model);
+    const tanh = exposed.graph!.node.find((n) => n.opType === 'Tanh')!;
+    exposed.graph!.output.push(clone(ValueInfoProtoSchema, exposed.graph!.output[0]!));
+    exposed.graph!.output.at(-1)!.name = tanh.output[0]!;
+    exposed.graph!.output.at(-1)!.type = undefined;
+    const partial = exportWeightOnly(exposed, results, { format: 'matmulnbits' });
+    expect(count(partial.model, 'FastGelu')).toBe(5);
+    expect(count(partial.model, 'Tanh')).toBe(1);
+    // The int4 QDQ format is for runtimes without com.microsoft: no FastGelu there.
+    expect(count(exportWeightOnly(gpt.model, results, { format: 'qdq' }).model, 'FastGelu')).toBe(0);
+  });
 
   it('int4 export is at most 0.2× the FP32 file; opset-21 int4 QDQ export matches the dequantized model', async () => {
     const layers = findLinearLayers(gpt.model, { opTypes: ['MatMul'], exclude: [] });
