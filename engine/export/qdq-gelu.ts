@@ -3,13 +3,13 @@
 // (opset 20, approximate="tanh"). ORT does not fuse this spelling by itself, and in a quantized
 // transformer those float ops are a third of the run time once the MatMuls are int8 (moby-gpt:
 // ~7 ms of 30 ms CPU time at T=256). Same function, float rounding aside. Only done when the model's
-// opset already is 20+ or can be raised to 20 (qdq-opset.ts), and never through a tensor the QDQ plan
+// opset already is 20+ or can be raised to 20 (engine/onnx/opset.ts), and never through a tensor the QDQ plan
 // quantizes.
 import type { GraphProto, ModelProto, NodeProto } from '../onnx/proto';
 import { AttributeProtoSchema, AttributeType, create } from '../onnx/proto';
 import { tensorToFloat32 } from '../onnx/tensor';
 import { GraphIndex, makeNode, onnxOpset, subgraphsOf } from './qdq-graph';
-import { canUpgradeOpset, upgradeOpset } from './qdq-opset';
+import { canUpgradeOpset, upgradeOpset } from '../onnx/opset';
 
 interface Match { x: string; y: string; nodes: NodeProto[] }
 

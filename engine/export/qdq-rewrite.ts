@@ -11,7 +11,7 @@ import { StudioError, quote } from '../errors';
 import { GraphIndex, intAttr, makeNode, onnxOpset } from './qdq-graph';
 import { graphIndexes, type QdqPlan, type QdqTarget } from './qdq-plan';
 import { quantizeWeight, rangeParams, roundHalfEven, type QParams } from './qdq-params';
-import { upgradeOpset } from './qdq-opset';
+import { upgradeOpset } from '../onnx/opset';
 import { fuseTanhGelu } from './qdq-gelu';
 
 export interface RewriteResult {
