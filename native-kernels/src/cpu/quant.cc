@@ -45,24 +45,31 @@ QK_AVX512 inline void loadScale(const float* s, const int32_t* z, int64_t i, __m
   else { vs = _mm512_set1_ps(s[0]); vz = _mm512_set1_epi32(z[0]); }
 }
 
-// x / s for 16 lanes, bit-exact with IEEE division but mostly at multiply cost: x * (1/s) is within
-// 2^-23 relative of the true quotient, so it can only round to a different integer when it lies next to
-// a half-integer; those (rare) vectors are redone with the division.
-QK_AVX512 inline __m512 quotient(__m512 xv, __m512 vs, __m512 vr) {
-  const __m512 t = _mm512_mul_ps(xv, vr);
-  const __m512 frac = _mm512_sub_ps(t, _mm512_roundscale_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));
-  const __m512 d = _mm512_abs_ps(_mm512_sub_ps(frac, _mm512_set1_ps(0.5f)));
-  const __mmask16 near = _mm512_cmp_ps_mask(d, _mm512_mul_ps(_mm512_abs_ps(t), _mm512_set1_ps(0x1p-20f)), _CMP_LE_OQ);
-  return near ? _mm512_mask_div_ps(t, near, xv, vs) : t;
+// saturate(round_half_even(x / s)) - zp for 16 lanes (lo = qmin - zp, hi = qmax - zp, integers), bit-exact
+// with IEEE division but mostly at multiply cost. t = x * (1/s) is within |t| * 2^-22 of the true quotient,
+// so it can only round to a different integer when it lies next to a half-integer. Clamping first keeps
+// |t| <= max(|lo|, |hi|) = L, and the rounding remainder d = t - round(t) is exact there, so a lane with
+// |d| < thr = 0.5 - L * 2^-20 (tieWindow, 8x margin) rounds like the division; the (rare) vectors with a
+// lane at or past thr are redone with the division. Clamped lanes sit on integers (d = 0). NaN clamps to lo.
+inline float tieWindow(int lo, int hi) { return 0.5f - float(std::max(std::abs(lo), std::abs(hi)) + 1) * 0x1p-20f; }
+
+QK_AVX512 inline __m512i quant16(__m512 xv, __m512 vs, __m512 vr, __m512 lo, __m512 hi, __m512 thr) {
+  __m512 t = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(xv, vr), lo), hi);  // max(t, lo) returns lo for NaN
+  __m512i q = _mm512_cvtps_epi32(t);                                         // round half to even (MXCSR default)
+  const __m512 d = _mm512_abs_ps(_mm512_sub_ps(t, _mm512_cvtepi32_ps(q)));
+  const __mmask16 near = _mm512_cmp_ps_mask(d, thr, _CMP_GE_OQ);
+  if (near) {
+    t = _mm512_min_ps(_mm512_max_ps(_mm512_mask_div_ps(t, near, xv, vs), lo), hi);
+    q = _mm512_cvtps_epi32(t);
+  }
+  return q;
 }
 
-QK_AVX512 inline __m512i quant64(const float* x, __m512 vs, __m512 vr, __m512 lo, __m512 hi, __m512i vz) {
-  __m512 t0 = quotient(_mm512_loadu_ps(x), vs, vr), t1 = quotient(_mm512_loadu_ps(x + 16), vs, vr);
-  __m512 t2 = quotient(_mm512_loadu_ps(x + 32), vs, vr), t3 = quotient(_mm512_loadu_ps(x + 48), vs, vr);
-  t0 = _mm512_min_ps(_mm512_max_ps(t0, lo), hi); t1 = _mm512_min_ps(_mm512_max_ps(t1, lo), hi);
-  t2 = _mm512_min_ps(_mm512_max_ps(t2, lo), hi); t3 = _mm512_min_ps(_mm512_max_ps(t3, lo), hi);
-  __m512i q0 = _mm512_add_epi32(_mm512_cvtps_epi32(t0), vz), q1 = _mm512_add_epi32(_mm512_cvtps_epi32(t1), vz);
-  __m512i q2 = _mm512_add_epi32(_mm512_cvtps_epi32(t2), vz), q3 = _mm512_add_epi32(_mm512_cvtps_epi32(t3), vz);
+QK_AVX512 inline __m512i quant64(const float* x, __m512 vs, __m512 vr, __m512 lo, __m512 hi, __m512 thr, __m512i vz) {
+  const __m512i q0 = _mm512_add_epi32(quant16(_mm512_loadu_ps(x), vs, vr, lo, hi, thr), vz);
+  const __m512i q1 = _mm512_add_epi32(quant16(_mm512_loadu_ps(x + 16), vs, vr, lo, hi, thr), vz);
+  const __m512i q2 = _mm512_add_epi32(quant16(_mm512_loadu_ps(x + 32), vs, vr, lo, hi, thr), vz);
+  const __m512i q3 = _mm512_add_epi32(quant16(_mm512_loadu_ps(x + 48), vs, vr, lo, hi, thr), vz);
   // 4 x 16 int32 (already in range) -> 64 bytes in order
   __m512i v = _mm512_castsi128_si512(_mm512_cvtepi32_epi8(q0));
   v = _mm512_inserti32x4(v, _mm512_cvtepi32_epi8(q1), 1);
@@ -91,8 +98,8 @@ QK_AVX512 void quantStretch(const float* x, int64_t len, const float* s, const i
   __m512 lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(vqmin, vz)), hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(vqmax, vz));
   int64_t i = 0;
   if (!VEC && reciprocalOk(s[0])) {  // otherwise the dividing loop below does it all
-    const __m512 vr = _mm512_set1_ps(1.0f / s[0]);
-    for (; i + 64 <= len; i += 64) _mm512_storeu_si512(out + i, quant64(x + i, vs, vr, lo, hi, vz));
+    const __m512 vr = _mm512_set1_ps(1.0f / s[0]), thr = _mm512_set1_ps(tieWindow(qmin - z[0], qmax - z[0]));
+    for (; i + 64 <= len; i += 64) _mm512_storeu_si512(out + i, quant64(x + i, vs, vr, lo, hi, thr, vz));
   }
   for (; i < len; i += 16) {
     const __mmask16 m = len - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (len - i)) - 1);
@@ -115,12 +122,13 @@ QK_AVX512 int64_t quantStretchStream(const float* x, int64_t len, float s, int32
   const __m512 vs = _mm512_set1_ps(s), vr = _mm512_set1_ps(1.0f / s);
   const __m512i vz = _mm512_set1_epi32(z);
   const __m512 lo = _mm512_set1_ps(float(qmin - z)), hi = _mm512_set1_ps(float(qmax - z));
+  const __m512 thr = _mm512_set1_ps(tieWindow(qmin - z, qmax - z));
   int64_t i = 0;
   for (; i + 64 <= len; i += 64) {
     const char* pf = reinterpret_cast<const char*>(x + i + kPrefetch);
     _mm_prefetch(pf, _MM_HINT_T0); _mm_prefetch(pf + 64, _MM_HINT_T0);
     _mm_prefetch(pf + 128, _MM_HINT_T0); _mm_prefetch(pf + 192, _MM_HINT_T0);
-    _mm512_stream_si512(reinterpret_cast<__m512i*>(out + i), quant64(x + i, vs, vr, lo, hi, vz));
+    _mm512_stream_si512(reinterpret_cast<__m512i*>(out + i), quant64(x + i, vs, vr, lo, hi, thr, vz));
   }
   return i;
 }
@@ -131,7 +139,7 @@ QK_AVX512 int64_t quantStretchInt4(const float* x, int64_t len, float s, int32_t
   const __m512i vz = _mm512_set1_epi32(z);
   const __m512 lo = _mm512_set1_ps(float(qmin - z)), hi = _mm512_set1_ps(float(qmax - z));
   if (!reciprocalOk(s)) return 0;
-  const __m512 vr = _mm512_set1_ps(1.0f / s);
+  const __m512 vr = _mm512_set1_ps(1.0f / s), thr = _mm512_set1_ps(tieWindow(qmin - z, qmax - z));
   int64_t i = 0;
   const int64_t part = (len / 4) / 64 * 64;  // four interleaved read streams, each prefetched 4 KB ahead
   if (part >= 1024) {
@@ -140,12 +148,12 @@ QK_AVX512 int64_t quantStretchInt4(const float* x, int64_t len, float s, int32_t
         const int64_t o = p * part + j;
         const char* pf = reinterpret_cast<const char*>(x + o + kPrefetch);  // prefetching past the end is harmless
         _mm_prefetch(pf, _MM_HINT_T0); _mm_prefetch(pf + 64, _MM_HINT_T0); _mm_prefetch(pf + 128, _MM_HINT_T0); _mm_prefetch(pf + 192, _MM_HINT_T0);
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(packed + o / 2), packNibbles64(quant64(x + o, vs, vr, lo, hi, vz)));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(packed + o / 2), packNibbles64(quant64(x + o, vs, vr, lo, hi, thr, vz)));
       }
     i = 4 * part;
   }
   for (; i + 64 <= len; i += 64)
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(packed + i / 2), packNibbles64(quant64(x + i, vs, vr, lo, hi, vz)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(packed + i / 2), packNibbles64(quant64(x + i, vs, vr, lo, hi, thr, vz)));
   return i;
 }
 
