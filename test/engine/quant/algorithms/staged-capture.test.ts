@@ -7,6 +7,8 @@ import { StagedCapture } from '../../../../engine/quant/algorithms/staged-captur
 import { findLinearLayers, stageLayers } from '../../../../engine/quant/algorithms/linear-layers';
 import { buildLlamaFixture } from './llama-fixture';
 import { textWindows } from './lm-helpers';
+import { models, hasShared } from '../../../helpers/shared';
+import { loadModel } from '../../../../engine/onnx/model-io';
 
 describe('StagedCapture', () => {
   it('matches XᵀX, max|X| and Σ|X| of the exposed activations, stage after stage', async () => {
@@ -65,5 +67,28 @@ describe('StagedCapture', () => {
       }
     }
     expect(lean.passes.length).toBe(stages.length);
+  });
+
+  it.skipIf(!hasShared)('runs moby-gpt\'s tanh-GELUs as FastGelu: the MLP input\'s Gram matches the nine-node form', async () => {
+    const { model, baseDir } = await loadModel(models.gpt);
+    const all = textWindows('train.txt', 2).data as BigInt64Array;
+    const batches = [{ input_ids: new ort.Tensor('int64', all, [2, all.length / 2]) }];
+    const stages = stageLayers(model, findLinearLayers(model, { opTypes: ['MatMul'], exclude: [] })).slice(0, 4);
+    const grams: Float64Array[] = [];
+    for (const fuseGelu of [false, true]) {
+      const cap = new StagedCapture(model, baseDir, { batches, overrides: new Map(), fuseGelu });
+      let last: Float64Array | undefined;
+      for (const st of stages) {
+        const targets = [...new Set(st.flatMap((l) => l.inputs))];
+        last = (await cap.capture(targets, { gram: true, absMax: false, absSum: false })).get(targets[0]!)!.gram;
+      }
+      grams.push(last!);
+    }
+    expect(grams[0]!.length).toBe(1280 * 1280);
+    let maxDiag = 0, maxDiff = 0;
+    for (let i = 0; i < 1280; i++) maxDiag = Math.max(maxDiag, grams[0]![i * 1280 + i]!);
+    for (let i = 0; i < grams[0]!.length; i++) maxDiff = Math.max(maxDiff, Math.abs(grams[0]![i]! - grams[1]![i]!));
+    expect(maxDiff).toBeLessThan(1e-4 * maxDiag);
+    expect(maxDiff).toBeGreaterThan(0); // the fused pass did run a different kernel
   });
 });
