@@ -1,6 +1,8 @@
 // QAT's entry for the quantize pipeline (engine/pipeline/quantize.ts dispatches `{ name: 'qat' }`
 // here): prepare from the BN-folded model, train on the --data arrays (labels from --labels, else
-// distillation), export the QDQ model into the pipeline state. Checkpoints go beside the output
+// distillation), export the QDQ model into the pipeline state. The pipeline does not calibrate for a
+// QAT recipe: QAT calibrates its own plan (progress 5-15 %, after the pipeline's plan at 5 %) and hands
+// that calibration back in `st.calibration` for the report. Checkpoints go beside the output
 // (`OUT.onnx.qat-checkpoint`) unless the caller names a path; a finished run deletes its checkpoint.
 import { unlink } from 'node:fs/promises';
 import type { AlgorithmSpec } from '../pipeline/recipe';
@@ -15,8 +17,9 @@ export type QatSpec = Extract<AlgorithmSpec, { name: 'qat' }>;
 
 export async function runQatStage(st: PipelineState, spec: QatSpec, opts: { outputPath: string; checkpointPath?: string }): Promise<void> {
   const ctx = st.ctx;
-  const setup = await prepareQat(st.model, { baseDir: st.baseDir, recipe: st.recipe, calibration: st.inputs, device: st.recipe.device, ctx: subProgress(ctx, 'calibrate', 0.1, 0.15) });
+  const setup = await prepareQat(st.model, { baseDir: st.baseDir, recipe: st.recipe, calibration: st.inputs, device: st.recipe.device, ctx: subProgress(ctx, 'calibrate', 0.05, 0.15) });
   st.report.notices.push(...setup.notices);
+  if (setup.calibration) st.calibration = setup.calibration;
   const checkpointPath = opts.checkpointPath ?? `${opts.outputPath}.qat-checkpoint`;
   const result = await trainQat(setup, { inputs: st.inputs, labels: st.labels }, {
     steps: spec.steps, lr: spec.lr, batchSize: spec.batchSize, learnScales: spec.learnScales,

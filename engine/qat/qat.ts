@@ -10,7 +10,7 @@ import type { NpyArray, NpyData } from '../data/npy';
 import { dtypeInfo, type Recipe } from '../pipeline/recipe';
 import { createSession, ort, type Device, type StudioSession } from '../runtime/session';
 import { toOrtTensor, sampleCount, sliceSamples } from '../runtime/batching';
-import { runCalibration } from '../quant/calibration/run-calibration';
+import { runCalibration, type CalibrationResult } from '../quant/calibration/run-calibration';
 import { calibrationMethod } from '../quant/calibration/methods';
 import { onnxDataTypeOf, toStorageArray } from '../quant/math';
 import { planQdq, type QdqPlan } from '../export/qdq-plan';
@@ -45,6 +45,8 @@ export interface QatSetup {
   /** Biases the exporter stores as int32 with scale s_in * s_w: weight and activation source of each. */
   biasQuant: Map<string, { weight: string; act: string }>;
   notices: string[];
+  /** The activation calibration the grids above start from (absent without activations), for the run's report. */
+  calibration?: CalibrationResult;
 }
 
 export interface PrepareOptions {
@@ -155,6 +157,7 @@ export async function prepareQat(source: ModelProto, o: PrepareOptions): Promise
   const activations = new Map<string, ActivationQuant>();
   const fqPoints: ActivationFq[] = [];
   const a = recipe.activations;
+  let calibration: CalibrationResult | undefined;
   if (a && plan.calibrate.length) {
     const { qmin, qmax } = dtypeInfo(a.dtype);
     const hooks = calibrationMethod(a);
@@ -165,6 +168,7 @@ export async function prepareQat(source: ModelProto, o: PrepareOptions): Promise
         ? (_t, c) => { const r = c.range(); const h = c.histogram(); return mseRange(h.edges, h.counts, r.min, r.max, a.dtype, a.scheme); }
         : hooks.chooseRange,
     });
+    calibration = cal;
     if (hooks.notice && a.calibration.method !== 'mse') notices.push(hooks.notice);
     for (const src of plan.calibrate) {
       const st = cal.stats.get(src);
@@ -184,7 +188,7 @@ export async function prepareQat(source: ModelProto, o: PrepareOptions): Promise
       if (act && params.has(bias) && weightQuant.has(t.node.input[t.weightInput]!)) biasQuant.set(bias, { weight: t.node.input[t.weightInput]!, act });
     }
   }
-  return { model, baseDir: o.baseDir, recipe, plan, params, paramDims, weightQuant, activations, fqPoints, biasQuant, notices };
+  return { model, baseDir: o.baseDir, recipe, plan, params, paramDims, weightQuant, activations, fqPoints, biasQuant, notices, ...(calibration ? { calibration } : {}) };
 }
 
 export interface TrainOptions {
