@@ -3,7 +3,8 @@
 // weight algorithms -> QDQ rewrite -> check that ORT loads it -> write atomically -> evaluate -> report.
 // A QAT recipe skips the pipeline's calibration: QAT calibrates the plan it trains (engine/qat) and that
 // calibration goes into the report instead. Progress: plan 5 %, calibration 5-50 % (QAT: its calibration
-// 5-15 %, training 15-50 %), export 55 %, evaluation 80 %.
+// 5-15 %, training 15-50 %), export 55 %, evaluation 80 %. SmoothQuant runs in 0-5 %; weight-only
+// (GPTQ/AWQ/RTN to MatMulNBits) runs in 5-90 %, then export 90 %, evaluation 95 %.
 import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { clone, ModelProtoSchema, type ModelProto } from '../onnx/proto';
@@ -24,11 +25,12 @@ import { planQdq, dropUncalibrated, type QdqPlan } from '../export/qdq-plan';
 import { rewriteQdq } from '../export/qdq-rewrite';
 import { compareModels, type ComparedTensor } from '../eval/layer-error';
 import { top1Accuracy } from '../eval/task-metrics';
-import { throwIfCancelled, type WorkContext } from '../jobs/progress';
+import { throwIfCancelled, subProgress, type WorkContext } from '../jobs/progress';
 import { StudioError, quote } from '../errors';
 import { runQatStage } from '../qat';
 import { runSmoothQuant } from '../quant/algorithms/smoothquant';
 import { quantizeWeightOnly, isWeightOnlyRecipe } from '../quant/algorithms/run-weight-only';
+import { runBiasCorrection } from '../quant/algorithms/bias-correction';
 
 export interface QuantizeOptions {
   modelPath: string;
@@ -102,7 +104,7 @@ export async function quantizeModel(o: QuantizeOptions): Promise<QuantizeReport>
       case 'rtn': break; // the default: round-to-nearest in the QDQ writer
       case 'smoothquant': {
         // llm: float-equivalent smoothing before calibration; the usual int8 calibration + QDQ follow.
-        const sq = await timed('smoothquant', () => runSmoothQuant(st.model, st.baseDir, alg, recipe, o.inputs, ctx));
+        const sq = await timed('smoothquant', () => runSmoothQuant(st.model, st.baseDir, alg, recipe, o.inputs, subProgress(ctx, 'smoothquant', 0, 0.05)));
         report.notices.push(...sq.notices);
         smoothErrors = sq.layerErrors;
         break;
@@ -118,17 +120,19 @@ export async function quantizeModel(o: QuantizeOptions): Promise<QuantizeReport>
   const weightOnly = isWeightOnlyRecipe(recipe) && (recipe.format === 'matmulnbits' || recipe.algorithms.some((a) => a.name === 'gptq' || a.name === 'awq'));
   for (const alg of recipe.algorithms) {
     if ((alg.name === 'gptq' || alg.name === 'awq') && !weightOnly) throw new StudioError('BAD_RECIPE', `Recipe algorithm ${quote(alg.name)} is weight-only: set "activations": null.`);
-    if (alg.name === 'bias-correction') throw new StudioError('BAD_RECIPE', `Recipe algorithm ${quote(alg.name)} is not available in this build yet.`);
+    if (alg.name === 'bias-correction' && (!recipe.activations || recipe.format !== 'qdq')) throw new StudioError('BAD_RECIPE', `Recipe algorithm ${quote(alg.name)} corrects the int32 biases of a QDQ model with quantized activations: it needs "activations" set and "format": "qdq".`);
+    if (alg.name === 'bias-correction' && recipe.algorithms.some((a) => a.name === 'qat')) throw new StudioError('BAD_RECIPE', `Recipe algorithms ${quote('bias-correction')} and ${quote('qat')} do not combine: QAT trains the weights and biases it exports.`);
   }
   if (weightOnly) {
-    const wo = await timed('quantize', () => quantizeWeightOnly({ model: st.model, baseDir: st.baseDir, recipe, inputs: o.inputs, ctx }));
+    const wo = await timed('quantize', () => quantizeWeightOnly({ model: st.model, baseDir: st.baseDir, recipe, inputs: o.inputs, ctx: subProgress(ctx, 'quantize', 0.05, 0.9) }));
     Object.assign(timings, wo.timingsMs);
     st.exported = wo.model;
     report.quantized.push(...wo.quantized);
     report.notices.push(...wo.notices);
   }
 
-  progress(ctx, 'plan', 0.05, 'planning');
+  // Weight-only runs already reported 5-90 % from inside their algorithms: later stages must not go back.
+  if (!weightOnly) progress(ctx, 'plan', 0.05, 'planning');
   st.plan = planQdq(st.model, recipe, o.modelPath);
   report.skipped.push(...st.plan.skipped);
   if (st.plan.targets.length === 0) {
@@ -153,12 +157,21 @@ export async function quantizeModel(o: QuantizeOptions): Promise<QuantizeReport>
     reportCalibration(report, recipe.activations, cal);
   }
 
+  // ---- bias correction (ptq): the float biases the QDQ writer quantizes absorb the mean shift of weight rounding ----
+  if (recipe.activations && recipe.algorithms.some((a) => a.name === 'bias-correction')) {
+    throwIfCancelled(ctx);
+    const bc = await timed('bias-correction', () => runBiasCorrection({
+      model: st.model, baseDir: st.baseDir, plan: st.plan!, recipe, inputs: o.inputs, device: recipe.device, ctx: subProgress(ctx, 'bias-correction', 0.5, 0.55),
+    }));
+    report.notices.push(...bc.notices);
+  }
+
   // ---- weight algorithms (llm: gptq/awq edit weights or export MatMulNBits; qat: trains) go here ----
   for (const alg of recipe.algorithms) if (alg.name === 'qat') await timed('qat', () => runQatStage(st, alg, { outputPath: o.outputPath }));
   if (qat && recipe.activations && st.calibration) reportCalibration(report, recipe.activations, st.calibration);
 
   throwIfCancelled(ctx);
-  progress(ctx, 'export', 0.55, 'writing QDQ graph');
+  progress(ctx, 'export', weightOnly ? 0.9 : 0.55, weightOnly ? 'checking and writing the model' : 'writing QDQ graph');
   let out: ModelProto;
   if (st.exported) out = st.exported;
   else {
@@ -186,7 +199,7 @@ export async function quantizeModel(o: QuantizeOptions): Promise<QuantizeReport>
   report.sizeBytes.quantized = bytes.byteLength;
 
   if (o.evaluate !== false && sampleCount(o.inputs) > 0) {
-    progress(ctx, 'evaluate', 0.8, 'comparing FP32 and quantized activations');
+    progress(ctx, 'evaluate', weightOnly ? 0.95 : 0.8, 'comparing FP32 and quantized activations');
     const tensors = comparedTensors(st);
     const cmp = await timed('evaluate', () => compareModels(loaded.model, out, tensors, o.inputs, {
       samples: Math.min(recipe.calibration.samples, 16), batchSize: Math.min(8, recipe.calibration.batchSize), device: recipe.device, ctx,
