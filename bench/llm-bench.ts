@@ -3,7 +3,7 @@
 // onnxruntime-node latency (1 thread) of one-token, 16-token and 256-token steps against FP32 measured in
 // the same run. Calibration: windows of 256 bytes spread over train.txt.
 // Options: --cal N (calibration windows, default 128), --w8a8-cal N (default 32), --val N (default 128),
-//          --skip-w8a8, --skip-latency, --reps N (latency repetitions, default 60).
+//          --skip-w8a8, --skip-latency, --reps N (latency rounds, default 60; ×5 for 1 and 16 tokens, ÷3 for 256).
 import { readFileSync, statSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir, loadavg, availableParallelism } from 'node:os';
@@ -90,7 +90,9 @@ async function session(bytes: Uint8Array) {
 // (1 intra-op thread: ORT runs on this thread, so the CPU time is the inference's own, unaffected by
 // waiting for a core); the table gives median and min wall, and median CPU.
 interface Lat { median: number; min: number; cpu: number }
-const latency: { T: number; fp32: Lat; int4: Lat; int4NoAcc: Lat; load: number }[] = [];
+// paired: median over rounds of (int4 run / FP32 run in the same round) — drift and load spikes that span
+// a round cancel out; FP32's own run-to-run spread at 16 tokens is ±10 % on this machine.
+const latency: { T: number; fp32: Lat; int4: Lat; int4NoAcc: Lat; load: number; paired: number; pairedNoAcc: number }[] = [];
 if (!flag('skip-latency')) {
   const gptqBytes = g32[2]!.bytes!;
   const noAcc = serializeModel((await quantizeWeightOnly({ model, baseDir, recipe: parseRecipe({ weights: { dtype: 'int4', scheme: 'symmetric', granularity: { group: 32 } }, activations: null, opTypes: ['MatMul'], format: 'matmulnbits' }), accuracyLevel: 0 })).model);
@@ -99,7 +101,8 @@ if (!flag('skip-latency')) {
   for (const T of [1, 16, 256]) {
     const ids = new ort.Tensor('int64', (val.data as BigInt64Array).slice(0, T), [1, T]);
     const wall: number[][] = sessions.map(() => []), cpu: number[][] = sessions.map(() => []);
-    const reps = T === 256 ? Math.max(10, Math.floor(REPS / 3)) : REPS;
+    // Short steps are cheap: 5× the rounds (300 by default) so the medians settle.
+    const reps = T === 256 ? Math.max(10, Math.floor(REPS / 3)) : REPS * 5;
     for (const s of sessions) for (let i = 0; i < 5; i++) await s.run({ input_ids: ids }); // warm-up
     for (let i = 0; i < reps; i++) {
       for (let j = 0; j < sessions.length; j++) {
@@ -113,7 +116,8 @@ if (!flag('skip-latency')) {
       }
     }
     const lat = (k: number): Lat => ({ median: median(wall[k]!), min: Math.min(...wall[k]!), cpu: median(cpu[k]!) });
-    latency.push({ T, fp32: lat(0), int4: lat(1), int4NoAcc: lat(2), load: loadavg()[0]! });
+    const paired = (k: number) => median(wall[k]!.map((w, i) => w / wall[0]![i]!));
+    latency.push({ T, fp32: lat(0), int4: lat(1), int4NoAcc: lat(2), load: loadavg()[0]!, paired: paired(1), pairedNoAcc: paired(2) });
   }
   for (const s of sessions) await s.release();
 }
@@ -141,9 +145,9 @@ if (w8a8Rows.length) {
 }
 if (latency.length) {
   console.log('\n## Latency, onnxruntime-node CPU, 1 thread, batch 1 (int4 = the GPTQ export; interleaved rounds; ratios to FP32)');
-  console.log('| tokens | load | FP32 ms median / min / CPU | int4 acc4 ms median / min / CPU | ratio median / min / CPU | int4 acc0 (like the peer) ratio median / CPU |');
+  console.log('| tokens | load | FP32 ms median / min / CPU | int4 acc4 ms median / min / CPU | ratio median / min / CPU / paired | int4 acc0 (like the peer) ratio median / CPU / paired |');
   console.log('|---|---|---|---|---|---|');
   const r3 = (a: Lat, b: Lat) => `${f(a.median / b.median, 3)} / ${f(a.min / b.min, 3)} / ${f(a.cpu / b.cpu, 3)}`;
-  for (const l of latency) console.log(`| ${l.T} | ${f(l.load, 1)} | ${f(l.fp32.median, 3)} / ${f(l.fp32.min, 3)} / ${f(l.fp32.cpu, 3)} | ${f(l.int4.median, 3)} / ${f(l.int4.min, 3)} / ${f(l.int4.cpu, 3)} | ${r3(l.int4, l.fp32)} | ${f(l.int4NoAcc.median / l.fp32.median, 3)} / ${f(l.int4NoAcc.cpu / l.fp32.cpu, 3)} |`);
+  for (const l of latency) console.log(`| ${l.T} | ${f(l.load, 1)} | ${f(l.fp32.median, 3)} / ${f(l.fp32.min, 3)} / ${f(l.fp32.cpu, 3)} | ${f(l.int4.median, 3)} / ${f(l.int4.min, 3)} / ${f(l.int4.cpu, 3)} | ${r3(l.int4, l.fp32)} / ${f(l.paired, 3)} | ${f(l.int4NoAcc.median / l.fp32.median, 3)} / ${f(l.int4NoAcc.cpu / l.fp32.cpu, 3)} / ${f(l.pairedNoAcc, 3)} |`);
   console.log('targets: 1 token ≤ 0.5×, 16 tokens ≤ 0.8× FP32');
 }
