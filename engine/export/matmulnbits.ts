@@ -13,6 +13,8 @@ import { upgradeOpset } from '../onnx/opset';
 import { attrFloat, attrInt } from '../quant/algorithms/linear-layers';
 import type { WeightOnlyLayerResult } from '../quant/algorithms/weight-only';
 import { fuseTanhGelu } from './matmulnbits-gelu';
+import { mergeSharedInputMatMulNBits } from './matmulnbits-merge';
+import { opsetVersion } from '../onnx/opset';
 
 export interface WeightOnlyExportOptions {
   format: 'matmulnbits' | 'qdq';
@@ -20,6 +22,8 @@ export interface WeightOnlyExportOptions {
   accuracyLevel?: number;
   /** matmulnbits only: rewrite tanh-approximated GELUs as com.microsoft FastGelu. Default true. */
   fuseGelu?: boolean;
+  /** matmulnbits only: merge MatMulNBits nodes that read the same input (q/k/v, gate/up) into one + Split. Default true. */
+  mergeSharedInput?: boolean;
   baseDir?: string;
 }
 
@@ -176,6 +180,10 @@ export function exportWeightOnly(model: ModelProto, results: WeightOnlyLayerResu
   if (opts.format === 'matmulnbits' && (opts.fuseGelu ?? true)) {
     const n = fuseTanhGelu(g, opts.baseDir);
     if (n) notices.push(`Fused ${n} tanh-GELU pattern(s) into com.microsoft FastGelu (one pass instead of nine elementwise nodes).`);
+  }
+  if (opts.format === 'matmulnbits' && (opts.mergeSharedInput ?? true)) {
+    const n = mergeSharedInputMatMulNBits(g, opsetVersion(m), opts.baseDir);
+    if (n) notices.push(`Merged ${n} group(s) of MatMulNBits reading the same input into one wider MatMulNBits + Split each.`);
   }
   pruneUnused(g);
   return { model: m, notices };

@@ -52,7 +52,8 @@ describe.skipIf(!hasShared)('MatMulNBits export (moby-gpt, real weights)', () =>
       const ref = await logits(withWeights(gpt.model, dequantOverrides(results)), ids, val.shape);
       const exact = exportWeightOnly(gpt.model, results, { format: 'matmulnbits', accuracyLevel: 0 }).model;
       const nodes = exact.graph!.node.filter((n) => n.opType === 'MatMulNBits');
-      expect(nodes.length).toBe(37);
+      expect(nodes.length).toBe(25); // q/k/v of each block merged into one MatMulNBits + Split
+      expect(exact.graph!.node.filter((n) => n.opType === 'Split').length).toBe(6);
       // accuracy_level 0 computes in float: only summation order differs.
       const FLOAT_TOL = 2e-3 * maxAbs(ref);
       expect(maxAbsDiff(await logits(serializeModel(exact), ids, val.shape), ref)).toBeLessThan(FLOAT_TOL);
@@ -63,6 +64,21 @@ describe.skipIf(!hasShared)('MatMulNBits export (moby-gpt, real weights)', () =>
       expect(maxAbsDiff(await logits(serializeModel(fast), ids, val.shape), ref)).toBeLessThan(INT8_ACT_TOL);
     });
   }
+
+  it('merging MatMulNBits that share an input (q/k/v + bias) changes no logit, at accuracy_level 0 and 4', async () => {
+    const layers = findLinearLayers(gpt.model, { opTypes: ['MatMul'], exclude: [] });
+    const results = rtnLayers(new Map(layers.map((l) => [l, layerWeightNK(gpt.model, gpt.baseDir, l)])), { bits: 4, symmetric: true, groupSize: 32 });
+    for (const accuracyLevel of [0, 4]) {
+      const merged = exportWeightOnly(gpt.model, results, { format: 'matmulnbits', accuracyLevel });
+      const separate = exportWeightOnly(gpt.model, results, { format: 'matmulnbits', accuracyLevel, mergeSharedInput: false }).model;
+      expect(merged.notices.some((n) => n.startsWith('Merged 6 group(s)'))).toBe(true);
+      expect(separate.graph!.node.filter((n) => n.opType === 'MatMulNBits').length).toBe(37);
+      const mm = merged.model.graph!.node.filter((n) => n.opType === 'MatMulNBits' && n.attribute.find((a) => a.name === 'N')!.i === 960n);
+      expect(mm.length).toBe(6);
+      expect(mm.every((n) => n.input[5])).toBe(true); // the q/k/v bias Adds moved into MatMulNBits
+      expect(maxAbsDiff(await logits(serializeModel(merged.model), ids, val.shape), await logits(serializeModel(separate), ids, val.shape))).toBe(0);
+    }
+  });
 
   it('fuses the six tanh-GELUs into FastGelu (same logits as the nine-node form), not one whose inside is read elsewhere', async () => {
     const layers = findLinearLayers(gpt.model, { opTypes: ['MatMul'], exclude: [] });
