@@ -23,6 +23,7 @@ import { probeShapes } from './probe';
 import { initWeightQuant, fakeQuantWeight, steWeightGrad, quantizeWeightInts, activationParams, mseRange, type WeightQuant } from './fake-quant';
 import { AdamW, learningRate } from './optimizer';
 import { saveCheckpoint, loadCheckpoint, type CheckpointState } from './checkpoint';
+import { seededRandom as rng } from '../util/seeded-random';
 
 export interface ActivationQuant { scale: number; zeroPoint: number; qmin: number; qmax: number }
 
@@ -221,16 +222,6 @@ export interface TrainResult {
   timeMs: number;
 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gatherRows(a: NpyArray, rows: readonly number[]): NpyArray {
   const per = a.shape.slice(1).reduce((x, y) => x * y, 1);

@@ -1,16 +1,8 @@
 // Fixed-seed data for the native kernel tests: never zeros, with the awkward values kernels get wrong
 // (exact .5 ties after division, values past the clip range, NaN where a kernel defines it).
 
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as rng } from '../../engine/util/seeded-random';
+export { rng };
 
 /** Normal-ish floats (sum of uniforms) times `spread`, with a sprinkling of exact ties k·scale/2 and outliers. */
 export function floats(n: number, seed: number, spread = 1, tieScale?: number): Float32Array {

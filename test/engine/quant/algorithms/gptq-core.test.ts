@@ -1,16 +1,9 @@
 import { describe, it, expect } from 'vitest';
 import { gptqQuantize, upperCholeskyOfInverse } from '../../../../engine/quant/algorithms/gptq-core';
 import { rtnQuantize } from '../../../../engine/quant/algorithms/weight-quant';
+import { seededRandom as rng } from '../../../../engine/util/seeded-random';
 
 // Deterministic generator (mulberry32) for the synthetic parts; the model-level tests use real tensors.
-function rng(seed: number) {
-  return () => {
-    seed |= 0; seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const gauss = (r: () => number) => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
 
 /** Correlated activations X [n × cols] (a few strong directions, like real LM features) and H = 2XᵀX/n. */

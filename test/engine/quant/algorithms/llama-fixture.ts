@@ -9,6 +9,7 @@ import {
   toBinary, type ModelProto, type NodeProto, type TensorProto,
 } from '../../../../engine/onnx/proto';
 import { DataType, makeTensor } from '../../../../engine/onnx/tensor';
+import { seededRandom as rng } from '../../../../engine/util/seeded-random';
 
 export interface LlamaFixtureOptions {
   vocab?: number;
@@ -21,14 +22,6 @@ export interface LlamaFixtureOptions {
   seed?: number;
 }
 
-function rng(seed: number) {
-  return () => {
-    seed |= 0; seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function buildLlamaFixture(o: LlamaFixtureOptions = {}): { model: ModelProto; bytes: Uint8Array; seq: number } {
   const V = o.vocab ?? 256, D = o.dim ?? 64, Hh = o.heads ?? 4, L = o.layers ?? 2, F = o.hidden ?? 128, T = o.seq ?? 32;
