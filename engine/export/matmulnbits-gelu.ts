@@ -98,3 +98,33 @@ export function fuseTanhGelu(g: GraphProto, baseDir?: string): number {
   g.node = g.node.map((n) => added.get(n) ?? n);
   return fused;
 }
+
+/**
+ * FastGelu(x + b) with a constant float [N] bias b, the Add read only by the FastGelu: b moves into
+ * FastGelu's own bias input (it computes gelu(x + b) in the same pass). Returns how many were folded.
+ */
+export function foldBiasIntoFastGelu(g: GraphProto): number {
+  const producer = new Map<string, NodeProto>();
+  const readers = new Map<string, number>();
+  for (const n of g.node) {
+    for (const o of n.output) producer.set(o, n);
+    for (const i of n.input) readers.set(i, (readers.get(i) ?? 0) + 1);
+  }
+  const outputs = new Set(g.output.map((o) => o.name));
+  const inits = new Map(g.initializer.map((t) => [t.name, t]));
+  const drop = new Set<NodeProto>();
+  for (const fg of g.node) {
+    if (fg.opType !== 'FastGelu' || fg.domain !== 'com.microsoft' || fg.input.length !== 1) continue;
+    const add = producer.get(fg.input[0]!);
+    if (!add || add.opType !== 'Add' || add.domain || add.input.length !== 2 || readers.get(add.output[0]!) !== 1 || outputs.has(add.output[0]!)) continue;
+    for (const [ci, xi] of [[0, 1], [1, 0]] as const) {
+      const t = inits.get(add.input[ci]!);
+      if (!t || t.dataType !== 1 || t.dims.length !== 1 || inits.has(add.input[xi]!)) continue;
+      fg.input = [add.input[xi]!, add.input[ci]!];
+      drop.add(add);
+      break;
+    }
+  }
+  if (drop.size) g.node = g.node.filter((n) => !drop.has(n));
+  return drop.size;
+}

@@ -12,7 +12,10 @@ import { StudioError, quote } from '../errors';
 import { upgradeOpset } from '../onnx/opset';
 import { attrFloat, attrInt } from '../quant/algorithms/linear-layers';
 import type { WeightOnlyLayerResult } from '../quant/algorithms/weight-only';
-import { fuseTanhGelu } from './matmulnbits-gelu';
+import { foldBiasIntoFastGelu, fuseTanhGelu } from './matmulnbits-gelu';
+import { fuseAttention } from './fuse-attention';
+import { fuseSkipLayerNorm } from './fuse-skip-layernorm';
+import { addInt8PrefillPath } from './int8-prefill';
 import { mergeSharedInputMatMulNBits } from './matmulnbits-merge';
 import { opsetVersion } from '../onnx/opset';
 
@@ -24,6 +27,13 @@ export interface WeightOnlyExportOptions {
   fuseGelu?: boolean;
   /** matmulnbits only: merge MatMulNBits nodes that read the same input (q/k/v, gate/up) into one + Split. Default true. */
   mergeSharedInput?: boolean;
+  /** matmulnbits only: fuse attention into MultiHeadAttention and residual Add + LayerNorm into SkipLayerNormalization. Default true. */
+  fuseTransformerOps?: boolean;
+  /** matmulnbits only: how steps of several rows run — 'int8' adds the If branch with ORT's int8 QGEMM
+   *  (engine/export/int8-prefill.ts), 'matmulnbits' keeps MatMulNBits for every step. Default 'int8'. */
+  prefill?: 'int8' | 'matmulnbits';
+  /** Rows (batch × tokens) from which the int8 branch runs. Default 2. */
+  prefillMinRows?: number;
   baseDir?: string;
 }
 
@@ -185,7 +195,18 @@ export function exportWeightOnly(model: ModelProto, results: WeightOnlyLayerResu
     const n = mergeSharedInputMatMulNBits(g, opsetVersion(m), opts.baseDir);
     if (n) notices.push(`Merged ${n} group(s) of MatMulNBits reading the same input into one wider MatMulNBits + Split each.`);
   }
+  if (opts.format === 'matmulnbits' && (opts.fuseTransformerOps ?? true)) {
+    const a = fuseAttention(g, opts.baseDir);
+    if (a.fused) notices.push(`Fused ${a.fused} attention subgraph(s) into com.microsoft MultiHeadAttention (${a.heads[0]} heads).`);
+    const s = fuseSkipLayerNorm(g, opts.baseDir);
+    if (s) notices.push(`Fused ${s} residual Add + LayerNormalization pair(s) into com.microsoft SkipLayerNormalization.`);
+  }
+  if (opts.format === 'matmulnbits' && (opts.fuseGelu ?? true)) foldBiasIntoFastGelu(g);
   pruneUnused(g);
+  if (opts.format === 'matmulnbits' && (opts.prefill ?? 'int8') === 'int8') {
+    const p = addInt8PrefillPath(m, { minRows: opts.prefillMinRows, baseDir: opts.baseDir });
+    if (p) notices.push(`Steps of ${p.minRows} or more rows run ${p.layers} int8 QGEMM layer(s) (weights unpacked from the int4 data when the session starts); single-row steps run MatMulNBits.`);
+  }
   return { model: m, notices };
 }
 

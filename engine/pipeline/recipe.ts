@@ -34,6 +34,8 @@ export interface Recipe {
   calibration: { samples: number; batchSize: number };
   /** Where calibration/evaluation sessions run. */
   device: 'auto' | 'cpu' | 'cuda';
+  /** format "matmulnbits": steps of several rows through ORT's int8 QGEMM ("int8", the default) or MatMulNBits too. */
+  prefill?: 'int8' | 'matmulnbits';
 }
 
 export const SUPPORTED_OP_TYPES = ['MatMul', 'Gemm', 'Conv', 'ConvTranspose', 'Gather'] as const;
@@ -140,7 +142,7 @@ function parseAlgorithm(v: unknown, i: number): AlgorithmSpec {
 export function parseRecipe(input: unknown, source = 'recipe'): Recipe {
   if (input === undefined || input === null) input = {};
   if (!isObj(input)) throw new StudioError('BAD_RECIPE', `Recipe ${quote(source)} must be a JSON object, got ${quote(input)}.`);
-  checkKeys(input, ['weights', 'activations', 'algorithms', 'opTypes', 'exclude', 'format', 'calibration', 'device', '$schema', 'name', 'description'], 'top level');
+  checkKeys(input, ['weights', 'activations', 'algorithms', 'opTypes', 'exclude', 'format', 'calibration', 'device', 'prefill', '$schema', 'name', 'description'], 'top level');
 
   const w = input.weights ?? {};
   if (!isObj(w)) fail('weights', `value ${quote(w)} is not an object.`);
@@ -193,7 +195,9 @@ export function parseRecipe(input: unknown, source = 'recipe'): Recipe {
     if (!['int4', 'uint4', 'int3'].includes(weights.dtype)) fail('format', `"matmulnbits" needs 4-bit or 3-bit weights, not ${quote(weights.dtype)}.`);
     if (activations !== null) fail('format', '"matmulnbits" is weight-only: set "activations": null.');
   }
-  return { weights, activations, algorithms, opTypes, exclude, format, calibration, device };
+  if (input.prefill !== undefined && format !== 'matmulnbits') fail('prefill', 'applies to format "matmulnbits" only.');
+  const prefill = input.prefill === undefined ? undefined : oneOf(input.prefill, ['int8', 'matmulnbits'] as const, 'prefill', 'int8');
+  return { weights, activations, algorithms, opTypes, exclude, format, calibration, device, ...(prefill ? { prefill } : {}) };
 }
 
 /** Bits and signedness of a quantized dtype. */

@@ -8,7 +8,7 @@ import type { Recipe, AlgorithmSpec } from '../../pipeline/recipe';
 import type { QuantizedNodeInfo } from '../../pipeline/report';
 import { StudioError } from '../../errors';
 import { subProgress, type WorkContext } from '../../jobs/progress';
-import { exportWeightOnly } from '../../export/matmulnbits';
+import { exportWeightOnly, type WeightOnlyExportOptions } from '../../export/matmulnbits';
 import { findLinearLayers, layerWeightNK, type LinearLayer } from './linear-layers';
 import { runAwq } from './awq';
 import { runGptq } from './gptq';
@@ -22,6 +22,8 @@ export interface WeightOnlyRunOptions {
   inputs?: Record<string, NpyArray>;
   /** MatMulNBits accuracy_level (default 4: ORT's int8 compute path). */
   accuracyLevel?: number;
+  /** Export knobs beyond the recipe (tests and the bench compare variants). */
+  exportOptions?: Pick<WeightOnlyExportOptions, 'fuseTransformerOps' | 'prefill' | 'prefillMinRows' | 'mergeSharedInput' | 'fuseGelu'>;
   ctx?: WorkContext;
 }
 
@@ -80,7 +82,7 @@ export async function quantizeWeightOnly(o: WeightOnlyRunOptions): Promise<Weigh
   const t1 = performance.now();
   const format = recipe.format === 'matmulnbits' ? 'matmulnbits' : 'qdq';
   if (format === 'matmulnbits' && config.bits > 4) throw new StudioError('BAD_RECIPE', 'Recipe format: "matmulnbits" takes 3- or 4-bit weights.');
-  const exported = exportWeightOnly(model, results, { format, baseDir, accuracyLevel: o.accuracyLevel });
+  const exported = exportWeightOnly(model, results, { prefill: recipe.prefill, ...o.exportOptions, format, baseDir, accuracyLevel: o.accuracyLevel });
   notices.push(...exported.notices);
   timingsMs.export = performance.now() - t1;
   const gran = config.groupSize ? `group ${config.groupSize}` : 'channel';

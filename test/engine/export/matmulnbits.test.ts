@@ -50,7 +50,7 @@ describe.skipIf(!hasShared)('MatMulNBits export (moby-gpt, real weights)', () =>
       if (cfg.symmetric && cfg.bits === 4) expect(p.zeroPoints).toBeUndefined(); // ORT's default 8
 
       const ref = await logits(withWeights(gpt.model, dequantOverrides(results)), ids, val.shape);
-      const exact = exportWeightOnly(gpt.model, results, { format: 'matmulnbits', accuracyLevel: 0 }).model;
+      const exact = exportWeightOnly(gpt.model, results, { format: 'matmulnbits', prefill: 'matmulnbits', accuracyLevel: 0 }).model;
       const nodes = exact.graph!.node.filter((n) => n.opType === 'MatMulNBits');
       expect(nodes.length).toBe(25); // q/k/v of each block merged into one MatMulNBits + Split
       expect(exact.graph!.node.filter((n) => n.opType === 'Split').length).toBe(6);
@@ -58,7 +58,7 @@ describe.skipIf(!hasShared)('MatMulNBits export (moby-gpt, real weights)', () =>
       const FLOAT_TOL = 2e-3 * maxAbs(ref);
       expect(maxAbsDiff(await logits(serializeModel(exact), ids, val.shape), ref)).toBeLessThan(FLOAT_TOL);
       // accuracy_level 4 quantizes activations per block to int8: close, not exact.
-      const fast = exportWeightOnly(gpt.model, results, { format: 'matmulnbits' }).model;
+      const fast = exportWeightOnly(gpt.model, results, { format: 'matmulnbits', prefill: 'matmulnbits' }).model;
       expect(fast.graph!.node.find((n) => n.opType === 'MatMulNBits')!.attribute.find((a) => a.name === 'accuracy_level')!.i).toBe(4n);
       const INT8_ACT_TOL = 0.08 * maxAbs(ref);
       expect(maxAbsDiff(await logits(serializeModel(fast), ids, val.shape), ref)).toBeLessThan(INT8_ACT_TOL);
@@ -69,8 +69,8 @@ describe.skipIf(!hasShared)('MatMulNBits export (moby-gpt, real weights)', () =>
     const layers = findLinearLayers(gpt.model, { opTypes: ['MatMul'], exclude: [] });
     const results = rtnLayers(new Map(layers.map((l) => [l, layerWeightNK(gpt.model, gpt.baseDir, l)])), { bits: 4, symmetric: true, groupSize: 32 });
     for (const accuracyLevel of [0, 4]) {
-      const merged = exportWeightOnly(gpt.model, results, { format: 'matmulnbits', accuracyLevel });
-      const separate = exportWeightOnly(gpt.model, results, { format: 'matmulnbits', accuracyLevel, mergeSharedInput: false }).model;
+      const merged = exportWeightOnly(gpt.model, results, { format: 'matmulnbits', prefill: 'matmulnbits', accuracyLevel });
+      const separate = exportWeightOnly(gpt.model, results, { format: 'matmulnbits', prefill: 'matmulnbits', accuracyLevel, mergeSharedInput: false }).model;
       expect(merged.notices.some((n) => n.startsWith('Merged 6 group(s)'))).toBe(true);
       expect(separate.graph!.node.filter((n) => n.opType === 'MatMulNBits').length).toBe(37);
       const mm = merged.model.graph!.node.filter((n) => n.opType === 'MatMulNBits' && n.attribute.find((a) => a.name === 'N')!.i === 960n);
@@ -83,8 +83,8 @@ describe.skipIf(!hasShared)('MatMulNBits export (moby-gpt, real weights)', () =>
   it('fuses the six tanh-GELUs into FastGelu (same logits as the nine-node form), not one whose inside is read elsewhere', async () => {
     const layers = findLinearLayers(gpt.model, { opTypes: ['MatMul'], exclude: [] });
     const results = rtnLayers(new Map(layers.map((l) => [l, layerWeightNK(gpt.model, gpt.baseDir, l)])), { bits: 4, symmetric: true, groupSize: 32 });
-    const plain = exportWeightOnly(gpt.model, results, { format: 'matmulnbits', accuracyLevel: 0, fuseGelu: false });
-    const fused = exportWeightOnly(gpt.model, results, { format: 'matmulnbits', accuracyLevel: 0 });
+    const plain = exportWeightOnly(gpt.model, results, { format: 'matmulnbits', prefill: 'matmulnbits', accuracyLevel: 0, fuseGelu: false });
+    const fused = exportWeightOnly(gpt.model, results, { format: 'matmulnbits', prefill: 'matmulnbits', accuracyLevel: 0 });
     const count = (m: typeof plain.model, op: string) => m.graph!.node.filter((n) => n.opType === op).length;
     expect(count(plain.model, 'Tanh')).toBe(6);
     expect(count(fused.model, 'FastGelu')).toBe(6);
@@ -98,7 +98,7 @@ describe.skipIf(!hasShared)('MatMulNBits export (moby-gpt, real weights)', () =>
     exposed.graph!.output.push(clone(ValueInfoProtoSchema, exposed.graph!.output[0]!));
     exposed.graph!.output.at(-1)!.name = tanh.output[0]!;
     exposed.graph!.output.at(-1)!.type = undefined;
-    const partial = exportWeightOnly(exposed, results, { format: 'matmulnbits' });
+    const partial = exportWeightOnly(exposed, results, { format: 'matmulnbits', prefill: 'matmulnbits' });
     expect(count(partial.model, 'FastGelu')).toBe(5);
     expect(count(partial.model, 'Tanh')).toBe(1);
     // The int4 QDQ format is for runtimes without com.microsoft: no FastGelu there.
@@ -109,7 +109,7 @@ describe.skipIf(!hasShared)('MatMulNBits export (moby-gpt, real weights)', () =>
     const layers = findLinearLayers(gpt.model, { opTypes: ['MatMul'], exclude: [] });
     const results = rtnLayers(new Map(layers.map((l) => [l, layerWeightNK(gpt.model, gpt.baseDir, l)])), { bits: 4, symmetric: true, groupSize: 32 });
     const fp32Size = readFileSync(models.gpt).length;
-    const nbits = serializeModel(exportWeightOnly(gpt.model, results, { format: 'matmulnbits' }).model);
+    const nbits = serializeModel(exportWeightOnly(gpt.model, results, { format: 'matmulnbits', prefill: 'matmulnbits' }).model);
     const SIZE_RATIO = 0.2;
     expect(nbits.length).toBeLessThan(SIZE_RATIO * fp32Size);
     const qdq = exportWeightOnly(gpt.model, results, { format: 'qdq' }).model;
@@ -139,7 +139,7 @@ describe('weight-only export on a LLaMA-style fixture (tied, transposed head; RM
     refModel.graph!.initializer.push(makeTensor('head_dq', DataType.FLOAT, [head.rows, head.cols], hr.qw.dequantized));
     refModel.graph!.node.find((n) => n.name === '/head/Transpose')!.input[0] = 'head_dq';
     const ref = await logits(withWeights(refModel, dequantOverrides(results.filter((r) => r !== hr))), ids, [2, seq], 'basic');
-    const out = exportWeightOnly(model, results, { format: 'matmulnbits', accuracyLevel: 0 }).model;
+    const out = exportWeightOnly(model, results, { format: 'matmulnbits', prefill: 'matmulnbits', accuracyLevel: 0 }).model;
     const g = out.graph!;
     expect(g.node.some((n) => n.name === '/head/Transpose')).toBe(false); // pruned: MatMulNBits stores [N, K]
     const emb = g.initializer.find((t) => t.name === 'embed.weight')!;
@@ -192,7 +192,7 @@ describe('Gemm weights (transB, alpha, beta, bias)', () => {
     };
     const ref = await run(build(results[0]!.qw.dequantized));
     const TOL = 1e-4 * maxAbs(ref);
-    expect(maxAbsDiff(await run(exportWeightOnly(model, results, { format: 'matmulnbits', accuracyLevel: 0 }).model), ref)).toBeLessThan(TOL);
+    expect(maxAbsDiff(await run(exportWeightOnly(model, results, { format: 'matmulnbits', prefill: 'matmulnbits', accuracyLevel: 0 }).model), ref)).toBeLessThan(TOL);
     expect(maxAbsDiff(await run(exportWeightOnly(model, results, { format: 'qdq' }).model), ref)).toBeLessThan(TOL);
   });
 });

@@ -70,7 +70,9 @@ describe('LLaMA-style fixture', () => {
       const src = join(dir, 'llama.onnx');
       writeFileSync(src, bytes);
       const out = join(dir, 'gptq.onnx');
-      const recipe = parseRecipe({ weights: { dtype: 'int4', scheme: 'symmetric', granularity: { group: 32 } }, activations: null, algorithms: [{ name: 'gptq', actOrder: true }], opTypes: ['MatMul'], format: 'matmulnbits', calibration: { samples: 48, batchSize: 16 } });
+      const recipe = parseRecipe({ weights: { dtype: 'int4', scheme: 'symmetric', granularity: { group: 32 } }, activations: null, algorithms: [{ name: 'gptq', actOrder: true }], opTypes: ['MatMul'], format: 'matmulnbits', prefill: 'matmulnbits', calibration: { samples: 48, batchSize: 16 } });
+      // (prefill "matmulnbits": on a model this small the int8 branch's per-layer vectors are a visible share
+      // of the file; test/engine/export/int8-prefill.test.ts covers that branch)
       const rep = await quantizeModel({ modelPath: src, outputPath: out, recipe, inputs: { input_ids: cal }, evaluate: false });
       expect(rep.quantized.length).toBe(15);
       const errs = rep.quantized.map((q) => q.algorithmErrors![0]!);
@@ -89,12 +91,12 @@ describe('LLaMA-style fixture', () => {
     const errs: Record<string, number> = {};
     for (const name of ['rtn', 'awq', 'gptq']) {
       const recipe = parseRecipe({ weights: { dtype: 'int4', scheme: 'asymmetric', granularity: { group: 32 } }, activations: null, algorithms: [{ name }], opTypes: ['MatMul'], format: 'matmulnbits', calibration: { samples: 48, batchSize: 16 } });
-      const r = await quantizeWeightOnly({ model, recipe, inputs: { input_ids: cal }, accuracyLevel: 0 });
+      const r = await quantizeWeightOnly({ model, recipe, inputs: { input_ids: cal }, accuracyLevel: 0, exportOptions: { prefill: 'matmulnbits' } });
       // 7 linear layers per block; q/k/v and gate/up read the same input and merge: 4 per layer + tied head.
       expect(r.model.graph!.node.filter((n) => n.opType === 'MatMulNBits').length).toBe(9);
       expect(r.model.graph!.node.filter((n) => n.opType === 'Split' && n.input[0]!.endsWith('_merged_out')).length).toBe(4);
       if (name !== 'awq') { // AWQ's results belong to its rescaled model; the others' to the fixture itself
-        const separate = exportWeightOnly(model, r.results, { format: 'matmulnbits', accuracyLevel: 0, mergeSharedInput: false }).model;
+        const separate = exportWeightOnly(model, r.results, { format: 'matmulnbits', prefill: 'matmulnbits', accuracyLevel: 0, mergeSharedInput: false }).model;
         expect(separate.graph!.node.filter((n) => n.opType === 'MatMulNBits').length).toBe(15);
         expect(relErr(await logits(serializeModel(separate)), await logits(serializeModel(r.model)))).toBe(0);
       }

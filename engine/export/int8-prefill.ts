@@ -1,0 +1,233 @@
+// A second kernel for multi-token steps, chosen inside the model. ORT's MatMulNBits is the right kernel
+// for decoding (one row: it streams half a byte per weight), but with several rows its int8 path pays a
+// fixed cost per output and per 32-weight block that makes it slower than FP32 MatMul on x86 (measured:
+// ~1.4× at 16 rows, block 32). ORT's u8×s8 QGEMM (DynamicQuantizeMatMul: activations quantized per
+// tensor, VNNI/AMX) is ~3× faster than MatMulNBits there. So the exported graph becomes
+//   prefix (embeddings …)  →  If(rows of the first MatMulNBits input ≥ minRows)
+//                                 then: the rest of the graph with DynamicQuantizeMatMul on int8 weights
+//                                 else: the rest of the graph as it was (MatMulNBits)
+// The file still stores each weight once, as the int4 MatMulNBits data: the int8 [K, N] weights are
+// computed from it by a constant subgraph (unpack nibbles, (q − zp) · scale / S, round) that ORT folds
+// when the session is created, re-quantized per output column with S = max|w| / 127 of the int4 weight
+// (an extra rounding of at most S/2, about a 32nd of an int4 step). Memory at run time: the int4 data plus
+// the int8 copy (1.5 bytes per weight, against 4 for FP32).
+import {
+  create, GraphProtoSchema, NodeProtoSchema, ValueInfoProtoSchema, AttributeProtoSchema, AttributeType,
+  type ModelProto, type GraphProto, type NodeProto, type TensorProto,
+} from '../onnx/proto';
+import { DataType, makeTensor, tensorToFloat32, tensorToTypedArray } from '../onnx/tensor';
+import { GraphIndex, attrInt, intAttr, makeNode, outerReads, subgraphsOf } from './qdq-graph';
+import { unpackMatMulNBits } from './matmulnbits';
+
+export interface Int8PrefillOptions {
+  /** Steps with at least this many rows (batch × tokens) take the int8 QGEMM branch. Default 2. */
+  minRows?: number;
+  baseDir?: string;
+}
+
+export interface Int8PrefillResult { layers: number; minRows: number; smoothedInputs: number }
+
+const graphAttr = (name: string, g: GraphProto) => create(AttributeProtoSchema, { name, type: AttributeType.GRAPH, g });
+
+/**
+ * Add the int8 prefill branch to a model whose quantized MatMuls are MatMulNBits (4-bit, float scales,
+ * no g_idx). Returns undefined (and leaves the model as it was) when the graph has no such node or a
+ * MatMulNBits the branch cannot take.
+ */
+export function addInt8PrefillPath(model: ModelProto, opts: Int8PrefillOptions = {}): Int8PrefillResult | undefined {
+  const g = model.graph!;
+  const minRows = Math.max(2, Math.floor(opts.minRows ?? 2));
+  const idx = new GraphIndex(g);
+  const nbits = g.node.filter((n) => n.opType === 'MatMulNBits' && n.domain === 'com.microsoft');
+  if (!nbits.length) return undefined;
+  for (const n of nbits) {
+    if (attrInt(n, 'bits', 4) !== 4 || n.input[4] || !idx.initializers.has(n.input[1]!) || !idx.initializers.has(n.input[2]!)) return undefined;
+    if (idx.initializers.get(n.input[2]!)!.dataType !== DataType.FLOAT) return undefined;
+    if (n.input[3] && idx.initializers.get(n.input[3])?.dataType !== DataType.UINT8) return undefined;
+  }
+  // Split the nodes: the suffix is every node that (transitively) reads a MatMulNBits output.
+  const tainted = new Set<string>();
+  const suffix = new Set<NodeProto>();
+  for (const n of g.node) {
+    const reads = [...n.input, ...n.attribute.flatMap((a) => subgraphsOf(a).flatMap((sg) => [...outerReads(sg)]))];
+    if (n.opType === 'MatMulNBits' && n.domain === 'com.microsoft' || reads.some((r) => tainted.has(r))) {
+      suffix.add(n);
+      for (const o of n.output) if (o) tainted.add(o);
+    }
+  }
+  const first = nbits[0]!;
+  if (tainted.has(first.input[0]!)) return undefined; // not in topological order
+  const prefix = g.node.filter((n) => !suffix.has(n));
+  const outputsFromSuffix = g.output.filter((o) => tainted.has(o.name));
+
+  // Condition: rows = ∏ shape(A)[:-1] ≥ minRows
+  const newMain: NodeProto[] = [];
+  const inits: TensorProto[] = [];
+  const name = (base: string) => idx.unique(base);
+  const i64 = (base: string, v: number[], dims?: number[]) => { const n = name(base); inits.push(makeTensor(n, DataType.INT64, dims ?? [v.length], BigInt64Array.from(v.map(BigInt)))); return n; };
+  const shape = name('prefill_rows_shape'), lead = name('prefill_rows_lead'), rows = name('prefill_rows'), cond = name('prefill_cond');
+  newMain.push(makeNode('Shape', [first.input[0]!], [shape], name('prefill_Shape')));
+  newMain.push(makeNode('Slice', [shape, i64('prefill_slice_start', [0]), i64('prefill_slice_end', [-1]), i64('prefill_slice_axes', [0])], [lead], name('prefill_Slice')));
+  newMain.push(makeNode('ReduceProd', [lead], [rows], name('prefill_ReduceProd'), [intAttr('keepdims', 0)]));
+  newMain.push(makeNode('Less', [rows, i64('prefill_min_rows', [minRows], [])], [cond], name('prefill_Less')));
+
+  // Unpacked int4 weights (N × K) and, for inputs written by a norm, the smoothing vectors
+  const weights = new Map<NodeProto, Float32Array>();
+  for (const n of nbits) {
+    const K = attrInt(n, 'K', 0), N = attrInt(n, 'N', 0), bs = attrInt(n, 'block_size', 0);
+    const nB = Math.ceil(K / bs);
+    const B = tensorToTypedArray(idx.initializers.get(n.input[1]!)!, opts.baseDir) as Uint8Array;
+    const scales = tensorToFloat32(idx.initializers.get(n.input[2]!)!, opts.baseDir);
+    const zp = n.input[3] ? tensorToTypedArray(idx.initializers.get(n.input[3])!, opts.baseDir) as Uint8Array : undefined;
+    if (!(K > 0 && N > 0 && bs >= 16) || B.length !== N * nB * (bs / 2) || scales.length !== N * nB) return undefined;
+    weights.set(n, unpackMatMulNBits(B, scales, zp, N, K, bs));
+  }
+  const smoothing = smoothingVectors(idx, nbits, weights, opts.baseDir);
+
+  // int8 weights for each MatMulNBits, from its own int4 data (folded by ORT at session creation)
+  const int8Of = new Map<NodeProto, { w: string; s: string }>();
+  const f32 = (base: string, v: number[], dims: number[]) => { const n = name(base); inits.push(makeTensor(n, DataType.FLOAT, dims, Float32Array.from(v))); return n; };
+  // Shape constants are shared between layers of the same shape; the chain's tensors get short names
+  // (a model has one chain per linear layer, and names are stored in the file).
+  const shared = new Map<string, string>();
+  const i64s = (v: number[], dims?: number[]) => {
+    const key = JSON.stringify([v, dims]);
+    if (!shared.has(key)) shared.set(key, i64(`i8c.${shared.size}`, v, dims));
+    return shared.get(key)!;
+  };
+  const sixteen = name('i8c.16');
+  inits.push(makeTensor(sixteen, DataType.INT32, [], Int32Array.of(16)));
+  const eight = f32('i8c.8', [8], []);
+  let layer = 0;
+  for (const n of nbits) {
+    const K = attrInt(n, 'K', 0), N = attrInt(n, 'N', 0), bs = attrInt(n, 'block_size', 0);
+    const nB = Math.ceil(K / bs);
+    const zp = n.input[3] ? tensorToTypedArray(idx.initializers.get(n.input[3])!, opts.baseDir) as Uint8Array : undefined;
+    const w = weights.get(n)!; // N × K
+    const smooth = smoothing.get(n.input[0]!);
+    const sm = smooth?.s;
+    // S[n] = max |w · s| / 127 over the column (s: the input's smoothing vector, else 1)
+    const S = new Float32Array(N);
+    for (let j = 0; j < N; j++) { let m = 0; for (let k = 0; k < K; k++) m = Math.max(m, Math.abs(w[j * K + k]! * (sm ? sm[k]! : 1))); S[j] = m > 0 ? m / 127 : 1; }
+    const id = layer++;
+    const sName = name(`i8.${id}.S`);
+    inits.push(makeTensor(sName, DataType.FLOAT, [N], S));
+    const t = (x: string) => name(`i8.${id}.${x}`);
+    const node = (op: string, ins: string[], out: string, attrs: ReturnType<typeof intAttr>[] = []) => { newMain.push(makeNode(op, ins, [out], '', attrs)); return out; };
+    const Bi = node('Cast', [n.input[1]!], t('b'), [intAttr('to', DataType.INT32)]);
+    const hi = node('Div', [Bi, sixteen], t('hi'));
+    const lo = node('Sub', [Bi, node('Mul', [hi, sixteen], t('h16'))], t('lo'));
+    const quarter = i64s([N, nB, bs / 2, 1]);
+    const q = node('Concat', [node('Reshape', [lo, quarter], t('l4')), node('Reshape', [hi, quarter], t('h4'))], t('q'), [intAttr('axis', 3)]);
+    const qf = node('Cast', [node('Reshape', [q, i64s([N, nB, bs])], t('qb'))], t('qf'), [intAttr('to', DataType.FLOAT)]);
+    // zero point: 8 (symmetric, no zp input) or the packed per-block nibbles
+    let zName = eight;
+    if (zp) {
+      const zPer = Math.ceil(nB / 2);
+      const zf = new Float32Array(N * nB);
+      for (let j = 0; j < N; j++) for (let b = 0; b < nB; b++) { const byte = zp[j * zPer + (b >> 1)]!; zf[j * nB + b] = (b & 1) ? byte >> 4 : byte & 15; }
+      // stored as float [N, nB, 1]: small (one value per block, like the scales)
+      zName = f32(`i8.${id}.zp`, Array.from(zf), [N, nB, 1]);
+    }
+    let qs = node('Sub', [qf, zName], t('qc'));
+    if (smooth) {
+      // the weight rows times s = 1 / (the branch's input multiplier), padded to whole blocks
+      let sRows: string;
+      if (nB * bs === K) sRows = node('Reshape', [node('Reciprocal', [smooth.inv], t('s')), i64s([1, nB, bs])], t('s3'));
+      else { const pad = new Float32Array(nB * bs).fill(1); pad.set(sm!); sRows = f32(`i8.${id}.s3`, Array.from(pad), [1, nB, bs]); }
+      qs = node('Mul', [qs, sRows], t('qs'));
+    }
+    // ratio[n, b] = scale[n, b] / S[n], shaped [N, nB, 1]
+    const ratio = node('Div', [node('Reshape', [n.input[2]!, i64s([N, nB, 1])], t('sc')), node('Reshape', [sName, i64s([N, 1, 1])], t('S3'))], t('r'));
+    const w8 = node('Cast', [node('Round', [node('Mul', [qs, ratio], t('wf'))], t('wr'))], t('w8'), [intAttr('to', DataType.INT8)]);
+    let wKN = node('Reshape', [w8, i64s([N, nB * bs])], t('w2'));
+    if (nB * bs !== K) wKN = node('Slice', [wKN, i64s([0]), i64s([K]), i64s([1])], t('wk'));
+    const wT = t('w');
+    newMain.push(makeNode('Transpose', [wKN], [wT], '', [create(AttributeProtoSchema, { name: 'perm', type: AttributeType.INTS, ints: [1n, 0n] })]));
+    int8Of.set(n, { w: wT, s: sName });
+  }
+
+  // The two branches: the suffix, cloned with its own names
+  const branch = (tag: string, int8: boolean): GraphProto => {
+    const local = new Map<string, string>();
+    for (const n of suffix) for (const o of n.output) if (o) local.set(o, `${o}__${tag}`);
+    const rename = (x: string) => (x && local.has(x) ? local.get(x)! : x);
+    const smoothed = new Map<string, string>();
+    const nodes = [...suffix].flatMap((n) => {
+      if (int8 && int8Of.has(n)) {
+        const q = int8Of.get(n)!;
+        const bias = n.input[5] ?? '';
+        const a = n.input[0]!;
+        const pre: NodeProto[] = [];
+        let aIn = rename(a);
+        const sm = smoothing.get(a);
+        if (sm) {
+          if (!smoothed.has(a)) {
+            const out = name(`${sm.inv}.x`);
+            smoothed.set(a, out);
+            pre.push(makeNode('Mul', [aIn, sm.inv], [out], ''));
+          }
+          aIn = smoothed.get(a)!;
+        }
+        return [...pre, makeNode('DynamicQuantizeMatMul', [aIn, q.w, q.s, ...(bias ? ['', bias] : [])], n.output.map(rename), `${n.name}__${tag}_DynamicQuantizeMatMul`, [], 'com.microsoft')];
+      }
+      return create(NodeProtoSchema, { ...n, name: n.name ? `${n.name}__${tag}` : '', input: n.input.map(rename), output: n.output.map(rename) });
+    });
+    return create(GraphProtoSchema, {
+      name: `${g.name || 'main'}_${tag}`,
+      node: nodes,
+      output: outputsFromSuffix.map((o) => create(ValueInfoProtoSchema, { name: rename(o.name), type: o.type })),
+    });
+  };
+  const ifNode = makeNode('If', [cond], outputsFromSuffix.map((o) => o.name), name('prefill_If'), [graphAttr('then_branch', branch('decode', false)), graphAttr('else_branch', branch('prefill', true))]);
+  g.node = [...prefix, ...newMain, ifNode];
+  g.initializer.push(...inits);
+  for (const sm of smoothing.values()) g.initializer.push(sm.tensor);
+  return { layers: nbits.length, minRows, smoothedInputs: smoothing.size };
+}
+
+/**
+ * Per-tensor activation quantization (what DynamicQuantizeMatMul does) loses the small channels when a
+ * few channels are large — the outlier channels LLM norms produce. For inputs written by a norm
+ * (LayerNormalization / SkipLayerNormalization output 0, or the Mul by the weight vector that ends an
+ * RMSNorm) the channel's range follows the norm's weight: |x_k| ≲ c·|γ_k| + |β_k|. SmoothQuant's
+ * migration with α = 0.5 on that data-free estimate, s_k = √(a_k / max_n |W_kn|), divides the input by s
+ * (one Mul in the int8 branch) and multiplies the weight rows by s before they are rounded to int8, so
+ * x·W is unchanged and both sides share the range.
+ */
+function smoothingVectors(idx: GraphIndex, nbits: NodeProto[], weights: Map<NodeProto, Float32Array>, baseDir?: string): Map<string, { s: Float32Array; inv: string; tensor: TensorProto }> {
+  const out = new Map<string, { s: Float32Array; inv: string; tensor: TensorProto }>();
+  const byInput = new Map<string, NodeProto[]>();
+  for (const n of nbits) { const a = n.input[0]!; if (!byInput.has(a)) byInput.set(a, []); byInput.get(a)!.push(n); }
+  const vec = (name: string | undefined, K: number) => {
+    if (!name) return undefined;
+    const t = idx.constant(name);
+    if (!t || t.dataType !== DataType.FLOAT || t.dims.length !== 1 || Number(t.dims[0]) !== K) return undefined;
+    return tensorToFloat32(t, baseDir);
+  };
+  for (const [a, readers] of byInput) {
+    const K = attrInt(readers[0]!, 'K', 0);
+    if (readers.some((r) => attrInt(r, 'K', 0) !== K)) continue;
+    const p = idx.producer.get(a);
+    if (!p || p.output[0] !== a) continue;
+    let gamma: Float32Array | undefined, beta: Float32Array | undefined;
+    if (p.opType === 'LayerNormalization' && !p.domain) { gamma = vec(p.input[1], K); beta = vec(p.input[2], K); }
+    else if (p.opType === 'SkipLayerNormalization' && p.domain === 'com.microsoft') { gamma = vec(p.input[2], K); beta = vec(p.input[3], K); }
+    else if (p.opType === 'Mul' && !p.domain) gamma = vec(p.input[1], K) ?? vec(p.input[0], K);
+    if (!gamma) continue;
+    const act = Float32Array.from(gamma, (g, k) => Math.abs(g) + (beta ? Math.abs(beta[k]!) : 0));
+    const medianAct = Float32Array.from(act).sort()[K >> 1]! || 1;
+    const s = new Float32Array(K);
+    for (let k = 0; k < K; k++) {
+      let wmax = 0;
+      for (const r of readers) { const w = weights.get(r)!; const N = attrInt(r, 'N', 0); for (let j = 0; j < N; j++) wmax = Math.max(wmax, Math.abs(w[j * K + k]!)); }
+      // A row the int4 rounding zeroed (a large channel read by tiny weights) carries nothing: bring the
+      // channel down to the median range so it does not stretch the per-tensor scale.
+      const v = act[k]! <= 0 ? 1 : wmax > 0 ? Math.sqrt(act[k]! / wmax) : act[k]! / medianAct;
+      s[k] = Math.min(1e4, Math.max(1e-4, v));
+    }
+    const inv = idx.unique(`i8.inv.${out.size}`);
+    out.set(a, { s, inv, tensor: makeTensor(inv, DataType.FLOAT, [K], Float32Array.from(s, (v) => 1 / v)) });
+  }
+  return out;
+}
