@@ -12,6 +12,12 @@ import { loadModel, serializeModel } from '../engine/onnx/model-io';
 import { parseRecipe } from '../engine/pipeline/recipe';
 import { quantizeModel } from '../engine/pipeline/quantize';
 import { quantizeWeightOnly } from '../engine/quant/algorithms/run-weight-only';
+import { ensureOpset, exportWeightOnly, pruneUnused } from '../engine/export/matmulnbits';
+import { fuseTanhGelu } from '../engine/export/matmulnbits-gelu';
+import { fuseAttention } from '../engine/export/fuse-attention';
+import { fuseSkipLayerNorm } from '../engine/export/fuse-skip-layernorm';
+import { clone, ModelProtoSchema } from '../engine/onnx/proto';
+import type { WeightOnlyLayerResult } from '../engine/quant/algorithms/weight-only';
 import { textWindows, perplexity } from '../test/engine/quant/algorithms/lm-helpers';
 import { models } from '../test/helpers/shared';
 
@@ -30,7 +36,7 @@ const fp32Ppl = await perplexity(fp32Bytes, val);
 const log = (s: string) => process.stderr.write(`${s}\n`);
 log(`FP32 perplexity ${fp32Ppl.toFixed(4)} (${VAL} windows); calibration ${CAL} windows`);
 
-interface Row { variant: string; seconds: number; cpuSeconds?: number; ppl: number; pplFloat?: number; sizeMB: number; bytes?: Uint8Array }
+interface Row { variant: string; seconds: number; cpuSeconds?: number; ppl: number; pplFloat?: number; sizeMB: number; bytes?: Uint8Array; results?: WeightOnlyLayerResult[] }
 const rows: Row[] = [{ variant: 'FP32', seconds: 0, ppl: fp32Ppl, sizeMB: fp32Size / 1e6 }];
 const { model, baseDir } = await loadModel(models.gpt);
 
@@ -44,7 +50,7 @@ async function weightOnly(label: string, dtype: 'int4' | 'int3', group: number, 
   const cpuSeconds = (cu.user + cu.system) / 1e6;
   const bytes = serializeModel(r.model);
   const ppl = await perplexity(bytes, val);
-  const row: Row = { variant: label, seconds, cpuSeconds, ppl, sizeMB: bytes.length / 1e6, bytes };
+  const row: Row = { variant: label, seconds, cpuSeconds, ppl, sizeMB: bytes.length / 1e6, bytes, results: r.results };
   log(`${label}: ppl ${ppl.toFixed(4)} in ${seconds.toFixed(1)} s (${r.notices.join(' | ')}) ${JSON.stringify(Object.fromEntries(Object.entries(r.timingsMs).map(([k, v]) => [k, Math.round(v)])))}`);
   return row;
 }
@@ -62,7 +68,11 @@ const g64 = [
 // Same GPTQ at group 64 (ORT's int8-compute MatMulNBits kernel is faster at block 64 than 32 on short
 // steps): a recipe choice, reported beside the group-32 export.
 const g64int4 = await weightOnly('int4 g64 GPTQ', 'int4', 64, [{ name: 'gptq' }]);
-rows.push(...g32, g64int4, ...g64);
+// The same GPTQ g32 weights exported with MatMulNBits for every step (no int8 branch): the decode path's
+// perplexity, and the latency of ORT's int4 kernels alone.
+const nbitsOnlyBytes = serializeModel(exportWeightOnly(model, g32[2]!.results!, { format: 'matmulnbits', prefill: 'matmulnbits', baseDir }).model);
+const nbitsOnly: Row = { variant: 'int4 g32 GPTQ, MatMulNBits for every step (no int8 branch)', seconds: g32[2]!.seconds, cpuSeconds: g32[2]!.cpuSeconds, ppl: await perplexity(nbitsOnlyBytes, val), sizeMB: nbitsOnlyBytes.length / 1e6, bytes: nbitsOnlyBytes };
+rows.push(...g32, nbitsOnly, g64int4, ...g64);
 
 const w8a8Rows: { model: string; act: string; plain: number; sq: number; plainS: number; sqS: number }[] = [];
 if (!flag('skip-w8a8')) {
@@ -84,22 +94,36 @@ if (!flag('skip-w8a8')) {
   }
 }
 
-// Latency: 1 thread, batch 1, T = 1, 16, 256; FP32 and the int4 export alternate so load hits both alike.
+// Latency: 1 thread, batch 1, T = 1, 16, 256; FP32 and the int4 exports alternate so load hits all alike.
 async function session(bytes: Uint8Array) {
   return ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' });
+}
+// FP32 with the export's graph fusions (FastGelu, MultiHeadAttention, SkipLayerNormalization) and nothing
+// else: how much of the int4 export's ratio the fusions alone account for.
+function fp32Fused(): Uint8Array {
+  const m = clone(ModelProtoSchema, model);
+  const g = m.graph!;
+  fuseTanhGelu(g, baseDir); fuseAttention(g, baseDir); fuseSkipLayerNorm(g, baseDir); pruneUnused(g);
+  ensureOpset(m, 'com.microsoft', 1);
+  return serializeModel(m);
 }
 // Each round runs every session once, in an order that rotates per round, so load and cache state hit all
 // alike; sessions are created and warmed once per token count. Wall and process CPU time are taken per run
 // (1 intra-op thread: ORT runs on this thread, so the CPU time is the inference's own, unaffected by
-// waiting for a core); the table gives median and min wall, and median CPU.
-interface Lat { median: number; min: number; cpu: number }
-// paired: median over rounds of (int4 run / FP32 run in the same round) — drift and load spikes that span
-// a round cancel out; FP32's own run-to-run spread at 16 tokens is ±10 % on this machine.
-const latency: { T: number; fp32: Lat; int4: Lat; int4NoAcc: Lat; int4G64: Lat; load: number; paired: number; pairedNoAcc: number; pairedG64: number }[] = [];
+// waiting for a core); the table gives median wall, median CPU, and the paired ratio: the median over
+// rounds of (variant run / FP32 run in the same round) — drift and load spikes that span a round cancel.
+interface Lat { median: number; min: number; cpu: number; paired: number }
+const latencyVariants: { label: string; bytes: () => Uint8Array | Promise<Uint8Array> }[] = [
+  { label: 'FP32', bytes: () => fp32Bytes },
+  { label: 'int4 g32 GPTQ export (MatMulNBits decode + int8 branch)', bytes: () => g32[2]!.bytes! },
+  { label: 'same weights, MatMulNBits for every step', bytes: () => nbitsOnlyBytes },
+  { label: 'int4 g32 RTN, MatMulNBits accuracy_level 0, no fusions (like the peer)', bytes: async () => serializeModel((await quantizeWeightOnly({ model, baseDir, recipe: parseRecipe({ weights: { dtype: 'int4', scheme: 'symmetric', granularity: { group: 32 } }, activations: null, opTypes: ['MatMul'], format: 'matmulnbits' }), accuracyLevel: 0, exportOptions: { prefill: 'matmulnbits', fuseTransformerOps: false, fuseGelu: false, mergeSharedInput: false } })).model) },
+  { label: 'FP32 with the same graph fusions', bytes: fp32Fused },
+];
+const latency: { T: number; load: number; lat: Lat[] }[] = [];
 if (!flag('skip-latency')) {
-  const gptqBytes = g32[2]!.bytes!;
-  const noAcc = serializeModel((await quantizeWeightOnly({ model, baseDir, recipe: parseRecipe({ weights: { dtype: 'int4', scheme: 'symmetric', granularity: { group: 32 } }, activations: null, opTypes: ['MatMul'], format: 'matmulnbits' }), accuracyLevel: 0 })).model);
-  const sessions = [await session(fp32Bytes), await session(gptqBytes), await session(noAcc), await session(g64int4.bytes!)];
+  const sessions = [];
+  for (const v of latencyVariants) sessions.push(await session(await v.bytes()));
   const median = (a: number[]) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]!; };
   for (const T of [1, 16, 256]) {
     const ids = new ort.Tensor('int64', (val.data as BigInt64Array).slice(0, T), [1, T]);
@@ -118,15 +142,13 @@ if (!flag('skip-latency')) {
         cpu[k]!.push((c.user + c.system) / 1e3);
       }
     }
-    const lat = (k: number): Lat => ({ median: median(wall[k]!), min: Math.min(...wall[k]!), cpu: median(cpu[k]!) });
-    const paired = (k: number) => median(wall[k]!.map((w, i) => w / wall[0]![i]!));
-    latency.push({ T, fp32: lat(0), int4: lat(1), int4NoAcc: lat(2), int4G64: lat(3), load: loadavg()[0]!, paired: paired(1), pairedNoAcc: paired(2), pairedG64: paired(3) });
+    latency.push({ T, load: loadavg()[0]!, lat: sessions.map((_, k) => ({ median: median(wall[k]!), min: Math.min(...wall[k]!), cpu: median(cpu[k]!), paired: median(wall[k]!.map((w, i) => w / wall[0]![i]!)) })) });
   }
   for (const s of sessions) await s.release();
 }
 
 const f = (x: number, d = 4) => x.toFixed(d);
-console.log(`\n## moby-gpt.onnx weight-only, MatMul, symmetric, MatMulNBits accuracy_level 4 (calibration ${CAL} windows; FP32 ppl ${f(fp32Ppl)})`);
+console.log(`\n## moby-gpt.onnx weight-only, MatMul, symmetric; export: MatMulNBits accuracy_level 4 for one-row steps, the int8 QGEMM branch for more rows (perplexity windows are 256 tokens: that branch) (calibration ${CAL} windows; FP32 ppl ${f(fp32Ppl)})`);
 // CPU seconds (all threads of this process): on a shared, loaded machine wall time overstates the work.
 console.log(`(machine load average ${loadavg().map((x) => x.toFixed(1)).join(' / ')} on ${availableParallelism()} cores)`);
 console.log('| variant | quantize s (wall) | CPU s | perplexity | excess over FP32 | size MB | size / FP32 |');
@@ -148,10 +170,12 @@ if (w8a8Rows.length) {
   }
 }
 if (latency.length) {
-  console.log('\n## Latency, onnxruntime-node CPU, 1 thread, batch 1 (int4 = the GPTQ export; interleaved rounds; ratios to FP32)');
-  console.log('| tokens | load | FP32 ms median / min / CPU | int4 acc4 ms median / min / CPU | ratio median / min / CPU / paired | int4 acc0 (like the peer) ratio median / CPU / paired | int4 g64 GPTQ acc4 ratio median / CPU / paired |');
-  console.log('|---|---|---|---|---|---|---|');
-  const r3 = (a: Lat, b: Lat) => `${f(a.median / b.median, 3)} / ${f(a.min / b.min, 3)} / ${f(a.cpu / b.cpu, 3)}`;
-  for (const l of latency) console.log(`| ${l.T} | ${f(l.load, 1)} | ${f(l.fp32.median, 3)} / ${f(l.fp32.min, 3)} / ${f(l.fp32.cpu, 3)} | ${f(l.int4.median, 3)} / ${f(l.int4.min, 3)} / ${f(l.int4.cpu, 3)} | ${r3(l.int4, l.fp32)} / ${f(l.paired, 3)} | ${f(l.int4NoAcc.median / l.fp32.median, 3)} / ${f(l.int4NoAcc.cpu / l.fp32.cpu, 3)} / ${f(l.pairedNoAcc, 3)} | ${f(l.int4G64.median / l.fp32.median, 3)} / ${f(l.int4G64.cpu / l.fp32.cpu, 3)} / ${f(l.pairedG64, 3)} |`);
+  console.log('\n## Latency, onnxruntime-node CPU, 1 thread, batch 1 (interleaved rounds; ratio = variant / FP32: median wall / median CPU / paired)');
+  console.log(`| tokens | load | FP32 ms (wall / CPU) | ${latencyVariants.slice(1).map((v) => v.label).join(' | ')} |`);
+  console.log(`|---|---|---|${latencyVariants.slice(1).map(() => '---').join('|')}|`);
+  for (const l of latency) {
+    const b = l.lat[0]!;
+    console.log(`| ${l.T} | ${f(l.load, 1)} | ${f(b.median, 3)} / ${f(b.cpu, 3)} | ${l.lat.slice(1).map((x) => `${f(x.median / b.median, 3)} / ${f(x.cpu / b.cpu, 3)} / ${f(x.paired, 3)}`).join(' | ')} |`);
+  }
   console.log('targets: 1 token ≤ 0.5×, 16 tokens ≤ 0.8× FP32');
 }

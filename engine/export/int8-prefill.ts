@@ -71,18 +71,27 @@ export function addInt8PrefillPath(model: ModelProto, opts: Int8PrefillOptions =
   newMain.push(makeNode('ReduceProd', [lead], [rows], name('prefill_ReduceProd'), [intAttr('keepdims', 0)]));
   newMain.push(makeNode('Less', [rows, i64('prefill_min_rows', [minRows], [])], [cond], name('prefill_Less')));
 
-  // Unpacked int4 weights (N × K) and, for inputs written by a norm, the smoothing vectors
-  const weights = new Map<NodeProto, Float32Array>();
-  for (const n of nbits) {
+  // One layer's int4 weights unpacked to float (N × K) at a time: memory stays at one layer however
+  // large the model. First pass: check each node and keep the per-input-channel max |w| (for smoothing).
+  const unpack = (n: NodeProto) => {
     const K = attrInt(n, 'K', 0), N = attrInt(n, 'N', 0), bs = attrInt(n, 'block_size', 0);
     const nB = Math.ceil(K / bs);
     const B = tensorToTypedArray(idx.initializers.get(n.input[1]!)!, opts.baseDir) as Uint8Array;
     const scales = tensorToFloat32(idx.initializers.get(n.input[2]!)!, opts.baseDir);
     const zp = n.input[3] ? tensorToTypedArray(idx.initializers.get(n.input[3])!, opts.baseDir) as Uint8Array : undefined;
     if (!(K > 0 && N > 0 && bs >= 16) || B.length !== N * nB * (bs / 2) || scales.length !== N * nB) return undefined;
-    weights.set(n, unpackMatMulNBits(B, scales, zp, N, K, bs));
+    return unpackMatMulNBits(B, scales, zp, N, K, bs);
+  };
+  const rowMax = new Map<NodeProto, Float32Array>();
+  for (const n of nbits) {
+    const w = unpack(n);
+    if (!w) return undefined;
+    const K = attrInt(n, 'K', 0), N = attrInt(n, 'N', 0);
+    const m = new Float32Array(K);
+    for (let j = 0; j < N; j++) for (let k = 0; k < K; k++) m[k] = Math.max(m[k]!, Math.abs(w[j * K + k]!));
+    rowMax.set(n, m);
   }
-  const smoothing = smoothingVectors(idx, nbits, weights, opts.baseDir);
+  const smoothing = smoothingVectors(idx, nbits, rowMax, opts.baseDir);
 
   // int8 weights for each MatMulNBits, from its own int4 data (folded by ORT at session creation)
   const int8Of = new Map<NodeProto, { w: string; s: string }>();
@@ -97,13 +106,13 @@ export function addInt8PrefillPath(model: ModelProto, opts: Int8PrefillOptions =
   };
   const sixteen = name('i8c.16');
   inits.push(makeTensor(sixteen, DataType.INT32, [], Int32Array.of(16)));
-  const eight = f32('i8c.8', [8], []);
+  let eight = '';
   let layer = 0;
   for (const n of nbits) {
     const K = attrInt(n, 'K', 0), N = attrInt(n, 'N', 0), bs = attrInt(n, 'block_size', 0);
     const nB = Math.ceil(K / bs);
     const zp = n.input[3] ? tensorToTypedArray(idx.initializers.get(n.input[3])!, opts.baseDir) as Uint8Array : undefined;
-    const w = weights.get(n)!; // N × K
+    const w = unpack(n)!; // N × K
     const smooth = smoothing.get(n.input[0]!);
     const sm = smooth?.s;
     // S[n] = max |w · s| / 127 over the column (s: the input's smoothing vector, else 1)
@@ -121,8 +130,9 @@ export function addInt8PrefillPath(model: ModelProto, opts: Int8PrefillOptions =
     const q = node('Concat', [node('Reshape', [lo, quarter], t('l4')), node('Reshape', [hi, quarter], t('h4'))], t('q'), [intAttr('axis', 3)]);
     const qf = node('Cast', [node('Reshape', [q, i64s([N, nB, bs])], t('qb'))], t('qf'), [intAttr('to', DataType.FLOAT)]);
     // zero point: 8 (symmetric, no zp input) or the packed per-block nibbles
-    let zName = eight;
-    if (zp) {
+    let zName: string;
+    if (!zp) zName = eight ||= f32('i8c.8', [8], []);
+    else {
       const zPer = Math.ceil(nB / 2);
       const zf = new Float32Array(N * nB);
       for (let j = 0; j < N; j++) for (let b = 0; b < nB; b++) { const byte = zp[j * zPer + (b >> 1)]!; zf[j * nB + b] = (b & 1) ? byte >> 4 : byte & 15; }
@@ -195,7 +205,7 @@ export function addInt8PrefillPath(model: ModelProto, opts: Int8PrefillOptions =
  * (one Mul in the int8 branch) and multiplies the weight rows by s before they are rounded to int8, so
  * x·W is unchanged and both sides share the range.
  */
-function smoothingVectors(idx: GraphIndex, nbits: NodeProto[], weights: Map<NodeProto, Float32Array>, baseDir?: string): Map<string, { s: Float32Array; inv: string; tensor: TensorProto }> {
+function smoothingVectors(idx: GraphIndex, nbits: NodeProto[], rowMax: Map<NodeProto, Float32Array>, baseDir?: string): Map<string, { s: Float32Array; inv: string; tensor: TensorProto }> {
   const out = new Map<string, { s: Float32Array; inv: string; tensor: TensorProto }>();
   const byInput = new Map<string, NodeProto[]>();
   for (const n of nbits) { const a = n.input[0]!; if (!byInput.has(a)) byInput.set(a, []); byInput.get(a)!.push(n); }
@@ -220,7 +230,7 @@ function smoothingVectors(idx: GraphIndex, nbits: NodeProto[], weights: Map<Node
     const s = new Float32Array(K);
     for (let k = 0; k < K; k++) {
       let wmax = 0;
-      for (const r of readers) { const w = weights.get(r)!; const N = attrInt(r, 'N', 0); for (let j = 0; j < N; j++) wmax = Math.max(wmax, Math.abs(w[j * K + k]!)); }
+      for (const r of readers) wmax = Math.max(wmax, rowMax.get(r)![k]!);
       // A row the int4 rounding zeroed (a large channel read by tiny weights) carries nothing: bring the
       // channel down to the median range so it does not stretch the per-tensor scale.
       const v = act[k]! <= 0 ? 1 : wmax > 0 ? Math.sqrt(act[k]! / wmax) : act[k]! / medianAct;

@@ -86,7 +86,7 @@ export function packMatMulNBits(r: WeightOnlyLayerResult): { B: Uint8Array; scal
   return { B, scales, zeroPoints: allEight ? undefined : zeroPoints, blockSize, nBlocks };
 }
 
-function ensureOpset(model: ModelProto, domain: string, version: number): void {
+export function ensureOpset(model: ModelProto, domain: string, version: number): void {
   const o = model.opsetImport.find((x) => x.domain === domain || (domain === '' && x.domain === 'ai.onnx'));
   if (!o) model.opsetImport.push(create(OperatorSetIdProtoSchema, { domain, version: BigInt(version) }));
   else if (Number(o.version) < version) o.version = BigInt(version);
