@@ -13,6 +13,8 @@ export interface RecipeJson {
   exclude: string[];
   format: 'qdq' | 'matmulnbits';
   calibration: { samples: number; batchSize: number };
+  /** format 'matmulnbits': how steps of several rows run (engine/export/int8-prefill.ts). */
+  prefill?: 'int8' | 'matmulnbits';
 }
 
 export interface CompileOptions {
@@ -182,6 +184,7 @@ export function compilePipeline(doc: PipelineDoc): CompileResult {
     exclude: splitList(params.exclude),
     format: qmodel.format === 'matmulnbits' ? 'matmulnbits' : 'qdq',
     calibration: { samples: num(data ?? {}, 'samples', 512), batchSize: num(data ?? {}, 'batchSize', 32) },
+    ...(qmodel.format === 'matmulnbits' ? { prefill: qmodel.prefill === 'matmulnbits' ? 'matmulnbits' as const : 'int8' as const } : {}),
   };
   const ev = find('evaluate');
   const ex = find('export');

@@ -147,7 +147,11 @@ export const NODE_TYPES: readonly NodeTypeDef[] = [
     id: 'quantized-model', title: 'Quantized model', stage: 'output', unique: true,
     description: 'The integer model, written as QDQ pairs or MatMulNBits.',
     requires: [{ type: 'quant-params', why: 'connect a Quantization params node upstream' }],
-    parameters: [{ key: 'format', label: 'Format', kind: 'select', default: 'qdq', options: ['qdq', 'matmulnbits'] }],
+    parameters: [
+      { key: 'format', label: 'Format', kind: 'select', default: 'qdq', options: ['qdq', 'matmulnbits'] },
+      // docs/int4-export.md: 'int8' adds ORT's int8 QGEMM for steps of several rows (prompts, batches)
+      { key: 'prefill', label: 'Multi-token steps', kind: 'select', default: 'int8', options: ['int8', 'matmulnbits'], visible: (p) => p.format === 'matmulnbits' },
+    ],
   }),
   defineNode({
     id: 'evaluate', title: 'Evaluate', stage: 'consume', unique: true,

@@ -44,7 +44,11 @@ describe('pipeline → recipe compiler', () => {
     expect(r.recipe.weights).toEqual({ dtype: 'int4', scheme: 'symmetric', granularity: { group: 32 } });
     expect(r.recipe.activations).toBeNull();
     expect(r.recipe.format).toBe('matmulnbits');
+    expect(r.recipe.prefill).toBe('int8'); // the int8 branch for multi-token steps, the export's default
     expect(r.recipe.algorithms).toEqual([{ name: 'gptq', damp: 0.01, actOrder: false, blockSize: 128 }]);
+    const nb = compilePipeline(setParam(templateById('w4a16-gptq')!.build(), 'quantized-model', 'prefill', 'matmulnbits'));
+    if (!nb.ok) throw new Error(JSON.stringify(nb.problems));
+    expect(nb.recipe.prefill).toBe('matmulnbits');
   });
 
   it('puts SmoothQuant first and QAT last, reading the loop nodes', () => {
