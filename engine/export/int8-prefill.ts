@@ -228,8 +228,8 @@ function localizeSmallInitializers(g: GraphProto, ifNode: NodeProto): void {
 /**
  * Per-tensor activation quantization (what DynamicQuantizeMatMul does) loses the small channels when a
  * few channels are large — the outlier channels LLM norms produce. For inputs written by a norm
- * (LayerNormalization / SkipLayerNormalization output 0, or the Mul by the weight vector that ends an
- * RMSNorm) the channel's range follows the norm's weight: |x_k| ≲ c·|γ_k| + |β_k|. SmoothQuant's
+ * (LayerNormalization / SkipLayerNormalization, RMSNormalization / (Skip)SimplifiedLayerNormalization,
+ * or the Mul by the weight vector that ends an RMSNorm written out) the channel's range follows the norm's weight: |x_k| ≲ c·|γ_k| + |β_k|. SmoothQuant's
  * migration with α = 0.5 on that data-free estimate, s_k = √(a_k / max_n |W_kn|), divides the input by s
  * (one Mul in the int8 branch) and multiplies the weight rows by s before they are rounded to int8, so
  * x·W is unchanged and both sides share the range.
@@ -252,6 +252,8 @@ function smoothingVectors(idx: GraphIndex, nbits: NodeProto[], rowMax: Map<NodeP
     let gamma: Float32Array | undefined, beta: Float32Array | undefined;
     if (p.opType === 'LayerNormalization' && !p.domain) { gamma = vec(p.input[1], K); beta = vec(p.input[2], K); }
     else if (p.opType === 'SkipLayerNormalization' && p.domain === 'com.microsoft') { gamma = vec(p.input[2], K); beta = vec(p.input[3], K); }
+    else if ((p.opType === 'RMSNormalization' || p.opType === 'SimplifiedLayerNormalization') && (!p.domain || p.domain === 'com.microsoft')) gamma = vec(p.input[1], K);
+    else if (p.opType === 'SkipSimplifiedLayerNormalization' && p.domain === 'com.microsoft') gamma = vec(p.input[2], K);
     else if (p.opType === 'Mul' && !p.domain) gamma = vec(p.input[1], K) ?? vec(p.input[0], K);
     if (!gamma) continue;
     const act = Float32Array.from(gamma, (g, k) => Math.abs(g) + (beta ? Math.abs(beta[k]!) : 0));

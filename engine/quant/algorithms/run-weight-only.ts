@@ -9,6 +9,7 @@ import type { QuantizedNodeInfo } from '../../pipeline/report';
 import { StudioError } from '../../errors';
 import { subProgress, type WorkContext } from '../../jobs/progress';
 import { exportWeightOnly, type WeightOnlyExportOptions } from '../../export/matmulnbits';
+import { checkInt8Branch } from '../../export/int8-prefill-check';
 import { findLinearLayers, layerWeightNK, type LinearLayer } from './linear-layers';
 import { runAwq } from './awq';
 import { runGptq } from './gptq';
@@ -82,7 +83,20 @@ export async function quantizeWeightOnly(o: WeightOnlyRunOptions): Promise<Weigh
   const t1 = performance.now();
   const format = recipe.format === 'matmulnbits' ? 'matmulnbits' : 'qdq';
   if (format === 'matmulnbits' && config.bits > 4) throw new StudioError('BAD_RECIPE', 'Recipe format: "matmulnbits" takes 3- or 4-bit weights.');
-  const exported = exportWeightOnly(model, results, { prefill: recipe.prefill, ...o.exportOptions, format, baseDir, accuracyLevel: o.accuracyLevel });
+  const exportOpts = { prefill: recipe.prefill, ...o.exportOptions, format, baseDir, accuracyLevel: o.accuracyLevel } as const;
+  let exported = exportWeightOnly(model, results, exportOpts);
+  if (format === 'matmulnbits' && (exportOpts.prefill ?? 'int8') === 'int8' && exported.model.graph!.node.some((n) => n.opType === 'If' && n.name.startsWith('prefill_If'))) {
+    // Keep the int8 branch only if calibration samples say it costs no more accuracy than MatMulNBits.
+    const nbitsOnly = exportWeightOnly(model, results, { ...exportOpts, prefill: 'matmulnbits' });
+    const check = await checkInt8Branch(o.model, exported.model, nbitsOnly.model, o.inputs);
+    const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
+    if (!check) notices.push('The int8 branch for multi-row steps was not checked against calibration data (none given).');
+    else if (check.keep) notices.push(`Checked the int8 branch on ${check.samples} calibration sample(s): output error ${pct(check.errorInt8)} vs MatMulNBits ${pct(check.errorMatMulNBits)}.`);
+    else {
+      notices.push(`Dropped the int8 branch: on ${check.samples} calibration sample(s) its output error was ${pct(check.errorInt8)} against MatMulNBits' ${pct(check.errorMatMulNBits)}; every step runs MatMulNBits ("prefill": "matmulnbits").`);
+      exported = nbitsOnly;
+    }
+  }
   notices.push(...exported.notices);
   timingsMs.export = performance.now() - t1;
   const gran = config.groupSize ? `group ${config.groupSize}` : 'channel';

@@ -12,6 +12,9 @@ import { loadModel, parseModel, serializeModel, type LoadedModel } from '../../.
 import { clone, ModelProtoSchema, type ModelProto } from '../../../engine/onnx/proto';
 import { exportWeightOnly } from '../../../engine/export/matmulnbits';
 import { addInt8PrefillPath } from '../../../engine/export/int8-prefill';
+import { checkInt8Branch, INT8_BRANCH_ERROR_RATIO, INT8_BRANCH_ERROR_SLACK } from '../../../engine/export/int8-prefill-check';
+import { quantizeWeightOnly } from '../../../engine/quant/algorithms/run-weight-only';
+import { parseRecipe } from '../../../engine/pipeline/recipe';
 import { findLinearLayers, layerWeightNK, weightToStored } from '../../../engine/quant/algorithms/linear-layers';
 import { rtnLayers, type WeightOnlyLayerResult } from '../../../engine/quant/algorithms/weight-only';
 import { textWindows, perplexity, withWeights } from '../quant/algorithms/lm-helpers';
@@ -96,7 +99,7 @@ describe.skipIf(!hasShared)('int8 prefill branch (moby-gpt, int4 g32 RTN)', () =
     n.input[4] = 'g_idx_here';
     const before = serializeModel(m);
     expect(addInt8PrefillPath(m)).toBeUndefined();
-    expect(serializeModel(m)).toEqual(before);
+    expect(Buffer.from(serializeModel(m)).equals(Buffer.from(before))).toBe(true);
     expect(addInt8PrefillPath(buildLlamaFixture().model)).toBeUndefined(); // float MatMuls only
   });
 });
@@ -133,5 +136,36 @@ describe('int8 prefill branch on the LLaMA-style fixture (RMSNorm, SwiGLU, rotar
     const a = relL2(await logits(serializeModel(m), ids, [2, seq]), ref);
     const b = relL2(await logits(serializeModel(nb), ids, [2, seq]), ref);
     expect(a).toBeLessThan(Math.max(2 * b, 0.05));
+  });
+});
+
+describe('the export checks the int8 branch against calibration data', () => {
+  const { model, seq } = buildLlamaFixture();
+  const layers = findLinearLayers(model, { opTypes: ['MatMul'], exclude: [] });
+  const results = rtnLayers(new Map(layers.map((l) => [l, layerWeightNK(model, undefined, l)])), { bits: 4, symmetric: true, groupSize: 32 });
+  const ids = { dtype: 'int64' as const, shape: [4, seq], data: BigInt64Array.from({ length: 4 * seq }, (_, i) => BigInt((i * 29 + 3) % 256)) };
+
+  it('keeps a branch whose error is close to MatMulNBits, drops one that is not', async () => {
+    const nb = exportWeightOnly(model, results, { format: 'matmulnbits', prefill: 'matmulnbits' }).model;
+    const good = exportWeightOnly(model, results, { format: 'matmulnbits' }).model;
+    const ok = await checkInt8Branch(model, good, nb, { input_ids: ids });
+    expect(ok!.samples).toBe(4);
+    expect(ok!.keep).toBe(true);
+    // a "branch" that is a coarser model: int4 with per-channel scales, i.e. clearly worse than g32
+    const coarse = rtnLayers(new Map(layers.map((l) => [l, layerWeightNK(model, undefined, l)])), { bits: 3, symmetric: true, groupSize: 0 });
+    const bad = exportWeightOnly(model, coarse, { format: 'matmulnbits' }).model;
+    const no = await checkInt8Branch(model, bad, nb, { input_ids: ids });
+    expect(no!.errorInt8).toBeGreaterThan(INT8_BRANCH_ERROR_RATIO * no!.errorMatMulNBits + INT8_BRANCH_ERROR_SLACK);
+    expect(no!.keep).toBe(false);
+    expect(await checkInt8Branch(model, good, nb, undefined)).toBeUndefined();
+  });
+
+  it('quantizeWeightOnly says what it checked and keeps the branch on the fixture', async () => {
+    const recipe = parseRecipe({ weights: { dtype: 'int4', scheme: 'symmetric', granularity: { group: 32 } }, activations: null, opTypes: ['MatMul'], format: 'matmulnbits' });
+    const r = await quantizeWeightOnly({ model, recipe, inputs: { input_ids: ids } });
+    expect(r.notices.some((n) => /Checked the int8 branch on 4 calibration sample\(s\)/.test(n))).toBe(true);
+    expect(r.model.graph!.node.some((n) => n.opType === 'If')).toBe(true);
+    const none = await quantizeWeightOnly({ model, recipe });
+    expect(none.notices.some((n) => /not checked against calibration data/.test(n))).toBe(true);
   });
 });
