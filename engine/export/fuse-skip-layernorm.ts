@@ -27,10 +27,17 @@ export function fuseSkipLayerNorm(graph: GraphProto, baseDir?: string): number {
     const D = Number(gamma.dims[0]);
     const add = g.producer.get(ln.input[0]!);
     if (!add || add.opType !== 'Add' || add.domain || add.input.length !== 2 || drop.has(add)) continue;
-    // input: the 3-D addend; skip: the other, 3-D or 2-D
+    // input: the 3-D addend; skip: the other, 3-D or 2-D. The op broadcasts skip, never input, so when
+    // both are 3-D (one might be [1, S, D]) only a residual is fused: skip = a sublayer's output.
     const [a, b] = [add.input[0]!, add.input[1]!];
-    const [input, skip] = ranks.get(a) === 3 ? [a, b] : [b, a];
-    if (ranks.get(input) !== 3 || (ranks.get(skip) !== 3 && ranks.get(skip) !== 2)) continue;
+    let input: string, skip: string;
+    if (ranks.get(a) === 3 && ranks.get(b) === 3) {
+      if (isSublayerOutput(g, b)) [input, skip] = [a, b];
+      else if (isSublayerOutput(g, a)) [input, skip] = [b, a];
+      else continue;
+    } else if (ranks.get(a) === 3 && ranks.get(b) === 2) [input, skip] = [a, b];
+    else if (ranks.get(b) === 3 && ranks.get(a) === 2) [input, skip] = [b, a];
+    else continue;
     const sum = add.output[0]!;
     const others = g.consumersOf(sum).filter((c) => c !== ln);
     // the sum comes from the fused node now, so every other reader must sit after the LN
@@ -58,4 +65,17 @@ export function fuseSkipLayerNorm(graph: GraphProto, baseDir?: string): number {
   // comes from the fused node's fourth output (all its other readers sit after the LN, checked above).
   graph.node = graph.node.filter((n) => !drop.has(n)).map((n) => replaced.get(n) ?? n);
   return replaced.size;
+}
+
+const SUBLAYER_OPS = new Set(['MatMul', 'MatMulNBits', 'Gemm', 'FusedMatMul', 'DynamicQuantizeMatMul', 'MultiHeadAttention', 'Attention']);
+
+/** Whether `name` is a projection's output, possibly through a constant bias Add: a full-shape hidden state. */
+function isSublayerOutput(g: GraphIndex, name: string, depth = 0): boolean {
+  const p = g.producer.get(name);
+  if (!p || depth > 2) return false;
+  if (p.opType === 'Add' && !p.domain && p.input.length === 2) {
+    const c = p.input.findIndex((i) => g.isConstant(i));
+    return c >= 0 && isSublayerOutput(g, p.input[1 - c]!, depth + 1);
+  }
+  return SUBLAYER_OPS.has(p.opType);
 }
