@@ -158,10 +158,16 @@ export function addInt8PrefillPath(model: ModelProto, opts: Int8PrefillOptions =
   }
 
   // The two branches: the suffix, cloned with its own names
+  // The int8 branch keeps the original value and node names (only the branch outputs, which the If
+  // itself produces, get a suffix): it is the branch multi-row data — evaluation and calibration
+  // included — takes, so per-layer comparisons find their tensors when the branch is inlined. The
+  // decode branch's names get a suffix, so every name in the model stays unique.
+  const graphOutputs = new Set(outputsFromSuffix.map((o) => o.name));
   const branch = (tag: string, int8: boolean): GraphProto => {
     const local = new Map<string, string>();
-    for (const n of suffix) for (const o of n.output) if (o) local.set(o, `${o}__${tag}`);
+    for (const n of suffix) for (const o of n.output) if (o && (!int8 || graphOutputs.has(o))) local.set(o, `${o}__${tag}`);
     const rename = (x: string) => (x && local.has(x) ? local.get(x)! : x);
+    const nodeName = (x: string) => (x && !int8 ? `${x}__${tag}` : x);
     const smoothed = new Map<string, string>();
     const nodes = [...suffix].flatMap((n) => {
       if (int8 && int8Of.has(n)) {
@@ -179,9 +185,9 @@ export function addInt8PrefillPath(model: ModelProto, opts: Int8PrefillOptions =
           }
           aIn = smoothed.get(a)!;
         }
-        return [...pre, makeNode('DynamicQuantizeMatMul', [aIn, q.w, q.s, ...(bias ? ['', bias] : [])], n.output.map(rename), `${n.name}__${tag}_DynamicQuantizeMatMul`, [], 'com.microsoft')];
+        return [...pre, makeNode('DynamicQuantizeMatMul', [aIn, q.w, q.s, ...(bias ? ['', bias] : [])], n.output.map(rename), n.name ? `${n.name}_DynamicQuantizeMatMul` : '', [], 'com.microsoft')];
       }
-      return create(NodeProtoSchema, { ...n, name: n.name ? `${n.name}__${tag}` : '', input: n.input.map(rename), output: n.output.map(rename) });
+      return create(NodeProtoSchema, { ...n, name: nodeName(n.name), input: n.input.map(rename), output: n.output.map(rename) });
     });
     return create(GraphProtoSchema, {
       name: `${g.name || 'main'}_${tag}`,

@@ -3,7 +3,7 @@
 // the float model carrying the same int4 weights, ORT folds the int8 weights at session creation (so the
 // file keeps one int4 copy), and the norm-based smoothing keeps the outlier model usable.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import * as ort from 'onnxruntime-node';
@@ -15,6 +15,7 @@ import { addInt8PrefillPath } from '../../../engine/export/int8-prefill';
 import { checkInt8Branch, INT8_BRANCH_ERROR_RATIO, INT8_BRANCH_ERROR_SLACK } from '../../../engine/export/int8-prefill-check';
 import { quantizeWeightOnly } from '../../../engine/quant/algorithms/run-weight-only';
 import { parseRecipe } from '../../../engine/pipeline/recipe';
+import { quantizeModel } from '../../../engine/pipeline/quantize';
 import { findLinearLayers, layerWeightNK, weightToStored } from '../../../engine/quant/algorithms/linear-layers';
 import { rtnLayers, type WeightOnlyLayerResult } from '../../../engine/quant/algorithms/weight-only';
 import { textWindows, perplexity, withWeights } from '../quant/algorithms/lm-helpers';
@@ -54,6 +55,12 @@ describe.skipIf(!hasShared)('int8 prefill branch (moby-gpt, int4 g32 RTN)', () =
     expect(ops(decode, 'MatMulNBits')).toBe(25); // 6 × (merged qkv, o, fc, proj) + head
     expect(ops(prefill, 'DynamicQuantizeMatMul')).toBe(25);
     expect(ops(prefill, 'MatMulNBits')).toBe(0);
+    // the int8 branch keeps the original names (per-layer error inlines it and finds its tensors);
+    // the decode branch's are suffixed, so names stay unique in the model
+    expect(prefill.node.some((n) => n.output.includes('/blocks.0/o/MatMul_output_0'))).toBe(true);
+    expect(decode.node.some((n) => n.output.includes('/blocks.0/o/MatMul_output_0__decode'))).toBe(true);
+    const names = [...m.graph!.node, ...decode.node, ...prefill.node].flatMap((n) => n.output).filter(Boolean);
+    expect(new Set(names).size).toBe(names.length);
     // the int8 weights are not stored: they are computed from the int4 data
     expect(m.graph!.initializer.some((t) => t.dataType === 3 /* INT8 */ && t.dims.length === 2)).toBe(false);
     const fp32 = readFileSync(models.gpt).length;
@@ -167,5 +174,23 @@ describe('the export checks the int8 branch against calibration data', () => {
     expect(r.model.graph!.node.some((n) => n.opType === 'If')).toBe(true);
     const none = await quantizeWeightOnly({ model, recipe });
     expect(none.notices.some((n) => /not checked against calibration data/.test(n))).toBe(true);
+  });
+});
+
+describe('per-layer error of an export with the int8 branch', () => {
+  it('reaches the layers inside the branch the evaluation data takes', async () => {
+    const { bytes, seq } = buildLlamaFixture();
+    const dir = mkdtempSync(join(tmpdir(), 'qs-prefill-eval-'));
+    try {
+      const src = join(dir, 'llama.onnx');
+      writeFileSync(src, bytes);
+      const ids = { dtype: 'int64' as const, shape: [8, seq], data: BigInt64Array.from({ length: 8 * seq }, (_, i) => BigInt((i * 29 + 3) % 256)) };
+      const run = async (prefill: 'int8' | 'matmulnbits') => quantizeModel({ modelPath: src, outputPath: join(dir, `${prefill}.onnx`), recipe: parseRecipe({ weights: { dtype: 'int4', scheme: 'symmetric', granularity: { group: 32 } }, activations: null, opTypes: ['MatMul'], format: 'matmulnbits', prefill }), inputs: { input_ids: ids } });
+      const [withBranch, plain] = [await run('int8'), await run('matmulnbits')];
+      expect(withBranch.layers.length).toBeGreaterThan(1);
+      expect(withBranch.layers.length).toBe(plain.layers.length);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
