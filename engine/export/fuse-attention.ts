@@ -10,15 +10,11 @@
 // left as it was.
 import { type GraphProto, type NodeProto, type TensorProto } from '../onnx/proto';
 import { tensorToTypedArray } from '../onnx/tensor';
-import { GraphIndex, attr, intAttr, makeNode } from './qdq-graph';
+import { GraphIndex, intAttr, makeNode } from './qdq-graph';
+import { attrInt, attrInts as ints } from '../onnx/attributes';
 import { AttributeProtoSchema, AttributeType, create } from '../onnx/proto';
 
 const floatAttr = (name: string, f: number) => create(AttributeProtoSchema, { name, type: AttributeType.FLOAT, f });
-
-function ints(a: NodeProto, name: string): number[] | undefined {
-  const x = attr(a, name);
-  return x ? x.ints.map(Number) : undefined;
-}
 
 function scalarOf(g: GraphIndex, name: string, baseDir?: string): number | undefined {
   const t = g.constant(name);
@@ -42,7 +38,7 @@ function soleReader(g: GraphIndex, name: string): NodeProto | undefined {
 /** The per-head split: Reshape(x, [B, S, H, dh]) with H, dh constant. Returns x, H, dh. */
 function headSplit(g: GraphIndex, reshapeOut: string, baseDir?: string): { x: string; heads: number; headSize: number } | undefined {
   const r = g.producer.get(reshapeOut);
-  if (!r || r.opType !== 'Reshape' || r.domain || (attr(r, 'allowzero') && Number(attr(r, 'allowzero')!.i) !== 0)) return undefined;
+  if (!r || r.opType !== 'Reshape' || r.domain || attrInt(r, 'allowzero', 0) !== 0) return undefined;
   const dims = shapeDims(g, r.input[1]!, baseDir);
   if (!dims || dims.length !== 4 || dims[2] === undefined || dims[3] === undefined || dims[2]! <= 0 || dims[3]! <= 0) return undefined;
   return { x: r.input[0]!, heads: dims[2]!, headSize: dims[3]! };
@@ -133,7 +129,7 @@ export function fuseAttention(graph: GraphProto, baseDir?: string): AttentionFus
   const heads: number[] = [];
   for (const sm of graph.node) {
     if (sm.opType !== 'Softmax' || sm.domain) continue;
-    const axis = attr(sm, 'axis') ? Number(attr(sm, 'axis')!.i) : -1;
+    const axis = attrInt(sm, 'axis', -1);
     if (axis !== -1 && axis !== 3) continue;
     // scores → optional causal Where → Softmax
     let scores = sm.input[0]!;

@@ -8,7 +8,8 @@
 import { AttributeProtoSchema, AttributeType, create, type GraphProto, type NodeProto } from '../onnx/proto';
 import { DataType } from '../onnx/tensor';
 import { inferRanks } from '../onnx/ranks';
-import { GraphIndex, attr, makeNode } from './qdq-graph';
+import { GraphIndex, makeNode } from './qdq-graph';
+import { attrFloat, attrInt } from '../onnx/attributes';
 
 /** Fuse Add → LayerNormalization(axis −1) pairs of `g` (the caller imports com.microsoft). Returns the count. */
 export function fuseSkipLayerNorm(graph: GraphProto, baseDir?: string): number {
@@ -19,9 +20,8 @@ export function fuseSkipLayerNorm(graph: GraphProto, baseDir?: string): number {
   const order = new Map(graph.node.map((n, i) => [n, i]));
   for (const ln of graph.node) {
     if (ln.opType !== 'LayerNormalization' || ln.domain || ln.input.length < 3 || !ln.input[2]) continue;
-    const axis = attr(ln, 'axis') ? Number(attr(ln, 'axis')!.i) : -1;
-    if (axis !== -1 || ln.output.slice(1).some((o) => o && (g.consumersOf(o).length || g.graphOutputs.has(o)))) continue;
-    if (attr(ln, 'stash_type') && Number(attr(ln, 'stash_type')!.i) !== 1) continue;
+    if (attrInt(ln, 'axis', -1) !== -1 || ln.output.slice(1).some((o) => o && (g.consumersOf(o).length || g.graphOutputs.has(o)))) continue;
+    if (attrInt(ln, 'stash_type', 1) !== 1) continue;
     const gamma = g.constant(ln.input[1]!), beta = g.constant(ln.input[2]!);
     if (!gamma || !beta || gamma.dims.length !== 1 || beta.dims.length !== 1) continue;
     const D = Number(gamma.dims[0]);
@@ -53,7 +53,7 @@ export function fuseSkipLayerNorm(graph: GraphProto, baseDir?: string): number {
         if (t && t.dataType === DataType.FLOAT && t.dims.length === 1 && Number(t.dims[0]) === D && ranks.get(y) === ranks.get(skip)) { skipIn = y; bias = biasAdd.input[ci]!; drop.add(biasAdd); break; }
       }
     }
-    const eps = attr(ln, 'epsilon') ? attr(ln, 'epsilon')!.f : 1e-5;
+    const eps = attrFloat(ln, 'epsilon', 1e-5);
     const inputs = [input, skipIn, ln.input[1]!, ln.input[2]!, ...(bias ? [bias] : [])];
     const skipLn = makeNode('SkipLayerNormalization', inputs, sumRead ? [ln.output[0]!, '', '', sum] : [ln.output[0]!],
       g.unique(`${ln.name || ln.output[0]}_SkipLayerNorm`), [create(AttributeProtoSchema, { name: 'epsilon', type: AttributeType.FLOAT, f: eps })], 'com.microsoft');

@@ -85,14 +85,7 @@ export function outerReads(g: GraphProto): Set<string> {
   return reads;
 }
 
-export function attr(n: NodeProto, name: string): AttributeProto | undefined {
-  return n.attribute.find((a) => a.name === name);
-}
-
-export function attrInt(n: NodeProto, name: string, dflt: number): number {
-  const a = attr(n, name);
-  return a ? Number(a.i) : dflt;
-}
+export { attr, attrInt } from '../onnx/attributes';
 
 export function intAttr(name: string, value: number): AttributeProto {
   return create(AttributeProtoSchema, { name, type: AttributeType.INT, i: BigInt(value) });

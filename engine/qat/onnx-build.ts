@@ -15,25 +15,7 @@ export const attr = {
   t: (name: string, v: TensorProto): AttributeProto => create(AttributeProtoSchema, { name, type: AttributeType.TENSOR, t: v }),
 };
 
-export function getAttr(node: NodeProto, name: string): AttributeProto | undefined {
-  return node.attribute.find((a) => a.name === name);
-}
-export function attrInt(node: NodeProto, name: string, dflt: number): number {
-  const a = getAttr(node, name);
-  return a ? Number(a.i) : dflt;
-}
-export function attrFloat(node: NodeProto, name: string, dflt: number): number {
-  const a = getAttr(node, name);
-  return a ? a.f : dflt;
-}
-export function attrInts(node: NodeProto, name: string): number[] | undefined {
-  const a = getAttr(node, name);
-  return a ? a.ints.map((x) => Number(x)) : undefined;
-}
-export function attrString(node: NodeProto, name: string, dflt: string): string {
-  const a = getAttr(node, name);
-  return a ? new TextDecoder().decode(a.s) : dflt;
-}
+export { attr as getAttr, attrInt, attrFloat, attrInts, attrString } from '../onnx/attributes';
 
 export function valueInfo(name: string, elemType: number, dims?: readonly (number | string)[]): ValueInfoProto {
   const shape = dims

@@ -5,6 +5,7 @@
 import type { ModelProto, NodeProto, TensorProto } from '../../onnx/proto';
 import { DataType, tensorDims, tensorToFloat32 } from '../../onnx/tensor';
 import { transposeMatrix } from './weight-quant';
+import { attrInt, attrFloat } from '../../onnx/attributes';
 
 export interface LinearLayer {
   /** Initializer name of the weight. */
@@ -25,15 +26,7 @@ export interface LinearLayer {
   sharedWith: string[];
 }
 
-export function attrInt(node: NodeProto, name: string, dflt: number): number {
-  const a = node.attribute.find((x) => x.name === name);
-  return a ? Number(a.i) : dflt;
-}
-
-export function attrFloat(node: NodeProto, name: string, dflt: number): number {
-  const a = node.attribute.find((x) => x.name === name);
-  return a ? a.f : dflt;
-}
+export { attrInt, attrFloat };
 
 export interface LinearSelection {
   opTypes: string[];
