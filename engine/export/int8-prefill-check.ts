@@ -9,6 +9,7 @@ import { serializeModel } from '../onnx/model-io';
 import { hasExternalData } from '../onnx/external-data';
 import { createSession } from '../runtime/session';
 import { feedsFor, sampleCount } from '../runtime/batching';
+import { sqnrDb } from '../quant/math/metrics';
 
 /** The branch is kept while its error ≤ RATIO × MatMulNBits' error + SLACK (relative L2 of the first output). */
 export const INT8_BRANCH_ERROR_RATIO = 1.5;
@@ -16,11 +17,8 @@ export const INT8_BRANCH_ERROR_SLACK = 0.005;
 
 export interface Int8BranchCheck { keep: boolean; samples: number; errorInt8: number; errorMatMulNBits: number }
 
-function relL2(a: Float32Array, ref: Float32Array): number {
-  let e = 0, n = 0;
-  for (let i = 0; i < ref.length; i++) { e += (a[i]! - ref[i]!) ** 2; n += ref[i]! ** 2; }
-  return n > 0 ? Math.sqrt(e / n) : Math.sqrt(e);
-}
+/** Relative L2 error ‖x − ref‖ / ‖ref‖, from the SQNR the rest of the engine reports. */
+const relL2 = (x: Float32Array, ref: Float32Array) => 10 ** (-sqnrDb(ref, x) / 20);
 
 /**
  * Compare the two exports against the float model on up to `maxSamples` calibration samples. Returns

@@ -27,6 +27,11 @@ export interface Int8PrefillOptions {
 
 export interface Int8PrefillResult { layers: number; minRows: number; smoothedInputs: number }
 
+/** What the export says it did. */
+export function int8PrefillNotice(p: Int8PrefillResult): string {
+  return `Steps of ${p.minRows} or more rows run ${p.layers} int8 QGEMM layer(s) (weights unpacked from the int4 data when the session starts); single-row steps run MatMulNBits.`;
+}
+
 const graphAttr = (name: string, g: GraphProto) => create(AttributeProtoSchema, { name, type: AttributeType.GRAPH, g });
 
 /**

@@ -15,7 +15,7 @@ import type { WeightOnlyLayerResult } from '../quant/algorithms/weight-only';
 import { foldBiasIntoFastGelu, fuseTanhGelu } from './matmulnbits-gelu';
 import { fuseAttention } from './fuse-attention';
 import { fuseSkipLayerNorm } from './fuse-skip-layernorm';
-import { addInt8PrefillPath } from './int8-prefill';
+import { addInt8PrefillPath, int8PrefillNotice } from './int8-prefill';
 import { mergeSharedInputMatMulNBits } from './matmulnbits-merge';
 import { opsetVersion } from '../onnx/opset';
 
@@ -205,7 +205,7 @@ export function exportWeightOnly(model: ModelProto, results: WeightOnlyLayerResu
   pruneUnused(g);
   if (opts.format === 'matmulnbits' && (opts.prefill ?? 'int8') === 'int8') {
     const p = addInt8PrefillPath(m, { minRows: opts.prefillMinRows, baseDir: opts.baseDir });
-    if (p) notices.push(`Steps of ${p.minRows} or more rows run ${p.layers} int8 QGEMM layer(s) (weights unpacked from the int4 data when the session starts); single-row steps run MatMulNBits.`);
+    if (p) notices.push(int8PrefillNotice(p));
   }
   return { model: m, notices };
 }

@@ -10,6 +10,7 @@ import { StudioError } from '../../errors';
 import { subProgress, type WorkContext } from '../../jobs/progress';
 import { exportWeightOnly, type WeightOnlyExportOptions } from '../../export/matmulnbits';
 import { checkInt8Branch } from '../../export/int8-prefill-check';
+import { addInt8PrefillPath, int8PrefillNotice } from '../../export/int8-prefill';
 import { findLinearLayers, layerWeightNK, type LinearLayer } from './linear-layers';
 import { runAwq } from './awq';
 import { runGptq } from './gptq';
@@ -84,18 +85,19 @@ export async function quantizeWeightOnly(o: WeightOnlyRunOptions): Promise<Weigh
   const format = recipe.format === 'matmulnbits' ? 'matmulnbits' : 'qdq';
   if (format === 'matmulnbits' && config.bits > 4) throw new StudioError('BAD_RECIPE', 'Recipe format: "matmulnbits" takes 3- or 4-bit weights.');
   const exportOpts = { prefill: recipe.prefill, ...o.exportOptions, format, baseDir, accuracyLevel: o.accuracyLevel } as const;
-  let exported = exportWeightOnly(model, results, exportOpts);
-  if (format === 'matmulnbits' && (exportOpts.prefill ?? 'int8') === 'int8' && exported.model.graph!.node.some((n) => n.opType === 'If' && n.name.startsWith('prefill_If'))) {
-    // Keep the int8 branch only if calibration samples say it costs no more accuracy than MatMulNBits.
-    const nbitsOnly = exportWeightOnly(model, results, { ...exportOpts, prefill: 'matmulnbits' });
-    const check = await checkInt8Branch(o.model, exported.model, nbitsOnly.model, o.inputs);
+  const wantBranch = format === 'matmulnbits' && (exportOpts.prefill ?? 'int8') === 'int8';
+  // Export once with MatMulNBits for every step; the int8 branch goes onto a copy, which stays only if
+  // calibration samples say it costs no more accuracy than MatMulNBits.
+  let exported = exportWeightOnly(model, results, wantBranch ? { ...exportOpts, prefill: 'matmulnbits' } : exportOpts);
+  const withBranch = wantBranch ? clone(ModelProtoSchema, exported.model) : undefined;
+  const branch = withBranch && addInt8PrefillPath(withBranch, { minRows: exportOpts.prefillMinRows, baseDir });
+  if (withBranch && branch) {
+    const check = await checkInt8Branch(o.model, withBranch, exported.model, o.inputs);
     const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
     if (!check) notices.push('The int8 branch for multi-row steps was not checked against calibration data (none given).');
     else if (check.keep) notices.push(`Checked the int8 branch on ${check.samples} calibration sample(s): output error ${pct(check.errorInt8)} vs MatMulNBits ${pct(check.errorMatMulNBits)}.`);
-    else {
-      notices.push(`Dropped the int8 branch: on ${check.samples} calibration sample(s) its output error was ${pct(check.errorInt8)} against MatMulNBits' ${pct(check.errorMatMulNBits)}; every step runs MatMulNBits ("prefill": "matmulnbits").`);
-      exported = nbitsOnly;
-    }
+    else notices.push(`Dropped the int8 branch: on ${check.samples} calibration sample(s) its output error was ${pct(check.errorInt8)} against MatMulNBits' ${pct(check.errorMatMulNBits)}; every step runs MatMulNBits ("prefill": "matmulnbits").`);
+    if (!check || check.keep) exported = { model: withBranch, notices: [...exported.notices, int8PrefillNotice(branch)] };
   }
   notices.push(...exported.notices);
   timingsMs.export = performance.now() - t1;
