@@ -12,10 +12,8 @@ import { loadModel, serializeModel } from '../engine/onnx/model-io';
 import { parseRecipe } from '../engine/pipeline/recipe';
 import { quantizeModel } from '../engine/pipeline/quantize';
 import { quantizeWeightOnly } from '../engine/quant/algorithms/run-weight-only';
-import { ensureOpset, exportWeightOnly, pruneUnused } from '../engine/export/matmulnbits';
-import { fuseTanhGelu } from '../engine/export/matmulnbits-gelu';
-import { fuseAttention } from '../engine/export/fuse-attention';
-import { fuseSkipLayerNorm } from '../engine/export/fuse-skip-layernorm';
+import { ensureOpset, exportWeightOnly, fuseTransformerOps, pruneUnused } from '../engine/export/matmulnbits';
+import { foldBiasIntoFastGelu, fuseTanhGelu } from '../engine/export/matmulnbits-gelu';
 import { clone, ModelProtoSchema } from '../engine/onnx/proto';
 import type { WeightOnlyLayerResult } from '../engine/quant/algorithms/weight-only';
 import { textWindows, perplexity } from '../test/engine/quant/algorithms/lm-helpers';
@@ -103,7 +101,7 @@ async function session(bytes: Uint8Array) {
 function fp32Fused(): Uint8Array {
   const m = clone(ModelProtoSchema, model);
   const g = m.graph!;
-  fuseTanhGelu(g, baseDir); fuseAttention(g, baseDir); fuseSkipLayerNorm(g, baseDir); pruneUnused(g);
+  fuseTanhGelu(g, baseDir); fuseTransformerOps(g, baseDir); foldBiasIntoFastGelu(g); pruneUnused(g);
   ensureOpset(m, 'com.microsoft', 1);
   return serializeModel(m);
 }

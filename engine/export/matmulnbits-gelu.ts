@@ -5,6 +5,7 @@
 // and with the MatMuls in int4 those elementwise passes are a visible share of a short decode step.
 import { create, NodeProtoSchema, type GraphProto, type NodeProto } from '../onnx/proto';
 import { tensorToFloat32 } from '../onnx/tensor';
+import { GraphIndex } from './qdq-graph';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
@@ -103,28 +104,21 @@ export function fuseTanhGelu(g: GraphProto, baseDir?: string): number {
  * FastGelu(x + b) with a constant float [N] bias b, the Add read only by the FastGelu: b moves into
  * FastGelu's own bias input (it computes gelu(x + b) in the same pass). Returns how many were folded.
  */
-export function foldBiasIntoFastGelu(g: GraphProto): number {
-  const producer = new Map<string, NodeProto>();
-  const readers = new Map<string, number>();
-  for (const n of g.node) {
-    for (const o of n.output) producer.set(o, n);
-    for (const i of n.input) readers.set(i, (readers.get(i) ?? 0) + 1);
-  }
-  const outputs = new Set(g.output.map((o) => o.name));
-  const inits = new Map(g.initializer.map((t) => [t.name, t]));
+export function foldBiasIntoFastGelu(graph: GraphProto): number {
+  const g = new GraphIndex(graph);
   const drop = new Set<NodeProto>();
-  for (const fg of g.node) {
+  for (const fg of graph.node) {
     if (fg.opType !== 'FastGelu' || fg.domain !== 'com.microsoft' || fg.input.length !== 1) continue;
-    const add = producer.get(fg.input[0]!);
-    if (!add || add.opType !== 'Add' || add.domain || add.input.length !== 2 || readers.get(add.output[0]!) !== 1 || outputs.has(add.output[0]!)) continue;
+    const add = g.producer.get(fg.input[0]!);
+    if (!add || add.opType !== 'Add' || add.domain || add.input.length !== 2 || g.consumersOf(add.output[0]!).length !== 1 || g.graphOutputs.has(add.output[0]!)) continue;
     for (const [ci, xi] of [[0, 1], [1, 0]] as const) {
-      const t = inits.get(add.input[ci]!);
-      if (!t || t.dataType !== 1 || t.dims.length !== 1 || inits.has(add.input[xi]!)) continue;
+      const t = g.initializers.get(add.input[ci]!);
+      if (!t || t.dataType !== 1 || t.dims.length !== 1 || g.initializers.has(add.input[xi]!)) continue;
       fg.input = [add.input[xi]!, add.input[ci]!];
       drop.add(add);
       break;
     }
   }
-  if (drop.size) g.node = g.node.filter((n) => !drop.has(n));
+  if (drop.size) graph.node = graph.node.filter((n) => !drop.has(n));
   return drop.size;
 }

@@ -195,12 +195,7 @@ export function exportWeightOnly(model: ModelProto, results: WeightOnlyLayerResu
     const n = mergeSharedInputMatMulNBits(g, opsetVersion(m), opts.baseDir);
     if (n) notices.push(`Merged ${n} group(s) of MatMulNBits reading the same input into one wider MatMulNBits + Split each.`);
   }
-  if (opts.format === 'matmulnbits' && (opts.fuseTransformerOps ?? true)) {
-    const a = fuseAttention(g, opts.baseDir);
-    if (a.fused) notices.push(`Fused ${a.fused} attention subgraph(s) into com.microsoft MultiHeadAttention (${a.heads[0]} heads).`);
-    const s = fuseSkipLayerNorm(g, opts.baseDir);
-    if (s) notices.push(`Fused ${s} residual Add + LayerNormalization pair(s) into com.microsoft SkipLayerNormalization.`);
-  }
+  if (opts.format === 'matmulnbits' && (opts.fuseTransformerOps ?? true)) notices.push(...fuseTransformerOps(g, opts.baseDir));
   if (opts.format === 'matmulnbits' && (opts.fuseGelu ?? true)) foldBiasIntoFastGelu(g);
   pruneUnused(g);
   if (opts.format === 'matmulnbits' && (opts.prefill ?? 'int8') === 'int8') {
@@ -208,6 +203,19 @@ export function exportWeightOnly(model: ModelProto, results: WeightOnlyLayerResu
     if (p) notices.push(int8PrefillNotice(p));
   }
   return { model: m, notices };
+}
+
+/**
+ * Attention → com.microsoft MultiHeadAttention, then residual Add + LayerNorm → SkipLayerNormalization
+ * (the caller imports com.microsoft). Returns what it fused, as notices.
+ */
+export function fuseTransformerOps(g: GraphProto, baseDir?: string): string[] {
+  const notices: string[] = [];
+  const a = fuseAttention(g, baseDir);
+  if (a.fused) notices.push(`Fused ${a.fused} attention subgraph(s) into com.microsoft MultiHeadAttention (${a.heads[0]} heads).`);
+  const s = fuseSkipLayerNorm(g, baseDir);
+  if (s) notices.push(`Fused ${s} residual Add + LayerNormalization pair(s) into com.microsoft SkipLayerNormalization.`);
+  return notices;
 }
 
 /** Drop nodes whose outputs nobody reads (e.g. a Transpose of a weight now packed) and unread initializers. */
