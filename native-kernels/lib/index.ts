@@ -641,7 +641,7 @@ export async function gemmInt8Cuda(A: Int8Array, B: Int8Array, s: { M: number; K
 
 // ---------------------------------------------------------------- GPTQ
 
-/** The same options and result as engine/quant/algorithms/gptq-core.ts gptqQuantize (the TypeScript reference). */
+/** GPTQ's options, shared with engine/quant/algorithms/gptq-core.ts gptqQuantize (the TypeScript reference); the result mirrors it. */
 export interface GptqOptions {
   weight: Float32Array;
   rows: number;

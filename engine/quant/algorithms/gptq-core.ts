@@ -20,19 +20,11 @@
 //   dequantized rows × cols = (q − zp) · scale
 import { gridParams, groupCount, maxQ, quantizeValue, type QuantizedWeight } from './weight-quant';
 import { StudioError, quote } from '../../errors';
+// One definition of the options for this reference and its native twin (a type import: erased at run
+// time, so the engine still runs without the addon).
+import type { GptqOptions } from '../../../native-kernels/lib/index';
 
-export interface GptqOptions {
-  weight: Float32Array;
-  rows: number;
-  cols: number;
-  hessian: Float32Array;
-  bits: number;
-  groupSize: number;
-  symmetric: boolean;
-  damp: number;
-  blockSize: number;
-  actOrder: boolean;
-}
+export type { GptqOptions };
 
 export type GptqResult = QuantizedWeight;
 
