@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "features.h"
@@ -541,48 +542,37 @@ void histogram(const float* x, int64_t n, double lo, double hi, int bins, double
     for (int k = 0; k < bins; ++k) counts[k] += part[size_t(t) * bins + k];
 }
 
+// Forward (x → y, mask) and backward (x, gy → gx) walk the tensor alike; the null pointers say which
+// pass the stretch kernel runs. lv 1: AVX2, otherwise AVX-512.
+static void fakeQuantNative(int lv, const float* x, const float* gy, const Layout& L, const float* scales, const int32_t* zps,
+                            int qmin, int qmax, float* y, uint8_t* mask, float* gx, int threads) {
+  const int64_t n = L.count();
+  const auto at = [](auto* p, int64_t i) { return p ? p + i : p; };
+  parallelFor((n + kChunk - 1) / kChunk, threads, [&](int64_t t) {
+    const int64_t a = t * kChunk, b = std::min(n, a + kChunk);
+    const auto stretch = [&](auto consecutiveScales, int64_t i, int64_t len, int64_t k) {
+      constexpr bool P = decltype(consecutiveScales)::value;
+      if (lv == 1) fakeQuantStretchAvx2<P>(x + i, at(gy, i), len, scales + k, zps + k, qmin, qmax, at(y, i), at(mask, i), at(gx, i));
+      else fakeQuantStretch<P>(x + i, at(gy, i), len, scales + k, zps + k, qmin, qmax, at(y, i), at(mask, i), at(gx, i));
+    };
+    L.walk(a, b,
+           [&](int64_t i, int64_t len, int64_t k) { stretch(std::false_type{}, i, len, k); },
+           [&](int64_t i, int64_t len, int64_t k) { stretch(std::true_type{}, i, len, k); });
+  });
+}
+
 void fakeQuantForward(const float* x, const Layout& L, const float* scales, const int32_t* zps, int qmin, int qmax,
                       float* y, uint8_t* mask, Impl impl, int threads) {
   const int lv = level(impl);
   if (lv == 0) return ref::fakeQuantForward(x, L, scales, zps, qmin, qmax, y, mask);
-  const int64_t n = L.count();
-  if (lv == 1) {
-    parallelFor((n + kChunk - 1) / kChunk, threads, [&](int64_t t) {
-      const int64_t a = t * kChunk, b = std::min(n, a + kChunk);
-      L.walk(a, b,
-             [&](int64_t i, int64_t len, int64_t k) { fakeQuantStretchAvx2<false>(x + i, nullptr, len, scales + k, zps + k, qmin, qmax, y + i, mask ? mask + i : nullptr, nullptr); },
-             [&](int64_t i, int64_t len, int64_t k) { fakeQuantStretchAvx2<true>(x + i, nullptr, len, scales + k, zps + k, qmin, qmax, y + i, mask ? mask + i : nullptr, nullptr); });
-    });
-    return;
-  }
-  parallelFor((n + kChunk - 1) / kChunk, threads, [&](int64_t t) {
-    const int64_t a = t * kChunk, b = std::min(n, a + kChunk);
-    L.walk(a, b,
-           [&](int64_t i, int64_t len, int64_t k) { fakeQuantStretch<false>(x + i, nullptr, len, scales + k, zps + k, qmin, qmax, y + i, mask ? mask + i : nullptr, nullptr); },
-           [&](int64_t i, int64_t len, int64_t k) { fakeQuantStretch<true>(x + i, nullptr, len, scales + k, zps + k, qmin, qmax, y + i, mask ? mask + i : nullptr, nullptr); });
-  });
+  fakeQuantNative(lv, x, nullptr, L, scales, zps, qmin, qmax, y, mask, nullptr, threads);
 }
 
 void fakeQuantBackward(const float* x, const float* gy, const Layout& L, const float* scales, const int32_t* zps,
                        int qmin, int qmax, float* gx, Impl impl, int threads) {
   const int lv = level(impl);
   if (lv == 0) return ref::fakeQuantBackward(x, gy, L, scales, zps, qmin, qmax, gx);
-  const int64_t n = L.count();
-  if (lv == 1) {
-    parallelFor((n + kChunk - 1) / kChunk, threads, [&](int64_t t) {
-      const int64_t a = t * kChunk, b = std::min(n, a + kChunk);
-      L.walk(a, b,
-             [&](int64_t i, int64_t len, int64_t k) { fakeQuantStretchAvx2<false>(x + i, gy + i, len, scales + k, zps + k, qmin, qmax, nullptr, nullptr, gx + i); },
-             [&](int64_t i, int64_t len, int64_t k) { fakeQuantStretchAvx2<true>(x + i, gy + i, len, scales + k, zps + k, qmin, qmax, nullptr, nullptr, gx + i); });
-    });
-    return;
-  }
-  parallelFor((n + kChunk - 1) / kChunk, threads, [&](int64_t t) {
-    const int64_t a = t * kChunk, b = std::min(n, a + kChunk);
-    L.walk(a, b,
-           [&](int64_t i, int64_t len, int64_t k) { fakeQuantStretch<false>(x + i, gy + i, len, scales + k, zps + k, qmin, qmax, nullptr, nullptr, gx + i); },
-           [&](int64_t i, int64_t len, int64_t k) { fakeQuantStretch<true>(x + i, gy + i, len, scales + k, zps + k, qmin, qmax, nullptr, nullptr, gx + i); });
-  });
+  fakeQuantNative(lv, x, gy, L, scales, zps, qmin, qmax, nullptr, nullptr, gx, threads);
 }
 
 void copyBytes(void* dst, const void* src, int64_t n, int threads) {
