@@ -18,6 +18,7 @@ import {
 import { DataType, makeTensor, tensorToFloat32, tensorToTypedArray } from '../onnx/tensor';
 import { GraphIndex, attrInt, intAttr, makeNode, outerReads, subgraphsOf } from './qdq-graph';
 import { unpackMatMulNBits } from './matmulnbits';
+import { isExternal } from '../onnx/external-data';
 
 export interface Int8PrefillOptions {
   /** Steps with at least this many rows (batch × tokens) take the int8 QGEMM branch. Default 2. */
@@ -226,7 +227,7 @@ function localizeSmallInitializers(g: GraphProto, ifNode: NodeProto): void {
   for (const t of g.initializer) {
     if (mainReads.has(t.name) || outputs.has(t.name)) continue;
     const bytes = t.rawData.length + 4 * (t.floatData.length + t.int32Data.length) + 8 * (t.int64Data.length + t.doubleData.length);
-    if (bytes > LOCAL_INITIALIZER_BYTES || t.dataLocation === 1 /* external */) continue;
+    if (bytes > LOCAL_INITIALIZER_BYTES || isExternal(t)) continue;
     branches.forEach((b, i) => { if (reads[i]!.has(t.name)) b.initializer.push(clone(TensorProtoSchema, t)); });
     moved.add(t.name);
   }
