@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { models, hasShared } from '../../helpers/shared';
+import { relL2 } from '../../helpers/compare';
 import { loadModel, parseModel, serializeModel, type LoadedModel } from '../../../engine/onnx/model-io';
 import { clone, ModelProtoSchema, type ModelProto } from '../../../engine/onnx/proto';
 import { exportWeightOnly } from '../../../engine/export/matmulnbits';
@@ -28,7 +29,6 @@ async function logits(bytes: Uint8Array, ids: BigInt64Array, shape: number[]): P
   await s.release();
   return r[s.outputNames[0]!]!.data as Float32Array;
 }
-const relL2 = (a: Float32Array, ref: Float32Array) => { let e = 0, n = 0; for (let i = 0; i < a.length; i++) { e += (a[i]! - ref[i]!) ** 2; n += ref[i]! ** 2; } return Math.sqrt(e / n); };
 const ops = (g: { node: { opType: string }[] }, op: string) => g.node.filter((n) => n.opType === op).length;
 const ifBranches = (m: ModelProto) => {
   const iff = m.graph!.node.find((n) => n.opType === 'If')!;

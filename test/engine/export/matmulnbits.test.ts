@@ -4,6 +4,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { models, hasShared } from '../../helpers/shared';
+import { maxAbs, maxAbsDiff } from '../../helpers/compare';
 import { loadModel, serializeModel, type LoadedModel } from '../../../engine/onnx/model-io';
 import { tensorToTypedArray, tensorToFloat32, makeTensor, DataType } from '../../../engine/onnx/tensor';
 import { clone, ModelProtoSchema, ValueInfoProtoSchema } from '../../../engine/onnx/proto';
@@ -21,8 +22,6 @@ async function logits(bytes: Uint8Array, ids: BigInt64Array, shape: number[], le
   await s.release();
   return r[s.outputNames[0]!]!.data as Float32Array;
 }
-const maxAbsDiff = (a: Float32Array, b: Float32Array) => { let m = 0; for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!)); return m; };
-const maxAbs = (a: Float32Array) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 function dequantOverrides(results: WeightOnlyLayerResult[]): Map<string, Float32Array> {
   return new Map(results.map((r) => [r.layer.weight, weightToStored(r.layer, r.qw.dequantized)]));
 }

@@ -4,6 +4,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import { models, hasShared } from '../../helpers/shared';
+import { maxAbs, maxAbsDiff } from '../../helpers/compare';
 import { loadModel, serializeModel, type LoadedModel } from '../../../engine/onnx/model-io';
 import { clone, ModelProtoSchema, type ModelProto } from '../../../engine/onnx/proto';
 import { tensorToTypedArray, makeTensor, DataType } from '../../../engine/onnx/tensor';
@@ -20,8 +21,6 @@ async function logits(m: ModelProto, T: number): Promise<Float32Array> {
   await s.release();
   return r[s.outputNames[0]!]!.data as Float32Array;
 }
-const maxAbsDiff = (a: Float32Array, b: Float32Array) => { let m = 0; for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!)); return m; };
-const maxAbs = (a: Float32Array) => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 const count = (m: ModelProto, op: string) => m.graph!.node.filter((n) => n.opType === op).length;
 // Float reassociation only (the fused kernels sum in another order): 1e-5 of the logits' range.
 const REORDER_TOL = 1e-5;

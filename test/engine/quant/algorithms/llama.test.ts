@@ -14,6 +14,7 @@ import { quantizeWeightOnly } from '../../../../engine/quant/algorithms/run-weig
 import { exportWeightOnly } from '../../../../engine/export/matmulnbits';
 import { buildLlamaFixture } from './llama-fixture';
 import { textWindows } from './lm-helpers';
+import { relL2 } from '../../../helpers/compare';
 
 const { model, bytes, seq } = buildLlamaFixture();
 const cal = textWindows('train.txt', 48, seq);
@@ -27,11 +28,7 @@ async function logits(m: Uint8Array, level: 'basic' | 'all' = 'all'): Promise<Fl
   return r.logits!.data as Float32Array;
 }
 /** ‖a − b‖ / ‖a‖ */
-function relErr(a: Float32Array, b: Float32Array): number {
-  let d = 0, n = 0;
-  for (let i = 0; i < a.length; i++) { d += (a[i]! - b[i]!) ** 2; n += a[i]! ** 2; }
-  return Math.sqrt(d / n);
-}
+const relErr = (a: Float32Array, b: Float32Array) => relL2(b, a);
 
 describe('LLaMA-style fixture', () => {
   it('SmoothQuant folds into the RMSNorm Mul weights (float-exact) and W8A8 with it stays closer to FP32', async () => {
