@@ -9,11 +9,13 @@ import { StudioError, quote } from '../errors';
 import { copyIntoFolder, readModelFacts } from './model-import';
 import type { Handlers, ServiceDeps } from './types';
 
-const JOB_KINDS = new Set(['quantize', 'selftest']);
+const JOB_KINDS = new Set(['quantize']);
+/** Test-only kinds: reachable only when the engine was started for tests (ServiceDeps.testJobKinds). */
+const TEST_JOB_KINDS = new Set(['selftest']);
 
 /** Params a renderer sends for a quantize run, resolved to absolute paths for the worker. */
 function resolveRunParams(deps: ServiceDeps, projectId: string, kind: string, params: { [k: string]: Json }): { [k: string]: Json } {
-  if (!JOB_KINDS.has(kind)) throw new StudioError('BAD_ARGUMENT', `Unknown run kind ${quote(kind)} (known: ${[...JOB_KINDS].join(', ')}).`);
+  if (!JOB_KINDS.has(kind) && !(deps.testJobKinds && TEST_JOB_KINDS.has(kind))) throw new StudioError('BAD_ARGUMENT', `Unknown run kind ${quote(kind)} (known: ${[...JOB_KINDS].join(', ')}).`);
   if (kind !== 'quantize') return params;
   const { store } = deps;
   if (typeof params.modelId !== 'string') throw new StudioError('BAD_ARGUMENT', `A quantize run needs params.modelId; got ${quote(params.modelId)}.`);

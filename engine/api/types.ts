@@ -18,6 +18,8 @@ export interface ServiceDeps {
   /** Checks an export destination chosen by the user (same policy idea as resolveFile). */
   checkExportPath: (path: string) => string;
   emit: <E extends EventName>(event: E, payload: EventOf<E>) => void;
+  /** runs.start accepts test-only job kinds ('selftest'); false in a normal start. */
+  testJobKinds?: boolean;
 }
 
 export type Handler<C extends Channel> = (request: RequestOf<C>, deps: ServiceDeps) => Promise<ResponseOf<C>> | ResponseOf<C>;

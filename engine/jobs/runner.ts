@@ -11,8 +11,8 @@
 // discarded and its scratch folder removed when it exits.
 import { Worker } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream, existsSync, readdirSync, rmSync } from 'node:fs';
+import { link, mkdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EventName, EventOf, Json, RunInfo } from '../../contract/ipc';
@@ -31,6 +31,12 @@ export interface JobRunnerOptions {
   terminableKinds?: string[];
   /** Jobs running at once; more wait queued. */
   concurrency?: number;
+  /**
+   * Test-only kinds (default ['selftest']: it can hang on request). They run in their own slots
+   * (`testConcurrency`, default 1), so they can never occupy the slots real jobs need.
+   */
+  testKinds?: string[];
+  testConcurrency?: number;
   /** Minimum interval between progress writes to the store (ms); events are forwarded as they come. */
   progressWriteMs?: number;
 }
@@ -58,17 +64,82 @@ export function sha256File(path: string): Promise<string> {
   });
 }
 
+const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\.|$)/i;
+
+/**
+ * The file name an artifact gets in its run folder: a job names its outputs from user input (the
+ * outputName param, a model's name). Control characters (CR/LF broke the download header), path
+ * separators and characters Windows refuses become '_'; leading dots go (a '.work' output was renamed
+ * onto the run's own scratch folder and failed the run; dot files are hidden); at most 200 UTF-8 bytes.
+ */
+export function artifactFileName(name: string): string {
+  let n = name.normalize('NFC').replace(/[\u0000-\u001f\u007f/\\:*?"<>|]+/g, '_').replace(/^[.\s]+/, '').replace(/[.\s]+$/, '');
+  if (WINDOWS_DEVICE.test(n)) n = `_${n}`;
+  // Too long: shorten the stem, keep the extension (it says what the file is).
+  const ext = /\.[A-Za-z0-9]{1,16}$/.exec(n)?.[0] ?? '';
+  const stem = Array.from(n.slice(0, n.length - ext.length));
+  while (stem.length && Buffer.byteLength(stem.join('') + ext) > 200) stem.pop();
+  return (stem.join('') + ext) || 'artifact';
+}
+
+/** Move a finished output into its run folder under a safe name no other artifact of the run has. */
+async function placeArtifact(src: string, runDir: string): Promise<string> {
+  const safe = artifactFileName(basename(src));
+  const dot = safe.lastIndexOf('.');
+  const [stem, ext] = dot > 0 ? [safe.slice(0, dot), safe.slice(dot)] : [safe, ''];
+  for (let i = 1; ; i++) {
+    const dest = join(runDir, i === 1 ? safe : `${stem}-${i}${ext}`);
+    // link() fails if dest exists: two outputs with one sanitised name never overwrite each other.
+    try {
+      await link(src, dest);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') continue;
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EXDEV') throw e;
+      if (existsSync(dest)) continue; // a file system without hard links: the run folder is ours alone
+      await rename(src, dest);
+      return dest;
+    }
+    await unlink(src);
+    return dest;
+  }
+}
+
+/**
+ * At start: runs left queued/running by a dead owner are marked failed, and the scratch folder of every
+ * run that is not running any more is removed (a killed job leaves its partial output and its QAT
+ * checkpoints there; nothing reads them again, since a new run gets a new folder). Runs of a live
+ * owner and their folders are left alone. Returns the number of runs marked failed.
+ */
+export function recoverInterruptedRuns(store: Store): number {
+  const failed = store.recoverInterruptedRuns();
+  for (const p of store.listProjects()) {
+    const runsDir = join(store.projectDir(p.id), 'runs');
+    let ids: string[];
+    try { ids = readdirSync(runsDir); } catch { continue; }
+    for (const id of ids) {
+      const work = join(runsDir, id, '.work');
+      if (!existsSync(work)) continue;
+      let live = false;
+      try { live = ['queued', 'running'].includes(store.getRun(id).status); } catch { /* no such run: a leftover */ }
+      if (!live) rmSync(work, { recursive: true, force: true });
+    }
+  }
+  return failed.length;
+}
+
 export class JobRunner {
   private readonly opts: Required<Omit<JobRunnerOptions, 'emit' | 'workerPath'>> & Pick<JobRunnerOptions, 'emit' | 'workerPath'>;
   private readonly active = new Map<string, Active>();
   private readonly queue: string[] = [];
   private running = 0;
+  private runningTest = 0;
   private closed = false;
   /** Threads of ended runs that have not exited yet (detached after cancel, or finishing up). */
   private readonly lingering = new Set<Promise<void>>();
 
   constructor(opts: JobRunnerOptions) {
-    this.opts = { graceMs: 2000, concurrency: 2, progressWriteMs: 100, terminableKinds: ['selftest'], ...opts };
+    this.opts = { graceMs: 2000, concurrency: 2, progressWriteMs: 100, terminableKinds: ['selftest'], testKinds: ['selftest'], testConcurrency: 1, ...opts };
   }
 
   /** Create a run and start (or queue) its job. `params` must already be resolved to absolute paths. */
@@ -135,11 +206,21 @@ export class JobRunner {
     }
   }
 
+  private isTestKind(a: Active): boolean {
+    return this.opts.testKinds.includes(a.run.kind);
+  }
+
+  /** Start queued runs in order while their pool (real jobs / test-only kinds) has a free slot. */
   private pump(): void {
-    while (this.running < this.opts.concurrency && this.queue.length) {
-      const id = this.queue.shift()!;
-      const a = this.active.get(id);
-      if (a) { this.running++; a.counted = true; void this.launch(a); }
+    for (let i = 0; i < this.queue.length;) {
+      const a = this.active.get(this.queue[i]!);
+      if (!a) { this.queue.splice(i, 1); continue; }
+      const test = this.isTestKind(a);
+      if (test ? this.runningTest >= this.opts.testConcurrency : this.running >= this.opts.concurrency) { i++; continue; }
+      this.queue.splice(i, 1);
+      if (test) this.runningTest++; else this.running++;
+      a.counted = true;
+      void this.launch(a);
     }
   }
 
@@ -255,9 +336,8 @@ export class JobRunner {
         const src = resolve(art.path);
         if (!src.startsWith(resolve(workDir) + sep)) throw new StudioError('JOB_FAILED', `The job reported an artifact outside its scratch folder: ${quote(art.path)}.`);
         const info = await stat(src);
-        const dest = join(runDir, basename(src));
         const sha256 = await sha256File(src);
-        await rename(src, dest);
+        const dest = await placeArtifact(src, runDir);
         artifacts.push({ kind: art.kind, file: relative(projectDir, dest).split(sep).join('/'), sizeBytes: info.size, sha256 });
       }
       await this.finish(a, { status: 'succeeded', result: outcome.result ?? null, metrics: outcome.metrics, artifacts, timings }, workDir);
@@ -280,7 +360,7 @@ export class JobRunner {
     if (end.error) this.log(a, `${end.status}: [${end.error.code}] ${end.error.message}`);
     this.emit('run.status', { runId: run.id, projectId: run.projectId, status: run.status, ...(run.error ? { error: run.error } : {}) });
     this.active.delete(a.run.id);
-    if (a.counted) this.running--;
+    if (a.counted) { if (this.isTestKind(a)) this.runningTest--; else this.running--; }
     a.resolve(run);
     this.pump();
   }

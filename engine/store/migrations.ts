@@ -93,4 +93,13 @@ CREATE TABLE artifacts (
 CREATE INDEX artifacts_project ON artifacts(project_id);
 `,
   },
+  {
+    version: 2,
+    name: 'runs owned by a process (pid, boot id, store instance): recovery fails only runs whose owner is dead',
+    sql: `
+ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
+ALTER TABLE runs ADD COLUMN owner_boot TEXT;
+ALTER TABLE runs ADD COLUMN owner_instance TEXT;
+`,
+  },
 ];

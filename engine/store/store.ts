@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { ArtifactInfo, DatasetInfo, MetricInfo, ModelInfo, PipelineInfo, Project, RunInfo, RunStatus, TensorInfo, Json } from '../../contract/ipc';
 import { StudioError, quote } from '../errors';
 import { mapSqliteError, openDatabase, type Db, type OpenDbOptions } from './db';
+import { newOwner, ownerAlive, type ProcessOwner } from './process-owner';
 
 export const DB_FILE = 'studio.sqlite';
 const now = () => new Date().toISOString();
@@ -21,11 +22,14 @@ export class Store {
   readonly db: Db;
   readonly dataDir: string;
   readonly file: string;
+  /** This open store's identity: runs it creates are owned by it, so recovery can tell whether their process is alive. */
+  readonly owner: ProcessOwner & { release(): void };
 
   private constructor(dataDir: string, db: Db, file: string) {
     this.dataDir = dataDir;
     this.db = db;
     this.file = file;
+    this.owner = newOwner();
   }
 
   static open(dataDir: string, opts: OpenDbOptions = {}): Store {
@@ -34,6 +38,7 @@ export class Store {
   }
 
   close(): void {
+    this.owner.release();
     if (this.db.open) this.db.close();
   }
 
@@ -186,8 +191,8 @@ export class Store {
     this.guard('creating a run', () => {
       this.getProject(r.projectId);
       if (r.pipelineId) this.getPipeline(r.pipelineId);
-      this.db.prepare("INSERT INTO runs (id, project_id, pipeline_id, kind, status, params_json, created_at) VALUES (?,?,?,?, 'queued', ?, ?)")
-        .run(id, r.projectId, r.pipelineId ?? null, r.kind, JSON.stringify(r.params), now());
+      this.db.prepare("INSERT INTO runs (id, project_id, pipeline_id, kind, status, params_json, created_at, owner_pid, owner_boot, owner_instance) VALUES (?,?,?,?, 'queued', ?, ?, ?, ?, ?)")
+        .run(id, r.projectId, r.pipelineId ?? null, r.kind, JSON.stringify(r.params), now(), this.owner.pid, this.owner.boot, this.owner.instance);
     }, true);
     return this.getRun(id);
   }
@@ -217,9 +222,23 @@ export class Store {
     }, true);
     return this.getRun(id);
   }
-  /** Runs left 'running'/'queued' by a process that died: marked failed at startup. */
+  /**
+   * Runs left 'running'/'queued' by a process that died: marked failed at startup. Only runs whose
+   * owner is dead (or unknown: rows from before owners were recorded); a live process's runs are its own.
+   * Returns the runs it marked, so the caller can clean their scratch folders.
+   */
+  recoverInterruptedRuns(): { id: string; projectId: string }[] {
+    return this.guard('recovering interrupted runs', () => {
+      const rows = this.db.prepare("SELECT id, project_id, owner_pid, owner_boot, owner_instance FROM runs WHERE status IN ('queued', 'running')").all() as Row[];
+      const dead = rows.filter((r) => !ownerAlive({ pid: r.owner_pid as number | null, boot: r.owner_boot as string | null, instance: r.owner_instance as string | null }));
+      const mark = this.db.prepare("UPDATE runs SET status = 'failed', error_code = 'JOB_FAILED', error_message = 'The studio stopped while this run was in progress.', finished_at = ? WHERE id = ? AND status IN ('queued', 'running')");
+      const t = now();
+      for (const r of dead) mark.run(t, r.id);
+      return dead.map((r) => ({ id: r.id as string, projectId: r.project_id as string }));
+    }, true);
+  }
   failInterruptedRuns(): number {
-    return this.guard('recovering interrupted runs', () => this.db.prepare("UPDATE runs SET status = 'failed', error_code = 'JOB_FAILED', error_message = 'The studio stopped while this run was in progress.', finished_at = ? WHERE status IN ('queued', 'running')").run(now()).changes, true);
+    return this.recoverInterruptedRuns().length;
   }
   appendLog(runId: string, line: string): void {
     this.guard('writing a log line', () => {

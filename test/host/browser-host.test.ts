@@ -53,7 +53,7 @@ beforeAll(async () => {
   writeFileSync(join(renderer, 'index.html'), '<!doctype html><title>t</title>');
   writeFileSync(join(renderer, 'assets', 'app.js'), 'console.log(1)');
   writeFileSync(join(dir, 'secret.txt'), 'secret');
-  host = await startBrowserHost({ dataDir: join(dir, 'data'), rendererDir: renderer, maxUploadBytes: 2 * 2 ** 20 });
+  host = await startBrowserHost({ dataDir: join(dir, 'data'), rendererDir: renderer, maxUploadBytes: 2 * 2 ** 20, testJobKinds: true });
   base = `http://127.0.0.1:${host.port}`;
 });
 afterAll(async () => {
