@@ -7,7 +7,7 @@ import type { LayerError } from '../pipeline/report';
 import { addGraphOutputs } from '../quant/calibration/augment';
 import { inlineTakenBranches } from '../quant/calibration/inline-branches';
 import { createSession, type Device } from '../runtime/session';
-import { batchRanges, feedsFor, sampleCount } from '../runtime/batching';
+import { runRanges, feedsFor, sampleCount, wholeRuns } from '../runtime/batching';
 import { throwIfCancelled, type WorkContext } from '../jobs/progress';
 import { AgreementAccumulator, argmaxRows } from './agreement';
 
@@ -40,11 +40,11 @@ export async function compareModels(fp32: ModelProto, quant: ModelProto, tensors
   const outAcc = new AgreementAccumulator();
   let agree = 0, rows = 0, classes = 0;
   const available = sampleCount(inputs);
-  const total = Math.min(o.samples ?? 64, available);
+  const total = wholeRuns(inputs, Math.min(o.samples ?? 64, available));
   // The middle of the data by default: recordings and documents often start with silence or margins.
   const offset = Math.min(Math.max(0, o.offset ?? Math.floor((available - total) / 2)), available - total);
   try {
-    for (const [s, e] of batchRanges(total, o.batchSize ?? 16)) {
+    for (const [s, e] of runRanges(inputs, total, o.batchSize ?? 16)) {
       throwIfCancelled(o.ctx);
       const feeds = feedsFor(inputs, offset + s, offset + e);
       const ra = await a.run(feeds, [outName, ...tensors.map((t) => t.tensor)]);

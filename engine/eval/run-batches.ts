@@ -1,6 +1,6 @@
 // Run a model over sample-major inputs in batches and hand each batch's outputs to a callback.
 import type { NpyArray } from '../data/npy';
-import { batchRanges, feedsFor, sampleCount } from '../runtime/batching';
+import { runRanges, feedsFor, sampleCount } from '../runtime/batching';
 import type { StudioSession } from '../runtime/session';
 import type { ort } from '../runtime/session';
 import { throwIfCancelled, type WorkContext } from '../jobs/progress';
@@ -11,7 +11,7 @@ export async function forEachBatch(
   opts: { outputs?: readonly string[]; limit?: number; ctx?: WorkContext; stage?: string } = {},
 ): Promise<number> {
   const total = Math.min(opts.limit ?? Infinity, sampleCount(inputs));
-  for (const [a, b] of batchRanges(total, batchSize)) {
+  for (const [a, b] of runRanges(inputs, total, batchSize)) {
     throwIfCancelled(opts.ctx);
     const out = await s.run(feedsFor(inputs, a, b), opts.outputs);
     fn(out, a, b);

@@ -8,7 +8,7 @@ import type { NpyArray } from '../data/npy';
 import { serializeModel } from '../onnx/model-io';
 import { hasExternalData } from '../onnx/external-data';
 import { createSession } from '../runtime/session';
-import { feedsFor, sampleCount } from '../runtime/batching';
+import { feedsFor, sampleCount, fixedRunSize } from '../runtime/batching';
 import { sqnrDb } from '../quant/math/metrics';
 
 /** The branch is kept while its error ≤ RATIO × MatMulNBits' error + SLACK (relative L2 of the first output). */
@@ -26,7 +26,7 @@ const relL2 = (x: Float32Array, ref: Float32Array) => 10 ** (-sqnrDb(ref, x) / 2
  */
 export async function checkInt8Branch(original: ModelProto, withBranch: ModelProto, matmulNBitsOnly: ModelProto, inputs: Record<string, NpyArray> | undefined, maxSamples = 4): Promise<Int8BranchCheck | undefined> {
   if (!inputs || !Object.keys(inputs).length || hasExternalData(original)) return undefined;
-  const n = Math.min(maxSamples, sampleCount(inputs));
+  const n = fixedRunSize(inputs) ?? Math.min(maxSamples, sampleCount(inputs));
   if (!(n > 0)) return undefined;
   const feeds = feedsFor(inputs, 0, n);
   const outputs: Float32Array[] = [];

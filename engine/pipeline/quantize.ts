@@ -5,15 +5,17 @@
 // calibration goes into the report instead. Progress: plan 5 %, calibration 5-50 % (QAT: its calibration
 // 5-15 %, training 15-50 %), export 55 %, evaluation 80 %. SmoothQuant runs in 0-5 %; weight-only
 // (GPTQ/AWQ/RTN to MatMulNBits) runs in 5-90 %, then export 90 %, evaluation 95 %.
-import { stat } from 'node:fs/promises';
+import { stat, rm } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { clone, ModelProtoSchema, type ModelProto } from '../onnx/proto';
-import { loadModel, saveModel, serializeModel } from '../onnx/model-io';
+import { loadModel, saveModel, serializeModel, PROTOBUF_LIMIT } from '../onnx/model-io';
+import { hasExternalData, allInitializers } from '../onnx/external-data';
 import type { NpyArray } from '../data/npy';
 import type { ActivationSpec, Recipe } from './recipe';
 import type { QuantizeReport } from './report';
 import { validateInputs } from './validate-inputs';
-import { createSession } from '../runtime/session';
+import { createSession, withModelFolder } from '../runtime/session';
 import { sampleCount } from '../runtime/batching';
 import { runCalibration } from '../quant/calibration/run-calibration';
 import type { TensorStats, CalibrationResult } from '../quant/calibration/run-calibration';
@@ -70,7 +72,12 @@ export interface PipelineState {
 
 const progress = (ctx: WorkContext | undefined, stage: string, fraction: number, message: string) => ctx?.onProgress?.({ stage, fraction, message });
 
-export async function quantizeModel(o: QuantizeOptions): Promise<QuantizeReport> {
+/** Every session of the run made from bytes reads external data from the model's own folder. */
+export function quantizeModel(o: QuantizeOptions): Promise<QuantizeReport> {
+  return withModelFolder(dirname(resolve(o.modelPath)), () => quantizeModelInFolder(o));
+}
+
+async function quantizeModelInFolder(o: QuantizeOptions): Promise<QuantizeReport> {
   const t0 = performance.now();
   const { recipe, ctx } = o;
   const timings: Record<string, number> = {};
@@ -84,13 +91,14 @@ export async function quantizeModel(o: QuantizeOptions): Promise<QuantizeReport>
   // ORT must accept the input model: catches unsupported ops and broken graphs with ORT's own words.
   await timed('load', async () => { const s = await createSession(serializeModel(loaded.model), { device: 'cpu', source: o.modelPath, optimization: 'disabled' }); await s.release(); });
   // Weight-only recipes need no data; anything given is still checked.
-  if (recipe.activations !== null || Object.keys(o.inputs).length > 0) validateInputs(loaded.model, o.inputs, o.modelPath, o.inputSources);
+  const validated = recipe.activations !== null || Object.keys(o.inputs).length > 0 ? validateInputs(loaded.model, o.inputs, o.modelPath, o.inputSources) : undefined;
 
   const report: QuantizeReport = {
     modelPath: o.modelPath, outputPath: o.outputPath, recipe, quantized: [], skipped: [], timingsMs: timings,
     sizeBytes: { original: (await stat(o.modelPath)).size, quantized: 0 }, layers: [], notices: [],
     device: { requested: recipe.device, used: 'cpu' },
   };
+  report.notices.push(...(validated?.notices ?? []));
   const st: PipelineState = { model: clone(ModelProtoSchema, loaded.model), original: loaded.model, baseDir: loaded.baseDir, recipe, inputs: o.inputs, labels: o.labels, report, ctx };
 
   const folded = foldConvBatchNorm(st.model, st.baseDir);
@@ -188,15 +196,26 @@ export async function quantizeModel(o: QuantizeOptions): Promise<QuantizeReport>
       if (q) (q.algorithmErrors ??= []).push({ algorithm: 'smoothquant', weightErrorBefore: e.weightErrorBefore, weightErrorAfter: e.weightErrorAfter, outputErrorBefore: e.outputErrorBefore, outputErrorAfter: e.outputErrorAfter });
     }
   }
-  const bytes = serializeModel(out);
+  // An output with external data (or too big for one protobuf) is checked from its saved path, as
+  // users will open it; a small one is checked from bytes before anything is written.
+  const checkFromPath = hasExternalData(out) || allInitializers(out).reduce((n, t) => n + t.rawData.length, 0) > PROTOBUF_LIMIT / 2;
+  const bytes = checkFromPath ? undefined : serializeModel(out);
   await timed('export', async () => {
-    const s = await createSession(bytes, { device: 'cpu', source: 'the quantized model' }).catch((e) => {
-      throw new StudioError('INTERNAL', `The quantized model does not load in onnxruntime, so nothing was written to ${quote(o.outputPath)}: ${(e as Error).message}`, { cause: e });
-    });
-    await s.release();
-    await saveModel(out, o.outputPath);
+    const fail = (e: unknown) => new StudioError('INTERNAL', `The quantized model does not load in onnxruntime, so nothing was written to ${quote(o.outputPath)}: ${(e as Error).message}`, { cause: e });
+    if (bytes) {
+      const s = await createSession(bytes, { device: 'cpu', source: 'the quantized model' }).catch((e) => { throw fail(e); });
+      await s.release();
+    }
+    await saveModel(out, o.outputPath, { baseDir: st.baseDir });
+    if (!bytes) {
+      const s = await createSession(o.outputPath, { device: 'cpu', source: o.outputPath }).catch(async (e) => {
+        await rm(o.outputPath, { force: true }); await rm(`${o.outputPath}.data`, { force: true });
+        throw fail(e);
+      });
+      await s.release();
+    }
   });
-  report.sizeBytes.quantized = bytes.byteLength;
+  report.sizeBytes.quantized = (await stat(o.outputPath)).size + (hasExternalData(out) || !bytes ? await stat(`${o.outputPath}.data`).then((x) => x.size, () => 0) : 0);
 
   if (o.evaluate !== false && sampleCount(o.inputs) > 0) {
     progress(ctx, 'evaluate', weightOnly ? 0.95 : 0.8, 'comparing FP32 and quantized activations');
@@ -210,11 +229,11 @@ export async function quantizeModel(o: QuantizeOptions): Promise<QuantizeReport>
       // Classification accuracy on the labelled samples given (they are the calibration data, so this
       // shows what quantization lost, not a held-out score).
       const n = Math.min(o.labels.shape[0]!, sampleCount(o.inputs), 2000);
-      const top1 = async (m: Uint8Array) => {
+      const top1 = async (m: Uint8Array | string) => {
         const s = await createSession(m, { device: recipe.device });
         try { return await top1Accuracy(s, o.inputs, { ...o.labels!, shape: [n], data: o.labels!.data.subarray(0, n) as typeof o.labels.data }); } finally { await s.release(); }
       };
-      const [a, b] = await timed('evaluate', async () => [await top1(serializeModel(loaded.model)), await top1(bytes)]);
+      const [a, b] = await timed('evaluate', async () => [await top1(serializeModel(loaded.model)), await top1(bytes ?? o.outputPath)]);
       report.metrics = { ...report.metrics, top1Fp32: a!, top1Quantized: b! };
     }
   }

@@ -1,10 +1,11 @@
 // Check the --data arrays against the model's inputs before any work: every input present, no
-// unknown names, dtypes that match, ranks that match, fixed dimensions equal, same sample count.
+// unknown names, dtypes that match, ranks that match, fixed dimensions equal, same sample count, and
+// how each array is fed (samples on axis 0, in runs of a fixed size, or whole to every run).
 import type { ModelProto } from '../onnx/proto';
 import { dataTypeName } from '../onnx/tensor';
 import type { NpyArray } from '../data/npy';
 import { StudioError, quote } from '../errors';
-import { markConstantInput } from '../runtime/batching';
+import { markConstantInput, markFixedRunSize } from '../runtime/batching';
 
 export interface ModelInput { name: string; dtype: string; dims: (number | string)[] }
 
@@ -18,40 +19,87 @@ export function modelInputs(model: ModelProto): ModelInput[] {
   });
 }
 
-export function validateInputs(model: ModelProto, inputs: Record<string, NpyArray>, source: string, sources: Record<string, string> = {}): void {
+export interface ValidatedInputs {
+  /** Samples each run takes when the model fixes its leading axis (undefined: any batch size). */
+  fixedRunSize?: number;
+  /** What the caller should tell the user (samples left out to fill whole fixed-size runs). */
+  notices: string[];
+}
+
+const isFixed = (d: number | string | undefined): d is number => typeof d === 'number' && d > 0;
+const shapeText = (s: readonly (number | string)[]) => `[${s.join(', ')}]`;
+
+/**
+ * Validates `inputs` against the model and marks how each array is fed (runtime/batching). A fixed
+ * leading dimension k (batch 1 from tf2onnx, fixed-batch vision exporters) takes samples [N, …] fed
+ * in runs of exactly k, or [N, k, …] (one model-shaped batch per sample); arrays replaced by such
+ * a reshaped view are written back into `inputs`.
+ */
+export function validateInputs(model: ModelProto, inputs: Record<string, NpyArray>, source: string, sources: Record<string, string> = {}): ValidatedInputs {
   const wanted = modelInputs(model);
   const names = wanted.map((w) => w.name);
   const file = (n: string) => (sources[n] ? ` (file ${quote(sources[n])})` : '');
   for (const n of Object.keys(inputs)) {
     if (!names.includes(n)) throw new StudioError('BAD_DATA', `Data given for input ${quote(n)}${file(n)}, but model ${quote(source)} has no such input; its inputs are ${names.map((x) => quote(x)).join(', ')}.`);
   }
+  // Inputs with a free leading axis carry the samples; when one exists, an array shaped exactly like a
+  // fixed-leading input is a constant fed whole to every run (an RNN state, a mask), not one sample.
+  const freeLead = wanted.some((w) => w.dims.length > 0 && !isFixed(w.dims[0]));
   let samples: number | undefined;
+  let fixedRun: number | undefined;
+  const notices: string[] = [];
   const later: [string, number][] = [];
+  const agree = (name: string, n: number) => {
+    if (samples !== undefined && n !== samples) throw new StudioError('BAD_DATA', `Data arrays disagree on the sample count: input ${quote(name)}${file(name)} has ${n} samples, another input has ${samples}.`);
+    samples = n;
+  };
   for (const w of wanted) {
-    const a = inputs[w.name];
-    if (!a) throw new StudioError('BAD_DATA', `Model ${quote(source)} needs data for input ${quote(w.name)} (${w.dtype} [${w.dims.join(', ')}]): pass --data ${w.name}=FILE.npy.`);
-    const dtypeOk = a.dtype === w.dtype || (w.dtype === 'float16' && a.dtype === 'float16');
-    if (!dtypeOk) throw new StudioError('BAD_DATA', `Data for input ${quote(w.name)}${file(w.name)} is ${a.dtype}, but model ${quote(source)} expects ${w.dtype} [${w.dims.join(', ')}].`);
-    // An input with no sample axis (rank 0, or a fixed first dimension) is fed whole to every run.
-    if (w.dims.length === 0 || (typeof w.dims[0] === 'number' && w.dims[0] > 0)) {
-      if (a.shape.length !== w.dims.length || w.dims.some((d, i) => typeof d === 'number' && d > 0 && a.shape[i] !== d)) {
-        throw new StudioError('BAD_DATA', `Data for input ${quote(w.name)}${file(w.name)} has shape [${a.shape.join(', ')}], but model ${quote(source)} expects [${w.dims.join(', ')}] (this input has no sample axis: give it exactly that shape, symbolic dimensions as 1).`);
-      }
-      const batchAxis = w.dims.findIndex((d, i) => i > 0 && typeof d !== 'number');
-      const perSample = batchAxis > 0 && a.shape[batchAxis] !== 1;
-      markConstantInput(a, batchAxis > 0 ? batchAxis : undefined, perSample);
-      if (perSample) later.push([w.name, a.shape[batchAxis]!]);
+    let a = inputs[w.name];
+    if (!a) throw new StudioError('BAD_DATA', `Model ${quote(source)} needs data for input ${quote(w.name)} (${w.dtype} ${shapeText(w.dims)}): pass --data ${w.name}=FILE.npy.`);
+    if (a.dtype !== w.dtype) throw new StudioError('BAD_DATA', `Data for input ${quote(w.name)}${file(w.name)} is ${a.dtype}, but model ${quote(source)} expects ${w.dtype} ${shapeText(w.dims)}.`);
+    const tailMatches = (shape: readonly number[], dims: readonly (number | string)[]) => shape.length === dims.length && dims.every((d, i) => !isFixed(d) || shape[i] === d);
+    if (w.dims.length === 0) {
+      if (a.shape.length !== 0) throw new StudioError('BAD_DATA', `Data for input ${quote(w.name)}${file(w.name)} has shape ${shapeText(a.shape)}, but model ${quote(source)} expects a scalar (fed whole to every run).`);
+      markConstantInput(a);
       continue;
     }
-    if (w.dims.length && a.shape.length !== w.dims.length) throw new StudioError('BAD_DATA', `Data for input ${quote(w.name)}${file(w.name)} has shape [${a.shape.join(', ')}] (rank ${a.shape.length}), but model ${quote(source)} expects rank ${w.dims.length}: [${w.dims.join(', ')}] with the samples on axis 0.`);
+    const lead = w.dims[0];
+    if (isFixed(lead)) {
+      const batchAxis = w.dims.findIndex((d, i) => i > 0 && !isFixed(d));
+      const exact = tailMatches(a.shape, w.dims);
+      if (batchAxis > 0 && exact) {
+        // A state such as [2, batch, 128]: fed whole, its batch axis tiled or sliced per run.
+        const perSample = a.shape[batchAxis] !== 1;
+        markConstantInput(a, batchAxis, perSample);
+        if (perSample) later.push([w.name, a.shape[batchAxis]!]);
+        continue;
+      }
+      if (exact && a.shape[0] === lead && freeLead) { markConstantInput(a); continue; }
+      if (a.shape.length === w.dims.length + 1 && a.shape[1] === lead && tailMatches(a.shape.slice(1), w.dims)) {
+        // [N, k, …]: N model-shaped batches, viewed as N·k samples (no copy).
+        a = { dtype: a.dtype, shape: [a.shape[0]! * lead, ...a.shape.slice(2)], data: a.data };
+        inputs[w.name] = a;
+      } else if (!(a.shape.length === w.dims.length && tailMatches(a.shape.slice(1), w.dims.slice(1)))) {
+        throw new StudioError('BAD_DATA', `Data for input ${quote(w.name)}${file(w.name)} has shape ${shapeText(a.shape)}, but model ${quote(source)} expects ${shapeText(w.dims)}, whose first axis is fixed to ${lead}: give the samples as ${shapeText(['N', ...w.dims.slice(1)])} (fed ${lead} per run) or ${shapeText(['N', ...w.dims])}.`);
+      }
+      if (fixedRun !== undefined && fixedRun !== lead) throw new StudioError('BAD_DATA', `Model ${quote(source)} fixes the first axis of input ${quote(w.name)} to ${lead} but another input's to ${fixedRun}: the inputs cannot be fed in common runs.`);
+      fixedRun = lead;
+      if ((a.shape[0] ?? 0) < lead) throw new StudioError('BAD_DATA', `Data for input ${quote(w.name)}${file(w.name)} holds ${a.shape[0]} sample(s), fewer than one run of ${lead} (model ${quote(source)} fixes the first axis of ${shapeText(w.dims)}).`);
+      markFixedRunSize(a, lead);
+      const left = a.shape[0]! % lead;
+      if (left) notices.push(`Input ${quote(w.name)} takes runs of exactly ${lead} samples (the model fixes its first axis): the last ${left} of ${a.shape[0]} sample(s) are left out.`);
+      agree(w.name, a.shape[0]!);
+      continue;
+    }
+    if (a.shape.length !== w.dims.length) throw new StudioError('BAD_DATA', `Data for input ${quote(w.name)}${file(w.name)} has shape ${shapeText(a.shape)} (rank ${a.shape.length}), but model ${quote(source)} expects rank ${w.dims.length}: ${shapeText(w.dims)} with the samples on axis 0.`);
     w.dims.forEach((d, i) => {
-      if (i > 0 && typeof d === 'number' && d > 0 && a.shape[i] !== d) throw new StudioError('BAD_DATA', `Data for input ${quote(w.name)}${file(w.name)} has shape [${a.shape.join(', ')}], but model ${quote(source)} expects [${w.dims.join(', ')}]: axis ${i} must be ${d}.`);
+      if (i > 0 && isFixed(d) && a!.shape[i] !== d) throw new StudioError('BAD_DATA', `Data for input ${quote(w.name)}${file(w.name)} has shape ${shapeText(a!.shape)}, but model ${quote(source)} expects ${shapeText(w.dims)}: axis ${i} must be ${d}.`);
     });
     if ((a.shape[0] ?? 0) === 0) throw new StudioError('BAD_DATA', `Data for input ${quote(w.name)}${file(w.name)} holds no samples (axis 0 is 0).`);
-    if (samples !== undefined && a.shape[0] !== samples) throw new StudioError('BAD_DATA', `Data arrays disagree on the sample count: input ${quote(w.name)}${file(w.name)} has ${a.shape[0]} samples, another input has ${samples}.`);
-    samples = a.shape[0];
+    agree(w.name, a.shape[0]!);
   }
   for (const [name, n] of later) {
     if (samples !== undefined && n !== samples) throw new StudioError('BAD_DATA', `Data for input ${quote(name)}${file(name)} holds ${n} samples along its batch axis, but the other inputs hold ${samples}.`);
   }
+  return { ...(fixedRun !== undefined ? { fixedRunSize: fixedRun } : {}), notices };
 }

@@ -9,7 +9,7 @@ import { serializeModel } from '../onnx/model-io';
 import type { NpyArray, NpyData } from '../data/npy';
 import { dtypeInfo, type Recipe } from '../pipeline/recipe';
 import { createSession, ort, type Device, type StudioSession } from '../runtime/session';
-import { toOrtTensor, sampleCount, sliceSamples } from '../runtime/batching';
+import { toOrtTensor, sampleCount, sliceSamples, fixedRunSize, runSize, wholeRuns } from '../runtime/batching';
 import { runCalibration, type CalibrationResult } from '../quant/calibration/run-calibration';
 import { calibrationMethod } from '../quant/calibration/methods';
 import { onnxDataTypeOf, toStorageArray } from '../quant/math';
@@ -298,7 +298,8 @@ export async function trainQat(setup: QatSetup, data: { inputs: Record<string, N
     if (!data.inputs[i.name]) throw new StudioError('BAD_DATA', `QAT needs training data for model input ${quote(i.name)} (--data ${i.name}=FILE.npy).`);
   }
   const total = Math.min(sampleCount(data.inputs), o.trainSamples ?? Infinity);
-  const B = o.batchSize;
+  // A model with a fixed batch trains on runs of exactly that size.
+  const B = fixedRunSize(data.inputs) ?? o.batchSize;
   if (total < B) throw new StudioError('BAD_DATA', `QAT needs at least one batch of ${B} training samples; the data holds ${total}.`);
   const distill = !data.labels;
   const seed = o.seed ?? 1;
@@ -473,7 +474,8 @@ export class FakeQuantEvaluator {
 
   /** Logits of every sample, and top-1 accuracy when labels (one class per sample) are given. */
   async evaluate(inputs: Record<string, NpyArray>, labels?: NpyArray, batch = 256): Promise<{ top1?: number; logits: Float32Array[] }> {
-    const n = sampleCount(inputs);
+    const n = wholeRuns(inputs, sampleCount(inputs));
+    batch = runSize(inputs, batch);
     const output = this.setup.model.graph!.output[0]!.name;
     const pf = paramFeeds(this.setup, this.buffers);
     const logits: Float32Array[] = [];

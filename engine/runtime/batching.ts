@@ -55,9 +55,44 @@ function tileAxis(a: NpyArray, axis: number, times: number): NpyArray {
   return { dtype: a.dtype, shape: a.shape.map((d, i) => (i === axis ? times : d)), data };
 }
 
+/**
+ * Inputs whose model shape fixes the leading axis to k (batch 1 from tf2onnx, fixed-batch vision
+ * exporters, streaming audio heads) still hold samples on axis 0, but every run must take exactly k.
+ */
+const fixedRuns = new WeakMap<NpyArray, number>();
+export function markFixedRunSize(a: NpyArray, k: number): void { fixedRuns.set(a, k); }
+
+/** The run size the model fixes for these inputs (undefined: any). */
+export function fixedRunSize(inputs: Record<string, NpyArray>): number | undefined {
+  for (const a of Object.values(inputs)) { const k = fixedRuns.get(a); if (k) return k; }
+  return undefined;
+}
+
+/** `wanted` samples per run, unless the model fixes the run size. Every batching loop asks this. */
+export function runSize(inputs: Record<string, NpyArray>, wanted: number): number {
+  return fixedRunSize(inputs) ?? Math.max(1, wanted);
+}
+
+/** `total` samples rounded to whole fixed-size runs (at least one run when the data holds one). */
+export function wholeRuns(inputs: Record<string, NpyArray>, total: number): number {
+  const k = fixedRunSize(inputs);
+  if (!k) return total;
+  const whole = Math.floor(total / k) * k;
+  return whole > 0 ? whole : Math.min(k, sampleCount(inputs));
+}
+
+/** batchRanges in runs the model accepts (`batchSize`, or the model's fixed run size). */
+export function runRanges(inputs: Record<string, NpyArray>, total: number, batchSize: number): [number, number][] {
+  return batchRanges(wholeRuns(inputs, total), runSize(inputs, batchSize));
+}
+
 export function feedsFor(inputs: Record<string, NpyArray>, start: number, end: number): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
   for (const [name, arr] of Object.entries(inputs)) {
+    const k = fixedRuns.get(arr);
+    if (k !== undefined && end - start !== k) {
+      throw new StudioError('INTERNAL', `Input ${quote(name)} takes runs of exactly ${k} sample(s) (the model fixes its first axis), but a run of ${end - start} was asked for: the caller must batch with runRanges().`);
+    }
     const c = constantInputs.get(arr);
     const v = !c ? sliceSamples(arr, start, end)
       : c.batchAxis === undefined ? arr
@@ -71,6 +106,9 @@ export function feedsFor(inputs: Record<string, NpyArray>, start: number, end: n
 export function sampleCount(inputs: Record<string, NpyArray>): number {
   const counts = Object.values(inputs).flatMap((a) => {
     const c = constantInputs.get(a);
+    const k = fixedRuns.get(a);
+    // Whole runs only: a remainder smaller than the model's fixed batch cannot be fed.
+    if (k) return [Math.floor((a.shape[0] ?? 0) / k) * k];
     if (!c) return [a.shape[0] ?? 0];
     return c.perSample && c.batchAxis !== undefined ? [a.shape[c.batchAxis]!] : [];
   });

@@ -1,6 +1,9 @@
 // onnxruntime-node sessions: one place that picks the execution provider, the thread count and the
 // optimisation level, and turns ORT's load errors into StudioErrors that name the model.
 import * as ort from 'onnxruntime-node';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { StudioError, quote } from '../errors';
 import { cudaProviderInstalled } from './hardware';
 
@@ -13,6 +16,33 @@ export interface SessionOptions {
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /** Name used in error messages (the model file). */
   source?: string;
+  /** Folder external data locations are relative to, for a model given as bytes (default: the
+   *  folder of the surrounding withModelFolder() call). */
+  baseDir?: string;
+}
+
+// A model given as bytes has no folder, and onnxruntime then resolves external data against the
+// process's working directory: a same-named weights file there would be read silently. Every session
+// made from bytes names a folder instead: the model's own (set once around a whole run, so
+// calibration, staged capture, evaluation and QAT all inherit it), or a folder that does not exist,
+// so a model with external data fails with a clear message rather than reading the cwd's file.
+const modelFolder = new AsyncLocalStorage<string>();
+const NO_FOLDER = join(tmpdir(), 'qstudio-model-folder-unknown');
+
+/** Run `f` with `baseDir` as the folder external data of models given as bytes is read from. */
+export function withModelFolder<T>(baseDir: string, f: () => T): T {
+  return modelFolder.run(baseDir, f);
+}
+
+/** The folder external data is read from for sessions made from bytes here (undefined: none set). */
+export function currentModelFolder(): string | undefined {
+  return modelFolder.getStore();
+}
+
+/** Session config entries that point a model given as bytes at its external data folder (for code
+ *  that calls ort.InferenceSession.create itself). */
+export function externalDataFolderEntries(baseDir?: string): { model_external_initializers_file_folder_path: string } {
+  return { model_external_initializers_file_folder_path: baseDir ?? modelFolder.getStore() ?? NO_FOLDER };
 }
 
 export interface StudioSession {
@@ -35,8 +65,11 @@ function baseOptions(o: SessionOptions): ort.InferenceSession.SessionOptions {
   };
 }
 
-async function create(model: string | Uint8Array, opts: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
-  return typeof model === 'string' ? ort.InferenceSession.create(model, opts) : ort.InferenceSession.create(model, opts);
+async function createIn(model: string | Uint8Array, opts: ort.InferenceSession.SessionOptions, baseDir: string | undefined): Promise<ort.InferenceSession> {
+  if (typeof model === 'string') return ort.InferenceSession.create(model, opts);
+  const extra = (opts.extra ?? {}) as { session?: Record<string, unknown> };
+  const session = { ...(extra.session ?? {}), ...externalDataFolderEntries(baseDir) };
+  return ort.InferenceSession.create(model, { ...opts, extra: { ...extra, session } });
 }
 
 /** Pick 'cuda' when asked for and installed; otherwise 'cpu' with a notice saying why. */
@@ -55,6 +88,8 @@ export async function createSession(model: string | Uint8Array, o: SessionOption
   const source = o.source ?? (typeof model === 'string' ? model : '<model bytes>');
   let { provider, notice } = chooseProvider(o.device ?? 'auto');
   let session: ort.InferenceSession;
+  const baseDir = typeof model === 'string' ? undefined : o.baseDir ?? modelFolder.getStore();
+  const create = (m: string | Uint8Array, opts: ort.InferenceSession.SessionOptions) => createIn(m, opts, baseDir);
   try {
     if (provider === 'cuda') {
       try {
@@ -68,7 +103,11 @@ export async function createSession(model: string | Uint8Array, o: SessionOption
       session = await create(model, { ...baseOptions(o), executionProviders: ['cpu'] });
     }
   } catch (e) {
-    throw new StudioError('BAD_MODEL', `onnxruntime cannot load model ${quote(source)}: ${(e as Error).message.trim()}`, { cause: e });
+    const msg = (e as Error).message.trim();
+    if (typeof model !== 'string' && !baseDir && msg.includes(NO_FOLDER)) {
+      throw new StudioError('BAD_MODEL', `Model ${quote(source)} keeps tensors in external data, but it was given as bytes with no folder to read that data from (pass baseDir or run inside withModelFolder): onnxruntime said: ${msg}`, { cause: e });
+    }
+    throw new StudioError('BAD_MODEL', `onnxruntime cannot load model ${quote(source)}: ${msg}`, { cause: e });
   }
   const s = session!;
   return {

@@ -19,7 +19,7 @@ import { quantizeWeight } from '../../export/qdq-params';
 import { attrInt, makeNode } from '../../export/qdq-graph';
 import { addGraphOutputs } from '../calibration/augment';
 import { createSession, type Device } from '../../runtime/session';
-import { feedsFor, sampleCount } from '../../runtime/batching';
+import { feedsFor, sampleCount, runSize, wholeRuns } from '../../runtime/batching';
 import { throwIfCancelled, type WorkContext } from '../../jobs/progress';
 
 export interface BiasCorrectionOptions {
@@ -105,11 +105,11 @@ async function featureMeans(model: ModelProto, tensors: Map<string, 'channel' | 
   const exposed = [...tensors.keys()].filter((t) => !graphInputs.has(t));
   const s = await createSession(serializeModel(addGraphOutputs(model, exposed)), { device, source: 'bias-correction model' });
   const sums = new Map<string, { sum: Float64Array; count: number }>();
-  const total = Math.min(samples, sampleCount(inputs));
+  const total = wholeRuns(inputs, Math.min(samples, sampleCount(inputs)));
   try {
     for (let done = 0; done < total;) {
       throwIfCancelled(ctx);
-      const end = Math.min(total, done + batchSize);
+      const end = Math.min(total, done + runSize(inputs, batchSize));
       const feeds = feedsFor(inputs, done, end);
       const out = exposed.length ? await s.run(feeds, exposed) : {};
       for (const [t, layout] of tensors) {

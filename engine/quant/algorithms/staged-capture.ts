@@ -24,6 +24,7 @@ import {
 import { DataType, makeTensor } from '../../onnx/tensor';
 import { StudioError, quote } from '../../errors';
 import { throwIfCancelled, type WorkContext } from '../../jobs/progress';
+import { externalDataFolderEntries } from '../../runtime/session';
 import { fuseTanhGelu } from '../../export/matmulnbits-gelu';
 import { pruneUnused } from '../../export/matmulnbits';
 
@@ -280,7 +281,8 @@ export class StagedCapture {
     const session = await ort.InferenceSession.create(toBinary(ModelProtoSchema, sub), {
       intraOpNumThreads: this.opts.threads ?? availableParallelism(), interOpNumThreads: 1, graphOptimizationLevel: 'all',
       // No spin-waiting: on a shared, busy CPU spinning threads cost more than they save.
-      extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+      // External initializers resolve against the model's folder, never the working directory.
+      extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' }, ...externalDataFolderEntries(this.baseDir) } },
     });
     const tCreated = performance.now();
     try {

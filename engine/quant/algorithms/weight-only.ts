@@ -3,6 +3,7 @@
 import * as ort from 'onnxruntime-node';
 import type { WeightSpec } from '../../pipeline/recipe';
 import type { NpyArray } from '../../data/npy';
+import { runRanges, feedsFor, sampleCount } from '../../runtime/batching';
 import { StudioError, quote } from '../../errors';
 import type { LinearLayer } from './linear-layers';
 import { rtnQuantize, type QuantizedWeight } from './weight-quant';
@@ -57,19 +58,6 @@ export function rtnLayers(weights: Map<LinearLayer, Float32Array>, cfg: WeightOn
 export function calibrationBatches(inputs: Record<string, NpyArray>, batchSize: number, samples = Infinity): Record<string, ort.Tensor>[] {
   const names = Object.keys(inputs);
   if (names.length === 0) throw new StudioError('BAD_DATA', 'Weight-only calibration needs at least one input array (--data INPUT=FILE.npy).');
-  const n = Math.min(samples, ...names.map((k) => inputs[k]!.shape[0] ?? 0));
-  const out: Record<string, ort.Tensor>[] = [];
-  for (let s = 0; s < n; s += batchSize) {
-    const e = Math.min(n, s + batchSize);
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const k of names) {
-      const a = inputs[k]!;
-      const per = a.shape.slice(1).reduce((x, y) => x * y, 1);
-      const data = a.data.subarray(s * per, e * per);
-      const type = a.dtype === 'bool' ? 'bool' : a.dtype;
-      feeds[k] = new ort.Tensor(type as 'float32', data as Float32Array, [e - s, ...a.shape.slice(1)]);
-    }
-    out.push(feeds);
-  }
-  return out;
+  // runtime/batching knows how each validated input is fed (constants, fixed-size runs).
+  return runRanges(inputs, Math.min(samples, sampleCount(inputs)), batchSize).map(([s, e]) => feedsFor(inputs, s, e));
 }

@@ -5,7 +5,7 @@ import { clone, create, ModelProtoSchema, NodeProtoSchema, type GraphProto, type
 import { serializeModel } from '../../onnx/model-io';
 import type { NpyArray } from '../../data/npy';
 import { createSession, type Device } from '../../runtime/session';
-import { feedsFor } from '../../runtime/batching';
+import { feedsFor, runSize } from '../../runtime/batching';
 import { addGraphOutputs } from './augment';
 
 function producedIn(g: GraphProto, out: Set<string>): Set<string> {
@@ -22,7 +22,7 @@ export async function inlineTakenBranches(model: ModelProto, tensors: readonly s
   const ifs = g0.node.filter((n) => n.opType === 'If' && n.attribute.some((a) => a.g && [...producedIn(a.g, new Set())].some((t) => wanted.has(t))));
   if (ifs.length === 0) return { model, inlined: [] };
   const probe = await createSession(serializeModel(addGraphOutputs(model, ifs.map((n) => n.input[0]!))), { device, source: 'branch probe' });
-  const out = await probe.run(feedsFor(inputs, 0, 1), ifs.map((n) => n.input[0]!));
+  const out = await probe.run(feedsFor(inputs, 0, runSize(inputs, 1)), ifs.map((n) => n.input[0]!));
   await probe.release();
   const m = clone(ModelProtoSchema, model);
   const g = m.graph!;

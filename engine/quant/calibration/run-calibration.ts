@@ -6,7 +6,7 @@ import type { ModelProto } from '../../onnx/proto';
 import { serializeModel } from '../../onnx/model-io';
 import type { NpyArray } from '../../data/npy';
 import { createSession, type Device } from '../../runtime/session';
-import { feedsFor, sampleCount } from '../../runtime/batching';
+import { feedsFor, sampleCount, runSize, wholeRuns } from '../../runtime/batching';
 import { throwIfCancelled, type WorkContext } from '../../jobs/progress';
 import { addGraphOutputs } from './augment';
 import { inlineTakenBranches } from './inline-branches';
@@ -44,7 +44,7 @@ export interface CalibrationResult {
 }
 
 export async function runCalibration(model: ModelProto, tensors: readonly string[], inputs: Record<string, NpyArray>, o: CalibrationOptions): Promise<CalibrationResult> {
-  const total = Math.min(o.samples, sampleCount(inputs));
+  const total = wholeRuns(inputs, Math.min(o.samples, sampleCount(inputs)));
   if (total === 0) throw new StudioError('BAD_DATA', 'Calibration needs at least one sample: the --data arrays are empty.');
   // Tensors inside If branches: calibrate through the branch the data takes; the others are left out.
   const flat = await inlineTakenBranches(model, tensors, inputs, o.device);
@@ -56,7 +56,8 @@ export async function runCalibration(model: ModelProto, tensors: readonly string
   const collectors = new Map<string, RangeCollector>();
   for (const t of tensors) collectors.set(t, o.makeCollector?.(t) ?? new MinMaxHistogramCollector());
   const budget = o.memoryBudget ?? 384 * 2 ** 20;
-  let batch = Math.min(1, total);
+  // A model with a fixed batch takes exactly that many samples per run, whatever the budget says.
+  let batch = runSize(inputs, Math.min(1, total));
   let done = 0;
   try {
     while (done < total) {
@@ -75,7 +76,7 @@ export async function runCalibration(model: ModelProto, tensors: readonly string
       const n = end - done;
       done = end;
       // After the first (one-sample) run we know the output bytes per sample: size batches to the budget.
-      batch = Math.max(1, Math.min(o.batchSize, Math.floor(budget / Math.max(1, bytes / n))));
+      batch = runSize(inputs, Math.max(1, Math.min(o.batchSize, Math.floor(budget / Math.max(1, bytes / n)))));
       o.ctx?.onProgress?.({ stage: 'calibrate', fraction: done / total, message: `calibration ${done}/${total} samples` });
     }
   } finally {
