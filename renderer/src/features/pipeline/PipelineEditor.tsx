@@ -1,28 +1,33 @@
 // The visual pipeline editor: node types from node-types.ts, a zustand store with undo history,
-// validation drawn on the nodes, the compiled recipe beside the canvas, save with the project, run.
-import { useCallback, useEffect, useMemo, useState } from 'react';
-import { ReactFlow, Background, Controls, type NodeChange, type EdgeChange, type Connection, type Edge } from '@xyflow/react';
+// validation drawn on the nodes, the compiled recipe beside the canvas, run. Edits are saved to the
+// project by themselves (half a second after the last change, and at once when the editor closes), so
+// switching tabs or pipelines never loses them; the open pipeline is remembered per project.
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { ReactFlow, Background, Controls, MiniMap, type NodeChange, type EdgeChange, type Connection, type Edge, type ReactFlowInstance } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import { useStore } from 'zustand';
 import type { PipelineInfo, Json } from '../../../../contract/ipc';
-import type { ProjectViewProps } from '../../App';
-import { navigate } from '../../App';
+import type { ProjectViewProps } from '../../routing';
+import { navigate } from '../../routing';
 import { useQuery, useStudio } from '../../api/use-studio';
 import { ConfirmButton, EmptyState, ErrorNote, errMessage } from '../../components/ui';
 import { createPipelineStore, type PipelineStore } from './pipeline-store';
-import { compilePipeline, problemsByNode, PALETTE } from './compile';
+import { compilePipeline, problemsByNode, PALETTE, type CompileResult } from './compile';
 import { nodeType, type ParamDef, type ParamValue } from './node-types';
 import { asPipelineDoc, type PipelineDoc } from './pipeline-doc';
 import { TEMPLATES, templateById } from './templates';
 import { PipelineNodeView, type PipelineFlowNode } from './PipelineNodeView';
 import { calibrationDatasets, labelDataset } from '../projects/project-data';
+import { excludeProblems } from './exclude-check';
+import type { PipelineFlowNode as FlowNode } from './PipelineNodeView';
 
 const nodeTypes = { qs: PipelineNodeView };
 
 export function PipelineEditor({ project }: ProjectViewProps) {
   const studio = useStudio();
   const pipelines = useQuery('pipelines.list', { projectId: project.id });
-  const [currentId, setCurrentId] = useState<string | null>(null);
+  const [currentId, setCurrentIdState] = useState<string | null>(() => rememberedPipeline(project.id));
+  const setCurrentId = (id: string | null) => { setCurrentIdState(id); rememberPipeline(project.id, id); };
   const [err, setErr] = useState<string | null>(null);
   const current = pipelines.data?.find((p) => p.id === currentId) ?? pipelines.data?.[0];
 
@@ -58,6 +63,15 @@ export function PipelineEditor({ project }: ProjectViewProps) {
   );
 }
 
+// The pipeline open in each project survives tab switches and reloads (per browser profile).
+const PIPELINE_KEY = (projectId: string) => `qstudio.pipeline.${projectId}`;
+function rememberedPipeline(projectId: string): string | null {
+  try { return window.localStorage.getItem(PIPELINE_KEY(projectId)); } catch { return null; }
+}
+function rememberPipeline(projectId: string, id: string | null): void {
+  try { if (id) window.localStorage.setItem(PIPELINE_KEY(projectId), id); else window.localStorage.removeItem(PIPELINE_KEY(projectId)); } catch { /* storage disabled: only this visit remembers */ }
+}
+
 /** Rename or delete the open pipeline (delete asks twice). */
 function PipelineMeta({ info, onChanged }: { info: PipelineInfo; onChanged: () => void }) {
   const studio = useStudio();
@@ -86,40 +100,85 @@ function EditorFor({ info, projectId, projectDir, onSaved }: { info: PipelineInf
   const store = useMemo<PipelineStore>(() => createPipelineStore(asPipelineDoc(info.graph) ?? templateById('ptq')!.build()), [info.id]);
   const doc = useStore(store, (s) => s.history.present);
   const selected = useStore(store, (s) => s.selected);
+  const selectedEdge = useStore(store, (s) => s.selectedEdge);
   const dirty = useStore(store, (s) => s.savedDoc !== s.history.present);
   const canUndo = useStore(store, (s) => s.history.past.length > 0);
   const canRedo = useStore(store, (s) => s.history.future.length > 0);
-  const compiled = useMemo(() => compilePipeline(doc), [doc]);
-  const problems = useMemo(() => problemsByNode(compiled.problems), [compiled]);
+  const modelNodes = useModelNodeNames(projectId);
+  const compiledRaw = useMemo(() => compilePipeline(doc), [doc]);
+  // Exclude names are checked against the model's node names here (the compiler does not know the model).
+  const extra = useMemo(() => excludeProblems(doc, modelNodes), [doc, modelNodes]);
+  const compiled = useMemo<CompileResult>(() => (extra.length && compiledRaw.ok ? { ok: false, problems: extra } : compiledRaw), [compiledRaw, extra]);
+  const problems = useMemo(() => problemsByNode([...(compiledRaw.ok ? [] : compiledRaw.problems), ...extra]), [compiledRaw, extra]);
   const [saveErr, setSaveErr] = useState<string | null>(null);
+  const [saving, setSaving] = useState(false);
 
   const save = useCallback(async () => {
+    const d = store.getState().history.present;
+    if (store.getState().savedDoc === d) return;
     setSaveErr(null);
+    setSaving(true);
     try {
-      const d = store.getState().history.present;
       await studio.invoke('pipelines.save', { projectId, id: info.id, name: info.name, graph: { ...(d as unknown as { [k: string]: Json }), name: info.name } });
-      store.getState().markSaved();
+      // What was sent is saved; edits made while it was on the wire stay unsaved (and autosave again).
+      store.getState().markSaved(d);
       onSaved();
-    } catch (e) { setSaveErr(errMessage(e)); }
+    } catch (e) { setSaveErr(`Not saved: ${errMessage(e)}`); } finally { setSaving(false); }
   }, [store, studio, projectId, info.id, info.name, onSaved]);
+
+  // Autosave: half a second after the last edit; and whatever is unsaved when the editor closes
+  // (tab switch, other pipeline, other project) is sent before it goes.
+  useEffect(() => {
+    if (!dirty) return;
+    const t = setTimeout(() => void save(), 500);
+    return () => clearTimeout(t);
+  }, [doc, dirty, save]);
+  const saveRef = useRef(save);
+  saveRef.current = save;
+  useEffect(() => () => { void saveRef.current(); }, []);
+  useEffect(() => {
+    if (!dirty) return;
+    const warn = (e: BeforeUnloadEvent) => { e.preventDefault(); };
+    window.addEventListener('beforeunload', warn);
+    return () => window.removeEventListener('beforeunload', warn);
+  }, [dirty]);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
+      const mod = e.ctrlKey || e.metaKey;
+      // Save works from every field (the inspector's inputs included) and never reaches the browser's "Save page".
+      if (mod && e.key.toLowerCase() === 's') { e.preventDefault(); void save(); return; }
       const target = e.target as HTMLElement | null;
       if (target && /^(INPUT|SELECT|TEXTAREA)$/.test(target.tagName)) return;
-      const mod = e.ctrlKey || e.metaKey;
       if (mod && e.key.toLowerCase() === 'z' && !e.shiftKey) { e.preventDefault(); store.getState().undo(); }
       else if (mod && ((e.key.toLowerCase() === 'z' && e.shiftKey) || e.key.toLowerCase() === 'y')) { e.preventDefault(); store.getState().redo(); }
-      else if (mod && e.key.toLowerCase() === 's') { e.preventDefault(); void save(); }
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
   }, [store, save]);
 
+  const rf = useRef<ReactFlowInstance<FlowNode, Edge> | null>(null);
+  const addFromPalette = (type: string) => {
+    // Near the top-left of what is visible, at the first spot no other node covers.
+    const el = document.querySelector('[data-testid="pipeline-canvas"]')?.getBoundingClientRect();
+    const near = rf.current && el ? rf.current.screenToFlowPosition({ x: el.left + 24, y: el.top + 24 }) : undefined;
+    const id = store.getState().addNode(type, undefined, near);
+    const n = store.getState().history.present.nodes.find((x) => x.id === id);
+    if (n && rf.current) void rf.current.setCenter(n.position.x + 105, n.position.y + 60, { zoom: rf.current.getZoom(), duration: 200 });
+  };
+  const layout = () => {
+    store.getState().layout();
+    requestAnimationFrame(() => void rf.current?.fitView({ padding: 0.12, maxZoom: 1.1, duration: 200 }));
+  };
+
   const nodes: PipelineFlowNode[] = doc.nodes.map((n) => ({ id: n.id, type: 'qs', position: n.position, selected: n.id === selected, data: { type: n.type, params: n.params, problems: problems.get(n.id) ?? [] } }));
   const edges: Edge[] = doc.edges.map((e) => {
     const loop = doc.nodes.find((n) => n.id === e.source)?.type === 'qat-update' && doc.nodes.find((n) => n.id === e.target)?.type === 'qat-forward';
-    return { id: e.id, source: e.source, target: e.target, type: 'smoothstep', animated: loop, label: loop ? 'next step' : undefined, style: loop ? { stroke: '#7c3aed', strokeDasharray: '6 4' } : undefined };
+    const sel = e.id === selectedEdge;
+    return {
+      id: e.id, source: e.source, target: e.target, type: 'smoothstep', animated: loop, selected: sel, interactionWidth: 24, label: loop ? 'next step' : undefined,
+      style: sel ? { stroke: '#f43f5e', strokeWidth: 3 } : loop ? { stroke: '#7c3aed', strokeDasharray: '6 4' } : undefined,
+    };
   });
 
   // One Delete key press reports node and edge removals in separate callbacks: gather them and
@@ -137,63 +196,89 @@ function EditorFor({ info, projectId, projectDir, onSaved }: { info: PipelineInf
   }, [pending, store]);
 
   const onNodesChange = useCallback((changes: NodeChange<PipelineFlowNode>[]) => {
-    const s = store.getState();
+    // Read the state afresh for every change: one click on another node reports "B selected" and
+    // "A deselected" in one batch, and a snapshot taken before the batch would clear B again.
+    const st = () => store.getState();
     const removed: string[] = [];
     for (const c of changes) {
-      if (c.type === 'position' && c.position) s.moveNode(c.id, c.position, !c.dragging);
+      if (c.type === 'position' && c.position) st().moveNode(c.id, c.position, !c.dragging);
       else if (c.type === 'position' && c.dragging === false) {
-        const n = s.history.present.nodes.find((x) => x.id === c.id);
-        if (n) s.moveNode(c.id, n.position, true);
-      } else if (c.type === 'select') { if (c.selected) s.select(c.id); else if (s.selected === c.id) s.select(null); }
+        const n = st().history.present.nodes.find((x) => x.id === c.id);
+        if (n) st().moveNode(c.id, n.position, true);
+      } else if (c.type === 'select') { if (c.selected) st().select(c.id); else if (st().selected === c.id) st().select(null); }
       else if (c.type === 'remove') removed.push(c.id);
     }
     if (removed.length) { for (const id of removed) pending.nodes.add(id); scheduleRemoval(); }
   }, [store, pending, scheduleRemoval]);
   const onEdgesChange = useCallback((changes: EdgeChange[]) => {
+    for (const c of changes) {
+      if (c.type === 'select') { if (c.selected) store.getState().selectEdge(c.id); else if (store.getState().selectedEdge === c.id) store.getState().selectEdge(null); }
+    }
     const removed = changes.filter((c) => c.type === 'remove').map((c) => c.id);
     if (removed.length) { for (const id of removed) pending.edges.add(id); scheduleRemoval(); }
-  }, [pending, scheduleRemoval]);
+  }, [store, pending, scheduleRemoval]);
   const onConnect = useCallback((c: Connection) => { if (c.source && c.target) store.getState().connect(c.source, c.target); }, [store]);
 
   const sel = doc.nodes.find((n) => n.id === selected);
+  const selEdge = doc.edges.find((e) => e.id === selectedEdge);
   const graphProblems = problems.get('') ?? [];
+  const title = (id: string) => { const n = doc.nodes.find((x) => x.id === id); return nodeType(n?.type ?? '')?.title ?? id; };
 
   return (
     <div className="qs-split" style={{ gridTemplateColumns: '150px 1fr 300px' }}>
       <div className="qs-side qs-palette" data-testid="palette">
         <div className="qs-label">Add a node</div>
         {PALETTE.map((t) => (
-          <button key={t.id} title={t.description} onClick={() => store.getState().addNode(t.id, { x: 80 + Math.random() * 200, y: 320 + Math.random() * 80 })}>
+          <button key={t.id} title={t.description} data-testid={`palette-${t.id}`} onClick={() => addFromPalette(t.id)}>
             <span className={`qs-swatch qs-stage-${t.stage}`} />{t.title}
           </button>
         ))}
-        <p className="qs-muted" style={{ fontSize: 12 }}>Drag from a node's bottom handle to the next node's top handle. Delete removes the selection; Ctrl+Z / Ctrl+Shift+Z undo and redo; Ctrl+S saves.</p>
+        <p className="qs-muted" style={{ fontSize: 12 }}>Drag from a node's bottom handle to the next node's top handle. Click a connection to select it. Delete removes the selection; Ctrl+Z / Ctrl+Shift+Z undo and redo. Changes save by themselves (Ctrl+S saves at once).</p>
       </div>
       <div className="qs-canvas" data-testid="pipeline-canvas">
         <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} onNodesChange={onNodesChange} onEdgesChange={onEdgesChange} onConnect={onConnect}
-          onPaneClick={() => store.getState().select(null)} fitView fitViewOptions={{ padding: 0.12, maxZoom: 1.1 }} deleteKeyCode={['Delete', 'Backspace']} minZoom={0.2}>
+          onInit={(i) => { rf.current = i; }} onPaneClick={() => { store.getState().select(null); store.getState().selectEdge(null); }}
+          fitView fitViewOptions={{ padding: 0.12, maxZoom: 1.1 }} deleteKeyCode={['Delete', 'Backspace']} minZoom={0.2}>
           <Background gap={18} color="#e2e8f0" />
           <Controls showInteractive={false} position="top-right" />
+          <MiniMap pannable zoomable position="bottom-right" style={{ width: 120, height: 80 }} nodeColor="#94a3b8" />
         </ReactFlow>
+        <button className="qs-btn-secondary qs-btn-small qs-canvas-action" data-testid="auto-layout" title="Lay the pipeline out top to bottom (one undo step)" onClick={layout}>Auto-layout</button>
       </div>
       <div className="qs-side">
         <div className="qs-card">
           <div className="qs-row">
             <button className="qs-btn-secondary qs-btn-small" disabled={!canUndo} onClick={() => store.getState().undo()} data-testid="undo">Undo</button>
             <button className="qs-btn-secondary qs-btn-small" disabled={!canRedo} onClick={() => store.getState().redo()} data-testid="redo">Redo</button>
-            <button className="qs-btn-small" onClick={save} data-testid="save-pipeline" disabled={!dirty}>{dirty ? 'Save' : 'Saved'}</button>
+            <button className="qs-btn-small" onClick={save} data-testid="save-pipeline" disabled={!dirty || saving}>{saving ? 'Saving…' : dirty ? 'Save' : 'Saved'}</button>
+            <span className={`qs-save-state ${dirty ? 'dirty' : ''}`} data-testid="save-state" role="status">{saving ? 'Saving…' : dirty ? 'Unsaved changes' : 'All changes saved'}</span>
           </div>
-          <ErrorNote error={saveErr} />
+          <ErrorNote error={saveErr} testId="save-error" />
           {graphProblems.map((p) => <ErrorNote key={p} error={p} testId="graph-problem" />)}
         </div>
-        {sel ? <Inspector store={store} nodeId={sel.id} /> : <p className="qs-muted" style={{ fontSize: 13 }}>Select a node to edit its parameters.</p>}
+        {sel ? <Inspector store={store} nodeId={sel.id} modelNodes={modelNodes} problems={problems.get(sel.id) ?? []} />
+          : selEdge ? (
+            <div className="qs-card" data-testid="edge-inspector">
+              <h3>Connection</h3>
+              <p style={{ fontSize: 13, marginTop: 0 }}>{title(selEdge.source)} → {title(selEdge.target)}</p>
+              <button className="qs-btn-secondary qs-btn-small" data-testid="remove-edge" onClick={() => store.getState().removeEdges([selEdge.id])}>Remove connection</button>
+            </div>
+          ) : <p className="qs-muted" style={{ fontSize: 13 }}>Select a node to edit its parameters, or a connection to remove it.</p>}
         <RunCard projectId={projectId} projectDir={projectDir} pipelineId={info.id} doc={doc} compiled={compiled} save={save} dirty={dirty} />
       </div>
     </div>
   );
 }
 
-function Inspector({ store, nodeId }: { store: PipelineStore; nodeId: string }) {
+/** The project's first model's node names (for the exclude check); null until known or without a model. */
+function useModelNodeNames(projectId: string): Set<string> | null {
+  const models = useQuery('models.list', { projectId });
+  const model = models.data?.[0];
+  const graph = useQuery('graph.view', model ? { modelId: model.id } : null);
+  return useMemo(() => (graph.data ? new Set(graph.data.nodes.map((n) => n.name).filter(Boolean)) : null), [graph.data]);
+}
+
+function Inspector({ store, nodeId, modelNodes, problems }: { store: PipelineStore; nodeId: string; modelNodes: Set<string> | null; problems: string[] }) {
   const node = useStore(store, (s) => s.history.present.nodes.find((n) => n.id === nodeId));
   if (!node) return null;
   const t = nodeType(node.type);
@@ -201,15 +286,16 @@ function Inspector({ store, nodeId }: { store: PipelineStore; nodeId: string }) 
     <div className="qs-card" data-testid="inspector">
       <h3>{t?.title ?? node.type}</h3>
       <p className="qs-muted" style={{ fontSize: 12.5, marginTop: 0 }}>{t?.description}</p>
+      {problems.map((p) => <ErrorNote key={p} error={p} testId="inspector-problem" />)}
       {(t?.parameters ?? []).filter((p) => !p.visible || p.visible(node.params)).map((p) => (
-        <ParamControl key={p.key} def={p} value={node.params[p.key] ?? p.default} onChange={(v) => store.getState().setParam(node.id, p.key, v)} />
+        <ParamControl key={p.key} def={p} value={node.params[p.key] ?? p.default} onChange={(v) => store.getState().setParam(node.id, p.key, v)} suggestions={p.key === 'exclude' ? modelNodes : null} />
       ))}
       <button className="qs-btn-secondary qs-btn-small" style={{ marginTop: 8 }} onClick={() => store.getState().removeNodes([node.id])}>Remove node</button>
     </div>
   );
 }
 
-function ParamControl({ def, value, onChange }: { def: ParamDef; value: ParamValue; onChange: (v: ParamValue) => void }) {
+function ParamControl({ def, value, onChange, suggestions }: { def: ParamDef; value: ParamValue; onChange: (v: ParamValue) => void; suggestions?: Set<string> | null }) {
   const id = `param-${def.key}`;
   return (
     <div className="qs-field" style={{ marginBottom: 8 }}>
@@ -222,7 +308,8 @@ function ParamControl({ def, value, onChange }: { def: ParamDef; value: ParamVal
           onChange={(e) => onChange(e.target.value === '' ? NaN : Number(e.target.value))} />
       )}
       {def.kind === 'boolean' && <input id={id} type="checkbox" checked={Boolean(value)} onChange={(e) => onChange(e.target.checked)} />}
-      {def.kind === 'text' && <input id={id} className="qs-input" value={String(value)} onChange={(e) => onChange(e.target.value)} />}
+      {def.kind === 'text' && <input id={id} className="qs-input" value={String(value)} onChange={(e) => onChange(e.target.value)} list={suggestions ? `${id}-names` : undefined} />}
+      {def.kind === 'text' && suggestions && <datalist id={`${id}-names`}>{[...suggestions].slice(0, 2000).map((n) => <option key={n} value={n} />)}</datalist>}
     </div>
   );
 }

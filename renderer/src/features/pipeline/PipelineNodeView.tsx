@@ -19,7 +19,8 @@ export function PipelineNodeView({ data, selected }: NodeProps<PipelineFlowNode>
           <div key={p.key}><span>{p.label}</span><strong>{String(data.params[p.key] ?? p.default) || '—'}</strong></div>
         ))}
       </div>
-      {data.problems.length > 0 && <div className="problem" role="alert" data-testid="node-problem">{data.problems[0]}{data.problems.length > 1 ? ` (+${data.problems.length - 1} more)` : ''}</div>}
+      {/* At most three lines (the full text is the tooltip and in the inspector): a long message must not run under the next node. */}
+      {data.problems.length > 0 && <div className="problem" role="alert" data-testid="node-problem" title={data.problems.join('\n')}>{data.problems[0]}{data.problems.length > 1 ? ` (+${data.problems.length - 1} more)` : ''}</div>}
       {!t?.sink && <Handle type="source" position={Position.Bottom} />}
     </div>
   );

@@ -4,14 +4,18 @@ import { createStore } from 'zustand/vanilla';
 import { defaultParams, nodeType, type ParamValue } from './node-types';
 import { edgeId, type PipelineDoc, type PipelineNode } from './pipeline-doc';
 import { canRedo, canUndo, initHistory, pushHistory, redo, replacePresent, undo, type History } from './history';
+import { autoLayout, freePosition } from './pipeline-layout';
 
 export interface PipelineState {
   history: History<PipelineDoc>;
   selected: string | null;
+  /** The selected connection (an edge id); a node and an edge are never selected together. */
+  selectedEdge: string | null;
   /** The doc last saved to the project, to show unsaved changes. */
   savedDoc: PipelineDoc | null;
   load(doc: PipelineDoc, saved?: boolean): void;
-  addNode(type: string, position: { x: number; y: number }): string;
+  /** Adds a node at `position`, or at the first free spot near `near` (never on top of another node). */
+  addNode(type: string, position?: { x: number; y: number }, near?: { x: number; y: number }): string;
   removeNodes(ids: string[]): void;
   removeEdges(ids: string[]): void;
   /** Nodes and edges deleted together (one keyboard Delete) as one undo step. */
@@ -21,9 +25,13 @@ export interface PipelineState {
   /** Live move while dragging (no undo step); commitMove records one step at the drop. */
   moveNode(nodeId: string, position: { x: number; y: number }, commit: boolean): void;
   select(id: string | null): void;
+  selectEdge(id: string | null): void;
+  /** Lay the whole graph out top to bottom, as one undo step. */
+  layout(): void;
   undo(): void;
   redo(): void;
-  markSaved(): void;
+  /** Record `doc` (default: the present) as what the project now stores. */
+  markSaved(doc?: PipelineDoc): void;
 }
 
 export type PipelineStore = ReturnType<typeof createPipelineStore>;
@@ -35,17 +43,18 @@ export function createPipelineStore(initial: PipelineDoc) {
     return {
       history: initHistory(initial),
       selected: null,
+      selectedEdge: null,
       savedDoc: initial,
-      load: (doc, saved = true) => set({ history: initHistory(doc), selected: null, savedDoc: saved ? doc : null }),
-      addNode: (type, position) => {
+      load: (doc, saved = true) => set({ history: initHistory(doc), selected: null, selectedEdge: null, savedDoc: saved ? doc : null }),
+      addNode: (type, position, near) => {
         if (!nodeType(type)) throw new Error(`Unknown node type '${type}'.`);
         const doc = get().history.present;
         let i = 1;
         while (doc.nodes.some((n) => n.id === `${type}-${i}`)) i++;
         const id = `${type}-${i}`;
-        const node: PipelineNode = { id, type, position, params: defaultParams(type) };
+        const node: PipelineNode = { id, type, position: position ?? freePosition(doc, type, near), params: defaultParams(type) };
         edit((d) => ({ ...d, nodes: [...d.nodes, node] }));
-        set({ selected: id });
+        set({ selected: id, selectedEdge: null });
         return id;
       },
       removeNodes: (ids) => get().removeElements(ids, []),
@@ -57,6 +66,7 @@ export function createPipelineStore(initial: PipelineDoc) {
         if (nodes.length === d.nodes.length && edges.length === d.edges.length) return;
         edit((doc) => ({ ...doc, nodes, edges }));
         if (nodeIds.includes(get().selected ?? '')) set({ selected: null });
+        if (!edges.some((e) => e.id === get().selectedEdge)) set({ selectedEdge: null });
       },
       connect: (source, target) => {
         const d = get().history.present;
@@ -74,10 +84,12 @@ export function createPipelineStore(initial: PipelineDoc) {
           set({ history: pushHistory(replacePresent(s.history, origin), moved) });
         } else set({ history: replacePresent(s.history, moved) });
       },
-      select: (id) => set({ selected: id }),
+      select: (id) => set(id === null ? { selected: null } : { selected: id, selectedEdge: null }),
+      selectEdge: (id) => set(id === null ? { selectedEdge: null } : { selectedEdge: id, selected: null }),
+      layout: () => edit((d) => autoLayout(d)),
       undo: () => set((s) => (canUndo(s.history) ? { history: undo(s.history) } : s)),
       redo: () => set((s) => (canRedo(s.history) ? { history: redo(s.history) } : s)),
-      markSaved: () => set((s) => ({ savedDoc: s.history.present })),
+      markSaved: (doc) => set((s) => ({ savedDoc: doc ?? s.history.present })),
     };
   });
 }
