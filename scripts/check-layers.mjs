@@ -1,72 +1,66 @@
 #!/usr/bin/env node
-// Layering rule (house style, after VS Code's "layers"): who may import whom.
-//   engine/          pure Node: never electron, react, the renderer or the electron folder
-//   contract/        shared by every side: imports nothing but itself (no node, no DOM libs)
-//   renderer/        the web side: no node built-ins, no electron, no engine; only contract/
-//   electron/        main + preload: may use engine/ and contract/
-//   native-kernels/lib  the addon's TypeScript face: nothing of the app
-// Run as `npm run lint`; test/lint/layers.test.ts runs the same check.
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, relative, resolve, dirname, sep } from 'node:path';
-import { builtinModules } from 'node:module';
+// `npm run lint`: the layer and cycle rules of .dependency-cruiser.cjs, checked by dependency-cruiser
+// over every module of engine/, renderer/, contract/, electron/, host/ and native-kernels/lib.
+// test/lint/layers.test.ts runs the same check on the repository and on planted violations.
+import { existsSync } from 'node:fs';
+import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { cruise } from 'dependency-cruiser';
+import extractDepcruiseOptions from 'dependency-cruiser/config-utl/extract-depcruise-options';
+import extractBabelConfig from 'dependency-cruiser/config-utl/extract-babel-config';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
-const importRe = /(?:^|[^\w.])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|(?:^|[^\w.])import\s*\(\s*['"]([^'"]+)['"]\s*\)|(?:^|[^\w.])require\s*\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s+['"]([^'"]+)['"]/gm;
 
-const rules = {
-  engine: { forbidPackages: [/^electron($|\/)/, /^react($|-dom|\/)/, /^@xyflow\//, /^plotly/], forbidDirs: ['renderer', 'electron'] },
-  contract: { forbidPackages: [/.*/], forbidDirs: ['engine', 'renderer', 'electron', 'native-kernels'], forbidBuiltins: true },
-  renderer: { forbidPackages: [/^electron($|\/)/, /^onnxruntime/, /^better-sqlite3/], forbidDirs: ['engine', 'electron', 'native-kernels'], forbidBuiltins: true },
-  electron: { forbidPackages: [/^react($|-dom|\/)/], forbidDirs: ['renderer'] },
-  'native-kernels/lib': { forbidPackages: [/^electron($|\/)/, /^react/], forbidDirs: ['engine', 'renderer', 'electron', 'contract'] },
-};
+/** The folders the rules speak about; each is cruised if it exists under the base directory. */
+export const LAYER_DIRS = ['engine', 'renderer/src', 'contract', 'electron', 'host', 'native-kernels/lib'];
+/** Cruised only as entry points, so the modules they use count as used. */
+const ENTRY_DIRS = ['bin', 'bench'];
 
-function* walk(dir) {
-  let entries;
-  try { entries = readdirSync(dir); } catch { return; }
-  for (const name of entries) {
-    if (name === 'node_modules' || name === 'build' || name === 'out') continue;
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) yield* walk(p);
-    else if (/\.(ts|tsx|mts|js|mjs)$/.test(name) && !name.endsWith('.d.ts')) yield p;
-  }
+/**
+ * Cruise `base` (the repository by default) with the repository's rules.
+ * Returns one line per violation, `<rule>: <from> → <to>` (a cycle lists every module on it), split
+ * into errors (the lint fails) and warnings (reported only).
+ */
+export async function checkLayers(base = root) {
+  const options = await extractDepcruiseOptions(join(root, '.dependency-cruiser.cjs'));
+  // TypeScript is read through Babel (see scripts/lint/typescript-imports.cjs); the config file is
+  // resolved here, not relative to the working directory, so the check runs from anywhere.
+  const babelConfig = await extractBabelConfig(join(root, 'scripts/lint/babel.config.cjs'));
+  // Globs, not folders: dependency-cruiser only scans folders for extensions its own parsers know,
+  // and it knows TypeScript only through the `typescript` package's JS API (absent in TypeScript 7).
+  const globs = [...LAYER_DIRS, ...ENTRY_DIRS].filter((d) => existsSync(join(base, d))).map((d) => `${d}/**/*.{ts,tsx,mts,mjs,js,cjs}`);
+  if (globs.length === 0) return { errors: [], warnings: [] };
+  const { babelConfig: _ignored, ...cruiseOptions } = options;
+  const result = await cruise(globs, { ...cruiseOptions, baseDir: base, validate: true, outputType: 'json' }, undefined, { babelConfig });
+  const out = typeof result.output === 'string' ? JSON.parse(result.output) : result.output;
+  const line = (v) => {
+    const path = v.cycle?.length ? [v.from, ...v.cycle.map((c) => c.name ?? c)].join(' → ') : v.from === v.to ? v.from : `${v.from} → ${v.to}`;
+    return `${v.rule.name}: ${path}`;
+  };
+  const violations = out.summary.violations;
+  return {
+    errors: violations.filter((v) => v.rule.severity === 'error').map(line),
+    warnings: violations.filter((v) => v.rule.severity !== 'error').map(line),
+  };
 }
 
-export function checkLayers(base = root) {
-  const problems = [];
-  for (const [layer, rule] of Object.entries(rules)) {
-    const layerDir = join(base, layer);
-    for (const file of walk(layerDir)) {
-      const rel = relative(base, file).split(sep).join('/');
-      if (layer === 'electron' && rel.startsWith('native-kernels')) continue;
-      const src = readFileSync(file, 'utf8');
-      for (const m of src.matchAll(importRe)) {
-        const spec = m[1] ?? m[2] ?? m[3] ?? m[4];
-        if (!spec) continue;
-        if (spec.startsWith('.')) {
-          const target = relative(base, resolve(dirname(file), spec)).split(sep).join('/');
-          const top = target.split('/')[0];
-          const bad = rule.forbidDirs.find((d) => target === d || target.startsWith(d + '/') || top === d);
-          if (bad) problems.push(`${rel}: imports '${spec}' from ${bad}/, which the ${layer} layer may not use`);
-          if (layer === 'renderer' && top === 'contract') continue;
-        } else if (rule.forbidBuiltins && builtins.has(spec)) {
-          problems.push(`${rel}: imports the Node built-in '${spec}', which the ${layer} layer may not use`);
-        } else if (!builtins.has(spec) && rule.forbidPackages.some((re) => re.test(spec))) {
-          problems.push(`${rel}: imports the package '${spec}', which the ${layer} layer may not use`);
-        }
-      }
-    }
-  }
-  return problems;
+/** The rule's comment, for the command-line report. */
+function commentsByRule() {
+  const config = createRequire(import.meta.url)(join(root, '.dependency-cruiser.cjs'));
+  return new Map(config.forbidden.map((r) => [r.name, r.comment]));
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const problems = checkLayers();
-  if (problems.length) {
-    console.error(`Layering check failed (${problems.length}):\n  ` + problems.join('\n  '));
+  const { errors, warnings } = await checkLayers();
+  const comments = commentsByRule();
+  const explain = (lines) => [...new Set(lines.map((p) => p.slice(0, p.indexOf(':'))))].map((r) => `${r}: ${comments.get(r) ?? ''}`);
+  if (warnings.length) {
+    console.warn(`Dependency warnings (${warnings.length}):\n  ` + warnings.join('\n  ') + '\n' + explain(warnings).join('\n'));
+  }
+  if (errors.length) {
+    console.error(`Dependency check failed (${errors.length}):\n  ` + errors.join('\n  ') + '\n' + explain(errors).join('\n'));
     process.exit(1);
   }
-  console.log('Layering check passed: engine, contract, renderer, electron and native-kernels/lib keep to their imports.');
+  console.log(`Dependency check passed: ${LAYER_DIRS.join(', ')} keep to their layers, and engine/ and renderer/ have no import cycles.`);
 }
