@@ -17,7 +17,7 @@ import {
 } from '../onnx/proto';
 import { DataType, makeTensor, tensorToFloat32, tensorToTypedArray } from '../onnx/tensor';
 import { GraphIndex, attrInt, intAttr, makeNode, outerReads, subgraphsOf } from './qdq-graph';
-import { unpackMatMulNBits } from './matmulnbits';
+import { unpackMatMulNBits } from './matmulnbits-layout';
 import { isExternal } from '../onnx/external-data';
 
 export interface Int8PrefillOptions {

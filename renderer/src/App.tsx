@@ -2,14 +2,14 @@
 // project's tab. Routing is a hash (`#/p/<projectId>/<tab>`) so a reload keeps the place and the
 // browser host's `?token=` stays in the URL.
 //
-// HOW TO MOUNT A VIEW (studio-ui): write the view in renderer/src/features/<area>/, export a component
-// taking `ProjectViewProps` (or no props for a global view), then add ONE line to `PROJECT_TABS`
+// HOW TO MOUNT A VIEW: write the view in renderer/src/features/<area>/, export a component
+// taking `ProjectViewProps` from ./routing (or no props for a global view), then add ONE line to `PROJECT_TABS`
 // (tabs inside a project) or `GLOBAL_VIEWS` (sidebar entries outside projects) below, e.g.
 //     { id: 'pipeline', title: 'Pipeline', view: PipelineEditor },
 // A tab's id is its URL segment. Inside a view use `useStudio()` / `useQuery()` / `useStudioEvents()`
-// from ./api/use-studio and `pickFile()` from ./api/files; `navigate()` below changes the route.
+// from ./api/use-studio and `pickFile()` from ./api/files; `navigate()` from ./routing changes the route.
 // Also: `saveArtifact()` in ./api/files (Electron save dialog + export; browser download).
-// Stable test ids the foundation e2e test uses: new-project-name, create-project, project-list,
+// Stable test ids the shell's e2e test uses: new-project-name, create-project, project-list,
 // project-item, project-title, tab-<id>.
 import { useEffect, useState, type ComponentType, type FormEvent } from 'react';
 import type { Project, StudioClient } from '../../contract/ipc';
@@ -21,12 +21,8 @@ import { GraphView } from './features/graph/GraphView';
 import { RangesView } from './features/tensors/RangesView';
 import { RunsView as StudioRunsView } from './features/runs/RunsView';
 import { HardwarePanel } from './features/hardware/HardwarePanel';
+import { navigate, type ProjectViewProps, type Route } from './routing';
 
-export interface ProjectViewProps {
-  project: Project;
-  /** Call after changing the project itself (rename, delete) so the sidebar refreshes. */
-  onProjectChanged: () => void;
-}
 export interface TabDef { id: string; title: string; view: ComponentType<ProjectViewProps> }
 export interface GlobalViewDef { id: string; title: string; view: ComponentType }
 
@@ -36,25 +32,19 @@ export const PROJECT_TABS: TabDef[] = [
   { id: 'graph', title: 'Graph', view: GraphView },
   { id: 'ranges', title: 'Ranges', view: RangesView },
   { id: 'runs', title: 'Runs', view: StudioRunsView },
-  // studio-ui: add project tabs here
+  // add project tabs here
 ];
 export const GLOBAL_VIEWS: GlobalViewDef[] = [
   { id: 'samples', title: 'Sample projects', view: SamplesView },
   { id: 'hardware', title: 'Hardware', view: HardwarePanel },
-  // studio-ui: add global views here
+  // add global views here
 ];
-
-type Route = { kind: 'home' } | { kind: 'project'; projectId: string; tab: string } | { kind: 'global'; id: string };
 
 function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
   if (parts[0] === 'p' && parts[1]) return { kind: 'project', projectId: parts[1], tab: parts[2] ?? PROJECT_TABS[0]!.id };
   if (parts[0] === 'g' && parts[1]) return { kind: 'global', id: parts[1] };
   return { kind: 'home' };
-}
-
-export function navigate(route: Route): void {
-  window.location.hash = route.kind === 'home' ? '#/' : route.kind === 'global' ? `#/g/${route.id}` : `#/p/${encodeURIComponent(route.projectId)}/${route.tab}`;
 }
 
 function useRoute(): Route {

@@ -8,7 +8,7 @@ import { StudioError, quote } from '../../errors';
 import { readNpy, type NpyArray } from '../../data/npy';
 import { parseRecipe } from '../../pipeline/recipe';
 import { quantizeModel } from '../../pipeline/quantize';
-import type { JobContext } from '../kinds';
+import type { JobContext } from './job-context';
 import type { JobOutcome } from '../protocol';
 
 export async function quantizeJob(params: { [k: string]: Json }, ctx: JobContext): Promise<JobOutcome> {

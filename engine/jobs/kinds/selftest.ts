@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Json } from '../../../contract/ipc';
 import { StudioError } from '../../errors';
 import { throwIfCancelled } from '../progress';
-import type { JobContext } from '../kinds';
+import type { JobContext } from './job-context';
 import type { JobOutcome } from '../protocol';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -2,8 +2,8 @@
 // and every run with its status.
 import { useState } from 'react';
 import type { DatasetInfo, FileRef, Json } from '../../../../contract/ipc';
-import type { ProjectViewProps } from '../../App';
-import { navigate } from '../../App';
+import type { ProjectViewProps } from '../../routing';
+import { navigate } from '../../routing';
 import { useQuery, useStudio } from '../../api/use-studio';
 import { pickFile, uploadFile } from '../../api/files';
 import { ConfirmButton, EmptyState, ErrorNote, errMessage, fmtBytes } from '../../components/ui';

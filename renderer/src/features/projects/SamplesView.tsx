@@ -1,7 +1,7 @@
 // Ready-made projects: the engine copies a sample (model + real data) into a new project, and the
 // sample's recipe becomes the project's first pipeline.
 import { useState } from 'react';
-import { navigate } from '../../App';
+import { navigate } from '../../routing';
 import { useQuery, useStudio } from '../../api/use-studio';
 import { EmptyState, ErrorNote, errMessage, fmtBytes } from '../../components/ui';
 import { recipeToDoc } from '../pipeline/recipe-to-doc';

@@ -2,7 +2,7 @@
 // accuracy, latency vs FP32); several runs compared side by side; export of the quantized model.
 import { Fragment, useCallback, useMemo, useState } from 'react';
 import type { RunEvaluation, RunInfo, StudioEvent } from '../../../../contract/ipc';
-import type { ProjectViewProps } from '../../App';
+import type { ProjectViewProps } from '../../routing';
 import { useQuery, useStudio, useStudioEvents } from '../../api/use-studio';
 import { EmptyState, ErrorNote, ProgressBar, errMessage, fmtBytes, fmtNum } from '../../components/ui';
 import { Plot } from '../../components/Plot';

@@ -2,7 +2,7 @@
 // calibration method picks, and the symmetric vs asymmetric integer grid drawn over it, with the
 // clipped mass, wasted codes and error of every choice side by side (computed by the engine).
 import { useMemo, useState } from 'react';
-import type { ProjectViewProps } from '../../App';
+import type { ProjectViewProps } from '../../routing';
 import { useQuery } from '../../api/use-studio';
 import { EmptyState, ErrorNote, fmtNum } from '../../components/ui';
 import { Plot } from '../../components/Plot';
