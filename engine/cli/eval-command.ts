@@ -2,6 +2,7 @@
 // top-1 on labels, agreement with a reference model, latency (median) against the reference.
 import { StudioError, quote } from '../errors';
 import { readNpy, type NpyArray } from '../data/npy';
+import { assertFiniteInputs } from '../data/finite';
 import { loadModel } from '../onnx/model-io';
 import { createSession } from '../runtime/session';
 import { top1Accuracy } from '../eval/task-metrics';
@@ -23,6 +24,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     const eq = spec.indexOf('=');
     if (eq <= 0) throw new StudioError('BAD_ARGUMENT', `--data ${quote(spec)} must be INPUT=FILE.npy.`);
     inputs[spec.slice(0, eq)] = readNpy(spec.slice(eq + 1));
+    assertFiniteInputs({ [spec.slice(0, eq)]: inputs[spec.slice(0, eq)]! }, { [spec.slice(0, eq)]: spec.slice(eq + 1) }, 'evaluation');
   }
   validateInputs(model, inputs, modelPath);
   const num = (name: string, d: number) => { const v = one(p, name); if (v === undefined) return d; const n = Number(v); if (!Number.isInteger(n) || n < 1) throw new StudioError('BAD_ARGUMENT', `--${name} ${quote(v)} must be a positive integer.`); return n; };

@@ -1,15 +1,18 @@
 // `qstudio quantize MODEL.onnx -o OUT.onnx --recipe RECIPE.json [--data INPUT=FILE.npy ...] [--labels FILE.npy]`
-import { readFileSync, existsSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { StudioError, quote } from '../errors';
 import { readNpy, type NpyArray } from '../data/npy';
-import { loadModel } from '../onnx/model-io';
+import { assertFiniteInputs } from '../data/finite';
+import { loadModel, writeFileAtomic } from '../onnx/model-io';
 import { parseRecipe, type Recipe } from '../pipeline/recipe';
 import { quantizeModel } from '../pipeline/quantize';
 import { modelInputs } from '../pipeline/validate-inputs';
-import { parseArgs, one, has } from './args';
+import { parseArgs, one, has, type ParsedArgs } from './args';
+import { checkOutputsApart, checkWritable, externalDataFiles, inputFilesOf, type RolePath } from './io-paths';
 import { stderrProgress } from './progress-printer';
 import { formatSummary } from './summary';
+import { parseJsonBounded, readTextFileBounded, RECIPE_JSON_LIMITS } from '../util/json-limits';
 
 export const QUANTIZE_FLAGS = [
   { name: 'output', alias: '-o', takesValue: true },
@@ -22,15 +25,9 @@ export const QUANTIZE_FLAGS = [
 ];
 
 export function readRecipeFile(path: string): Recipe {
-  let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new StudioError(code === 'ENOENT' ? 'NOT_FOUND' : 'IO_ERROR', `Recipe file ${quote(path)} ${code === 'ENOENT' ? 'does not exist' : `cannot be read: ${(e as Error).message}`}.`);
-  }
-  let json: unknown;
-  try { json = JSON.parse(text); } catch (e) {
-    throw new StudioError('BAD_RECIPE', `Recipe file ${quote(path)} is not valid JSON: ${(e as Error).message}.`);
-  }
+  // Size and nesting are bounded before parsing (the schema walks the value recursively).
+  const what = `Recipe file ${quote(path)}`;
+  const json = parseJsonBounded(readTextFileBounded(path, what, RECIPE_JSON_LIMITS.maxBytes, 'BAD_RECIPE'), what, RECIPE_JSON_LIMITS, 'BAD_RECIPE');
   try { return parseRecipe(json, path); } catch (e) {
     if (e instanceof StudioError) throw new StudioError(e.code, `${e.message.replace(/^Recipe /, `Recipe file ${quote(path)}, `)}`);
     throw e;
@@ -53,6 +50,7 @@ async function readData(specs: string[], modelPath: string): Promise<{ inputs: R
     if (inputs[name]) throw new StudioError('BAD_ARGUMENT', `--data gives input ${quote(name)} twice.`);
     inputs[name] = readNpy(file);
     sources[name] = file;
+    assertFiniteInputs({ [name]: inputs[name]! }, sources);
   }
   return { inputs, sources };
 }
@@ -65,7 +63,8 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
   if (!outputPath) throw new StudioError('BAD_ARGUMENT', '"qstudio quantize" needs -o OUT.onnx (where to write the quantized model).');
   if (existsSync(outputPath) && statSync(outputPath).isDirectory()) throw new StudioError('BAD_ARGUMENT', `Output ${quote(outputPath)} is a folder; give a file name like ${quote(`${outputPath}/model-int8.onnx`)}.`);
   if (!existsSync(dirname(resolve(outputPath)))) throw new StudioError('NOT_FOUND', `Output folder ${quote(dirname(outputPath))} does not exist.`);
-  if (resolve(outputPath) === resolve(modelPath)) throw new StudioError('BAD_ARGUMENT', `Output ${quote(outputPath)} is the input model itself; write the quantized model to another file.`);
+  const reportPath = one(p, 'report');
+  await checkCommandPaths(p, modelPath, outputPath, reportPath);
   const recipePath = one(p, 'recipe');
   const recipe = recipePath ? readRecipeFile(recipePath) : parseRecipe({});
   if (!existsSync(modelPath)) throw new StudioError('NOT_FOUND', `Model file ${quote(modelPath)} does not exist.`);
@@ -83,19 +82,39 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
   const quiet = has(p, 'quiet');
   const progress = stderrProgress();
   const existed = existsSync(outputPath);
+  let report: Awaited<ReturnType<typeof quantizeModel>>;
   try {
-    const report = await quantizeModel({
+    report = await quantizeModel({
       modelPath, outputPath, recipe, inputs, labels, inputSources: sources, evaluate: !has(p, 'no-eval') && Object.keys(inputs).length > 0,
       ctx: quiet ? undefined : progress,
     });
     progress.done();
-    const reportPath = one(p, 'report');
-    if (reportPath) writeFileSync(reportPath, JSON.stringify(report, (_k, v) => (typeof v === 'bigint' ? Number(v) : v), 2));
-    process.stdout.write(`${formatSummary(report)}\nWrote ${outputPath}\n`);
-    return 0;
   } catch (e) {
     progress.done();
     if (!existed && existsSync(outputPath)) { try { unlinkSync(outputPath); } catch { /* keep the original error */ } }
     throw e;
   }
+  process.stdout.write(`${formatSummary(report)}\nWrote ${outputPath}\n`);
+  // The model is finished and in place: a report that cannot be written is an error, not a reason to
+  // delete the model. The report goes through a temp file + rename, so it is whole or absent.
+  if (reportPath) {
+    try { await writeFileAtomic(reportPath, JSON.stringify(report, (_k, v) => (typeof v === 'bigint' ? Number(v) : v), 2)); } catch (e) {
+      throw new StudioError('IO_ERROR', `The quantized model was written to ${quote(outputPath)}, but the report was not: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  return 0;
+}
+
+/** Every output apart from every input and from each other, and writable, before any work. */
+async function checkCommandPaths(p: ParsedArgs, modelPath: string, outputPath: string, reportPath: string | undefined): Promise<void> {
+  const inputs: RolePath[] = [{ role: 'model', path: modelPath }, ...inputFilesOf(p)];
+  if (existsSync(modelPath)) {
+    // The model's external data files are inputs too; a model that does not load is reported later.
+    try { inputs.push(...externalDataFiles((await loadModel(modelPath)).model, modelPath)); } catch { /* reported by the run */ }
+  }
+  const outputs: RolePath[] = [{ role: '-o', path: outputPath }, { role: '-o (its external data file)', path: `${outputPath}.data` }];
+  if (reportPath) outputs.push({ role: '--report', path: reportPath });
+  checkOutputsApart(inputs, outputs);
+  checkWritable(outputs[0]!);
+  if (reportPath) checkWritable(outputs[2]!);
 }

@@ -14,6 +14,7 @@ import { hasExternalData, allInitializers } from '../onnx/external-data';
 import type { NpyArray } from '../data/npy';
 import type { ActivationSpec, Recipe } from './recipe';
 import type { QuantizeReport } from './report';
+import { assertFiniteInputs } from '../data/finite';
 import { validateInputs } from './validate-inputs';
 import { createSession, withModelFolder } from '../runtime/session';
 import { sampleCount } from '../runtime/batching';
@@ -92,6 +93,8 @@ async function quantizeModelInFolder(o: QuantizeOptions): Promise<QuantizeReport
   await timed('load', async () => { const s = await createSession(serializeModel(loaded.model), { device: 'cpu', source: o.modelPath, optimization: 'disabled' }); await s.release(); });
   // Weight-only recipes need no data; anything given is still checked.
   const validated = recipe.activations !== null || Object.keys(o.inputs).length > 0 ? validateInputs(loaded.model, o.inputs, o.modelPath, o.inputSources) : undefined;
+  // NaN/Inf data would calibrate NaN scales and report meaningless metrics: refused here, for every caller.
+  assertFiniteInputs(o.inputs, o.inputSources);
 
   const report: QuantizeReport = {
     modelPath: o.modelPath, outputPath: o.outputPath, recipe, quantized: [], skipped: [], timingsMs: timings,
