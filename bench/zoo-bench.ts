@@ -1,0 +1,48 @@
+// `npm run bench:zoo`: every model of test/zoo/models.json through the default recipe (the real CLI),
+// its task check on real inputs, output SQNR, size, quantize time, and latency vs FP32 measured in the
+// same run (1 thread, interleaved rounds; median wall and process CPU). Prints a Markdown table.
+import { performance } from 'node:perf_hooks';
+import { statSync } from 'node:fs';
+import { zooEntries, zooAvailable, runZooEntry, cleanUp, modelPath } from '../test/zoo/zoo';
+import { taskFor } from '../test/zoo/tasks';
+import { createSession, ort } from '../engine/runtime/session';
+
+async function latencyRatio(fp32: string, quantized: string, feeds: Record<string, InstanceType<typeof ort.Tensor>>, rounds = 7): Promise<{ wall: number; cpu: number }> {
+  const a = await createSession(fp32, { device: 'cpu' }), b = await createSession(quantized, { device: 'cpu' });
+  const time = async (s: typeof a) => { const c0 = process.cpuUsage(), t0 = performance.now(); for (let i = 0; i < 5; i++) await s.run(feeds); const c = process.cpuUsage(c0); return { wall: performance.now() - t0, cpu: (c.user + c.system) / 1000 }; };
+  await time(a); await time(b);
+  const ra: number[] = [], rc: number[] = [];
+  for (let i = 0; i < rounds; i++) { const x = await time(a), y = await time(b); ra.push(y.wall / x.wall); rc.push(y.cpu / x.cpu); }
+  await a.release(); await b.release();
+  const med = (v: number[]) => [...v].sort((p, q) => p - q)[v.length >> 1]!;
+  return { wall: med(ra), cpu: med(rc) };
+}
+
+const only = process.argv.slice(2);
+const rows: string[] = ['| model | family | traits | exit | task (FP32 → quantized) | kept | output SQNR dB | size | quantize s | latency wall / CPU |', '|---|---|---|---|---|---|---|---|---|---|'];
+for (const e of zooEntries.filter((x) => !only.length || only.includes(x.id))) {
+  if (!zooAvailable(e)) { rows.push(`| ${e.id} | ${e.family} | | not fetched (bash scripts/fetch-test-models.sh) | | | | | | |`); continue; }
+  const run = await runZooEntry(e);
+  let lat = '';
+  if (run.exitCode === 0) {
+    const cal = await taskFor(e).calibration();
+    const s = await createSession(modelPath(e), { device: 'cpu' });
+    const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {};
+    for (const [name, arr] of Object.entries(cal)) {
+      const per = arr.shape.slice(1).reduce((p, q) => p * q, 1);
+      const meta = s.inputMetadata?.find?.((m: { name: string }) => m.name === name) as { shape?: (number | string)[] } | undefined;
+      const batch = typeof meta?.shape?.[0] === 'number' ? (meta.shape[0] as number) : 1;
+      feeds[name] = new ort.Tensor('float32', (arr.data as Float32Array).slice(0, per * batch), [batch, ...arr.shape.slice(1)]);
+    }
+    await s.release();
+    const r = await latencyRatio(modelPath(e), run.quantizedPath, feeds).catch(() => undefined);
+    lat = r ? `${r.wall.toFixed(3)} / ${r.cpu.toFixed(3)}` : 'n/a';
+  }
+  const size = run.exitCode === 0 ? `${(statSync(run.quantizedPath).size / statSync(modelPath(e)).size).toFixed(3)}×` : '';
+  const t = run.task;
+  rows.push(`| ${e.id} | ${e.family} | ${e.traits.join(', ')} | ${run.exitCode}${run.exitCode ? `: ${run.stderr.split('\n').find((l) => l.includes('error')) ?? ''}` : ''} | ${t ? `${t.fp32} → ${t.quantized} (${t.metric})` : ''} | ${t ? (t.kept ? 'yes' : '**no**') : ''} | ${run.report?.outputAgreement?.sqnrDb?.toFixed(1) ?? ''} | ${size} | ${run.seconds.toFixed(1)} | ${lat} |`);
+  console.error(`${e.id}: done`);
+  cleanUp(run);
+}
+console.log(`Model zoo, default recipe ({}), ${new Date().toISOString().slice(0, 10)}, onnxruntime-node CPU, 1 thread for latency (ratios quantized/FP32, median of 7 interleaved rounds of 5 runs at the model's batch).\n`);
+console.log(rows.join('\n'));
