@@ -4,6 +4,7 @@ import { isStudioError, toErrorPayload } from '../errors';
 import { quantizeCommand } from './quantize-command';
 import { inspectCommand } from './inspect-command';
 import { evalCommand } from './eval-command';
+import { analyzeCommand } from './analyze-command';
 import { detectHardware, describeHardware } from '../runtime/hardware';
 
 export const HELP = `qstudio — quantize ONNX models (Quant Studio's command line)
@@ -15,7 +16,15 @@ Usage:
       with the samples on axis 0, one per model input; they calibrate the activations. Progress goes to
       stderr; a summary (what was quantized, time, per-layer error) to stdout. OUT.onnx is written
       atomically: a failed run leaves no file.
+      Every figure is measured on --eval-data INPUT=FILE.npy (repeatable; --eval-labels FILE.npy for top-1),
+      or, without it, on a held-out split of --data (its last 20 %, at least 1 sample; calibration uses
+      the rest); the summary says which data and how many samples (at most 512 are evaluated).
       Options: --report FILE.json (full report), --no-eval (skip the FP32 comparison), -q/--quiet.
+  qstudio analyze MODEL.onnx --recipe RECIPE.json --data INPUT=FILE.npy ... [--eval-data INPUT=FILE.npy ...] [--report FILE.json]
+      Sensitivity of every quantized node and activation tensor: the output error when only it is
+      quantized and when only it is left in float, beside its cumulative per-layer error; worst first,
+      all of them in --report. Calibrates once; the variants run in parallel worker threads.
+      Options: --labels / --eval-labels FILE.npy (rank by top-1), --eval-samples N, -j/--jobs N, --top N, -q.
   qstudio inspect MODEL.onnx
       Opset, inputs/outputs, op counts and what would be quantized.
   qstudio eval MODEL.onnx --data INPUT=FILE.npy [--labels FILE.npy] [--ref FP32.onnx] [--batch N] [--threads N]
@@ -47,6 +56,9 @@ export async function main(argv: string[]): Promise<number> {
         return await inspectCommand(rest);
       case 'eval':
         return await evalCommand(rest);
+      case 'analyze':
+        if (rest.includes('--help') || rest.includes('-h')) { process.stdout.write(HELP); return 0; }
+        return await analyzeCommand(rest);
       case 'hardware':
         process.stdout.write(describeHardware(detectHardware()) + '\n');
         return 0;

@@ -12,6 +12,7 @@ import { parseArgs, one, has, type ParsedArgs } from './args';
 import { checkOutputsApart, checkWritable, externalDataFiles, inputFilesOf, type RolePath } from './io-paths';
 import { stderrProgress } from './progress-printer';
 import { formatSummary } from './summary';
+import { readEvalFlags } from './data-flags';
 import { parseJsonBounded, readTextFileBounded, RECIPE_JSON_LIMITS } from '../util/json-limits';
 
 export const QUANTIZE_FLAGS = [
@@ -19,6 +20,8 @@ export const QUANTIZE_FLAGS = [
   { name: 'recipe', alias: '-r', takesValue: true },
   { name: 'data', alias: '-d', takesValue: true, repeatable: true },
   { name: 'labels', takesValue: true },
+  { name: 'eval-data', takesValue: true, repeatable: true },
+  { name: 'eval-labels', takesValue: true },
   { name: 'report', takesValue: true },
   { name: 'no-eval', takesValue: false },
   { name: 'quiet', alias: '-q', takesValue: false },
@@ -79,13 +82,15 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
     const names = modelInputs((await loadModel(modelPath)).model).map((i) => i.name);
     throw new StudioError('BAD_ARGUMENT', `The recipe quantizes activations, which needs calibration data: pass --data ${names.map((n) => `${n}=FILE.npy`).join(' --data ')} (or set "activations": null for weight-only).`);
   }
+  // Evaluation data apart from calibration (without it, a held-out split of --data: engine/eval/eval-data.ts).
+  const { evalInputs, evalLabels } = await readEvalFlags(p, modelPath);
   const quiet = has(p, 'quiet');
   const progress = stderrProgress();
   const existed = existsSync(outputPath);
   let report: Awaited<ReturnType<typeof quantizeModel>>;
   try {
     report = await quantizeModel({
-      modelPath, outputPath, recipe, inputs, labels, inputSources: sources, evaluate: !has(p, 'no-eval') && Object.keys(inputs).length > 0,
+      modelPath, outputPath, recipe, inputs, labels, evalInputs, evalLabels, inputSources: sources, evaluate: !has(p, 'no-eval') && Object.keys(inputs).length > 0,
       ctx: quiet ? undefined : progress,
     });
     progress.done();

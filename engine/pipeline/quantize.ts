@@ -26,8 +26,8 @@ import { rangeParams } from '../export/qdq-params';
 import { foldConvBatchNorm } from '../export/qdq-fold-bn';
 import { planQdq, dropUncalibrated, type QdqPlan } from '../export/qdq-plan';
 import { rewriteQdq } from '../export/qdq-rewrite';
-import { compareModels, type ComparedTensor } from '../eval/layer-error';
-import { top1Accuracy } from '../eval/task-metrics';
+import { splitEvaluation } from '../eval/eval-data';
+import { evaluateRun, evaluatedNodes } from '../eval/evaluate-run';
 import { throwIfCancelled, subProgress, type WorkContext } from '../jobs/progress';
 import { StudioError, quote } from '../errors';
 import { runQatStage } from '../qat';
@@ -47,6 +47,10 @@ export interface QuantizeOptions {
   inputSources?: Record<string, string>;
   /** Per-layer and output comparison after export (default true). */
   evaluate?: boolean;
+  /** Evaluation data apart from the calibration data (CLI --eval-data / --eval-labels); without it a
+   *  held-out split of `inputs` (engine/eval/eval-data.ts). */
+  evalInputs?: Record<string, NpyArray>;
+  evalLabels?: NpyArray;
 }
 
 /** What every stage (and every algorithm plugged in below) works on. */
@@ -95,6 +99,9 @@ async function quantizeModelInFolder(o: QuantizeOptions): Promise<QuantizeReport
   const validated = recipe.activations !== null || Object.keys(o.inputs).length > 0 ? validateInputs(loaded.model, o.inputs, o.modelPath, o.inputSources) : undefined;
   // NaN/Inf data would calibrate NaN scales and report meaningless metrics: refused here, for every caller.
   assertFiniteInputs(o.inputs, o.inputSources);
+  // Every figure is measured apart from calibration/training: on --eval-data, else on a held-out split.
+  const { calibration: calibrationData, evaluation } = splitEvaluation(o);
+  o = { ...o, inputs: calibrationData.inputs, labels: calibrationData.labels };
 
   const report: QuantizeReport = {
     modelPath: o.modelPath, outputPath: o.outputPath, recipe, quantized: [], skipped: [], timingsMs: timings,
@@ -220,25 +227,11 @@ async function quantizeModelInFolder(o: QuantizeOptions): Promise<QuantizeReport
   });
   report.sizeBytes.quantized = (await stat(o.outputPath)).size + (hasExternalData(out) || !bytes ? await stat(`${o.outputPath}.data`).then((x) => x.size, () => 0) : 0);
 
-  if (o.evaluate !== false && sampleCount(o.inputs) > 0) {
-    progress(ctx, 'evaluate', weightOnly ? 0.95 : 0.8, 'comparing FP32 and quantized activations');
-    const tensors = comparedTensors(st);
-    const cmp = await timed('evaluate', () => compareModels(loaded.model, out, tensors, o.inputs, {
-      samples: Math.min(recipe.calibration.samples, 16), batchSize: Math.min(8, recipe.calibration.batchSize), device: recipe.device, ctx,
+  if (o.evaluate !== false && evaluation) {
+    progress(ctx, 'evaluate', weightOnly ? 0.95 : 0.8, `comparing FP32 and quantized on ${evaluation.info.description}`);
+    await timed('evaluate', () => evaluateRun(report, {
+      original: loaded.model, quantized: out, nodes: evaluatedNodes(st.plan), dequantized: st.dequantized, evaluation, batchSize: recipe.calibration.batchSize, device: recipe.device, ctx,
     }));
-    report.layers = cmp.layers;
-    report.outputAgreement = cmp.outputAgreement;
-    if (o.labels && o.labels.shape.length === 1) {
-      // Classification accuracy on the labelled samples given (they are the calibration data, so this
-      // shows what quantization lost, not a held-out score).
-      const n = Math.min(o.labels.shape[0]!, sampleCount(o.inputs), 2000);
-      const top1 = async (m: Uint8Array | string) => {
-        const s = await createSession(m, { device: recipe.device });
-        try { return await top1Accuracy(s, o.inputs, { ...o.labels!, shape: [n], data: o.labels!.data.subarray(0, n) as typeof o.labels.data }); } finally { await s.release(); }
-      };
-      const [a, b] = await timed('evaluate', async () => [await top1(serializeModel(loaded.model)), await top1(bytes ?? o.outputPath)]);
-      report.metrics = { ...report.metrics, top1Fp32: a!, top1Quantized: b! };
-    }
   }
   timings.total = performance.now() - t0;
   progress(ctx, 'done', 1, 'done');
@@ -253,24 +246,4 @@ function reportCalibration(report: QuantizeReport, activations: ActivationSpec, 
     const p = rangeParams(s.rangeMin, s.rangeMax, activations.dtype, activations.scheme, tensor);
     return { tensor, min: s.min, max: s.max, rangeMin: s.rangeMin, rangeMax: s.rangeMax, scale: p.scale, zeroPoint: p.zeroPoint, histogram: summarizeHistogram(s.histogram, s.min, s.max) };
   });
-}
-
-/** The outputs of quantized nodes, by the name the value has in each model. */
-function comparedTensors(st: PipelineState): ComparedTensor[] {
-  const list: ComparedTensor[] = [];
-  const names = new Set<string>();
-  const walk = (g: NonNullable<ModelProto['graph']>) => {
-    for (const n of g.node) {
-      for (const o of n.output) names.add(o);
-      for (const a of n.attribute) for (const sg of [...(a.g ? [a.g] : []), ...a.graphs]) walk(sg);
-    }
-  };
-  walk(st.original.graph!);
-  for (const t of st.plan?.targets ?? []) {
-    const tensor = t.node.output[0]!; // after a Relu fold this is the Relu's output, as in the FP32 model
-    if (!names.has(tensor)) continue;
-    const q = st.dequantized?.get(tensor) ?? tensor;
-    list.push({ tensor, quantizedTensor: q, node: t.node.name, opType: t.node.opType });
-  }
-  return list;
 }
