@@ -1,5 +1,8 @@
 // What a quantization run produces besides the model file: stored with the run, printed by the CLI,
 // plotted by the studio. Every algorithm adds to the same report.
+import type { EvaluationInfo } from '../eval/eval-data';
+import type { QualityWarning } from '../analysis/warnings';
+import type { MixedPrecisionReport } from '../analysis/mixed-precision';
 
 export interface LayerError {
   /** Tensor compared (an activation or a node output). */
@@ -10,6 +13,8 @@ export interface LayerError {
   sqnrDb: number;
   cosine: number;
   mse: number;
+  /** Set when SQNR/cosine have no value on the data (e.g. non-finite values). */
+  undefinedReason?: string;
 }
 
 export interface QuantizedNodeInfo {
@@ -45,7 +50,16 @@ export interface QuantizeReport {
   timingsMs: Record<string, number>;
   sizeBytes: { original: number; quantized: number };
   layers: LayerError[];
-  outputAgreement?: { sqnrDb: number; cosine: number; top1Agreement?: number };
+  /** Output vs FP32 on `evaluation`; NaN figures carry `undefinedReason` / `top1AgreementUndefined`. */
+  outputAgreement?: { sqnrDb: number; cosine: number; top1Agreement?: number; undefinedReason?: string; top1AgreementUndefined?: string; samples?: number };
+  /** Which data every figure (output agreement, per-layer error, metrics) was measured on. */
+  evaluation?: EvaluationInfo;
+  /** "cumulative": each layer's error includes everything quantized before it. */
+  layerErrorKind?: 'cumulative';
+  /** Output error or task metric past its threshold, with the layers most responsible. */
+  warnings?: QualityWarning[];
+  /** What a recipe "target" chose, layer by layer (engine/analysis/mixed-precision.ts). */
+  mixedPrecision?: MixedPrecisionReport;
   metrics?: Record<string, number>;
   notices: string[];
   device: { requested: string; used: string };

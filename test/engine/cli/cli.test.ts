@@ -45,7 +45,7 @@ describe('qstudio CLI', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/Quantized 6 node\(s\)/);
     expect(r.stdout).toMatch(/Per-layer error/);
-    const [, fp, q] = /Metrics: top1Fp32 (\d+(?:\.\d+)?), top1Quantized (\d+(?:\.\d+)?)/.exec(r.stdout) ?? [];
+    const [, fp, q] = /Metrics on \d+ held-out samples of --data[^:]*: top1Fp32 (\d+(?:\.\d+)?), top1Quantized (\d+(?:\.\d+)?)/.exec(r.stdout) ?? [];
     expect(Number(fp)).toBeGreaterThan(0.85);
     expect(Math.abs(Number(fp) - Number(q))).toBeLessThan(0.02);
     expect(r.stdout).toMatch(/\/4\/4\.0\/Conv\s+Conv\s+SQNR\s+\d+\.\d dB/);

@@ -1,0 +1,1 @@
+export interface MixedPrecisionReport { met: boolean; summary?: string[] }

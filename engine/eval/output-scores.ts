@@ -1,0 +1,98 @@
+// Scores of a model's first output against the FP32 reference on the same samples, accumulated batch
+// by batch: SQNR / cosine, top-1 agreement (only where the output is class scores), top-1 accuracy on
+// labels and, for a language model fed token windows, perplexity — each for both models, so a task
+// metric's drop is measured on exactly the same samples. Undefined metrics carry their reason.
+import type { NpyArray } from '../data/npy';
+import { AgreementAccumulator, argmaxRows, top1NotApplicable, type Agreement } from './agreement';
+
+export interface TensorLike { data: ArrayLike<number> | unknown; dims: readonly number[]; type?: string }
+
+export interface OutputScores extends Agreement {
+  samples: number;
+  top1Agreement?: number;
+  /** Why top-1 agreement has no value (the output is not class scores). */
+  top1AgreementUndefined?: string;
+  /** Top-1 accuracy on the labels, FP32 and quantized (when labels were given and the output is class scores). */
+  top1Fp32?: number;
+  top1Quantized?: number;
+  /** Next-token perplexity on the token windows, FP32 and quantized (int64 [B,T] input, [B,T,V] output). */
+  perplexityFp32?: number;
+  perplexityQuantized?: number;
+}
+
+/** The token windows that make an LM's perplexity computable: one int64 [B,T] input. */
+export function lmWindows(inputs: Record<string, NpyArray>): NpyArray | undefined {
+  const v = Object.values(inputs);
+  return v.length === 1 && v[0]!.dtype === 'int64' && v[0]!.shape.length === 2 ? v[0] : undefined;
+}
+
+export class OutputScorer {
+  private agreement = new AgreementAccumulator();
+  private agree = 0;
+  private rows = 0;
+  private notClasses?: string;
+  private correct = [0, 0];
+  private labelled = 0;
+  private nll = [0, 0];
+  private tokens = 0;
+  private samples = 0;
+
+  /** `labels` [N] and `ids` [N,T] are indexed by the sample numbers passed to add(). */
+  constructor(private readonly o: { labels?: NpyArray; ids?: NpyArray } = {}) {}
+
+  add(ref: TensorLike, test: TensorLike, start: number, end: number): void {
+    this.samples += end - start;
+    if (ref.type !== undefined && (ref.type !== 'float32' || test.type !== 'float32')) { this.notClasses ??= `the output is ${ref.type}, not float scores`; return; }
+    const x = ref.data as Float32Array, y = test.data as Float32Array;
+    this.agreement.add(x, y);
+    const dims = ref.dims.map(Number);
+    const reason = top1NotApplicable(dims);
+    if (reason) { this.notClasses ??= reason; return; }
+    const classes = dims[dims.length - 1]!;
+    const px = argmaxRows(x, classes), py = argmaxRows(y, classes);
+    for (let i = 0; i < px.length; i++) if (px[i] === py[i]) this.agree++;
+    this.rows += px.length;
+    const labels = this.o.labels;
+    if (labels && dims.length === 2) {
+      for (let r = 0; r < px.length && start + r < labels.shape[0]!; r++) {
+        const l = Number(labels.data[start + r] as number | bigint);
+        if (px[r] === l) this.correct[0]!++;
+        if (py[r] === l) this.correct[1]!++;
+        this.labelled++;
+      }
+    }
+    const ids = this.o.ids;
+    if (ids && dims.length === 3 && dims[1] === ids.shape[1]) {
+      const T = dims[1]!, V = classes;
+      for (let r = 0; r < end - start; r++) {
+        for (let t = 0; t < T - 1; t++) {
+          const target = Number(ids.data[(start + r) * T + t + 1] as bigint);
+          if (target < 0 || target >= V) continue;
+          const base = (r * T + t) * V;
+          this.nll[0]! += nllAt(x, base, V, target);
+          this.nll[1]! += nllAt(y, base, V, target);
+          this.tokens++;
+        }
+      }
+    }
+  }
+
+  result(): OutputScores {
+    const a = this.agreement.result();
+    const out: OutputScores = { ...a, samples: this.samples };
+    if (this.notClasses) out.top1AgreementUndefined = this.notClasses;
+    else if (this.rows) out.top1Agreement = this.agree / this.rows;
+    if (this.labelled) { out.top1Fp32 = this.correct[0]! / this.labelled; out.top1Quantized = this.correct[1]! / this.labelled; }
+    if (this.tokens) { out.perplexityFp32 = Math.exp(this.nll[0]! / this.tokens); out.perplexityQuantized = Math.exp(this.nll[1]! / this.tokens); }
+    return out;
+  }
+}
+
+/** -log softmax(row)[target], computed stably. */
+function nllAt(logits: Float32Array, base: number, V: number, target: number): number {
+  let m = -Infinity;
+  for (let v = 0; v < V; v++) if (logits[base + v]! > m) m = logits[base + v]!;
+  let sum = 0;
+  for (let v = 0; v < V; v++) sum += Math.exp(logits[base + v]! - m);
+  return Math.log(sum) + m - logits[base + target]!;
+}
