@@ -196,6 +196,7 @@ export async function startBrowserHost(opts: BrowserHostOptions): Promise<Browse
   try {
     removeDeadUploads(uploadRoot, log);
     await mkdir(join(opts.dataDir, 'exports'), { recursive: true });
+    await mkdir(uploadDir, { recursive: true });
   } catch (e) {
     await engine.close();
     throw e;
@@ -220,13 +221,14 @@ export async function startBrowserHost(opts: BrowserHostOptions): Promise<Browse
   });
   // A malformed request line or headers: answer 400 and drop the connection (never an unhandled error).
   server.on('clientError', (e: NodeJS.ErrnoException, socket) => {
-    if (socket.writable && e.code !== 'ECONNRESET') socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    const status = e.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    if (socket.writable && e.code !== 'ECONNRESET') socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     else socket.destroy();
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!allowedHosts().has(req.headers.host ?? '')) {
-      res.writeHead(403, { 'content-type': 'text/plain' }).end('Forbidden: unexpected Host header.');
+      fail(res, 403, 'BAD_ARGUMENT', `Forbidden: unexpected Host header ${quote(req.headers.host ?? '')}.`);
       return;
     }
     let url: URL;
@@ -237,18 +239,18 @@ export async function startBrowserHost(opts: BrowserHostOptions): Promise<Browse
     const headerToken = req.headers['x-studio-token'];
     const authed = sameToken(queryToken, token) || sameToken(typeof headerToken === 'string' ? headerToken : undefined, token) || sameToken(cookieToken(req), token);
     if (!authed) {
-      res.writeHead(403, { 'content-type': 'text/plain' }).end('Forbidden: open the URL the browser host printed (it carries the access token).');
+      fail(res, 403, 'BAD_ARGUMENT', 'Forbidden: open the URL the browser host printed (it carries the access token).');
       return;
     }
     const origin = req.headers.origin;
     if (origin && !allowedOrigins().has(origin)) {
-      res.writeHead(403, { 'content-type': 'text/plain' }).end('Forbidden: cross-origin request.');
+      fail(res, 403, 'BAD_ARGUMENT', `Forbidden: cross-origin request from ${quote(origin)}.`);
       return;
     }
     if (req.method === 'POST' && url.pathname === '/upload') return upload(req, res, url);
     if (req.method === 'GET' && url.pathname.startsWith('/download/artifact/')) return download(res, decodePath(url.pathname.slice('/download/artifact/'.length)));
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405).end();
+      fail(res, 405, 'BAD_ARGUMENT', `Method ${quote(req.method)} is not allowed here.`);
       return;
     }
     return serveStatic(req, res, url, sameToken(queryToken, token));
@@ -260,13 +262,13 @@ export async function startBrowserHost(opts: BrowserHostOptions): Promise<Browse
     if (rel.includes('\0')) throw new StudioError('BAD_ARGUMENT', `Path ${quote(rel)} contains a NUL byte.`);
     const file = resolve(rendererDir, '.' + rel);
     if (!file.startsWith(rendererDir + sep)) {
-      res.writeHead(403).end();
+      fail(res, 403, 'BAD_ARGUMENT', `Forbidden: ${quote(rel)} is outside the served folder.`);
       return;
     }
     const opened = await openForSending(file);
     if (!('fh' in opened)) {
       const msg = rel === '/index.html' ? `The renderer is not built (${rendererDir}): run \`npx electron-vite build\` first.` : 'Not found.';
-      res.writeHead(404, { 'content-type': 'text/plain' }).end(msg);
+      fail(res, 404, 'NOT_FOUND', msg);
       return;
     }
     const headers: Record<string, string | number> = {
@@ -294,10 +296,17 @@ export async function startBrowserHost(opts: BrowserHostOptions): Promise<Browse
       req.resume();
       return;
     }
-    await mkdir(uploadDir, { recursive: true });
+    // No await before the listeners below: a body that ends (or a client that leaves) meanwhile would
+    // go unseen, the upload would wait forever and its file would stay.
     const id = randomBytes(12).toString('hex');
     const path = join(uploadDir, id);
     const out = createWriteStream(path, { flags: 'wx' });
+    // Remove a refused or cut-off upload only once the stream has closed: it opens the file
+    // asynchronously, and a removal before that open would leave the file behind.
+    const discard = async () => {
+      if (!out.closed) await new Promise<void>((r) => { out.once('close', () => r()); out.destroy(); });
+      await rm(path, { force: true });
+    };
     let size = 0;
     let tooBig = false;
     await new Promise<void>((resolveUp, rejectUp) => {
@@ -317,12 +326,11 @@ export async function startBrowserHost(opts: BrowserHostOptions): Promise<Browse
       out.on('finish', () => resolveUp());
       req.pipe(out);
     }).catch(async (e) => {
-      out.destroy();
-      await rm(path, { force: true });
+      await discard();
       throw e;
     });
     if (tooBig) {
-      await rm(path, { force: true });
+      await discard();
       res.setHeader('connection', 'close');
       fail(res, 413, 'BAD_ARGUMENT', `Upload ${quote(name)} exceeds the limit of ${maxUpload} bytes.`);
       return;
@@ -366,6 +374,7 @@ export async function startBrowserHost(opts: BrowserHostOptions): Promise<Browse
     }
     const m = msg as { id?: unknown; channel?: unknown; request?: unknown };
     const id = typeof m.id === 'number' && Number.isFinite(m.id) ? m.id : typeof m.id === 'string' ? m.id.slice(0, 100) : null;
+    if (m.id !== undefined && m.id !== null && id === null) return refuse(ws, null, `A message's id must be a number or a string; got ${quote(m.id)}.`);
     if (typeof m.channel !== 'string') return refuse(ws, id, `A message's channel must be a string; got ${quote(m.channel)}.`);
     let pending: Promise<unknown>;
     try { pending = engine.service.dispatch(m.channel, m.request); } catch (e) { pending = Promise.reject(e); }

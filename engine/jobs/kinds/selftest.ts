@@ -1,8 +1,9 @@
 // A small real job for testing the runner end to end: streams progress over `steps` steps,
 // writes an artifact, and on request throws, hangs (ignoring cancel), kills its own thread, or stops
 // late after a cancel (`slowStopMs`: like a long native call that cannot be interrupted, still writing).
+// `outputName` names its output file as a user-named output would be (the runner must sanitise it).
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Json } from '../../../contract/ipc';
 import { StudioError } from '../../errors';
 import { throwIfCancelled } from '../progress';
@@ -20,7 +21,7 @@ export async function selftestJob(params: { [k: string]: Json }, ctx: JobContext
   const slowStopMs = typeof params.slowStopMs === 'number' ? params.slowStopMs : 0;
   ctx.log?.(`selftest: ${steps} steps`);
   // A partial output exists from the start: the runner must never publish it unless the job succeeds.
-  const out = join(ctx.workDir, 'selftest.txt');
+  const out = join(ctx.workDir, typeof params.outputName === 'string' ? basename(params.outputName) : 'selftest.txt');
   await writeFile(out, 'partial\n');
   for (let i = 0; i < steps; i++) {
     if (slowStopMs && ctx.signal?.aborted) {
