@@ -6,6 +6,7 @@ import { inspectCommand } from './inspect-command';
 import { evalCommand } from './eval-command';
 import { analyzeCommand } from './analyze-command';
 import { detectHardware, describeHardware } from '../runtime/hardware';
+import { algorithmsHelp } from './algorithms-help';
 
 export const HELP = `qstudio — quantize ONNX models (Quant Studio's command line)
 
@@ -44,20 +45,20 @@ export async function main(argv: string[]): Promise<number> {
       case '--help':
       case '-h':
       case 'help':
-        process.stdout.write(HELP);
+        process.stdout.write(`${HELP}\n${algorithmsHelp()}`);
         return cmd === undefined ? 2 : 0;
       case '--version':
         process.stdout.write('qstudio 0.1.0\n');
         return 0;
       case 'quantize':
-        if (rest.includes('--help') || rest.includes('-h')) { process.stdout.write(HELP); return 0; }
+        if (rest.includes('--help') || rest.includes('-h')) { process.stdout.write(`${HELP}\n${algorithmsHelp()}`); return 0; }
         return await quantizeCommand(rest);
       case 'inspect':
         return await inspectCommand(rest);
       case 'eval':
         return await evalCommand(rest);
       case 'analyze':
-        if (rest.includes('--help') || rest.includes('-h')) { process.stdout.write(HELP); return 0; }
+        if (rest.includes('--help') || rest.includes('-h')) { process.stdout.write(`${HELP}\n${algorithmsHelp()}`); return 0; }
         return await analyzeCommand(rest);
       case 'hardware':
         process.stdout.write(describeHardware(detectHardware()) + '\n');

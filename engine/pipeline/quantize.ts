@@ -25,15 +25,15 @@ import { summarizeHistogram } from '../quant/calibration/histogram-summary';
 import { rangeParams } from '../export/qdq-params';
 import { foldConvBatchNorm } from '../export/qdq-fold-bn';
 import { planQdq, dropUncalibrated, type QdqPlan } from '../export/qdq-plan';
-import { rewriteQdq } from '../export/qdq-rewrite';
 import { splitEvaluation } from '../eval/eval-data';
 import { evaluateRun, evaluatedNodes } from '../eval/evaluate-run';
 import { throwIfCancelled, subProgress, type WorkContext } from '../jobs/progress';
 import { StudioError, quote } from '../errors';
-import { runQatStage } from '../qat';
-import { runSmoothQuant } from '../quant/algorithms/smoothquant';
-import { quantizeWeightOnly, isWeightOnlyRecipe } from '../quant/algorithms/run-weight-only';
-import { runBiasCorrection } from '../quant/algorithms/bias-correction';
+import { quantizeWeightOnly } from './stages/weights-phase';
+import { recipeStages, stageProgress, type StageInput, type StageResult } from './stages/stage';
+import { exporterFor } from '../export/exporters';
+import type { Phase } from '../../contract/algorithms';
+import './stages/builtin';
 
 export interface QuantizeOptions {
   modelPath: string;
@@ -114,33 +114,39 @@ async function quantizeModelInFolder(o: QuantizeOptions): Promise<QuantizeReport
   const folded = foldConvBatchNorm(st.model, st.baseDir);
   if (folded.length) report.notices.push(`Folded ${folded.length} BatchNormalization node(s) into the Conv before them.`);
 
-  // ---- algorithms that transform the float model before calibration (llm: smoothquant) ----
-  let smoothErrors: { node: string; weightErrorBefore: number; weightErrorAfter: number; outputErrorBefore: number; outputErrorAfter: number }[] = [];
-  for (const alg of recipe.algorithms) {
-    throwIfCancelled(ctx);
-    switch (alg.name) {
-      case 'rtn': break; // the default: round-to-nearest in the QDQ writer
-      case 'smoothquant': {
-        // llm: float-equivalent smoothing before calibration; the usual int8 calibration + QDQ follow.
-        const sq = await timed('smoothquant', () => runSmoothQuant(st.model, st.baseDir, alg, recipe, o.inputs, subProgress(ctx, 'smoothquant', 0, 0.05)));
-        report.notices.push(...sq.notices);
-        smoothErrors = sq.layerErrors;
-        break;
-      }
-      case 'gptq':
-      case 'awq':
-      case 'qat':
-      case 'bias-correction':
-        break; // dispatched below in their own stage
+  // ---- the recipe's stages, phase by phase (engine/pipeline/stages/: each returns what it did) ----
+  const stageInput = (extra: Partial<StageInput> = {}): StageInput => ({
+    model: st.model, original: st.original, baseDir: st.baseDir, recipe, inputs: o.inputs, labels: o.labels, ctx, outputPath: o.outputPath, plan: st.plan, ...extra,
+  });
+  const pendingErrors: NonNullable<StageResult['algorithmErrors']> = [];
+  const apply = (r: StageResult) => {
+    report.notices.push(...(r.notices ?? []));
+    if (r.metrics) report.metrics = { ...report.metrics, ...r.metrics };
+    if (r.deviceUsed) report.device.used = r.deviceUsed;
+    if (r.calibration) st.calibration = r.calibration;
+    if (r.algorithmErrors) pendingErrors.push(...r.algorithmErrors);
+    if (r.exported) {
+      st.exported = r.exported.model;
+      st.plan = r.exported.plan;
+      st.dequantized = r.exported.dequantized;
+      report.quantized.push(...r.exported.quantized);
     }
-  }
-  // llm: weight-only gptq / awq / rtn (activations null) with MatMulNBits or int4 QDQ export.
-  const weightOnly = isWeightOnlyRecipe(recipe) && (recipe.format === 'matmulnbits' || recipe.algorithms.some((a) => a.name === 'gptq' || a.name === 'awq'));
-  for (const alg of recipe.algorithms) {
-    if ((alg.name === 'gptq' || alg.name === 'awq') && !weightOnly) throw new StudioError('BAD_RECIPE', `Recipe algorithm ${quote(alg.name)} is weight-only: set "activations": null.`);
-    if (alg.name === 'bias-correction' && (!recipe.activations || recipe.format !== 'qdq')) throw new StudioError('BAD_RECIPE', `Recipe algorithm ${quote(alg.name)} corrects the int32 biases of a QDQ model with quantized activations: it needs "activations" set and "format": "qdq".`);
-    if (alg.name === 'bias-correction' && recipe.algorithms.some((a) => a.name === 'qat')) throw new StudioError('BAD_RECIPE', `Recipe algorithms ${quote('bias-correction')} and ${quote('qat')} do not combine: QAT trains the weights and biases it exports.`);
-  }
+  };
+  const runPhase = async (phase: Phase) => {
+    for (const { stage, spec } of recipeStages(recipe, phase)) {
+      throwIfCancelled(ctx);
+      const span = stageProgress(stage);
+      const stageCtx = span === 'whole-run' ? ctx : subProgress(ctx, spec.name, span[0], span[1]);
+      apply(await timed(spec.name, () => stage.run(stageInput({ ctx: stageCtx }), spec)));
+    }
+  };
+  // llm: float-equivalent transforms before calibration (SmoothQuant).
+  await runPhase('before-calibration');
+
+  // The exporter decides what the run prepares: rounded weights (weight-only: MatMulNBits, int4 QDQ)
+  // or a calibrated QDQ plan.
+  const exporter = exporterFor(recipe);
+  const weightOnly = exporter.takes === 'weight-results';
   if (weightOnly) {
     const wo = await timed('quantize', () => quantizeWeightOnly({ model: st.model, baseDir: st.baseDir, recipe, inputs: o.inputs, ctx: subProgress(ctx, 'quantize', 0.05, 0.9) }));
     Object.assign(timings, wo.timingsMs);
@@ -157,9 +163,9 @@ async function quantizeModelInFolder(o: QuantizeOptions): Promise<QuantizeReport
     throw new StudioError('BAD_RECIPE', `Nothing to quantize in ${quote(o.modelPath)}: no node of type ${recipe.opTypes.map((t) => quote(t)).join(', ')} is left after "exclude"${st.plan.skipped.length ? ` (skipped: ${st.plan.skipped.slice(0, 3).map((s) => `${s.node}: ${s.reason}`).join('; ')})` : ''}.`);
   }
 
-  // QAT calibrates its own plan (engine/qat): calibrating here too would be a second, unused pass.
-  const qat = recipe.algorithms.some((a) => a.name === 'qat');
-  if (recipe.activations && !qat) {
+  // A training stage (QAT) calibrates its own plan: calibrating here too would be a second, unused pass.
+  const trains = recipeStages(recipe, 'training').length > 0;
+  if (recipe.activations && !trains) {
     const m = calibrationMethod(recipe.activations);
     if (m.notice) report.notices.push(m.notice);
     const cal = await timed('calibrate', () => runCalibration(st.model, st.plan!.calibrate, o.inputs, {
@@ -175,35 +181,29 @@ async function quantizeModelInFolder(o: QuantizeOptions): Promise<QuantizeReport
     reportCalibration(report, recipe.activations, cal);
   }
 
-  // ---- bias correction (ptq): the float biases the QDQ writer quantizes absorb the mean shift of weight rounding ----
-  if (recipe.activations && recipe.algorithms.some((a) => a.name === 'bias-correction')) {
-    throwIfCancelled(ctx);
-    const bc = await timed('bias-correction', () => runBiasCorrection({
-      model: st.model, baseDir: st.baseDir, plan: st.plan!, recipe, inputs: o.inputs, device: recipe.device, ctx: subProgress(ctx, 'bias-correction', 0.5, 0.55),
-    }));
-    report.notices.push(...bc.notices);
-  }
+  // ptq: stages that see the calibrated plan before the QDQ writer (bias correction).
+  if (recipe.activations) await runPhase('after-calibration');
 
-  // ---- weight algorithms (llm: gptq/awq edit weights or export MatMulNBits; qat: trains) go here ----
-  for (const alg of recipe.algorithms) if (alg.name === 'qat') await timed('qat', () => runQatStage(st, alg, { outputPath: o.outputPath }));
-  if (qat && recipe.activations && st.calibration) reportCalibration(report, recipe.activations, st.calibration);
+  // qat: trains and writes the output model itself.
+  await runPhase('training');
+  if (trains && recipe.activations && st.calibration) reportCalibration(report, recipe.activations, st.calibration);
 
   throwIfCancelled(ctx);
   progress(ctx, 'export', weightOnly ? 0.9 : 0.55, weightOnly ? 'checking and writing the model' : 'writing QDQ graph');
   let out: ModelProto;
   if (st.exported) out = st.exported;
   else {
-    out = st.model;
     const ranges = new Map<string, { min: number; max: number }>();
     for (const [t, s] of st.stats ?? []) ranges.set(t, { min: s.rangeMin, max: s.rangeMax });
-    const res = await timed('export', () => rewriteQdq(out, st.plan!, ranges, recipe, st.baseDir));
+    const res = await timed('export', () => exporter.write({ model: st.model, original: st.original, baseDir: st.baseDir, recipe, plan: st.plan, ranges, inputs: o.inputs }));
+    out = res.model;
     report.quantized.push(...res.quantized);
     st.dequantized = res.dequantized;
-    if (res.fusedGelu) report.notices.push(`Fused ${res.fusedGelu} tanh-approximated GELU subgraph(s) (9 float ops each) into one Gelu node (opset ${res.opset}): onnxruntime does not fuse that spelling itself.`);
-    // llm: SmoothQuant's per-layer before/after errors beside the nodes the QDQ writer quantized.
-    for (const e of smoothErrors) {
+    report.notices.push(...res.notices);
+    // llm: per-layer before/after errors of the stages (SmoothQuant) beside the nodes the writer quantized.
+    for (const e of pendingErrors) {
       const q = report.quantized.find((x) => x.node === e.node);
-      if (q) (q.algorithmErrors ??= []).push({ algorithm: 'smoothquant', weightErrorBefore: e.weightErrorBefore, weightErrorAfter: e.weightErrorAfter, outputErrorBefore: e.outputErrorBefore, outputErrorAfter: e.outputErrorAfter });
+      if (q) (q.algorithmErrors ??= []).push(e.error);
     }
   }
   // An output with external data (or too big for one protobuf) is checked from its saved path, as

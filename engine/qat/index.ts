@@ -1,12 +1,18 @@
-// QAT's entry for the quantize pipeline (engine/pipeline/quantize.ts dispatches `{ name: 'qat' }`
-// here): prepare from the BN-folded model, train on the --data arrays (labels from --labels, else
-// distillation), export the QDQ model into the pipeline state. The pipeline does not calibrate for a
-// QAT recipe: QAT calibrates its own plan (progress 5-15 %, after the pipeline's plan at 5 %) and hands
-// that calibration back in `st.calibration` for the report. Checkpoints go beside the output
-// (`OUT.onnx.qat-checkpoint`) unless the caller names a path; a finished run deletes its checkpoint.
+// QAT as a pipeline stage (engine/pipeline/stages/ runs `{ name: 'qat' }` here): prepare from the
+// BN-folded model, train on the --data arrays (labels from --labels, else distillation), export the QDQ
+// model and return it with the plan, the calibration and what to report; the pipeline applies the
+// result (this module reads no pipeline state, so it imports nothing of engine/pipeline). The pipeline
+// does not calibrate for a QAT recipe: QAT calibrates its own plan (progress 5-15 %, after the
+// pipeline's plan at 5 %). Checkpoints go beside the output (`OUT.onnx.qat-checkpoint`) unless the
+// caller names a path; a finished run deletes its checkpoint.
 import { unlink } from 'node:fs/promises';
-import type { AlgorithmSpec } from '../pipeline/recipe';
-import type { PipelineState } from '../pipeline/quantize';
+import type { AlgorithmSpec, Recipe } from '../pipeline/recipe';
+import type { ModelProto } from '../onnx/proto';
+import type { NpyArray } from '../data/npy';
+import type { QdqPlan } from '../export/qdq-plan';
+import type { CalibrationResult } from '../quant/calibration/run-calibration';
+import type { QuantizedNodeInfo } from '../pipeline/report';
+import type { WorkContext } from '../jobs/progress';
 import { subProgress } from '../jobs/progress';
 import { prepareQat, trainQat, exportQatDetailed } from './qat';
 
@@ -15,11 +21,28 @@ export { prepareQat, trainQat, exportQat, exportQatDetailed, FakeQuantEvaluator,
 
 export type QatSpec = Extract<AlgorithmSpec, { name: 'qat' }>;
 
-export async function runQatStage(st: PipelineState, spec: QatSpec, opts: { outputPath: string; checkpointPath?: string }): Promise<void> {
+export interface QatStageInput {
+  /** The BN-folded float model to train (not modified). */
+  model: ModelProto;
+  baseDir?: string;
+  recipe: Recipe;
+  inputs: Record<string, NpyArray>;
+  labels?: NpyArray;
+  ctx?: WorkContext;
+}
+
+export interface QatStageResult {
+  exported: { model: ModelProto; plan: QdqPlan; dequantized: Map<string, string>; quantized: QuantizedNodeInfo[] };
+  calibration?: CalibrationResult;
+  deviceUsed: string;
+  metrics: Record<string, number>;
+  notices: string[];
+}
+
+export async function runQatStage(st: QatStageInput, spec: QatSpec, opts: { outputPath: string; checkpointPath?: string }): Promise<QatStageResult> {
   const ctx = st.ctx;
   const setup = await prepareQat(st.model, { baseDir: st.baseDir, recipe: st.recipe, calibration: st.inputs, device: st.recipe.device, ctx: subProgress(ctx, 'calibrate', 0.05, 0.15) });
-  st.report.notices.push(...setup.notices);
-  if (setup.calibration) st.calibration = setup.calibration;
+  const notices = [...setup.notices];
   const checkpointPath = opts.checkpointPath ?? `${opts.outputPath}.qat-checkpoint`;
   const result = await trainQat(setup, { inputs: st.inputs, labels: st.labels }, {
     steps: spec.steps, lr: spec.lr, batchSize: spec.batchSize, learnScales: spec.learnScales,
@@ -27,20 +50,19 @@ export async function runQatStage(st: PipelineState, spec: QatSpec, opts: { outp
     device: st.recipe.device,
   }, subProgress(ctx, 'qat', 0.15, 0.5));
   const out = exportQatDetailed(setup);
-  st.exported = out.model;
-  st.plan = setup.plan;
-  st.dequantized = out.dequantized;
-  st.report.quantized.push(...out.quantized);
-  st.report.device.used = result.provider;
   const last = result.history.slice(-Math.min(10, result.history.length));
-  st.report.metrics = {
-    ...st.report.metrics,
+  const metrics: Record<string, number> = {
     qatSteps: result.steps,
     qatResumedFrom: result.resumedFrom,
     qatFirstLoss: result.history[0]?.loss ?? NaN,
     qatFinalLoss: last.reduce((a, h) => a + h.loss, 0) / Math.max(1, last.length),
     qatTrainMs: result.timeMs,
   };
-  st.report.notices.push(`QAT: ${result.steps} steps of batch ${spec.batchSize} (${result.loss === 'cross-entropy' ? 'cross-entropy on the labels' : 'distillation from the FP32 model, no labels given'})${result.resumedFrom ? `, resumed from the checkpoint at step ${result.resumedFrom}` : ''}.`);
+  notices.push(`QAT: ${result.steps} steps of batch ${spec.batchSize} (${result.loss === 'cross-entropy' ? 'cross-entropy on the labels' : 'distillation from the FP32 model, no labels given'})${result.resumedFrom ? `, resumed from the checkpoint at step ${result.resumedFrom}` : ''}.`);
   await unlink(checkpointPath).catch(() => undefined);
+  return {
+    exported: { model: out.model, plan: setup.plan, dequantized: out.dequantized, quantized: out.quantized },
+    ...(setup.calibration ? { calibration: setup.calibration } : {}),
+    deviceUsed: result.provider, metrics, notices,
+  };
 }

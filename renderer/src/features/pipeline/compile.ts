@@ -1,21 +1,17 @@
 // Pipeline graph -> recipe (../shared/cli-contract.md), the one format the CLI, the job runner and
 // this editor share. Validation explains every problem on the node that causes it, so the editor can
-// draw the message there; a graph with any problem compiles to no recipe.
+// draw the message there; a graph with any problem compiles to no recipe. The judge of the recipe is
+// the engine's own schema (contract/recipe.ts): what the editor's friendlier checks below do not catch,
+// the schema does, and its message goes on the node that owns the key.
 import { NODE_TYPES, nodeType, stageIndex, type Params } from './node-types';
 import type { PipelineDoc, PipelineNode } from './pipeline-doc';
+import { algorithmDecl, algorithmDecls, paramShapes, PHASES } from '../../../../contract/algorithms';
+import { DEFAULT_RECIPE, recipeProblem, type ActivationDType, type AlgorithmInput, type CalibrationMethod, type RecipeInput, type Scheme } from '../../../../contract/recipe';
 
-/** The recipe JSON exactly as the CLI contract writes it. */
-export interface RecipeJson {
-  weights: { dtype: string; scheme: string; granularity: 'tensor' | 'channel' | { group: number } };
-  activations: null | { dtype: string; scheme: string; calibration: { method: string; percentile?: number } };
-  algorithms: Record<string, string | number | boolean>[];
-  opTypes: string[];
-  exclude: string[];
-  format: 'qdq' | 'matmulnbits';
-  calibration: { samples: number; batchSize: number };
-  /** format 'matmulnbits': how steps of several rows run (engine/export/int8-prefill.ts). */
-  prefill?: 'int8' | 'matmulnbits';
-}
+/** The recipe JSON exactly as the CLI contract writes it (the contract's own type). */
+export type RecipeJson = Omit<RecipeInput, 'activations'> & Required<Pick<RecipeInput, 'weights' | 'algorithms' | 'opTypes' | 'exclude' | 'format' | 'calibration'>> & {
+  activations: null | { dtype: ActivationDType; scheme: Scheme; calibration: { method: CalibrationMethod; percentile?: number } };
+};
 
 export interface CompileOptions {
   evaluate: boolean;
@@ -107,7 +103,8 @@ export function validatePipeline(doc: PipelineDoc): PipelineProblem[] {
     for (const r of t.requires ?? []) if (!up.has(r.type)) on(n, `Needs '${nodeType(r.type)?.title}' upstream: ${r.why}.`);
   }
 
-  // Semantics that mirror the engine's recipe checks, shown on the node whose setting conflicts.
+  // The common conflicts in the editor's words, on the node whose setting conflicts (the recipe schema
+  // below catches the rest).
   const params = doc.nodes.find((n) => n.type === 'quant-params');
   const qmodel = doc.nodes.find((n) => n.type === 'quantized-model');
   const weightOnly = params?.params.activationDtype === 'none';
@@ -128,7 +125,27 @@ export function validatePipeline(doc: PipelineDoc): PipelineProblem[] {
       on(qat[0]!, `The fine-tuning loop is incomplete: add '${nodeType(missing)?.title}'.`);
     }
   }
+  if (problems.length === 0) {
+    const why = recipeProblem(buildRecipe(doc));
+    if (why) problems.push({ nodeId: nodeOfRecipeProblem(doc, why), message: why });
+  }
   return problems;
+}
+
+/** The node whose setting a recipe message names (`Recipe weights.dtype: ...` -> the params node). */
+function nodeOfRecipeProblem(doc: PipelineDoc, message: string): string | undefined {
+  const id = (type: string) => doc.nodes.find((n) => n.type === type)?.id;
+  const alg = /^Recipe algorithm '"([^"]+)"'/.exec(message)?.[1] ?? /^Recipe algorithms\[(\d+)\]/.exec(message)?.[1];
+  if (alg !== undefined) {
+    const name = /^\d+$/.test(alg) ? buildRecipe(doc).algorithms[Number(alg)]?.name : alg;
+    return name === 'qat' ? id('qat-forward') : name ? id(name) : undefined;
+  }
+  const key = /^Recipe ([A-Za-z$]+)(?:\.([A-Za-z]+))?/.exec(message);
+  if (!key) return undefined;
+  if (key[1] === 'activations' && key[2] === 'calibration') return id('calibrate');
+  if (key[1] === 'calibration') return id('data');
+  if (key[1] === 'format' || key[1] === 'prefill') return id('quantized-model');
+  return id('quant-params');
 }
 
 function num(p: Params, key: string, dflt: number): number {
@@ -136,61 +153,77 @@ function num(p: Params, key: string, dflt: number): number {
   return typeof v === 'number' ? v : dflt;
 }
 
-/** Validate and, when the graph is sound, produce the recipe and run options. */
-export function compilePipeline(doc: PipelineDoc): CompileResult {
-  const problems = validatePipeline(doc);
-  if (problems.length) return { ok: false, problems };
+/** The recipe a graph draws (no checks: validatePipeline judges the graph and this recipe). */
+export function buildRecipe(doc: PipelineDoc): RecipeJson {
   const find = (type: string) => doc.nodes.find((n) => n.type === type);
-  const params = find('quant-params')!.params;
+  const params = find('quant-params')?.params ?? {};
   const data = find('data')?.params;
   const cal = find('calibrate')?.params;
-  const qmodel = find('quantized-model')!.params;
+  const qmodel = find('quantized-model')?.params ?? {};
 
   const granularity = params.granularity === 'group' ? { group: num(params, 'groupSize', 32) } : (params.granularity as 'tensor' | 'channel');
   const activations: RecipeJson['activations'] = params.activationDtype === 'none' ? null : {
-    dtype: String(params.activationDtype),
-    scheme: String(params.activationScheme),
+    dtype: String(params.activationDtype) as ActivationDType,
+    scheme: String(params.activationScheme) as Scheme,
     calibration: cal?.method === 'percentile'
       ? { method: 'percentile', percentile: num(cal, 'percentile', 99.99) }
-      : { method: String(cal?.method ?? 'minmax') },
+      : { method: String(cal?.method ?? 'minmax') as CalibrationMethod },
   };
 
-  // Order matters to the engine: SmoothQuant rewrites before calibration, QAT runs last.
-  const algorithms: RecipeJson['algorithms'] = [];
-  const sq = find('smoothquant');
-  if (sq) algorithms.push({ name: 'smoothquant', alpha: num(sq.params, 'alpha', 0.5), ...(sq.params.search ? { search: true } : {}) });
-  const gptq = find('gptq');
-  if (gptq) algorithms.push({ name: 'gptq', damp: num(gptq.params, 'damp', 0.01), actOrder: Boolean(gptq.params.actOrder), blockSize: num(gptq.params, 'blockSize', 128) });
-  const awq = find('awq');
-  if (awq) algorithms.push({ name: 'awq', gridSize: num(awq.params, 'gridSize', 20), clip: Boolean(awq.params.clip) });
-  if (!gptq && !awq && !find('qat-forward')) algorithms.push({ name: 'rtn' });
-  if (find('bias-correction')) algorithms.push({ name: 'bias-correction' });
-  const fwd = find('qat-forward');
-  if (fwd) {
-    algorithms.push({
-      name: 'qat',
-      steps: num(fwd.params, 'steps', 300),
-      batchSize: num(fwd.params, 'batchSize', 64),
-      lr: num(find('qat-update')!.params, 'lr', 1e-4),
-      learnScales: Boolean(find('qat-backward')!.params.learnScales),
-    });
+  // One entry per algorithm node, in the order the engine runs them (phase, then declared order);
+  // QAT's three loop nodes make one entry. RTN stands in when nothing else chooses the weights.
+  const algorithms: AlgorithmInput[] = [];
+  const present = algorithmDecls().filter((d) => (d.phase === 'training' ? find(`${d.name}-forward`) : find(d.name)));
+  const choosesWeights = present.some((d) => d.roundsWeights || d.phase === 'training');
+  const entries = [...present, ...(choosesWeights ? [] : [algorithmDecl('rtn')!])]
+    .filter((d, i, all) => all.indexOf(d) === i)
+    .sort((x, y) => PHASES.indexOf(x.phase) - PHASES.indexOf(y.phase) || (x.order ?? 100) - (y.order ?? 100));
+  for (const d of entries) {
+    if (d.name === 'qat') {
+      algorithms.push({
+        name: 'qat',
+        steps: num(find('qat-forward')!.params, 'steps', 600),
+        batchSize: num(find('qat-forward')!.params, 'batchSize', 64),
+        lr: num(find('qat-update')?.params ?? {}, 'lr', 1e-4),
+        learnScales: Boolean(find('qat-backward')?.params.learnScales),
+      });
+      continue;
+    }
+    const node = find(d.name);
+    const entry: AlgorithmInput = { name: d.name };
+    for (const p of paramShapes(d)) {
+      const ui = d.ui?.[p.key];
+      if (!ui || !node) continue;
+      const v = node.params[p.key] ?? p.default;
+      const value = p.kind === 'number' ? (typeof v === 'number' ? v : (p.default as number)) : p.kind === 'boolean' ? Boolean(v) : String(v);
+      if (ui.omitAtDefault && value === p.default) continue;
+      entry[p.key] = value;
+    }
+    algorithms.push(entry);
   }
 
-  const recipe: RecipeJson = {
-    weights: { dtype: String(params.weightDtype), scheme: String(params.weightScheme), granularity },
+  return {
+    weights: { dtype: String(params.weightDtype) as 'int8', scheme: String(params.weightScheme) as 'symmetric', granularity },
     activations,
     algorithms,
     opTypes: splitList(params.opTypes),
     exclude: splitList(params.exclude),
     format: qmodel.format === 'matmulnbits' ? 'matmulnbits' : 'qdq',
-    calibration: { samples: num(data ?? {}, 'samples', 512), batchSize: num(data ?? {}, 'batchSize', 32) },
+    calibration: { samples: num(data ?? {}, 'samples', DEFAULT_RECIPE.calibration.samples), batchSize: num(data ?? {}, 'batchSize', DEFAULT_RECIPE.calibration.batchSize) },
     ...(qmodel.format === 'matmulnbits' ? { prefill: qmodel.prefill === 'matmulnbits' ? 'matmulnbits' as const : 'int8' as const } : {}),
   };
+}
+
+/** Validate and, when the graph is sound, produce the recipe and run options. */
+export function compilePipeline(doc: PipelineDoc): CompileResult {
+  const problems = validatePipeline(doc);
+  if (problems.length) return { ok: false, problems };
+  const find = (type: string) => doc.nodes.find((n) => n.type === type);
   const ev = find('evaluate');
   const ex = find('export');
   return {
     ok: true,
-    recipe,
+    recipe: buildRecipe(doc),
     options: { evaluate: Boolean(ev), latency: Boolean(ev?.params.latency), ...(ex ? { exportFileName: String(ex.params.fileName) } : {}) },
     problems: [],
   };

@@ -1,6 +1,10 @@
 // The pipeline editor's node types, declared as data (after strudel-flow's defineNode): the title,
 // the parameters with their ranges, and where the node sits in the flow (its stage). The editor, the
 // validator and the recipe compiler all read these definitions; nothing here knows about React.
+// The algorithm nodes come from the algorithm declarations the engine parses recipes with
+// (contract/algorithms.ts): their names, parameters, defaults and bounds are the engine's own.
+import { algorithmDecl, algorithmDecls, paramShapes, type AlgorithmDecl } from '../../../../contract/algorithms';
+import { DEFAULT_RECIPE, RECIPE_LIMITS } from '../../../../contract/recipe';
 
 export type ParamValue = string | number | boolean;
 export type Params = Record<string, ParamValue>;
@@ -50,6 +54,34 @@ export function defineNode(def: NodeTypeDef): NodeTypeDef {
 
 const isAct = (p: Params) => p.activationDtype !== 'none';
 
+/** The editor's control for one declared algorithm parameter (only those with a label are drawn). */
+export function algorithmParams(decl: AlgorithmDecl): ParamDef[] {
+  return paramShapes(decl).filter((p) => decl.ui?.[p.key] && p.default !== undefined).map((p) => {
+    const ui = decl.ui![p.key]!;
+    return {
+      key: p.key, label: ui.label, kind: p.kind, default: p.default!,
+      ...(p.min !== undefined && Number.isFinite(p.min) ? { min: p.min } : {}),
+      ...(p.max !== undefined && Number.isFinite(p.max) ? { max: p.max } : {}),
+      ...(p.int ? { int: true } : {}), ...(ui.step !== undefined ? { step: ui.step } : {}), ...(ui.help ? { help: ui.help } : {}),
+    };
+  });
+}
+
+const qatParam = (key: string): ParamDef => {
+  const def = algorithmParams(algorithmDecl('qat')!).find((p) => p.key === key);
+  if (!def) throw new Error(`QAT declares no editor parameter '${key}'.`);
+  return def;
+};
+
+/** One node per declared algorithm (RTN is the default rounding, QAT draws as its loop of three nodes). */
+function algorithmNodes(): NodeTypeDef[] {
+  return algorithmDecls().filter((d) => d.name !== 'rtn' && d.phase !== 'training').map((d) => defineNode({
+    id: d.name, title: d.label, stage: 'algorithm', unique: true, description: d.description,
+    ...(d.requires ? { requires: d.requires } : {}),
+    parameters: algorithmParams(d),
+  }));
+}
+
 export const NODE_TYPES: readonly NodeTypeDef[] = [
   defineNode({
     id: 'model', title: 'FP32 model', stage: 'source', unique: true, source: true,
@@ -60,8 +92,8 @@ export const NODE_TYPES: readonly NodeTypeDef[] = [
     description: 'Samples fed through the model to observe activation ranges (and to train, for QAT).',
     requires: [{ type: 'model', why: 'data is fed through the FP32 model' }],
     parameters: [
-      { key: 'samples', label: 'Samples', kind: 'number', default: 256, min: 1, max: 100000, int: true },
-      { key: 'batchSize', label: 'Batch size', kind: 'number', default: 32, min: 1, max: 4096, int: true },
+      { key: 'samples', label: 'Samples', kind: 'number', default: DEFAULT_RECIPE.calibration.samples, min: 1, max: RECIPE_LIMITS.samples, int: true },
+      { key: 'batchSize', label: 'Batch size', kind: 'number', default: DEFAULT_RECIPE.calibration.batchSize, min: 1, max: RECIPE_LIMITS.batchSize, int: true },
     ],
   }),
   defineNode({
@@ -81,67 +113,34 @@ export const NODE_TYPES: readonly NodeTypeDef[] = [
       { key: 'weightDtype', label: 'Weight dtype', kind: 'select', default: 'int8', options: ['int8', 'uint8', 'int4', 'uint4', 'int3'] },
       { key: 'weightScheme', label: 'Weight scheme', kind: 'select', default: 'symmetric', options: ['symmetric', 'asymmetric'] },
       { key: 'granularity', label: 'Granularity', kind: 'select', default: 'channel', options: ['tensor', 'channel', 'group'] },
-      { key: 'groupSize', label: 'Group size', kind: 'number', default: 32, min: 2, max: 4096, int: true, visible: (p) => p.granularity === 'group' },
+      { key: 'groupSize', label: 'Group size', kind: 'number', default: 32, min: 2, max: RECIPE_LIMITS.group, int: true, visible: (p) => p.granularity === 'group' },
       { key: 'activationDtype', label: 'Activation dtype', kind: 'select', default: 'uint8', options: ['uint8', 'int8', 'uint4', 'int4', 'none'], help: "'none' = weight-only" },
       { key: 'activationScheme', label: 'Activation scheme', kind: 'select', default: 'asymmetric', options: ['symmetric', 'asymmetric'], visible: isAct },
       { key: 'opTypes', label: 'Op types', kind: 'text', default: 'MatMul, Gemm, Conv', help: 'comma-separated' },
       { key: 'exclude', label: 'Exclude nodes', kind: 'text', default: '', help: 'comma-separated node names left in float' },
     ],
   }),
-  defineNode({
-    id: 'smoothquant', title: 'SmoothQuant', stage: 'algorithm', unique: true,
-    description: 'Moves activation outliers into the weights (per-channel scale, strength alpha) before calibration.',
-    requires: [{ type: 'calibrate', why: 'SmoothQuant needs activation statistics: add a Calibrate node upstream' }],
-    parameters: [
-      { key: 'alpha', label: 'Alpha', kind: 'number', default: 0.5, min: 0, max: 1, step: 0.05 },
-      { key: 'search', label: 'Search alpha', kind: 'boolean', default: false },
-    ],
-  }),
-  defineNode({
-    id: 'gptq', title: 'GPTQ', stage: 'algorithm', unique: true,
-    description: 'Second-order weight rounding, column by column, compensating the error with the Hessian.',
-    requires: [{ type: 'data', why: 'GPTQ needs calibration samples for its Hessian' }],
-    parameters: [
-      { key: 'damp', label: 'Damping', kind: 'number', default: 0.01, min: 0, max: 1, step: 0.005 },
-      { key: 'actOrder', label: 'Act order', kind: 'boolean', default: false },
-      { key: 'blockSize', label: 'Block size', kind: 'number', default: 128, min: 1, max: 4096, int: true },
-    ],
-  }),
-  defineNode({
-    id: 'awq', title: 'AWQ', stage: 'algorithm', unique: true,
-    description: 'Activation-aware weight scaling: protects salient channels, searched over a grid.',
-    requires: [{ type: 'data', why: 'AWQ needs calibration samples to find salient channels' }],
-    parameters: [
-      { key: 'gridSize', label: 'Grid size', kind: 'number', default: 20, min: 1, max: 1000, int: true },
-      { key: 'clip', label: 'Clip search', kind: 'boolean', default: true },
-    ],
-  }),
-  defineNode({
-    id: 'bias-correction', title: 'Bias correction', stage: 'algorithm', unique: true,
-    description: 'Corrects the mean shift each quantized layer adds to its output.',
-    requires: [{ type: 'data', why: 'bias correction needs samples to measure the shift' }],
-    parameters: [],
-  }),
+  ...algorithmNodes(),
   defineNode({
     id: 'qat-forward', title: 'Forward (fake-quant)', stage: 'algorithm', unique: true,
     description: 'QAT step 1: forward pass with simulated quantization (QDQ) on weights and activations.',
     requires: [{ type: 'data', why: 'fine-tuning needs training samples' }, { type: 'quant-params', why: 'fake quantization needs the integer types' }],
     parameters: [
-      { key: 'steps', label: 'Steps', kind: 'number', default: 300, min: 1, max: 100000, int: true },
-      { key: 'batchSize', label: 'Batch size', kind: 'number', default: 64, min: 1, max: 4096, int: true },
+      qatParam('steps'),
+      qatParam('batchSize'),
     ],
   }),
   defineNode({
     id: 'qat-backward', title: 'Backward (STE)', stage: 'algorithm', unique: true,
     description: 'QAT step 2: gradients pass through rounding with the straight-through estimator.',
     requires: [{ type: 'qat-forward', why: 'the backward pass follows a fake-quant forward pass' }],
-    parameters: [{ key: 'learnScales', label: 'Learn scales (LSQ)', kind: 'boolean', default: false }],
+    parameters: [qatParam('learnScales')],
   }),
   defineNode({
     id: 'qat-update', title: 'Update FP32 weights', stage: 'algorithm', unique: true,
     description: 'QAT step 3: the optimizer updates the float shadow weights; loops back to the forward pass.',
     requires: [{ type: 'qat-backward', why: 'weights are updated from the backward pass' }],
-    parameters: [{ key: 'lr', label: 'Learning rate', kind: 'number', default: 0.0001, min: 0, max: 10, step: 0.0001 }],
+    parameters: [qatParam('lr')],
   }),
   defineNode({
     id: 'quantized-model', title: 'Quantized model', stage: 'output', unique: true,

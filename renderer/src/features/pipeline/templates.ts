@@ -28,7 +28,8 @@ export const TEMPLATES: readonly PipelineTemplate[] = [
       { id: 'data', type: 'data', params: { samples: 1024 } },
       { id: 'calibrate', type: 'calibrate' },
       { id: 'params', type: 'quant-params' },
-      { id: 'forward', type: 'qat-forward' },
+      // A short fine-tune for the template (the engine's default is 600 steps).
+      { id: 'forward', type: 'qat-forward', params: { steps: 300 } },
       { id: 'backward', type: 'qat-backward' },
       { id: 'update', type: 'qat-update' },
       { id: 'qmodel', type: 'quantized-model' },

@@ -1,0 +1,132 @@
+// The output formats, each in one shape (Netron's one-file-per-format, registered once):
+// `{ id, takes, accepts(recipe), write(input) }`. The orchestrator (engine/pipeline/quantize.ts) picks
+// the first exporter whose accepts() takes the recipe and prepares what its `takes` says:
+// - 'calibrated-plan': the QDQ plan and the calibrated activation ranges (QDQ);
+// - 'weight-results': the rounded weights of the weights phase (MatMulNBits, int4 QDQ).
+// The writers themselves stay in their files (qdq-rewrite.ts, matmulnbits.ts); this is their entry.
+import type { ModelProto } from '../onnx/proto';
+import { clone, ModelProtoSchema } from '../onnx/proto';
+import type { NpyArray } from '../data/npy';
+import type { Recipe } from '../pipeline/recipe';
+import type { QuantizedNodeInfo } from '../pipeline/report';
+import { StudioError } from '../errors';
+import { algorithmDecl } from '../../contract/algorithms';
+import type { WeightOnlyLayerResult } from '../quant/algorithms/weight-only';
+import type { QdqPlan } from './qdq-plan';
+import { rewriteQdq } from './qdq-rewrite';
+import { exportWeightOnly, type WeightOnlyExportOptions } from './matmulnbits';
+import { checkInt8Branch, measureInputRanges } from './int8-prefill-check';
+import { addInt8PrefillPath, int8PrefillNotice } from './int8-prefill';
+
+export interface ExportInput {
+  /** The float model as the stages left it (the QDQ writer edits it in place; the others copy it). */
+  model: ModelProto;
+  /** The untouched input model (the int8 branch check compares against it). */
+  original: ModelProto;
+  baseDir?: string;
+  recipe: Recipe;
+  /** takes 'calibrated-plan': the plan and each calibrated activation's range. */
+  plan?: QdqPlan;
+  ranges?: Map<string, { min: number; max: number }>;
+  /** takes 'weight-results': every rounded layer. */
+  weightResults?: WeightOnlyLayerResult[];
+  /** Calibration samples (the int8 branch is checked on them). */
+  inputs?: Record<string, NpyArray>;
+  /** MatMulNBits accuracy_level (default 4) and export knobs beyond the recipe (tests, the bench). */
+  accuracyLevel?: number;
+  exportOptions?: Pick<WeightOnlyExportOptions, 'fuseTransformerOps' | 'prefill' | 'prefillMinRows' | 'mergeSharedInput' | 'fuseGelu'>;
+}
+
+export interface ExportOutput {
+  model: ModelProto;
+  notices: string[];
+  /** Nodes the writer quantized (the weights phase reports its own for 'weight-results'). */
+  quantized: QuantizedNodeInfo[];
+  /** Activation tensor -> its dequantized name in the output model. */
+  dequantized?: Map<string, string>;
+}
+
+export interface Exporter {
+  id: string;
+  /** The recipe "format" value it writes. */
+  format: Recipe['format'];
+  takes: 'calibrated-plan' | 'weight-results';
+  accepts(recipe: Recipe): boolean;
+  write(input: ExportInput): Promise<ExportOutput>;
+}
+
+/** Every algorithm of the recipe works on weights only (activations stay float): RTN, GPTQ, AWQ. */
+export function isWeightOnlyRecipe(recipe: Recipe): boolean {
+  return recipe.activations === null && recipe.algorithms.every((a) => algorithmDecl(a.name)?.phase === 'weights');
+}
+
+const qdq: Exporter = {
+  id: 'qdq', format: 'qdq', takes: 'calibrated-plan',
+  accepts: () => true,
+  async write(i) {
+    if (!i.plan) throw new StudioError('INTERNAL', 'The QDQ exporter needs a plan.');
+    const res = rewriteQdq(i.model, i.plan, i.ranges ?? new Map(), i.recipe, i.baseDir);
+    const notices = res.fusedGelu ? [`Fused ${res.fusedGelu} tanh-approximated GELU subgraph(s) (9 float ops each) into one Gelu node (opset ${res.opset}): onnxruntime does not fuse that spelling itself.`] : [];
+    return { model: i.model, notices, quantized: res.quantized, dequantized: res.dequantized };
+  },
+};
+
+const matmulnbits: Exporter = {
+  id: 'matmulnbits', format: 'matmulnbits', takes: 'weight-results',
+  accepts: (r) => r.format === 'matmulnbits' && isWeightOnlyRecipe(r),
+  async write(i) {
+    const results = i.weightResults ?? [];
+    if (results.some((r) => r.config.bits > 4)) throw new StudioError('BAD_RECIPE', 'Recipe format: "matmulnbits" takes 3- or 4-bit weights.');
+    const notices: string[] = [];
+    const opts = { prefill: i.recipe.prefill, ...i.exportOptions, format: 'matmulnbits', baseDir: i.baseDir, accuracyLevel: i.accuracyLevel } as const;
+    const wantBranch = (opts.prefill ?? 'int8') === 'int8';
+    // Export once with MatMulNBits for every step; the int8 branch goes onto a copy, which stays only if
+    // calibration samples say it costs no more accuracy than MatMulNBits.
+    let exported = exportWeightOnly(i.model, results, wantBranch ? { ...opts, prefill: 'matmulnbits' } : opts);
+    const withBranch = wantBranch ? clone(ModelProtoSchema, exported.model) : undefined;
+    // The branch's smoothing comes from the int4 model's own activation ranges on calibration samples (when given).
+    const inputRanges = withBranch ? await measureInputRanges(exported.model, i.inputs) : undefined;
+    const branch = withBranch && addInt8PrefillPath(withBranch, { minRows: opts.prefillMinRows, baseDir: i.baseDir, inputRanges });
+    if (withBranch && branch) {
+      const check = await checkInt8Branch(i.original, withBranch, exported.model, i.inputs);
+      const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
+      if (!check) notices.push('The int8 branch for multi-row steps was not checked against calibration data (none given).');
+      else if (check.keep) notices.push(`Checked the int8 branch on ${check.samples} calibration sample(s): output error ${pct(check.errorInt8)} vs MatMulNBits ${pct(check.errorMatMulNBits)}.`);
+      else notices.push(`Dropped the int8 branch: on ${check.samples} calibration sample(s) its output error was ${pct(check.errorInt8)} against MatMulNBits' ${pct(check.errorMatMulNBits)}; every step runs MatMulNBits ("prefill": "matmulnbits").`);
+      if (!check || check.keep) exported = { model: withBranch, notices: [...exported.notices, int8PrefillNotice(branch)] };
+    }
+    return { model: exported.model, notices: [...notices, ...exported.notices], quantized: [] };
+  },
+};
+
+const int4Qdq: Exporter = {
+  id: 'int4-qdq', format: 'qdq', takes: 'weight-results',
+  // A weight-only recipe whose weights GPTQ/AWQ chose: blocked DequantizeLinear (opset 21) before the
+  // float MatMul. Weight-only RTN in "qdq" goes through the QDQ planner instead.
+  accepts: (r) => r.format === 'qdq' && isWeightOnlyRecipe(r) && r.algorithms.some((a) => algorithmDecl(a.name)?.roundsWeights),
+  async write(i) {
+    const exported = exportWeightOnly(i.model, i.weightResults ?? [], { ...i.exportOptions, format: 'qdq', baseDir: i.baseDir, accuracyLevel: i.accuracyLevel });
+    return { model: exported.model, notices: exported.notices, quantized: [] };
+  },
+};
+
+const exporters: Exporter[] = [matmulnbits, int4Qdq, qdq];
+
+/** Add an export format; it is tried before the built-ins, so a narrower accepts() wins. */
+export function registerExporter(e: Exporter): () => void {
+  if (exporters.some((x) => x.id === e.id)) throw new StudioError('INTERNAL', `Exporter '${e.id}' is registered twice.`);
+  exporters.unshift(e);
+  return () => { const k = exporters.indexOf(e); if (k >= 0) exporters.splice(k, 1); };
+}
+
+/** The exporter that writes this recipe. */
+export function exporterFor(recipe: Recipe): Exporter {
+  return exporters.find((e) => e.accepts(recipe))!;
+}
+
+/** The weight-results exporter of a format (the weight-only path called directly: tests, the bench). */
+export function weightResultsExporter(format: Recipe['format']): Exporter {
+  const e = exporters.find((x) => x.takes === 'weight-results' && x.format === format);
+  if (!e) throw new StudioError('BAD_RECIPE', `Recipe format: no weight-only writer for ${JSON.stringify(format)}.`);
+  return e;
+}

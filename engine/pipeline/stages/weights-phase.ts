@@ -1,0 +1,81 @@
+// The weights phase of a weight-only run (activations null; RTN / GPTQ / AWQ): the recipe's weights
+// stages round every selected MatMul/Gemm weight in their declared order (AWQ scales, GPTQ rounds the
+// scaled weights, RTN rounds whatever nobody rounded), then the exporter the recipe picks
+// (engine/export/exporters.ts: MatMulNBits or opset-21 int4 QDQ) writes them.
+import type { ModelProto } from '../../onnx/proto';
+import { clone, ModelProtoSchema } from '../../onnx/proto';
+import type { NpyArray } from '../../data/npy';
+import type { Recipe } from '../recipe';
+import type { QuantizedNodeInfo } from '../report';
+import { StudioError } from '../../errors';
+import { subProgress, type WorkContext } from '../../jobs/progress';
+import { weightResultsExporter, type ExportInput } from '../../export/exporters';
+import { calibrationBatches, weightOnlyConfig, type WeightOnlyLayerResult } from '../../quant/algorithms/weight-only';
+import { recipeStages, type WeightsWork } from './stage';
+import './builtin';
+
+export interface WeightOnlyRunOptions {
+  model: ModelProto;
+  /** The untouched input model (the int8 branch is checked against it); default `model`. */
+  original?: ModelProto;
+  baseDir?: string;
+  recipe: Recipe;
+  /** Calibration inputs (axis 0 = samples); needed by gptq and awq. */
+  inputs?: Record<string, NpyArray>;
+  /** MatMulNBits accuracy_level (default 4: ORT's int8 compute path). */
+  accuracyLevel?: number;
+  /** Export knobs beyond the recipe (tests and the bench compare variants). */
+  exportOptions?: ExportInput['exportOptions'];
+  ctx?: WorkContext;
+}
+
+export interface WeightOnlyRunResult {
+  model: ModelProto;
+  results: WeightOnlyLayerResult[];
+  quantized: QuantizedNodeInfo[];
+  notices: string[];
+  timingsMs: Record<string, number>;
+}
+
+export async function quantizeWeightOnly(o: WeightOnlyRunOptions): Promise<WeightOnlyRunResult> {
+  const { recipe, ctx, baseDir } = o;
+  const notices: string[] = [];
+  const timingsMs: Record<string, number> = {};
+  const config = weightOnlyConfig(recipe.weights, notices);
+  const model = clone(ModelProtoSchema, o.model);
+  const selection = { opTypes: recipe.opTypes.filter((t) => t === 'MatMul' || t === 'Gemm'), exclude: recipe.exclude };
+  const entries = recipeStages(recipe, 'weights');
+  const rounding = entries.filter((e) => e.stage.decl.roundsWeights);
+  const batches = rounding.length ? calibrationBatches(o.inputs ?? {}, recipe.calibration.batchSize, recipe.calibration.samples) : [];
+  if (rounding.length && batches.length === 0) throw new StudioError('BAD_DATA', 'GPTQ/AWQ need calibration samples (--data).');
+
+  const work: WeightsWork = { model, selection, config, batches, earlier: [], roundsLater: false };
+  const t0 = performance.now();
+  // The stages that round with data share 0-90 % of this phase's progress, in order.
+  let done = 0;
+  for (const [k, { stage, spec }] of entries.entries()) {
+    const span = stage.decl.roundsWeights ? 0.9 / rounding.length : 0;
+    work.roundsLater = entries.slice(k + 1).some((e) => e.stage.decl.roundsWeights);
+    const r = await stage.run({ model, original: o.original ?? o.model, baseDir, recipe, inputs: o.inputs ?? {}, outputPath: '', weights: work, ctx: subProgress(ctx, spec.name, done, done + span) }, spec);
+    done += span;
+    if (r.weightResults) work.results = r.weightResults;
+    notices.push(...(r.notices ?? []));
+    Object.assign(timingsMs, r.timingsMs);
+    work.earlier.push(spec.name);
+  }
+  const results = work.results ?? [];
+  timingsMs.quantize = performance.now() - t0;
+
+  const t1 = performance.now();
+  const exporter = weightResultsExporter(recipe.format);
+  const exported = await exporter.write({ model, original: o.original ?? o.model, baseDir, recipe, weightResults: results, inputs: o.inputs, accuracyLevel: o.accuracyLevel, exportOptions: o.exportOptions });
+  notices.push(...exported.notices);
+  timingsMs.export = performance.now() - t1;
+  const gran = config.groupSize ? `group ${config.groupSize}` : 'channel';
+  const quantized: QuantizedNodeInfo[] = results.flatMap((r) => r.layer.nodes.map((n) => ({
+    node: n.name, opType: n.opType, weight: r.layer.weight, weightDtype: recipe.weights.dtype, granularity: gran,
+    algorithmErrors: r.errors,
+  })));
+  ctx?.onProgress?.({ stage: 'export', fraction: 1, message: `${results.length} weights quantized to ${config.bits} bits (${recipe.format})` });
+  return { model: exported.model, results, quantized, notices, timingsMs };
+}
