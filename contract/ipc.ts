@@ -258,9 +258,36 @@ export const studioUiChannels = {
 } as const;
 // ---- end studio-ui block ----
 
+// ---- studio workflow block: data checked on attach, runs named / annotated / deleted ----
+export const DatasetFactsV = obj({
+  datasetId: id, dtype: nullable(str({ max: 40 })), shape: nullable(arr(num({ int: true, min: 0 }), { max: 64 })), samples: nullable(num({ int: true, min: 0 })),
+  /** Why the data does not fit the project's model (null when it fits or cannot be checked). */
+  problem: nullable(text),
+});
+export type DatasetFacts = Infer<typeof DatasetFactsV>;
+export const RunNotesV = obj({
+  runId: id, name: str({ max: 200 }), notes: str({ max: 10_000 }), tags: arr(str({ min: 1, max: 40 }), { max: 20 }),
+  /** The name of the pipeline the run came from (its current name), null when it was deleted or none. */
+  pipelineName: nullable(str({ max: 200 })),
+});
+export type RunNotes = Infer<typeof RunNotesV>;
+export const studioWorkflowChannels = {
+  /** datasets.add for .npy data, after checking the file parses and fits the project's model (else BAD_DATA naming the file). */
+  'datasets.attach': ch(obj({ projectId: id, name, kind: oneOf('npy', 'images', 'text'), file: FileRefV, options: opt(jsonObject()) }), DatasetV),
+  /** Shape, dtype and sample count of each dataset, and any mismatch with the project's model. */
+  'datasets.inspect': ch(obj({ projectId: id }), arr(DatasetFactsV, { max: 10_000 })),
+  'runs.notes': ch(obj({ projectId: id }), arr(RunNotesV, { max: 100_000 })),
+  /** Rename a run, or set its notes or tags (fields left out are kept). */
+  'runs.annotate': ch(obj({ id, name: opt(str({ max: 200 })), notes: opt(str({ max: 10_000 })), tags: opt(arr(str({ min: 1, max: 40 }), { max: 20 })) }), RunNotesV),
+  /** Delete a finished run with its logs, metrics and artifacts (files included). */
+  'runs.delete': ch(obj({ id }), obj({ deleted: bool })),
+} as const;
+// ---- end studio workflow block ----
+
 export const channels = {
   ...foundationChannels,
   ...studioUiChannels,
+  ...studioWorkflowChannels,
   // other blocks are spread here
 } as const;
 

@@ -1,7 +1,41 @@
-// PNG decoding (8-bit, non-interlaced; grey, grey+alpha, RGB, RGBA) for image calibration data and tests.
+// Image decoding for calibration data: decodeImage reads JPEG, PNG and WebP (any bit depth,
+// interlaced, palette, CMYK…) through sharp (libvips), with a pixel-count cap so a decompression bomb
+// is refused before it is decoded. decodePng/readPng below are the older 8-bit-PNG-only reader,
+// kept synchronous for the callers that need it.
 import { readFileSync } from 'node:fs';
 import { inflateSync } from 'node:zlib';
+import sharp, { type Metadata } from 'sharp';
 import { StudioError, quote } from '../errors';
+
+/** Largest image accepted, in pixels (width × height): 40 megapixels, a large phone photo. */
+export const MAX_IMAGE_PIXELS = 40_000_000;
+export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp'];
+
+/**
+ * Decode an image file to 8-bit gray (1 channel, for gray sources) or RGB (3 channels); alpha is
+ * dropped. `name` is what errors call the file (the user's file name, not a temporary path).
+ */
+export async function decodeImage(path: string, name: string, maxPixels = MAX_IMAGE_PIXELS): Promise<Image> {
+  let meta: Metadata;
+  try {
+    meta = await sharp(path, { limitInputPixels: false }).metadata();
+  } catch (e) {
+    throw new StudioError('BAD_DATA', `File ${quote(name)} is not an image sharp can read (JPEG, PNG or WebP): ${(e as Error).message}.`, { cause: e });
+  }
+  if (!['jpeg', 'png', 'webp'].includes(meta.format ?? '')) throw new StudioError('BAD_DATA', `Image ${quote(name)} is ${meta.format ?? 'an unknown format'}; JPEG, PNG and WebP are supported.`);
+  const w = meta.width ?? 0, h = meta.height ?? 0;
+  if (w * h > maxPixels) throw new StudioError('BAD_DATA', `Image ${quote(name)} is ${w}×${h} = ${(w * h / 1e6).toFixed(1)} megapixels; at most ${(maxPixels / 1e6).toFixed(0)} megapixels are accepted (downscale it first).`);
+  const gray = (meta.channels ?? 3) <= 2 && meta.space !== 'srgb';
+  try {
+    const { data, info } = await sharp(path, { limitInputPixels: maxPixels, failOn: 'error' })
+      .rotate() // EXIF orientation: photos come out the way they were taken
+      .removeAlpha().toColourspace(gray ? 'b-w' : 'srgb').raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== 1 && info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
+    return { width: info.width, height: info.height, channels: info.channels, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  } catch (e) {
+    throw new StudioError('BAD_DATA', `Image ${quote(name)} cannot be decoded: ${(e as Error).message}.`, { cause: e });
+  }
+}
 
 export interface Image { width: number; height: number; channels: 1 | 3; data: Uint8Array }
 

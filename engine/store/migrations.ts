@@ -102,4 +102,17 @@ ALTER TABLE runs ADD COLUMN owner_boot TEXT;
 ALTER TABLE runs ADD COLUMN owner_instance TEXT;
 `,
   },
+  {
+    version: 3,
+    name: 'run notes: a name, free-text notes and tags per run (removed with the run)',
+    sql: `
+CREATE TABLE run_notes (
+  run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+  name TEXT NOT NULL DEFAULT '',
+  notes TEXT NOT NULL DEFAULT '',
+  tags_json TEXT NOT NULL DEFAULT '[]',
+  updated_at TEXT NOT NULL
+);
+`,
+  },
 ];

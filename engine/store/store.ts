@@ -267,4 +267,27 @@ export class Store {
   getArtifact(id: string): ArtifactInfo {
     return this.guard('reading an artifact', () => this.one('artifact', id, this.db.prepare('SELECT * FROM artifacts WHERE id = ?').get(id) as Row | undefined, this.artifactOf));
   }
+
+  // ---------- run notes (name, notes, tags) and run deletion ----------
+  /** Every run of a project with its name (the stored one, else its pipeline's current name), notes and tags. */
+  listRunNotes(projectId: string): { runId: string; name: string; notes: string; tags: string[]; pipelineName: string | null }[] {
+    return this.guard('listing run notes', () => (this.db.prepare(`SELECT r.id AS run_id, n.name, n.notes, n.tags_json, p.name AS pipeline_name FROM runs r
+      LEFT JOIN run_notes n ON n.run_id = r.id LEFT JOIN pipelines p ON p.id = r.pipeline_id WHERE r.project_id = ? ORDER BY r.created_at DESC, r.rowid DESC`).all(projectId) as Row[])
+      .map((r) => ({ runId: r.run_id as string, name: (r.name as string | null) || (r.pipeline_name as string | null) || '', notes: (r.notes as string | null) ?? '', tags: JSON.parse((r.tags_json as string | null) ?? '[]') as string[], pipelineName: (r.pipeline_name as string | null) ?? null })));
+  }
+  setRunNotes(runId: string, patch: { name?: string; notes?: string; tags?: string[] }): void {
+    this.getRun(runId);
+    this.guard('saving run notes', () => {
+      const cur = this.db.prepare('SELECT name, notes, tags_json FROM run_notes WHERE run_id = ?').get(runId) as Row | undefined;
+      const name = patch.name ?? (cur?.name as string | undefined) ?? '';
+      const notes = patch.notes ?? (cur?.notes as string | undefined) ?? '';
+      const tags = JSON.stringify(patch.tags ?? JSON.parse((cur?.tags_json as string | undefined) ?? '[]'));
+      this.db.prepare('INSERT INTO run_notes (run_id, name, notes, tags_json, updated_at) VALUES (?,?,?,?,?) ON CONFLICT(run_id) DO UPDATE SET name = excluded.name, notes = excluded.notes, tags_json = excluded.tags_json, updated_at = excluded.updated_at')
+        .run(runId, name, notes, tags, now());
+    }, true);
+  }
+  /** Removes a finished run's row (its logs, metrics, artifacts and notes cascade); the caller removes its folder. */
+  deleteRun(id: string): boolean {
+    return this.guard('deleting a run', () => this.db.prepare("DELETE FROM runs WHERE id = ? AND status NOT IN ('queued', 'running')").run(id).changes > 0, true);
+  }
 }

@@ -46,12 +46,12 @@ describe('studio pipeline editor', () => {
     await page.getByTestId('template-ptq').click();
     await expect.poll(() => page.getByTestId('pipeline-select').locator('option:checked').textContent()).toBe('PTQ W8A8');
     // A listener added after the editor's sees whether Ctrl+S was kept from the browser.
-    await page.evaluate(() => window.addEventListener('keydown', (e) => { if (e.key.toLowerCase() === 's') (window as unknown as { savePrevented: boolean }).savePrevented = e.defaultPrevented; }));
+    await page.evaluate(`window.addEventListener('keydown', (e) => { if (e.key.toLowerCase() === 's') window.savePrevented = e.defaultPrevented; })`);
     await page.getByTestId('pnode-calibrate').click();
     await page.locator('#param-method').selectOption('mse');
     await page.locator('#param-method').focus();
     await page.keyboard.press('Control+s');
-    expect(await page.evaluate(() => (window as unknown as { savePrevented?: boolean }).savePrevented)).toBe(true);
+    expect(await page.evaluate('window.savePrevented')).toBe(true);
     await expect.poll(() => page.getByTestId('save-state').textContent()).toBe('All changes saved');
     await page.getByTestId('tab-runs').click();
     await page.getByTestId('runs-empty').waitFor();

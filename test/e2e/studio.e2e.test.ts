@@ -60,7 +60,7 @@ describe('studio e2e', () => {
     await page.getByTestId('attach-data').click();
     await (await chooser).setFiles(['camera.png', 'coins.png', 'moon.png'].map((f) => join(assets, f)));
     await page.getByTestId('dataset-list').getByText('3 images').waitFor({ timeout: 30_000 });
-    expect(await page.getByTestId('dataset-list').textContent()).toMatch(/3 PNGs → gray 28×28/);
+    expect(await page.getByTestId('dataset-list').textContent()).toMatch(/3 images → gray 28×28/);
     await shot(page, 'projects-overview');
   }, 60_000);
 

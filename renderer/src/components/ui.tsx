@@ -14,7 +14,13 @@ export function EmptyState({ title, children, testId }: { title: string; childre
 
 export function ErrorNote({ error, testId }: { error: string | { message: string } | null | undefined; testId?: string }) {
   if (!error) return null;
-  return <div role="alert" className="qs-errnote" data-testid={testId}>{typeof error === 'string' ? error : error.message}</div>;
+  return <div role="alert" className="qs-errnote" data-testid={testId}>{quotedOnce(typeof error === 'string' ? error : error.message)}</div>;
+}
+
+/** The engine quotes a name as '"name"' (JSON inside quotes, so odd characters stay visible); read, a
+ *  name needs one pair: '"conv1"' -> 'conv1' when the JSON string has no escapes. */
+export function quotedOnce(message: string): string {
+  return message.replace(/'"((?:[^"\\'])*)"'/g, "'$1'");
 }
 
 export function ProgressBar({ fraction, testId }: { fraction: number; testId?: string }) {

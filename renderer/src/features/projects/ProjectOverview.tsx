@@ -1,7 +1,7 @@
 // A project's home: rename/delete, its models (import), its data (attach .npy, image folders, text)
 // and every run with its status.
-import { useState } from 'react';
-import type { DatasetInfo, FileRef, Json } from '../../../../contract/ipc';
+import { useEffect, useState } from 'react';
+import type { DatasetFacts, DatasetInfo, FileRef, Json, ModelInfo } from '../../../../contract/ipc';
 import type { ProjectViewProps } from '../../routing';
 import { navigate } from '../../routing';
 import { useQuery, useStudio } from '../../api/use-studio';
@@ -14,6 +14,10 @@ export function ProjectOverview({ project, onProjectChanged }: ProjectViewProps)
   const models = useQuery('models.list', { projectId: project.id });
   const datasets = useQuery('datasets.list', { projectId: project.id });
   const runs = useQuery('runs.list', { projectId: project.id });
+  const facts = useQuery('datasets.inspect', { projectId: project.id });
+  // Re-checked whenever the model list changes (a model imported after the data).
+  const reloadFacts = facts.reload;
+  useEffect(() => { reloadFacts(); }, [models.data, reloadFacts]);
   const [name, setName] = useState(project.name);
   const [errors, setErrors] = useState<Record<string, string | null>>({});
   const setErr = (k: string, v: string | null) => setErrors((e) => ({ ...e, [k]: v }));
@@ -52,7 +56,7 @@ export function ProjectOverview({ project, onProjectChanged }: ProjectViewProps)
         <p className="qs-muted qs-mono" style={{ margin: '8px 0 0' }}>{project.dir}</p>
       </div>
 
-      <div className="qs-grid2">
+      <div className="qs-grid2 qs-grid-data">
         <div className="qs-card">
           <div className="qs-row" style={{ justifyContent: 'space-between' }}>
             <h2>Models</h2>
@@ -75,7 +79,7 @@ export function ProjectOverview({ project, onProjectChanged }: ProjectViewProps)
             </table>
           )}
         </div>
-        <DataCard projectId={project.id} datasets={datasets.data} error={datasets.error} reload={datasets.reload} inputs={modelInputNames(models.data?.[0])} />
+        <DataCard projectId={project.id} datasets={datasets.data} error={datasets.error} reload={() => { datasets.reload(); facts.reload(); }} inputs={modelInputNames(models.data?.[0])} facts={facts.data} model={models.data?.[0]} />
       </div>
 
       <div className="qs-card">
@@ -105,18 +109,26 @@ export function ProjectOverview({ project, onProjectChanged }: ProjectViewProps)
 
 type DataKind = 'npy' | 'images' | 'text';
 
+const quoteName = (n: string) => `‘${n}’`;
+
 /** One line on what a dataset is for and where it came from. */
 function describeDataset(d: DatasetInfo): string {
   const o = d.options as Record<string, Json>;
   if (o.role === 'labels') return 'labels (evaluation, QAT)';
   const parts = [typeof o.input === 'string' ? `feeds '${o.input}'` : 'model input'];
-  if (o.source === 'images' && Array.isArray(o.resize)) parts.push(`${o.images} PNGs → ${o.channels} ${o.resize.join('×')}, (x/255 − ${o.mean}) / ${o.std}`);
+  if (o.source === 'images' && Array.isArray(o.resize)) parts.push(`${o.images} images → ${o.channels} ${o.resize.join('×')}, (x/255 − ${o.mean}) / ${o.std}`);
   if (o.source === 'text') parts.push(`${o.windows} windows of ${o.window} bytes`);
   if (d.kind === 'text') parts.push(`text, ${o.window ?? 256}-byte windows`);
   return parts.join(' · ');
 }
 
-function DataCard({ projectId, datasets, error, reload, inputs }: { projectId: string; datasets?: DatasetInfo[]; error?: { message: string }; reload: () => void; inputs: string[] }) {
+/** "300 × [1, 28, 28] float32" from the facts the engine read from the file's header. */
+function factsText(f: DatasetFacts | undefined): string {
+  if (!f?.shape) return '—';
+  return f.shape.length === 1 ? `${f.samples} × ${f.dtype}` : `${f.samples} × [${f.shape.slice(1).join(', ')}] ${f.dtype}`;
+}
+
+function DataCard({ projectId, datasets, error, reload, inputs, facts, model }: { projectId: string; datasets?: DatasetInfo[]; error?: { message: string }; reload: () => void; inputs: string[]; facts?: DatasetFacts[]; model?: ModelInfo }) {
   const studio = useStudio();
   const [kind, setKind] = useState<DataKind>('npy');
   const [role, setRole] = useState<'calibration' | 'labels'>('calibration');
@@ -124,18 +136,26 @@ function DataCard({ projectId, datasets, error, reload, inputs }: { projectId: s
   const [size, setSize] = useState({ w: 28, h: 28 });
   const [norm, setNorm] = useState({ mean: 0.5, std: 0.5, channels: 'rgb' as 'rgb' | 'gray' });
   const [window, setWindow] = useState(256);
+  // Image size and channels default to what the model's input takes ([N, C, H, W] with fixed dims).
+  useEffect(() => {
+    const shape = model?.inputs[0]?.shape;
+    if (!shape || shape.length !== 4) return;
+    const [, c, h, w] = shape;
+    if (typeof h === 'number' && h > 0 && typeof w === 'number' && w > 0) setSize({ w, h });
+    if (c === 1 || c === 3) setNorm((n) => ({ ...n, channels: c === 1 ? 'gray' : 'rgb' }));
+  }, [model]);
   const [err, setErr] = useState<string | null>(null);
 
   const [busy, setBusy] = useState(false);
   const chooseImages = async (): Promise<FileRef[] | null> => {
     if (studio.host === 'electron') {
-      const { path } = await studio.invoke('dialog.openFile', { title: 'Choose a folder of PNG images', directory: true });
+      const { path } = await studio.invoke('dialog.openFile', { title: 'Choose a folder of JPEG, PNG or WebP images', directory: true });
       return path ? [{ kind: 'path', path }] : null;
     }
     const el = document.createElement('input');
     el.type = 'file';
     el.multiple = true;
-    el.accept = '.png,image/png';
+    el.accept = '.png,.jpg,.jpeg,.webp,image/png,image/jpeg,image/webp';
     const files = await new Promise<File[] | null>((resolve) => {
       el.addEventListener('change', () => resolve(el.files ? [...el.files] : null), { once: true });
       el.addEventListener('cancel', () => resolve(null), { once: true });
@@ -167,7 +187,8 @@ function DataCard({ projectId, datasets, error, reload, inputs }: { projectId: s
         if (!file) return;
         const options: Record<string, Json> = { role, ...(role === 'calibration' && feeds ? { input: feeds } : {}) };
         const name = file.kind === 'upload' ? file.name : file.path.split(/[\\/]/).pop() ?? 'data';
-        await studio.invoke('datasets.add', { projectId, name, kind: 'npy', file, options });
+        // Checked by the engine against the model before it is stored: a wrong file is refused here, not in a run.
+        await studio.invoke('datasets.attach', { projectId, name, kind: 'npy', file, options });
       }
       reload();
     } catch (e) { setErr(errMessage(e)); } finally { setBusy(false); }
@@ -180,25 +201,31 @@ function DataCard({ projectId, datasets, error, reload, inputs }: { projectId: s
     <div className="qs-card">
       <h2>Data</h2>
       <ErrorNote error={error} />
-      {datasets?.length === 0 && <EmptyState title="No data attached">Attach calibration samples: a .npy array (axis 0 = samples), PNG images (resized and normalised here), or a text file for byte-level LMs.</EmptyState>}
+      {datasets?.length === 0 && <EmptyState title="No data attached">Attach calibration samples: a .npy array (axis 0 = samples), JPEG/PNG/WebP images (resized and normalised here), or a text file for byte-level LMs.</EmptyState>}
       {!!datasets?.length && (
         <table className="qs-table2" data-testid="dataset-list">
-          <thead><tr><th>Name</th><th>Kind</th><th>Use</th><th /></tr></thead>
+          <thead><tr><th>Name</th><th>Samples × shape, dtype</th><th>Use</th><th /></tr></thead>
           <tbody>
-            {datasets.map((d) => (
-              <tr key={d.id}>
-                <td>{d.name}</td><td>{d.kind}</td>
-                <td style={{ fontSize: 12.5 }}>{describeDataset(d)}</td>
+            {datasets.map((d) => {
+              const f = facts?.find((x) => x.datasetId === d.id);
+              return (
+              <tr key={d.id} data-testid="dataset-row" data-fits={f ? String(!f.problem) : undefined}>
+                <td>{d.name}</td>
+                <td className="qs-mono" style={{ wordBreak: 'normal', whiteSpace: 'nowrap' }} data-testid="dataset-facts">{factsText(f)}</td>
+                <td style={{ fontSize: 12.5 }}>{describeDataset(d)}
+                  {f?.problem ? <ErrorNote error={f.problem} testId="dataset-problem" /> : f?.shape && model ? <div style={{ color: 'var(--qs-ok)', fontSize: 12 }}>fits {quoteName(model.name)}</div> : null}
+                </td>
                 <td><ConfirmButton className="qs-btn-secondary qs-btn-small" label="Remove" confirmLabel="Confirm" onConfirm={() => remove(d.id)} /></td>
               </tr>
-            ))}
+              );
+            })}
           </tbody>
         </table>
       )}
       <div className="qs-row" style={{ marginTop: 12, alignItems: 'flex-end' }}>
         <div className="qs-field"><span className="qs-label">Kind</span>
           <select className="qs-input" value={kind} onChange={(e) => setKind(e.target.value as DataKind)} aria-label="Data kind">
-            <option value="npy">.npy array</option><option value="images">Images (PNG folder)</option><option value="text">Text file (byte LM)</option>
+            <option value="npy">.npy array</option><option value="images">Images (JPEG, PNG, WebP)</option><option value="text">Text file (byte LM)</option>
           </select>
         </div>
         {kind === 'npy' && (
@@ -227,7 +254,7 @@ function DataCard({ projectId, datasets, error, reload, inputs }: { projectId: s
         {kind === 'text' && <div className="qs-field" style={{ minWidth: 90 }}><span className="qs-label">Window (bytes)</span><input className="qs-input" type="number" min={8} value={window} onChange={(e) => setWindow(+e.target.value)} /></div>}
         <button onClick={attach} data-testid="attach-data" disabled={busy}>{busy ? 'Preparing…' : 'Attach…'}</button>
       </div>
-      <ErrorNote error={err} />
+      <ErrorNote error={err} testId="attach-error" />
     </div>
   );
 }
