@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { ModelProtoSchema, fromBinary, toBinary, type ModelProto } from './proto';
 import { saveWithExternalData, hasExternalData, allInitializers, sameDir, type ExternalDataOptions } from './external-data';
 import { StudioError, quote } from '../errors';
+import { checkTensorLengths } from './tensor-lengths';
 
 /** Protobuf's hard limit: a single serialized message must stay under 2 GiB; above it, use external data. */
 export const PROTOBUF_LIMIT = 2 ** 31 - 1;
@@ -32,12 +33,14 @@ export async function loadModel(path: string): Promise<LoadedModel> {
     if (code === 'ENOENT') throw new StudioError('NOT_FOUND', `Model file ${quote(path)} does not exist.`, { cause: e });
     throw new StudioError('IO_ERROR', `Cannot read model file ${quote(path)}: ${(e as Error).message}`, { cause: e });
   }
-  const model = parseModel(bytes, path);
+  const model = parseModel(bytes, path, dirname(path));
   modelFolders.set(model, dirname(path));
   return { model, baseDir: dirname(path), path };
 }
 
-export function parseModel(bytes: Uint8Array, sourceName = '<buffer>'): ModelProto {
+/** Decode an ONNX model and check it is one: a graph, an opset, and tensors that hold the data their
+ *  dims declare (external data checked against the files in `baseDir` when given). */
+export function parseModel(bytes: Uint8Array, sourceName = '<buffer>', baseDir?: string): ModelProto {
   let model: ModelProto;
   try {
     model = fromBinary(ModelProtoSchema, bytes);
@@ -50,6 +53,7 @@ export function parseModel(bytes: Uint8Array, sourceName = '<buffer>'): ModelPro
   if (model.opsetImport.length === 0) {
     throw new StudioError('BAD_MODEL', `Model ${quote(sourceName)} declares no opset_import; it is not a usable ONNX model.`);
   }
+  checkTensorLengths(model, sourceName, baseDir);
   return model;
 }
 
