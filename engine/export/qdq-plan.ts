@@ -6,6 +6,7 @@ import type { GraphProto, ModelProto, NodeProto } from '../onnx/proto';
 import type { Recipe } from '../pipeline/recipe';
 import { StudioError, quote } from '../errors';
 import { GraphIndex, attrInt, subgraphsOf } from './qdq-graph';
+import { QUANT_OPS, SHARE_SCALE_OPS } from '../core/ops';
 
 export interface QdqTarget {
   node: NodeProto;
@@ -40,8 +41,6 @@ export interface QdqPlan {
   skipped: { node: string; opType: string; reason: string }[];
 }
 
-/** Ops that only move, select or reshape values: their output can reuse the input's scale. */
-const SHARE_SCALE_OPS = new Set(['MaxPool', 'Reshape', 'Flatten', 'Transpose', 'Squeeze', 'Unsqueeze', 'Identity']);
 /** Ops ORT's QDQ fusion turns into an integer kernel when Q/DQ surround them (own output scale). */
 const POOL_OPS = new Set(['GlobalAveragePool', 'AveragePool']);
 
@@ -59,9 +58,10 @@ function targetFor(n: NodeProto, idx: GraphIndex, recipe: Recipe, quantActs: boo
     case 'ConvTranspose': {
       if (!n.input[1] || !idx.isConstant(n.input[1])) return 'its weight is not a constant';
       const group = attrInt(n, 'group', 1);
-      const outAxis = n.opType === 'Conv' ? 0 : group === 1 ? 1 : undefined;
-      const hasBias = !!n.input[2] && idx.isConstant(n.input[2]);
       const wDims = idx.constant(n.input[1])!.dims.map(Number);
+      const axes = QUANT_OPS[n.opType].axes(wDims.length, { group });
+      const outAxis = axes.channelAxis;
+      const hasBias = !!n.input[2] && idx.isConstant(n.input[2]);
       const [cout, cin] = [wDims[0] ?? 0, wDims[1] ?? 0];
       // ORT's symmetric int8 conv kernel (u8 activations x s8 weights): zero-point-0 weights, group 1,
       // >= 16 output channels in multiples of 8, input channels in multiples of 4. With int8
@@ -72,9 +72,9 @@ function targetFor(n: NodeProto, idx: GraphIndex, recipe: Recipe, quantActs: boo
         && recipe.activations!.dtype === 'uint8'
         && cout >= 16 && cout % 8 === 0 && cin % 4 !== 0;
       return {
-        node: n, graph: idx.graph, weightInput: 1,
+        node: n, graph: idx.graph, weightInput: QUANT_OPS[n.opType].weightInput,
         weightAxis: perChannel ? outAxis : undefined,
-        groupAxis: grouped ? (n.opType === 'Conv' ? 1 : 0) : undefined,
+        groupAxis: grouped ? axes.blockAxis : undefined,
         biasInput: hasBias && outAxis !== undefined ? 2 : undefined,
         activationInputs: [0],
         ...(symConv ? { padChannelsTo: Math.ceil(cin / 4) * 4 } : {}),
@@ -86,10 +86,11 @@ function targetFor(n: NodeProto, idx: GraphIndex, recipe: Recipe, quantActs: boo
       const transB = attrInt(n, 'transB', 0);
       const alphaBeta = n.attribute.filter((a) => (a.name === 'alpha' || a.name === 'beta') && a.f !== 1).length === 0;
       const c = n.input[2] ? idx.constant(n.input[2]) : undefined;
+      const axes = QUANT_OPS.Gemm.axes(2, { transB });
       return {
-        node: n, graph: idx.graph, weightInput: 1,
-        weightAxis: perChannel ? (transB ? 0 : 1) : undefined,
-        groupAxis: grouped ? (transB ? 1 : 0) : undefined,
+        node: n, graph: idx.graph, weightInput: QUANT_OPS.Gemm.weightInput,
+        weightAxis: perChannel ? axes.channelAxis : undefined,
+        groupAxis: grouped ? axes.blockAxis : undefined,
         biasInput: c && c.dims.length === 1 && alphaBeta ? 2 : undefined,
         activationInputs: [0],
       };
@@ -99,8 +100,8 @@ function targetFor(n: NodeProto, idx: GraphIndex, recipe: Recipe, quantActs: boo
       const ca = idx.isConstant(a), cb = idx.isConstant(b);
       if (ca && cb) return 'both inputs are constants';
       if (cb) {
-        const r = rank(b);
-        return { node: n, graph: idx.graph, weightInput: 1, weightAxis: perChannel && r >= 2 ? r - 1 : undefined, groupAxis: grouped && r >= 2 ? r - 2 : undefined, activationInputs: [0] };
+        const axes = QUANT_OPS.MatMul.axes(rank(b), {});
+        return { node: n, graph: idx.graph, weightInput: QUANT_OPS.MatMul.weightInput, weightAxis: perChannel ? axes.channelAxis : undefined, groupAxis: grouped ? axes.blockAxis : undefined, activationInputs: [0] };
       }
       if (ca) return { node: n, graph: idx.graph, weightInput: 0, weightAxis: undefined, activationInputs: [1] };
       if (!quantActs) return 'weight-only quantization needs a constant weight; both inputs are activations';
@@ -108,7 +109,7 @@ function targetFor(n: NodeProto, idx: GraphIndex, recipe: Recipe, quantActs: boo
     }
     case 'Gather': {
       if (!n.input[0] || !idx.isConstant(n.input[0])) return 'its data input is not a constant';
-      return { node: n, graph: idx.graph, weightInput: 0, weightAxis: perChannel && rank(n.input[0]) === 2 ? 0 : undefined, activationInputs: [] };
+      return { node: n, graph: idx.graph, weightInput: QUANT_OPS.Gather.weightInput, weightAxis: perChannel ? QUANT_OPS.Gather.axes(rank(n.input[0]), {}).channelAxis : undefined, activationInputs: [] };
     }
     default:
       return `op type ${quote(n.opType)} has no QDQ rule`;
@@ -168,6 +169,11 @@ function planActivations(nodes: NodeProto[], idx: GraphIndex, targets: QdqTarget
     const n = nodes[k]!;
     if (shareScales && SHARE_SCALE_OPS.has(n.opType) && n.output[0] && wants.has(n.output[0]) && n.input[0]) wants.add(n.input[0]);
   }
+  // Tensors that only reach the model's outputs (directly or through ops that just move values) stay
+  // float: the consumer of a model output is float code (a sigmoid, box decoding, NMS, a sampler), so
+  // quantizing it buys no integer kernel and costs precision exactly where the user reads the result.
+  // A detector head whose logits span [-300, 5] collapses to sigmoid(0) = 0.5 under one 8-bit scale.
+  const outputBound = outputBoundTensors(nodes, idx);
   // Outputs of targets: Conv always (QLinearConv needs the output Q), MatMul/Gemm when a target reads them.
   const targetByNode = new Map(targets.map((t) => [t.node, t]));
   for (const t of targets) {
@@ -179,7 +185,7 @@ function planActivations(nodes: NodeProto[], idx: GraphIndex, targets: QdqTarget
       out = cons[0]!.output[0]!;
     }
     if (((t.node.opType === 'Conv' || t.node.opType === 'ConvTranspose') && shareScales) || wants.has(out)) {
-      if (!idx.graphOutputs.has(out)) acts.set(out, out);
+      if (!outputBound.has(out)) acts.set(out, out);
     }
     if (t.foldedRelu && !acts.has(out)) t.foldedRelu = undefined; // the Relu stays unless a Q clamps for it
   }
@@ -191,7 +197,7 @@ function planActivations(nodes: NodeProto[], idx: GraphIndex, targets: QdqTarget
   for (const n of nodes) {
     if (!shareScales || targetByNode.has(n)) continue;
     const i = n.input[0], o = n.output[0];
-    if (!i || !o || !acts.has(i) || !wants.has(o) || idx.graphOutputs.has(o)) continue;
+    if (!i || !o || !acts.has(i) || !wants.has(o) || outputBound.has(o)) continue;
     if (SHARE_SCALE_OPS.has(n.opType)) acts.set(o, acts.get(i)!);
     else if (POOL_OPS.has(n.opType) && n.output.length === 1) acts.set(o, o);
   }
@@ -216,6 +222,22 @@ function planActivations(nodes: NodeProto[], idx: GraphIndex, targets: QdqTarget
       for (const [t, src] of acts) if (ins.includes(src)) acts.set(t, o);
     }
   }
+}
+
+/** Ops that only move or reshape values: a tensor read only by them is as "final" as what they write. */
+const MOVE_OPS = new Set(['Reshape', 'Flatten', 'Transpose', 'Squeeze', 'Unsqueeze', 'Identity', 'Concat']);
+
+/** Graph outputs, and every tensor whose readers are all value-moving ops writing such tensors. */
+function outputBoundTensors(nodes: NodeProto[], idx: GraphIndex): Set<string> {
+  const bound = new Set(idx.graphOutputs);
+  for (let k = nodes.length - 1; k >= 0; k--) {
+    for (const x of nodes[k]!.input) {
+      if (!x || bound.has(x) || idx.isConstant(x)) continue;
+      const readers = idx.consumersOf(x);
+      if (readers.length > 0 && readers.every((r) => MOVE_OPS.has(r.opType) && r.output.every((o) => bound.has(o)))) bound.add(x);
+    }
+  }
+  return bound;
 }
 
 /**
