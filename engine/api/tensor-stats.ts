@@ -5,7 +5,8 @@
 // come from onnx-quant-core's calibrators (engine/quant/calibrators), the same ones a run uses.
 import type { QuantChoice } from '../../contract/ipc';
 import { qparamsForRange } from '../quant/math/qparams';
-import { dtypeInfo, type WeightDType } from '../pipeline/recipe';
+import type { WeightDType } from '../pipeline/recipe';
+import { dtypeInfo } from '../core/dtypes';
 import type { TensorHistogram } from '../quant/calibration/collectors';
 import { createCalibrator, type Calibrator, type Histogram } from '../quant/calibrators';
 

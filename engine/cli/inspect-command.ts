@@ -5,6 +5,7 @@ import { modelInputs } from '../pipeline/validate-inputs';
 import { planQdq } from '../export/qdq-plan';
 import { parseRecipe } from '../pipeline/recipe';
 import { detectHardware, describeHardware } from '../runtime/hardware';
+import { ACTIVATION_QUANT_OP_TYPES } from '../core/ops';
 
 export async function inspectCommand(argv: string[]): Promise<number> {
   if (argv.length !== 1) throw new StudioError('BAD_ARGUMENT', `"qstudio inspect" takes one model file, got ${argv.length ? argv.map((a) => quote(a)).join(' ') : 'none'}.`);
@@ -20,7 +21,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
     out.push(`  output ${o.name}: [${(tt?.shape?.dim ?? []).map((d) => (d.value.case ? String(d.value.value) : '?')).join(', ')}]`);
   }
   out.push(`  ops: ${[...counts].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  const plan = planQdq(model, parseRecipe({ opTypes: ['MatMul', 'Gemm', 'Conv', 'ConvTranspose'] }), argv[0]);
+  const plan = planQdq(model, parseRecipe({ opTypes: [...ACTIVATION_QUANT_OP_TYPES] }), argv[0]);
   out.push(`  quantizable with the default recipe: ${plan.targets.length} node(s); left in float: ${plan.skipped.length}`);
   out.push(`  this machine: ${describeHardware(detectHardware())}`);
   process.stdout.write(out.join('\n') + '\n');

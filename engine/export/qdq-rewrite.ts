@@ -5,7 +5,8 @@
 // MatMulIntegerToFloat. The model is edited in place.
 import { DataType, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from '../onnx/proto';
 import { makeTensor, tensorToFloat32, tensorDims, type TypedArray } from '../onnx/tensor';
-import { dtypeInfo, type ActivationDType, type Recipe, type WeightDType } from '../pipeline/recipe';
+import type { ActivationDType, Recipe, WeightDType } from '../pipeline/recipe';
+import { dtypeInfo } from '../core/dtypes';
 import type { QuantizedNodeInfo } from '../pipeline/report';
 import { StudioError, quote } from '../errors';
 import { GraphIndex, intAttr, makeNode, onnxOpset } from './qdq-graph';
@@ -24,12 +25,7 @@ export interface RewriteResult {
 }
 
 function qType(dtype: WeightDType | ActivationDType): number {
-  switch (dtype) {
-    case 'int8': return DataType.INT8;
-    case 'uint8': return DataType.UINT8;
-    case 'int4': case 'int3': return DataType.INT4;
-    case 'uint4': return DataType.UINT4;
-  }
+  return dtypeInfo(dtype).onnxType;
 }
 
 function intArray(dataType: number, values: ArrayLike<number>): TypedArray {

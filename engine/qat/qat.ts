@@ -7,7 +7,9 @@ import { clone, create, ModelProtoSchema, NodeProtoSchema, DataType, type ModelP
 import { tensorToFloat32, tensorDims, makeTensor } from '../onnx/tensor';
 import { serializeModel } from '../onnx/model-io';
 import type { NpyArray, NpyData } from '../data/npy';
-import { dtypeInfo, type Recipe } from '../pipeline/recipe';
+import type { Recipe } from '../pipeline/recipe';
+import { dtypeInfo } from '../core/dtypes';
+import { SHARE_SCALE_OPS } from '../core/ops';
 import { createSession, ort, type Device, type StudioSession } from '../runtime/session';
 import { toOrtTensor, sampleCount, sliceSamples, fixedRunSize, runSize, wholeRuns } from '../runtime/batching';
 import { runCalibration, type CalibrationResult } from '../quant/calibration/run-calibration';
@@ -126,7 +128,6 @@ export function containerize4BitActivations(model: ModelProto, dtype: 'uint4' | 
   g.node = out;
   return changed;
 }
-const SHARE_SCALE_OPS = new Set(['MaxPool', 'Reshape', 'Flatten', 'Transpose', 'Squeeze', 'Unsqueeze', 'Identity']);
 
 export async function prepareQat(source: ModelProto, o: PrepareOptions): Promise<QatSetup> {
   const model = clone(ModelProtoSchema, source);

@@ -13,7 +13,7 @@
 // levels (e.g. uint8 after ReLU searches [0, max] with 256 levels).
 import { HistogramCalibrator, type CalibrationRange, type CalibrationTarget } from './calibrator';
 import { foldAbs, halfHistogram, rebin, type Histogram } from './histogram';
-import { dtypeInfo } from '../../pipeline/recipe';
+import { dtypeInfo } from '../../core/dtypes';
 
 export const ENTROPY_BINS = 2048;
 export const ENTROPY_START_BIN = 128;

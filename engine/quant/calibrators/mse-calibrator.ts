@@ -7,7 +7,7 @@ import { HistogramCalibrator, type CalibrationRange, type CalibrationTarget } fr
 import type { Histogram } from './histogram';
 import { qparamsForRange } from '../math/qparams';
 import { quantizeValue, dequantizeValue } from '../math/quantize';
-import { dtypeInfo } from '../../pipeline/recipe';
+import { dtypeInfo } from '../../core/dtypes';
 
 export const MSE_SEARCH_STEPS = 128;
 

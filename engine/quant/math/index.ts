@@ -1,9 +1,8 @@
 // The quantization math in one import: scale/zero-point, reference quantize/dequantize (bit-exact
-// with ONNX), parameter layouts, weight axes per op, storage tensors, integer reference ops, metrics.
+// with ONNX), parameter layouts, storage tensors, integer reference ops, metrics.
 export * from './qparams';
 export * from './layout';
 export * from './quantize';
-export * from './axes';
 export * from './storage';
 export * from './integer-ops';
 export * from './metrics';

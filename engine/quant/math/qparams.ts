@@ -2,7 +2,8 @@
 // Float 0 is always exactly representable (the range is widened to include 0 and the zero-point is
 // an integer), so zero padding and ReLU outputs quantize without error.
 import { StudioError, quote } from '../../errors';
-import { dtypeInfo, type WeightDType, type ActivationDType, type Scheme } from '../../pipeline/recipe';
+import type { WeightDType, ActivationDType, Scheme } from '../../../contract/recipe';
+import { dtypeInfo } from '../../core/dtypes';
 
 export type QDType = WeightDType | ActivationDType;
 

@@ -4,6 +4,7 @@
 import { useMemo, useState } from 'react';
 import type { ProjectViewProps } from '../../routing';
 import { useQuery } from '../../api/use-studio';
+import { SUPPORTED_OP_TYPES } from '../../../../contract/recipe';
 import { EmptyState, ErrorNote, fmtNum } from '../../components/ui';
 import { Plot } from '../../components/Plot';
 import { calibrationDatasets } from '../projects/project-data';
@@ -31,7 +32,7 @@ export function RangesView({ project }: ProjectViewProps) {
   const { weights, activations } = useMemo(() => {
     const g = graph.data;
     if (!g) return { weights: [] as string[], activations: [] as string[] };
-    const quantOps = new Set(['Conv', 'Gemm', 'MatMul', 'ConvTranspose', 'Gather']);
+    const quantOps = new Set<string>(SUPPORTED_OP_TYPES);
     const weights = g.nodes.filter((n) => quantOps.has(n.opType)).flatMap((n) => n.weights.filter((w) => (g.tensors.find((t) => t.name === w)?.shape.length ?? 0) >= 2));
     const activations = g.nodes.filter((n) => quantOps.has(n.opType)).flatMap((n) => n.inputs.filter((i) => i && !n.weights.includes(i)));
     return { weights: [...new Set(weights)], activations: [...new Set(activations)] };

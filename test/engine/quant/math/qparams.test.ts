@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { computeQParams, qparamsForRange, roundHalfEven, scaleRange } from '../../../../engine/quant/math/qparams';
 import { quantizeValue, dequantizeValue } from '../../../../engine/quant/math/quantize';
-import { dtypeInfo } from '../../../../engine/pipeline/recipe';
+import { dtypeInfo } from '../../../../engine/core/dtypes';
 
 const DTYPES = ['int8', 'uint8', 'int4', 'uint4', 'int3'] as const;
 

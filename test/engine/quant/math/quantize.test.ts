@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { quantizeTensor, dequantizeTensor, quantizeValues, fakeQuantize } from '../../../../engine/quant/math/quantize';
 import { paramLayout, forEachElementParam } from '../../../../engine/quant/math/layout';
 import { computeQParams } from '../../../../engine/quant/math/qparams';
-import { weightAxes } from '../../../../engine/quant/math/axes';
+import { weightAxes } from '../../../../engine/core/ops';
 import { paramTensors, onnxDataTypeOf } from '../../../../engine/quant/math/storage';
 import { sqnrDb } from '../../../../engine/quant/math/metrics';
 import { loadModel } from '../../../../engine/onnx/model-io';
@@ -52,7 +52,7 @@ describe('quantize / dequantize', () => {
     const w = tensorToFloat32(wt), dims = tensorDims(wt);
     const { channelAxis } = weightAxes('Conv', dims.length);
     const perT = quantizeTensor(w, dims, { dtype: 'int4', scheme: 'symmetric', granularity: 'tensor' });
-    const perC = quantizeTensor(w, dims, { dtype: 'int4', scheme: 'symmetric', granularity: 'channel', axis: channelAxis });
+    const perC = quantizeTensor(w, dims, { dtype: 'int4', scheme: 'symmetric', granularity: 'channel', axis: channelAxis! });
     expect(perC.params.scale.length).toBe(dims[0]);
     const errT = sqnrDb(w, dequantizeTensor(perT.q, dims, perT.params));
     const errC = sqnrDb(w, dequantizeTensor(perC.q, dims, perC.params));
@@ -91,17 +91,5 @@ describe('quantize / dequantize', () => {
     expect(() => quantizeValues([1, 2, 3], [2, 2], p, 'fc.weight')).toThrow(/fc\.weight.* has 3 values/);
     expect(() => quantizeValues([1, 2, 3], [3], p, 'fc.weight')).toThrow(/2 scales.*expected 3/);
     expect(() => quantizeTensor([1], [1], { dtype: 'int8', scheme: 'symmetric', granularity: 'channel', name: 'b' })).toThrow(/needs an axis/);
-  });
-});
-
-describe('weightAxes', () => {
-  it('gives the output-channel and reduction axes per op', () => {
-    expect(weightAxes('Conv', 4)).toEqual({ channelAxis: 0, blockAxis: 1 });
-    expect(weightAxes('ConvTranspose', 4)).toEqual({ channelAxis: 1, blockAxis: 0 });
-    expect(weightAxes('Gemm', 2, { transB: 1 })).toEqual({ channelAxis: 0, blockAxis: 1 });
-    expect(weightAxes('Gemm', 2, { transB: 0 })).toEqual({ channelAxis: 1, blockAxis: 0 });
-    expect(weightAxes('MatMul', 2)).toEqual({ channelAxis: 1, blockAxis: 0 });
-    expect(weightAxes('MatMul', 3)).toEqual({ channelAxis: 2, blockAxis: 1 });
-    expect(() => weightAxes('LSTM', 3, {}, 'rnn/lstm')).toThrow(/LSTM.*rnn\/lstm/);
   });
 });
