@@ -1,4 +1,3 @@
 export { createService, handlerModules, type Service } from './service';
 export type { ServiceDeps, Handler, Handlers } from './types';
-export { foundationHandlers } from './foundation-handlers';
 export { startStudioEngine, type StudioEngine, type StudioEngineOptions } from './engine-host';

@@ -1,16 +1,37 @@
 // The service every host drives: validate the request against the contract, run the handler, validate
 // the answer, and return the wire envelope `{ ok: true, value } | { ok: false, error: { code, message } }`.
-// Handler modules are composed here: add yours to `handlerModules` (one line).
+// Handler modules (one per domain, each a map of `(request, deps) => answer`) are composed here: add
+// yours to `handlerModules` (one line). A later module's handler for a channel replaces an earlier one's.
 import { channels, isChannel, validateRequest, validateResponse, ContractError, type Channel, type Result } from '../../contract/ipc';
 import { toErrorPayload } from '../errors';
-import { foundationHandlers } from './foundation-handlers';
-import { studioUiHandlerMap } from './studio-ui';
+import { appHandlers } from './app';
+import { projectHandlers } from './projects';
+import { modelHandlers } from './models';
+import { datasetHandlers } from './datasets';
+import { pipelineHandlers } from './pipelines';
+import { runHandlers } from './runs';
+import { artifactHandlers } from './artifacts';
+import { sampleHandlers } from './samples';
+import { tensorHandlers } from './tensors';
+import { hardwareHandlers } from './hardware';
+import { datasetCheckHandlers } from './dataset-check';
+import { runNotesHandlers } from './run-notes';
 import type { Handler, Handlers, ServiceDeps } from './types';
 
 export const handlerModules: Handlers[] = [
-  foundationHandlers,
-  studioUiHandlerMap,
-  // studio-ui / ptq: add handler maps here
+  appHandlers,
+  projectHandlers,
+  modelHandlers,
+  datasetHandlers,
+  pipelineHandlers,
+  runHandlers,
+  artifactHandlers,
+  sampleHandlers,
+  tensorHandlers,
+  hardwareHandlers,
+  datasetCheckHandlers,
+  runNotesHandlers,
+  // add handler maps here
 ];
 
 export interface Service {

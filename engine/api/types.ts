@@ -20,6 +20,8 @@ export interface ServiceDeps {
   emit: <E extends EventName>(event: E, payload: EventOf<E>) => void;
   /** runs.start accepts test-only job kinds ('selftest'); false in a normal start. */
   testJobKinds?: boolean;
+  /** Where the sample projects are (default: projects-sample/ beside the app). */
+  samplesDir?: string;
 }
 
 export type Handler<C extends Channel> = (request: RequestOf<C>, deps: ServiceDeps) => Promise<ResponseOf<C>> | ResponseOf<C>;

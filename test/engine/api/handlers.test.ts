@@ -1,31 +1,69 @@
-import { describe, expect, it } from 'vitest';
-import { resolve } from 'node:path';
-import { readFileSync } from 'node:fs';
-import { studioUiHandlers, type CallFn } from '../../../engine/api/studio-ui';
+// The handler modules over a real engine (store, files, job runner): the sample projects opened
+// through samples.open, their real models' graphs and tensor statistics, hardware reports, and
+// runs.evaluate on a real quantized model. The host's file policy applies to files a user names,
+// never to the engine's own sample files.
+import { describe, expect, it, beforeAll, afterAll } from 'vitest';
+import { resolve, join } from 'node:path';
+import { readFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { parseRecipe } from '../../../engine/pipeline/recipe';
-import { validateRequest, validateResponse } from '../../../contract/ipc';
+import { validateRequest, validateResponse, type Channel, type RequestOf, type ResponseOf } from '../../../contract/ipc';
+import { startStudioEngine, type StudioEngine } from '../../../engine/api/engine-host';
+import { StudioError } from '../../../engine/errors';
 
 const root = resolve(import.meta.dirname, '../../..');
 const samples = resolve(root, 'projects-sample');
-const now = '2026-01-01T00:00:00Z';
-const sha = 'a'.repeat(64);
 
-// A minimal stand-in for the foundation's store channels: models and datasets point at the sample files.
-const fakeCall: CallFn = (async (channel: string, req: { id?: string; projectId?: string }) => {
-  const models: Record<string, string> = { fm: 'fmnist-cnn/model.onnx', ocr: 'ppocr-rec/model.onnx' };
-  switch (channel) {
-    case 'models.get': return { id: req.id, projectId: 'p1', name: req.id, file: models[req.id!], sha256: sha, sizeBytes: 0, opset: 17, inputs: [], outputs: [], nodeCount: 0, createdAt: now };
-    case 'projects.get': return { id: 'p1', name: 'P', description: '', createdAt: now, updatedAt: now, dir: samples };
-    case 'datasets.list': return [{ id: 'd1', projectId: 'p1', name: 'images', kind: 'npy', file: 'fmnist-cnn/images.npy', options: { input: 'image' }, createdAt: now }];
-    default: throw new Error(`unexpected ${channel}`);
-  }
-}) as CallFn;
+let dir: string;
+let engine: StudioEngine;
+const ids = { fm: '', ocr: '', d1: '', project: '' };
 
-describe('studio-ui handlers on real sample models', () => {
-  const h = studioUiHandlers(fakeCall, { samplesDir: samples });
+/** The service as a host drives it: validated request, handler, validated answer. */
+async function h<C extends Channel>(channel: C, request: RequestOf<C>): Promise<ResponseOf<C>> {
+  const r = await engine.service.dispatch(channel, request);
+  if (!r.ok) throw new Error(`${channel}: [${r.error.code}] ${r.error.message}`);
+  return r.value as ResponseOf<C>;
+}
 
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'qs-handlers-'));
+  // A host that allows no user file at all: the samples must still open (they are the engine's own).
+  engine = startStudioEngine({
+    dataDir: join(dir, 'data'), host: 'browser',
+    resolveFile: (ref) => { throw new StudioError('BAD_ARGUMENT', `This host accepts no files (${ref.kind}).`); },
+  });
+  const fm = await h('samples.open', { sampleId: 'fmnist-cnn' });
+  const ocr = await h('samples.open', { sampleId: 'ppocr-rec' });
+  ids.project = fm.project.id;
+  ids.fm = (await h('models.list', { projectId: fm.project.id }))[0]!.id;
+  ids.ocr = (await h('models.list', { projectId: ocr.project.id }))[0]!.id;
+  ids.d1 = (await h('datasets.list', { projectId: fm.project.id })).find((d) => d.options.role !== 'labels')!.id;
+}, 120_000);
+afterAll(async () => {
+  await engine?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('samples and the file policy', () => {
+  it('opened the samples as projects with their model and datasets copied in', async () => {
+    const fm = (await h('models.list', { projectId: ids.project }))[0]!;
+    expect(fm.nodeCount).toBeGreaterThan(0);
+    expect(statSync(join(dir, 'data', 'projects', ids.project, fm.file)).size).toBe(statSync(join(samples, 'fmnist-cnn', 'model.onnx')).size);
+    const ds = await h('datasets.list', { projectId: ids.project });
+    expect(ds.length).toBeGreaterThanOrEqual(1);
+    for (const d of ds) expect(d.options.sample).toBe('fmnist-cnn');
+  });
+
+  it('a file the user names still goes through the host\'s policy', async () => {
+    const r = await engine.service.dispatch('models.import', { projectId: ids.project, file: { kind: 'path', path: join(samples, 'fmnist-cnn', 'model.onnx') } });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error).toEqual({ code: 'BAD_ARGUMENT', message: 'This host accepts no files (path).' });
+  });
+});
+
+describe('handlers on real sample models', () => {
   it('lists the samples, each with a recipe the engine accepts', async () => {
-    const list = await h['samples.list']({});
+    const list = await h('samples.list', {});
     expect(list.map((s) => s.id)).toEqual(['fmnist-cnn', 'moby-gpt', 'ppocr-rec']);
     const total = list.reduce((a, s) => a + s.sizeBytes, 0);
     expect(total).toBeLessThan(45e6);
@@ -33,7 +71,7 @@ describe('studio-ui handlers on real sample models', () => {
   });
 
   it('returns the fmnist graph with weights on the Conv nodes and edges between them', async () => {
-    const g = await h['graph.view']({ modelId: 'fm' });
+    const g = await h('graph.view', { modelId: ids.fm });
     const convs = g.nodes.filter((n) => n.opType === 'Conv');
     expect(convs.length).toBe(5);
     expect(convs[0]!.weights.length).toBeGreaterThanOrEqual(1);
@@ -45,16 +83,16 @@ describe('studio-ui handlers on real sample models', () => {
   });
 
   it('folds PP-OCR weight Constants into their consumers', async () => {
-    const g = await h['graph.view']({ modelId: 'ocr' });
+    const g = await h('graph.view', { modelId: ids.ocr });
     expect(g.nodes.some((n) => n.opType === 'Constant' && n.weights.length === 0 && n.outputs.length === 1 && g.tensors.find((t) => t.name === n.outputs[0])?.kind === 'weight')).toBe(false);
     const conv = g.nodes.find((n) => n.opType === 'Conv')!;
     expect(conv.weights.length).toBeGreaterThanOrEqual(1);
   });
 
   it('measures a real conv weight: MinMax clips nothing, symmetric wastes codes on skewed data', async () => {
-    const g = await h['graph.view']({ modelId: 'fm' });
+    const g = await h('graph.view', { modelId: ids.fm });
     const wname = g.nodes.find((n) => n.opType === 'Conv')!.weights[0]!;
-    const s = await h['tensors.stats']({ modelId: 'fm', tensor: wname });
+    const s = await h('tensors.stats', { modelId: ids.fm, tensor: wname });
     expect(s.exact).toBe(true);
     expect(s.histogram.counts.reduce((a, b) => a + b, 0)).toBe(s.count);
     const mm = s.choices.filter((c) => c.method === 'minmax');
@@ -65,14 +103,14 @@ describe('studio-ui handlers on real sample models', () => {
     expect(pct.rangeMax - pct.rangeMin).toBeLessThanOrEqual(s.max - s.min + 1e-9);
     expect(s.perChannel?.min.length).toBe(Number(s.shape[0]));
     // 4-bit is coarser than 8-bit on the same tensor.
-    const s4 = await h['tensors.stats']({ modelId: 'fm', tensor: wname, bits: 4 });
+    const s4 = await h('tensors.stats', { modelId: ids.fm, tensor: wname, bits: 4 });
     expect(s4.choices[0]!.sqnrDb).toBeLessThan(mm[0]!.sqnrDb - 15);
   });
 
   it('observes a real activation on the sample images; ReLU output makes symmetric waste half the codes', async () => {
-    const g = await h['graph.view']({ modelId: 'fm' });
+    const g = await h('graph.view', { modelId: ids.fm });
     const relu = g.nodes.find((n) => n.opType === 'Relu')!;
-    const s = await h['tensors.stats']({ modelId: 'fm', tensor: relu.outputs[0]!, datasetId: 'd1', samples: 32 });
+    const s = await h('tensors.stats', { modelId: ids.fm, tensor: relu.outputs[0]!, datasetId: ids.d1, samples: 32 });
     expect(s.kind).toBe('activation');
     expect(s.min).toBeGreaterThanOrEqual(0);
     const sym = s.choices.find((c) => c.method === 'minmax' && c.scheme === 'symmetric')!;
@@ -80,14 +118,14 @@ describe('studio-ui handlers on real sample models', () => {
     expect(sym.wastedCodes).toBeGreaterThanOrEqual(127);
     expect(asym.wastedCodes).toBeLessThanOrEqual(2);
     expect(asym.sqnrDb).toBeGreaterThan(sym.sqnrDb);
-    const ranges = await h['tensors.activationRanges']({ modelId: 'fm', datasetId: 'd1', samples: 16 });
+    const ranges = await h('tensors.activationRanges', { modelId: ids.fm, datasetId: ids.d1, samples: 16 });
     expect(ranges.length).toBe(6);
     for (const r of ranges) expect(r.max).toBeGreaterThanOrEqual(r.p999Max);
   });
 
   it('reports what the native kernel addon detected, in the contract\'s shape', async () => {
     const nk = await import('../../../native-kernels/lib/index');
-    const n = validateResponse('hardware.native', await h['hardware.native']({}));
+    const n = validateResponse('hardware.native', await h('hardware.native', {}));
     expect(n.addon.loaded).toBe(nk.nativeAvailable());
     const cpu = nk.cpuFeatures();
     // The int8 instructions the panel is about, exactly as cpuid reported them through the addon.
@@ -98,13 +136,13 @@ describe('studio-ui handlers on real sample models', () => {
   });
 
   it('reports the CPU and onnxruntime providers', async () => {
-    const hw = await h['hardware.info']({});
+    const hw = await h('hardware.info', {});
     expect(hw.cores).toBeGreaterThan(0);
     expect(hw.providers.some((p) => p.name === 'cpu' && p.available)).toBe(true);
   });
 });
 
-describe('studio-ui contract block', () => {
+describe('contract checks of these channels', () => {
   it('rejects malformed requests, naming the field and quoting the value', () => {
     expect(() => validateRequest('tensors.stats', { modelId: 'm1', tensor: 'w', bits: 3 })).toThrow(/request\.bits.*'3'/);
     expect(() => validateRequest('graph.view', { modelId: '../etc' })).toThrow(/request\.modelId/);
@@ -119,26 +157,21 @@ describe('studio-ui contract block', () => {
 
 describe('runs.evaluate latency', () => {
   it('takes the speed-up from the fastest interleaved runs, with median and CPU time beside it', async () => {
-    const { mkdtempSync, rmSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
     const { quantizeModel } = await import('../../../engine/pipeline/quantize');
     const { readNpy } = await import('../../../engine/data/npy');
-    const dir = mkdtempSync(resolve(tmpdir(), 'qstudio-eval-'));
+    const evalDir = mkdtempSync(resolve(tmpdir(), 'qstudio-eval-'));
     try {
       const modelPath = resolve(samples, 'fmnist-cnn/model.onnx');
       const images = resolve(samples, 'fmnist-cnn/images.npy');
-      const out = resolve(dir, 'model.int8.onnx');
+      const out = resolve(evalDir, 'model.int8.onnx');
       const recipe = parseRecipe(JSON.parse(readFileSync(resolve(samples, 'fmnist-cnn/recipe.json'), 'utf8')));
       await quantizeModel({ modelPath, outputPath: out, recipe: { ...recipe, calibration: { ...recipe.calibration, samples: 64 } }, inputs: { image: readNpy(images) } });
-      const call: CallFn = (async (channel: string) => {
-        switch (channel) {
-          case 'runs.get': return { id: 'r1', projectId: 'p1', status: 'succeeded', params: { modelPath, inputs: { image: images } } };
-          case 'projects.get': return { id: 'p1', name: 'P', description: '', createdAt: now, updatedAt: now, dir };
-          case 'artifacts.list': return [{ kind: 'model', file: out }];
-          default: throw new Error(`unexpected ${channel}`);
-        }
-      }) as CallFn;
-      const ev = validateResponse('runs.evaluate', await studioUiHandlers(call, { samplesDir: samples })['runs.evaluate']({ runId: 'r1', batch: 8 }));
+      // A finished run as the job runner records one: its FP32 source, its inputs and its model artifact.
+      const run = engine.store.createRun({ projectId: ids.project, kind: 'quantize', params: { modelPath, inputs: { image: images } } });
+      engine.store.markRunStarted(run.id);
+      engine.store.finishRun(run.id, { status: 'succeeded', artifacts: [{ kind: 'model', file: out, sizeBytes: statSync(out).size, sha256: '0'.repeat(64) }] });
+      const ev = validateResponse('runs.evaluate', await h('runs.evaluate', { runId: run.id, batch: 8 }));
+      expect(ev.runId).toBe(run.id);
       expect(ev.speedup).toBeCloseTo(ev.fp32Ms / ev.quantMs, 6);
       expect(ev.fp32Ms).toBeLessThanOrEqual(ev.fp32MedianMs!);
       expect(ev.quantMs).toBeLessThanOrEqual(ev.quantMedianMs!);
@@ -148,7 +181,7 @@ describe('runs.evaluate latency', () => {
       expect(ev.speedup).toBeGreaterThan(1);
       expect(ev.speedup).toBeLessThan(4);
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(evalDir, { recursive: true, force: true });
     }
   }, 60_000);
 });
