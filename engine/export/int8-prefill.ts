@@ -16,21 +16,37 @@ import {
   type ModelProto, type GraphProto, type NodeProto, type TensorProto,
 } from '../onnx/proto';
 import { DataType, makeTensor, tensorToFloat32, tensorToTypedArray } from '../onnx/tensor';
-import { GraphIndex, attrInt, intAttr, makeNode, outerReads, subgraphsOf } from './qdq-graph';
+import { GraphIndex, attrInt, intAttr, makeNode, onnxOpset, outerReads, subgraphsOf } from './qdq-graph';
 import { unpackMatMulNBits } from './matmulnbits-layout';
 import { isExternal } from '../onnx/external-data';
+import { renameOuterReads } from '../onnx/outer-scope';
 
 export interface Int8PrefillOptions {
   /** Steps with at least this many rows (batch × tokens) take the int8 QGEMM branch. Default 2. */
   minRows?: number;
   baseDir?: string;
+  /**
+   * Per-channel max |x| of MatMulNBits inputs (input name → K values) measured on calibration samples
+   * (`measureInputRanges`). Inputs listed here are smoothed from these ranges, whatever op writes them
+   * (attention outputs, SwiGLU products: not only norms); others fall back to the norm-weight estimate.
+   */
+  inputRanges?: Map<string, Float32Array>;
+  /**
+   * How the branch quantizes activations: 'tensor' = one dynamic scale per step (DynamicQuantizeMatMul),
+   * 'row' = one scale per row (token) — MatMulInteger on u8 codes then the two scales as float Muls:
+   * a token with large values no longer coarsens every other token's grid. Default 'row'.
+   */
+  activationScale?: 'tensor' | 'row';
+  /** MatMulNBits node names that stay MatMulNBits inside the multi-row branch (layers whose int8 error is not negligible). */
+  keepMatMulNBits?: ReadonlySet<string>;
 }
 
-export interface Int8PrefillResult { layers: number; minRows: number; smoothedInputs: number }
+export interface Int8PrefillResult { layers: number; minRows: number; smoothedInputs: number; activationScale: 'tensor' | 'row'; keptMatMulNBits: number }
 
 /** What the export says it did. */
 export function int8PrefillNotice(p: Int8PrefillResult): string {
-  return `Steps of ${p.minRows} or more rows run ${p.layers} int8 QGEMM layer(s) (weights unpacked from the int4 data when the session starts); single-row steps run MatMulNBits.`;
+  const kept = p.keptMatMulNBits ? `, ${p.keptMatMulNBits} layer(s) stay MatMulNBits there` : '';
+  return `Steps of ${p.minRows} or more rows run ${p.layers} int8 QGEMM layer(s) (weights unpacked from the int4 data when the session starts; activations quantized per ${p.activationScale === 'row' ? 'row' : 'step'}${kept}); single-row steps run MatMulNBits.`;
 }
 
 const graphAttr = (name: string, g: GraphProto) => create(AttributeProtoSchema, { name, type: AttributeType.GRAPH, g });
@@ -88,8 +104,11 @@ export function addInt8PrefillPath(model: ModelProto, opts: Int8PrefillOptions =
     if (!(K > 0 && N > 0 && bs >= 16) || B.length !== N * nB * (bs / 2) || scales.length !== N * nB) return undefined;
     return unpackMatMulNBits(B, scales, zp, N, K, bs);
   };
+  const keep = opts.keepMatMulNBits ?? new Set<string>();
+  const converted = nbits.filter((n) => !keep.has(n.name));
+  if (!converted.length) return undefined;
   const rowMax = new Map<NodeProto, Float32Array>();
-  for (const n of nbits) {
+  for (const n of converted) {
     const w = unpack(n);
     if (!w) return undefined;
     const K = attrInt(n, 'K', 0), N = attrInt(n, 'N', 0);
@@ -97,7 +116,7 @@ export function addInt8PrefillPath(model: ModelProto, opts: Int8PrefillOptions =
     for (let j = 0; j < N; j++) for (let k = 0; k < K; k++) m[k] = Math.max(m[k]!, Math.abs(w[j * K + k]!));
     rowMax.set(n, m);
   }
-  const smoothing = smoothingVectors(idx, nbits, rowMax, opts.baseDir);
+  const smoothing = smoothingVectors(idx, converted, rowMax, opts.baseDir, opts.inputRanges);
 
   // int8 weights for each MatMulNBits, from its own int4 data (folded by ORT at session creation)
   const int8Of = new Map<NodeProto, { w: string; s: string }>();
@@ -114,7 +133,7 @@ export function addInt8PrefillPath(model: ModelProto, opts: Int8PrefillOptions =
   inits.push(makeTensor(sixteen, DataType.INT32, [], Int32Array.of(16)));
   let eight = '';
   let layer = 0;
-  for (const n of nbits) {
+  for (const n of converted) {
     const K = attrInt(n, 'K', 0), N = attrInt(n, 'N', 0), bs = attrInt(n, 'block_size', 0);
     const nB = Math.ceil(K / bs);
     const zp = n.input[3] ? tensorToTypedArray(idx.initializers.get(n.input[3])!, opts.baseDir) as Uint8Array : undefined;
@@ -163,6 +182,36 @@ export function addInt8PrefillPath(model: ModelProto, opts: Int8PrefillOptions =
     int8Of.set(n, { w: wT, s: sName });
   }
 
+  // Per-row activation quantization: s_row = max(max_k |x_k| / 127, tiny), codes = round(x / s_row) + 128
+  // as uint8 (the u8×s8 QGEMM ORT runs fastest; the zero point 128 is one scalar for every row).
+  const rowScale = (opts.activationScale ?? 'row') === 'row';
+  const opset = onnxOpset(model);
+  const c128 = rowScale ? name('i8c.zp128') : '';
+  if (rowScale) {
+    inits.push(makeTensor(c128, DataType.UINT8, [], Uint8Array.of(128)));
+    inits.push(makeTensor(name('i8c.inv127'), DataType.FLOAT, [], Float32Array.of(1 / 127)));
+    inits.push(makeTensor(name('i8c.tiny'), DataType.FLOAT, [], Float32Array.of(1e-30)));
+    inits.push(makeTensor(name('i8c.f128'), DataType.FLOAT, [], Float32Array.of(128)));
+    if (opset >= 18) inits.push(makeTensor(name('i8c.lastAxis'), DataType.INT64, [1], BigInt64Array.of(-1n)));
+  }
+  const [inv127, tiny, f128, lastAxis] = rowScale ? inits.slice(-(opset >= 18 ? 4 : 3)).map((t) => t.name) : [];
+  const quantizeRows = (x: string, out: NodeProto[]) => {
+    const t = (s: string) => name(`${x}.${s}`);
+    const abs = t('abs'), mx = t('max'), sc0 = t('s0'), sc = t('s'), inv = t('inv'), xs = t('xs'), xr = t('xr'), xu = t('xu'), codes = t('u8');
+    out.push(makeNode('Abs', [x], [abs], ''));
+    out.push(opset >= 18
+      ? makeNode('ReduceMax', [abs, lastAxis!], [mx], '', [intAttr('keepdims', 1)])
+      : makeNode('ReduceMax', [abs], [mx], '', [intAttr('keepdims', 1), create(AttributeProtoSchema, { name: 'axes', type: AttributeType.INTS, ints: [-1n] })]));
+    out.push(makeNode('Mul', [mx, inv127!], [sc0], ''));
+    out.push(makeNode('Max', [sc0, tiny!], [sc], ''));
+    out.push(makeNode('Reciprocal', [sc], [inv], ''));
+    out.push(makeNode('Mul', [x, inv], [xs], ''));
+    out.push(makeNode('Round', [xs], [xr], ''));
+    out.push(makeNode('Add', [xr, f128!], [xu], ''));
+    out.push(makeNode('Cast', [xu], [codes], '', [intAttr('to', DataType.UINT8)]));
+    return { codes, scale: sc };
+  };
+
   // The two branches: the suffix, cloned with its own names
   // The int8 branch keeps the original value and node names (only the branch outputs, which the If
   // itself produces, get a suffix): it is the branch multi-row data — evaluation and calibration
@@ -175,6 +224,7 @@ export function addInt8PrefillPath(model: ModelProto, opts: Int8PrefillOptions =
     const rename = (x: string) => (x && local.has(x) ? local.get(x)! : x);
     const nodeName = (x: string) => (x && !int8 ? `${x}__${tag}` : x);
     const smoothed = new Map<string, string>();
+    const rowCodes = new Map<string, { codes: string; scale: string }>();
     const nodes = [...suffix].flatMap((n) => {
       if (int8 && int8Of.has(n)) {
         const q = int8Of.get(n)!;
@@ -191,9 +241,28 @@ export function addInt8PrefillPath(model: ModelProto, opts: Int8PrefillOptions =
           }
           aIn = smoothed.get(a)!;
         }
+        if (rowScale) {
+          // u8 codes (x / s_row + 128) shared by every layer reading this input, then per layer
+          // int32 = MatMulInteger(codes − 128, w8) and y = int32 · s_row · S[n] (+ bias).
+          if (!rowCodes.has(aIn)) rowCodes.set(aIn, quantizeRows(aIn, pre));
+          const c = rowCodes.get(aIn)!;
+          const base = n.name || n.output[0]!;
+          const acc = name(`${base}.i32`), accF = name(`${base}.f`), rowS = name(`${base}.rs`);
+          pre.push(makeNode('MatMulInteger', [c.codes, q.w, c128], [acc], n.name ? `${n.name}_MatMulInteger` : ''));
+          pre.push(makeNode('Cast', [acc], [accF], '', [intAttr('to', DataType.FLOAT)]));
+          pre.push(makeNode('Mul', [accF, c.scale], [rowS], ''));
+          const outs = n.output.map(rename);
+          if (bias) {
+            const colS = name(`${base}.cs`);
+            pre.push(makeNode('Mul', [rowS, q.s], [colS], ''));
+            pre.push(makeNode('Add', [colS, bias], outs, ''));
+          } else pre.push(makeNode('Mul', [rowS, q.s], outs, ''));
+          return pre;
+        }
         return [...pre, makeNode('DynamicQuantizeMatMul', [aIn, q.w, q.s, ...(bias ? ['', bias] : [])], n.output.map(rename), n.name ? `${n.name}_DynamicQuantizeMatMul` : '', [], 'com.microsoft')];
       }
-      return create(NodeProtoSchema, { ...n, name: nodeName(n.name), input: n.input.map(rename), output: n.output.map(rename) });
+      // A nested If/Loop/Scan (the model's own) reads the branch's names too.
+      return create(NodeProtoSchema, { ...n, name: nodeName(n.name), input: n.input.map(rename), output: n.output.map(rename), attribute: n.attribute.map((x) => renameOuterReads(x, rename)) });
     });
     return create(GraphProtoSchema, {
       name: `${g.name || 'main'}_${tag}`,
@@ -206,7 +275,7 @@ export function addInt8PrefillPath(model: ModelProto, opts: Int8PrefillOptions =
   g.initializer.push(...inits);
   for (const sm of smoothing.values()) g.initializer.push(sm.tensor);
   localizeSmallInitializers(g, ifNode);
-  return { layers: nbits.length, minRows, smoothedInputs: smoothing.size };
+  return { layers: converted.length, minRows, smoothedInputs: smoothing.size, activationScale: rowScale ? 'row' : 'tensor', keptMatMulNBits: nbits.length - converted.length };
 }
 
 /** Initializers up to this size that only the branches read are copied into them. */
@@ -246,7 +315,7 @@ function localizeSmallInitializers(g: GraphProto, ifNode: NodeProto): void {
  * (one Mul in the int8 branch) and multiplies the weight rows by s before they are rounded to int8, so
  * x·W is unchanged and both sides share the range.
  */
-function smoothingVectors(idx: GraphIndex, nbits: NodeProto[], rowMax: Map<NodeProto, Float32Array>, baseDir?: string): Map<string, { s: Float32Array; inv: string; tensor: TensorProto }> {
+function smoothingVectors(idx: GraphIndex, nbits: NodeProto[], rowMax: Map<NodeProto, Float32Array>, baseDir?: string, ranges?: Map<string, Float32Array>): Map<string, { s: Float32Array; inv: string; tensor: TensorProto }> {
   const out = new Map<string, { s: Float32Array; inv: string; tensor: TensorProto }>();
   const byInput = new Map<string, NodeProto[]>();
   for (const n of nbits) { const a = n.input[0]!; if (!byInput.has(a)) byInput.set(a, []); byInput.get(a)!.push(n); }
@@ -259,6 +328,11 @@ function smoothingVectors(idx: GraphIndex, nbits: NodeProto[], rowMax: Map<NodeP
   for (const [a, readers] of byInput) {
     const K = attrInt(readers[0]!, 'K', 0);
     if (readers.some((r) => attrInt(r, 'K', 0) !== K)) continue;
+    const measured = ranges?.get(a);
+    if (measured && measured.length === K) {
+      out.set(a, smoothingFrom(idx, out.size, measured, readers, rowMax));
+      continue;
+    }
     const p = idx.producer.get(a);
     if (!p || p.output[0] !== a) continue;
     let gamma: Float32Array | undefined, beta: Float32Array | undefined;
@@ -283,4 +357,24 @@ function smoothingVectors(idx: GraphIndex, nbits: NodeProto[], rowMax: Map<NodeP
     out.set(a, { s, inv, tensor: makeTensor(inv, DataType.FLOAT, [K], Float32Array.from(s, (v) => 1 / v)) });
   }
   return out;
+}
+
+/**
+ * SmoothQuant (α = 0.5) from measured ranges: s_k = √(max|x_k| / max_n |W_kn|); a channel that never
+ * moved (range 0) keeps s = 1.
+ */
+function smoothingFrom(idx: GraphIndex, id: number, act: Float32Array, readers: NodeProto[], rowMax: Map<NodeProto, Float32Array>): { s: Float32Array; inv: string; tensor: TensorProto } {
+  const K = act.length;
+  const s = new Float32Array(K);
+  const medianAct = Float32Array.from(act).sort()[K >> 1]! || 1;
+  for (let k = 0; k < K; k++) {
+    let wmax = 0;
+    for (const r of readers) wmax = Math.max(wmax, rowMax.get(r)![k]!);
+    // As in the norm-based estimate: a channel whose weights the int4 rounding zeroed carries nothing
+    // but would still set every row's scale — bring it down to the median range.
+    const v = act[k]! <= 0 ? 1 : wmax > 0 ? Math.sqrt(act[k]! / wmax) : act[k]! / medianAct;
+    s[k] = Math.min(1e4, Math.max(1e-4, v));
+  }
+  const inv = idx.unique(`i8.inv.${id}`);
+  return { s, inv, tensor: makeTensor(inv, DataType.FLOAT, [K], Float32Array.from(s, (v) => 1 / v)) };
 }

@@ -13,7 +13,7 @@ import { loadModel, parseModel, serializeModel, type LoadedModel } from '../../.
 import { clone, ModelProtoSchema, type ModelProto } from '../../../engine/onnx/proto';
 import { exportWeightOnly } from '../../../engine/export/matmulnbits';
 import { addInt8PrefillPath } from '../../../engine/export/int8-prefill';
-import { checkInt8Branch, INT8_BRANCH_ERROR_RATIO, INT8_BRANCH_ERROR_SLACK } from '../../../engine/export/int8-prefill-check';
+import { checkInt8Branch, measureInputRanges, INT8_BRANCH_ERROR_RATIO, INT8_BRANCH_ERROR_SLACK } from '../../../engine/export/int8-prefill-check';
 import { quantizeWeightOnly } from '../../../engine/quant/algorithms/run-weight-only';
 import { parseRecipe } from '../../../engine/pipeline/recipe';
 import { quantizeModel } from '../../../engine/pipeline/quantize';
@@ -48,12 +48,15 @@ describe.skipIf(!hasShared)('int8 prefill branch (moby-gpt, int4 g32 RTN)', () =
     nbitsOnly = serializeModel(exportWeightOnly(gpt.model, results, { format: 'matmulnbits', prefill: 'matmulnbits' }).model);
   });
 
-  it('wraps the blocks in If(rows < 2): MatMulNBits in the decode branch, DynamicQuantizeMatMul in the other, one int4 copy in the file', () => {
+  it('wraps the blocks in If(rows < 2): MatMulNBits in the decode branch, int8 MatMulInteger in the other, one int4 copy in the file', () => {
     const m = parseModel(withBranch);
     const { decode, prefill } = ifBranches(m);
     expect(ops(m.graph!, 'MatMulNBits')).toBe(0);
     expect(ops(decode, 'MatMulNBits')).toBe(25); // 6 × (merged qkv, o, fc, proj) + head
-    expect(ops(prefill, 'DynamicQuantizeMatMul')).toBe(25);
+    expect(ops(prefill, 'MatMulInteger')).toBe(25);
+    // one per-row quantization (ReduceMax) per distinct input, shared by the layers reading it
+    expect(ops(prefill, 'ReduceMax')).toBe(new Set(prefill.node.filter((n) => n.opType === 'MatMulInteger').map((n) => n.input[0])).size);
+    expect(ops(prefill, 'DynamicQuantizeMatMul')).toBe(0);
     expect(ops(prefill, 'MatMulNBits')).toBe(0);
     // the int8 branch keeps the original names (per-layer error inlines it and finds its tensors);
     // the decode branch's are suffixed, so names stay unique in the model
@@ -83,6 +86,16 @@ describe.skipIf(!hasShared)('int8 prefill branch (moby-gpt, int4 g32 RTN)', () =
     // 0.6–1.3 % relative L2 on these windows; the branch may be at most 2× MatMulNBits' own error.
     expect(viaNbits).toBeLessThan(0.03);
     expect(viaInt8).toBeLessThan(Math.max(2 * viaNbits, 0.02));
+  });
+
+  it('per-row activation scales track the int4 model closer than one scale per step', async () => {
+    // 256-token windows (a prompt): one scale per step has to cover every token's range
+    const ids = textWindows('val.txt', 2).data as BigInt64Array;
+    const ref = await logits(nbitsOnly, ids, [2, 256]);
+    const branch = (activationScale: 'row' | 'tensor') => { const m = parseModel(nbitsOnly); addInt8PrefillPath(m, { baseDir: gpt.baseDir, activationScale }); return serializeModel(m); };
+    const row = relL2(await logits(branch('row'), ids, [2, 256]), ref);
+    const tensor = relL2(await logits(branch('tensor'), ids, [2, 256]), ref);
+    expect(row).toBeLessThan(0.9 * tensor);
   });
 
   it('ORT folds the int8 weights when the session is created (nothing of the unpacking runs per step)', async () => {
@@ -125,6 +138,46 @@ describe.skipIf(!hasShared)('int8 prefill branch on the activation-outlier model
     // Unsmoothed, per-tensor int8 activations put this model at perplexity 5.7 (vs 4.15); smoothed it is
     // within a hair of the MatMulNBits path (measured 4.131 vs 4.149 on 128 windows).
     expect(pBranch).toBeLessThan(pNbits + 0.03);
+  });
+});
+
+describe.skipIf(!hasShared)('int8 prefill branch: smoothing from measured ranges and the tight guard', () => {
+  it('measures every MatMulNBits input; measured smoothing keeps the outlier model within the guard, zeroed rows included', async () => {
+    const { model, baseDir } = await loadModel(models.gptOutliers);
+    const layers = findLinearLayers(model, { opTypes: ['MatMul'], exclude: [] });
+    const results = rtnLayers(new Map(layers.map((l) => [l, layerWeightNK(model, baseDir, l)])), { bits: 4, symmetric: true, groupSize: 32 });
+    const nb = exportWeightOnly(model, results, { format: 'matmulnbits', prefill: 'matmulnbits' }).model;
+    const cal = { input_ids: textWindows('train.txt', 4) };
+    const ranges = (await measureInputRanges(nb, cal))!;
+    const inputs = new Set(nb.graph!.node.filter((n) => n.opType === 'MatMulNBits').map((n) => n.input[0]!));
+    expect(new Set(ranges.keys())).toEqual(inputs);
+    // the outlier channels (×40 behind the norms) show in the measured ranges
+    const ln = [...ranges].find(([k]) => /ln1/.test(k))![1];
+    expect(Math.max(...ln)).toBeGreaterThan(20 * [...ln].sort((a, b) => a - b)[ln.length >> 1]!);
+    const m = clone(ModelProtoSchema, nb);
+    const r = addInt8PrefillPath(m, { baseDir, inputRanges: ranges })!;
+    expect(r.smoothedInputs).toBe(inputs.size); // every input, not only the norm-fed ones
+    const check = (await checkInt8Branch(model, m, nb, cal))!;
+    // An outlier channel whose int4 weights are all zero must not keep its range (measured 0.93× with the
+    // median rule; 4.6× when such channels kept s = 1).
+    expect(check.errorInt8).toBeLessThan(INT8_BRANCH_ERROR_RATIO * check.errorMatMulNBits);
+  });
+
+  it('the guard keeps the per-row branch on moby-gpt and drops the per-step one (+0.0036 perplexity there)', async () => {
+    const { model, baseDir } = await loadModel(models.gpt);
+    const layers = findLinearLayers(model, { opTypes: ['MatMul'], exclude: [] });
+    const results = rtnLayers(new Map(layers.map((l) => [l, layerWeightNK(model, baseDir, l)])), { bits: 4, symmetric: true, groupSize: 32 });
+    const nb = exportWeightOnly(model, results, { format: 'matmulnbits', prefill: 'matmulnbits' }).model;
+    const cal = { input_ids: textWindows('train.txt', 4) };
+    const ranges = await measureInputRanges(nb, cal);
+    const verdict = async (activationScale: 'row' | 'tensor') => {
+      const m = clone(ModelProtoSchema, nb);
+      addInt8PrefillPath(m, { baseDir, inputRanges: activationScale === 'row' ? ranges : undefined, activationScale });
+      return (await checkInt8Branch(model, m, nb, cal))!;
+    };
+    // measured: per row 1.013× MatMulNBits' error, per step (data-free smoothing) 1.047×
+    expect((await verdict('row')).keep).toBe(true);
+    expect((await verdict('tensor')).keep).toBe(false);
   });
 });
 
