@@ -76,7 +76,7 @@ export function quantizeWeightInts(w: Float32Array, wq: WeightQuant): Int32Array
   for (let i = 0; i < w.length; i++) {
     const s = wq.slot[i]!;
     const q = rint(Math.fround(w[i]! / scale[s]!)) + zeroPoint[s]!;
-    out[i] = q < qmin ? qmin : q > qmax ? qmax : q;
+    out[i] = !(q >= qmin) ? qmin : q > qmax ? qmax : q; // NaN saturates low, as ORT's QuantizeLinear
   }
   return out;
 }
@@ -87,7 +87,7 @@ export function fakeQuantWeight(w: Float32Array, wq: WeightQuant, out: Float32Ar
   for (let i = 0; i < w.length; i++) {
     const s = wq.slot[i]!, sc = scale[s]!, z = zeroPoint[s]!;
     let q = rint(Math.fround(w[i]! / sc)) + z;
-    q = q < qmin ? qmin : q > qmax ? qmax : q;
+    q = !(q >= qmin) ? qmin : q > qmax ? qmax : q; // NaN saturates low, as ORT's QuantizeLinear
     out[i] = Math.fround((q - z) * sc);
   }
   return out;

@@ -32,7 +32,9 @@ function checkParams(n: number, dims: readonly number[], params: QuantParams, na
 /** One value, exactly as ONNX QuantizeLinear (float32 division, ties to even, saturation). */
 export function quantizeValue(x: number, scale: number, zeroPoint: number, qmin: number, qmax: number): number {
   const r = Math.fround(Math.fround(x) / scale);
-  if (Number.isNaN(r)) return Math.min(qmax, Math.max(qmin, zeroPoint)); // ORT maps NaN to the zero-point
+  // NaN saturates low: onnxruntime 1.30's CPU QuantizeLinear stores qmin for NaN whatever the zero point
+  // (int8, uint8, int4, uint4; test/engine/quant/math/nan-quantize.test.ts runs it), as the native kernels do.
+  if (Number.isNaN(r)) return qmin;
   const q = roundHalfEven(r) + zeroPoint;
   return q < qmin ? qmin : q > qmax ? qmax : q;
 }

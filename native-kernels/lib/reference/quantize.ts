@@ -17,7 +17,7 @@ export function scaleIndex(L: KernelLayout, i: number): number {
   return (o * groups + Math.floor(c / L.block)) * L.inner + j;
 }
 
-/** q = saturate(roundHalfEven(x / scale) + zp); the division is float32 (Math.fround), NaN maps to qmin. */
+/** q = saturate(roundHalfEven(x / scale) + zp); the division is float32 (Math.fround); NaN saturates to qmin, as onnxruntime 1.30 stores it (test/engine/quant/math/nan-quantize.test.ts). */
 export function quantizeOne(x: number, s: number, zp: number, qmin: number, qmax: number): number {
   let t = Math.fround(x / s);
   const lo = qmin - zp, hi = qmax - zp;

@@ -10,10 +10,10 @@ import { tensorToFloat32, tensorDims, tensorToTypedArray, DataType } from '../..
 import { models } from '../../../helpers/shared';
 
 describe('quantize / dequantize', () => {
-  it('saturates at the dtype bounds and maps NaN to the zero-point', () => {
+  it('saturates at the dtype bounds and maps NaN to qmin (as onnxruntime does; nan-quantize.test.ts)', () => {
     const p = computeQParams(-1, 1, { dtype: 'int8', scheme: 'symmetric' });
     const q = quantizeValues([1e9, -1e9, 2, -2, NaN], [5], p);
-    expect(Array.from(q)).toEqual([127, -128, 127, -128, 0]);
+    expect(Array.from(q)).toEqual([127, -128, 127, -128, -128]);
   });
 
   it('opset-21 blocked layout: parameter shape and element -> block index', () => {
