@@ -3,6 +3,7 @@ import { loadModel } from '../onnx/model-io';
 import { StudioError, quote } from '../errors';
 import { modelInputs } from '../pipeline/validate-inputs';
 import { planQdq } from '../export/qdq-plan';
+import { modelSupport } from '../pipeline/model-support';
 import { parseRecipe } from '../pipeline/recipe';
 import { detectHardware, describeHardware } from '../runtime/hardware';
 import { ACTIVATION_QUANT_OP_TYPES } from '../core/ops';
@@ -22,7 +23,13 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   }
   out.push(`  ops: ${[...counts].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   const plan = planQdq(model, parseRecipe({ opTypes: [...ACTIVATION_QUANT_OP_TYPES] }), argv[0]);
-  out.push(`  quantizable with the default recipe: ${plan.targets.length} node(s); left in float: ${plan.skipped.length}`);
+  // The plan sees op types; model-support adds what the writers refuse (float types) and what is quantized already.
+  const support = modelSupport(model, ['MatMul', 'Gemm', 'Conv', 'ConvTranspose'], true);
+  const refused = new Set(support.unsupported.map((u) => u.node));
+  const quantizable = plan.targets.filter((t) => !refused.has(t.node.name || t.node.output[0] || t.node.opType)).length;
+  out.push(`  quantizable with the default recipe: ${quantizable} node(s)${support.floatTypes.size ? ` (${[...support.floatTypes].join(', ')})` : ''}; left in float: ${plan.skipped.length + plan.targets.length - quantizable}`);
+  if (support.unsupported.length) out.push(`  not quantizable: ${support.unsupported.length} node(s): ${support.unsupported[0]!.reason}`);
+  if (support.quantizedOps.size) out.push(`  already quantized: ${[...support.quantizedOps].map(([k, v]) => `${v} ${k}`).join(', ')}`);
   out.push(`  this machine: ${describeHardware(detectHardware())}`);
   process.stdout.write(out.join('\n') + '\n');
   return 0;

@@ -7,7 +7,8 @@
 // embeddings) keeps the float original; Gemm's bias/alpha/beta become an Add / folded scales; MatMuls reading
 // Transpose(W) need no transpose (MatMulNBits stores [N, K] anyway).
 import { create, clone, ModelProtoSchema, NodeProtoSchema, AttributeProtoSchema, AttributeType, OperatorSetIdProtoSchema, type ModelProto, type NodeProto, type TensorProto, type GraphProto } from '../onnx/proto';
-import { DataType, makeTensor, tensorToFloat32 } from '../onnx/tensor';
+import { DataType, makeTensor, makeFloatTensor, tensorToFloat32 } from '../onnx/tensor';
+import { elementTypes, FLOAT_TYPES } from '../onnx/elem-types';
 import { StudioError, quote } from '../errors';
 import { upgradeOpset } from '../onnx/opset';
 import { attrFloat, attrInt } from '../quant/algorithms/linear-layers';
@@ -64,9 +65,12 @@ export function exportWeightOnly(model: ModelProto, results: WeightOnlyLayerResu
   }
   else ensureOpset(m, 'com.microsoft', 1);
 
+  // Scales in the weight's own float type: a float16 model keeps float16 activations (MatMulNBits T1).
+  const types = elementTypes(m);
   for (const r of results) {
     const { rows: N, cols: K } = r.layer;
     const base = r.layer.weight.replace(/[^A-Za-z0-9_.]/g, '_');
+    const ft = FLOAT_TYPES.has(types.get(r.layer.weight) ?? 0) ? types.get(r.layer.weight)! : DataType.FLOAT;
     if (opts.format === 'matmulnbits') {
       const p = packMatMulNBits(r);
       const bName = uniq(`${base}_Q4`), sName = uniq(`${base}_scales`);
@@ -87,14 +91,14 @@ export function exportWeightOnly(model: ModelProto, results: WeightOnlyLayerResu
               const ct = g.initializer.find((t) => t.name === c);
               if (!ct) throw new StudioError('UNSUPPORTED_OP', `Gemm ${quote(node.name)}: beta ${quote(beta)} with a non-constant C cannot be exported to MatMulNBits.`);
               c = uniq(`${c}_beta`);
-              newInits.push(makeTensor(c, DataType.FLOAT, ct.dims.map(Number), tensorToFloat32(ct, opts.baseDir).map((v) => v * beta)));
+              newInits.push(makeFloatTensor(c, ft, ct.dims.map(Number), tensorToFloat32(ct, opts.baseDir).map((v) => v * beta)));
             }
             addBias = c;
             outName = uniq(`${node.output[0]}_nobias`);
           }
         }
         const scaleName = scales === p.scales ? sName : uniq(`${base}_scales_alpha`);
-        if (!newInits.some((t) => t.name === scaleName)) newInits.push(makeTensor(scaleName, DataType.FLOAT, [N * p.nBlocks], scales));
+        if (!newInits.some((t) => t.name === scaleName)) newInits.push(makeFloatTensor(scaleName, ft, [N * p.nBlocks], scales));
         if (zName && !newInits.some((t) => t.name === zName)) newInits.push(makeTensor(zName, DataType.UINT8, [p.zeroPoints!.length], p.zeroPoints!));
         const mm = create(NodeProtoSchema, {
           name: uniq(`${node.name || 'MatMul'}_MatMulNBits`), opType: 'MatMulNBits', domain: 'com.microsoft',
@@ -120,7 +124,7 @@ export function exportWeightOnly(model: ModelProto, results: WeightOnlyLayerResu
       const qName = uniq(`${base}_q`), sName = uniq(`${base}_scale`), zName = uniq(`${base}_zero_point`), wName = uniq(`${base}_dq`);
       newInits.push(makeTensor(qName, dtype, [K, N], qKN));
       const perChannel = gs === 0;
-      newInits.push(makeTensor(sName, DataType.FLOAT, perChannel ? [N] : [nG, N], sT));
+      newInits.push(makeFloatTensor(sName, ft, perChannel ? [N] : [nG, N], sT));
       newInits.push(makeTensor(zName, dtype, perChannel ? [N] : [nG, N], zT));
       const dq = create(NodeProtoSchema, {
         name: uniq(`${base}_DequantizeLinear`), opType: 'DequantizeLinear', input: [qName, sName, zName], output: [wName],

@@ -4,7 +4,8 @@
 // producer, read by every consumer, which is the pattern ORT fuses into QLinearConv / QLinearMatMul /
 // MatMulIntegerToFloat. The model is edited in place.
 import { DataType, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from '../onnx/proto';
-import { makeTensor, tensorToFloat32, tensorDims, type TypedArray } from '../onnx/tensor';
+import { makeTensor, makeFloatTensor, tensorToFloat32, tensorDims, halfToFloat, floatToHalf, bfloat16ToFloat, floatToBfloat16, type TypedArray } from '../onnx/tensor';
+import { elementTypes, FLOAT_TYPES } from '../onnx/elem-types';
 import type { ActivationDType, Recipe, WeightDType } from '../pipeline/recipe';
 import { dtypeInfo } from '../core/dtypes';
 import type { QuantizedNodeInfo } from '../pipeline/report';
@@ -34,6 +35,13 @@ function intArray(dataType: number, values: ArrayLike<number>): TypedArray {
   return Int32Array.from(values);
 }
 
+/** `v` as a scale of float type `type` stores it (the int32 bias must divide by the stored scale). */
+function asStored(type: number, v: number): number {
+  if (type === DataType.FLOAT16) return halfToFloat(floatToHalf(v));
+  if (type === DataType.BFLOAT16) return bfloat16ToFloat(floatToBfloat16(v));
+  return Math.fround(v);
+}
+
 export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string, { min: number; max: number }>, recipe: Recipe, baseDir?: string): RewriteResult {
   const w = recipe.weights;
   const a = recipe.activations;
@@ -41,7 +49,12 @@ export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string,
   const grouped = typeof w.granularity === 'object' ? w.granularity.group : 0;
   // Float-side cleanup ORT does not do for us, before any index is built (see qdq-gelu.ts).
   const fusedGelu = a ? fuseTanhGelu(model, new Set([...plan.activations.keys(), ...plan.activations.values()]), baseDir) : 0;
-  const needOpset = fourBit(w.dtype) || grouped ? 21 : 13;
+  // Scales take the float type of the value they dequantize to (float16 models stay float16, mixed
+  // graphs per value); Q/DQ with non-float32 scales need opset 19.
+  const types = elementTypes(model);
+  const floatOf = (name: string): number => { const t = types.get(name); return t !== undefined && FLOAT_TYPES.has(t) ? t : DataType.FLOAT; };
+  const narrowFloats = [...plan.activations.keys(), ...plan.targets.map((t) => t.node.input[t.weightInput ?? 0] ?? '')].some((x) => floatOf(x) !== DataType.FLOAT);
+  const needOpset = fourBit(w.dtype) || grouped ? 21 : narrowFloats ? 19 : 13;
   if (onnxOpset(model) < needOpset) upgradeOpset(model, needOpset);
   const g = model.graph!;
   const indexes = graphIndexes(model);
@@ -50,6 +63,9 @@ export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string,
   // The plan's targets point at graphs of the model as planned; the opset upgrade keeps node objects.
   const heads = new Map<GraphProto, NodeProto[]>(indexes.map((i) => [i.graph, []]));
   const newInits: TensorProto[] = [];
+  // A quantized weight lives in the graph of the DequantizeLinear reading it: ORT's weight fusions
+  // (DQ -> MatMulNBits, QLinear*) look for constant initializers in the node's own graph only.
+  const initsOf = (graph: GraphProto): TensorProto[] => (graph === g ? newInits : graph.initializer);
   const quantized: QuantizedNodeInfo[] = [];
 
   // Activation parameters, one per source tensor.
@@ -84,7 +100,7 @@ export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string,
       if (t.padChannelsTo) dims.splice(0, dims.length, ...padInputChannels(q, dims, t.padChannelsTo));
       const dt = qType(w.dtype);
       const qn = idx.unique(`${name}_quantized`), sn = idx.unique(`${name}_scale`), zn = idx.unique(`${name}_zero_point`), out = idx.unique(`${name}_DequantizeLinear_Output`);
-      newInits.push(makeTensor(qn, dt, dims, intArray(dt, q.values)), makeTensor(sn, DataType.FLOAT, q.paramDims, q.scales), makeTensor(zn, dt, q.paramDims, intArray(dt, q.zeroPoints)));
+      initsOf(t.graph).push(makeTensor(qn, dt, dims, intArray(dt, q.values)), makeFloatTensor(sn, floatOf(name), q.paramDims, q.scales), makeTensor(zn, dt, q.paramDims, intArray(dt, q.zeroPoints)));
       const attrs = q.axis !== undefined ? [intAttr('axis', q.axis), ...(q.blockSize ? [intAttr('block_size', q.blockSize)] : [])] : [];
       heads.get(t.graph)!.push(makeNode('DequantizeLinear', [qn, sn, zn], [out], idx.unique(`${name}_DequantizeLinear`), attrs));
       entry = { out, scales: q.scales, perChannel: q.axis !== undefined && !q.blockSize, ...(t.padChannelsTo ? { padded: { rank: dims.length, cin: origCin } } : {}) };
@@ -110,12 +126,12 @@ export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string,
         const sIn = paramsOf(actIn).scale;
         const scales = new Float32Array(bias.length), q = new Int32Array(bias.length);
         for (let c = 0; c < bias.length; c++) {
-          const s = Math.fround(sIn * (entry.perChannel ? entry.scales[c]! : entry.scales[0]!));
+          const s = asStored(floatOf(n.input[t.weightInput]!), sIn * (entry.perChannel ? entry.scales[c]! : entry.scales[0]!));
           scales[c] = s > 0 ? s : 1;
           q[c] = Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, roundHalfEven(bias[c]! / scales[c]!)));
         }
         const qn = idx.unique(`${bName}_quantized`), sn = idx.unique(`${bName}_scale`), zn = idx.unique(`${bName}_zero_point`), out = idx.unique(`${bName}_DequantizeLinear_Output`);
-        newInits.push(makeTensor(qn, DataType.INT32, [bias.length], q), makeTensor(sn, DataType.FLOAT, [bias.length], scales), makeTensor(zn, DataType.INT32, [bias.length], new Int32Array(bias.length)));
+        initsOf(t.graph).push(makeTensor(qn, DataType.INT32, [bias.length], q), makeFloatTensor(sn, floatOf(bName), [bias.length], scales), makeTensor(zn, DataType.INT32, [bias.length], new Int32Array(bias.length)));
         heads.get(t.graph)!.push(makeNode('DequantizeLinear', [qn, sn, zn], [out], idx.unique(`${bName}_DequantizeLinear`), [intAttr('axis', 0)]));
         n.input[t.biasInput] = out;
       }
@@ -146,7 +162,7 @@ export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string,
     for (const tensor of plan.activations.keys()) {
       const p = paramsOf(tensor);
       const sn = idx.unique(`${tensor}_scale`), zn = idx.unique(`${tensor}_zero_point`);
-      newInits.push(makeTensor(sn, DataType.FLOAT, [], Float32Array.of(p.scale)), makeTensor(zn, at, [], intArray(at, [p.zeroPoint ?? qmin])));
+      newInits.push(makeFloatTensor(sn, floatOf(tensor), [], [p.scale]), makeTensor(zn, at, [], intArray(at, [p.zeroPoint ?? qmin])));
       const qo = idx.unique(`${tensor}_QuantizeLinear_Output`), dqo = idx.unique(`${tensor}_DequantizeLinear_Output`);
       const pair = [makeNode('QuantizeLinear', [tensor, sn, zn], [qo], idx.unique(`${tensor}_QuantizeLinear`))];
       let dqIn = qo;
@@ -202,7 +218,7 @@ export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string,
       const c = m.opType === 'Div' ? 1 / c0 : c0;
       if (!(c > 0) || !Number.isFinite(c)) continue;
       const sn = idx.unique(`${x}_scale_folded`), dqo = idx.unique(`${x}_scaled_DequantizeLinear_Output`);
-      newInits.push(makeTensor(sn, DataType.FLOAT, [], Float32Array.of(Math.fround(paramsOf(x).scale * c))));
+      newInits.push(makeFloatTensor(sn, floatOf(x), [], [Math.fround(paramsOf(x).scale * c)]));
       after.get(x)!.push(makeNode('DequantizeLinear', [q.qo, sn, q.zn], [dqo], idx.unique(`${x}_scaled_DequantizeLinear`)));
       override(t.node, 0, dqo);
       t.node.output[0] = m.output[0]!;

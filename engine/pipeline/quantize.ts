@@ -16,6 +16,7 @@ import type { ActivationSpec, Recipe } from './recipe';
 import type { QuantizeReport } from './report';
 import { assertFiniteInputs } from '../data/finite';
 import { validateInputs } from './validate-inputs';
+import { checkModelSupport } from './model-support';
 import { createSession, withModelFolder } from '../runtime/session';
 import { sampleCount } from '../runtime/batching';
 import { runCalibration } from '../quant/calibration/run-calibration';
@@ -97,6 +98,8 @@ async function quantizeModelInFolder(o: QuantizeOptions): Promise<QuantizeReport
   await timed('load', async () => { const s = await createSession(serializeModel(loaded.model), { device: 'cpu', source: o.modelPath, optimization: 'disabled' }); await s.release(); });
   // Weight-only recipes need no data; anything given is still checked.
   const validated = recipe.activations !== null || Object.keys(o.inputs).length > 0 ? validateInputs(loaded.model, o.inputs, o.modelPath, o.inputSources) : undefined;
+  // Already-quantized models and float types the writers cannot handle: refused before any calibration.
+  const supportNotices = checkModelSupport(loaded.model, recipe.opTypes, recipe.activations !== null, o.modelPath);
   // NaN/Inf data would calibrate NaN scales and report meaningless metrics: refused here, for every caller.
   assertFiniteInputs(o.inputs, o.inputSources);
   // Every figure is measured apart from calibration/training: on --eval-data, else on a held-out split.
@@ -108,7 +111,7 @@ async function quantizeModelInFolder(o: QuantizeOptions): Promise<QuantizeReport
     sizeBytes: { original: (await stat(o.modelPath)).size, quantized: 0 }, layers: [], notices: [],
     device: { requested: recipe.device, used: 'cpu' },
   };
-  report.notices.push(...(validated?.notices ?? []));
+  report.notices.push(...(validated?.notices ?? []), ...supportNotices);
   const st: PipelineState = { model: clone(ModelProtoSchema, loaded.model), original: loaded.model, baseDir: loaded.baseDir, recipe, inputs: o.inputs, labels: o.labels, report, ctx };
 
   const folded = foldConvBatchNorm(st.model, st.baseDir);

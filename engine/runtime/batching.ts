@@ -2,6 +2,7 @@
 import * as ort from 'onnxruntime-node';
 import type { NpyArray, NpyData } from '../data/npy';
 import { StudioError, quote } from '../errors';
+import { halfToFloat, bfloat16ToFloat } from '../onnx/tensor';
 
 export function batchRanges(total: number, batchSize: number): [number, number][] {
   const out: [number, number][] = [];
@@ -113,4 +114,18 @@ export function sampleCount(inputs: Record<string, NpyArray>): number {
     return c.perSample && c.batchAxis !== undefined ? [a.shape[c.batchAxis]!] : [];
   });
   return counts.length ? Math.min(...counts) : 0;
+}
+
+/** A float tensor's values as float32 (float16 / bfloat16 activations widened exactly); undefined
+ *  for non-float tensors, which have no range to calibrate. */
+export function floatValues(v: ort.Tensor): Float32Array | undefined {
+  if (v.type === 'float32') return v.data as Float32Array;
+  if (v.type === 'float64') return Float32Array.from(v.data as Float64Array);
+  if (v.type === 'float16') {
+    const d = v.data as ArrayLike<number>;
+    // onnxruntime-node hands float16 as raw bits (Uint16Array), or as Float16Array where the runtime has one.
+    return d instanceof Uint16Array ? Float32Array.from(d, halfToFloat) : Float32Array.from(d);
+  }
+  if ((v.type as string) === 'bfloat16') return Float32Array.from(v.data as Uint16Array, bfloat16ToFloat);
+  return undefined;
 }

@@ -59,7 +59,7 @@ export function findLinearLayers(model: ModelProto, sel: LinearSelection): Linea
       kn = false;
     }
     const t = inits.get(wName)!;
-    if (t.dataType !== DataType.FLOAT) continue;
+    if (t.dataType !== DataType.FLOAT && t.dataType !== DataType.FLOAT16) continue; // float16: MatMulNBits takes float16 scales
     const dims = tensorDims(t);
     if (dims.length !== 2) continue;
     if (n.opType === 'Gemm') {

@@ -4,7 +4,7 @@
 //   norm's Mul(·, w) / Add(·, b); otherwise an explicit Mul(X, 1/s) is inserted before the layers.
 // s multiplies the rows k of every reading layer's weight (MatMul [K, N] layout).
 import { create, NodeProtoSchema, type ModelProto, type NodeProto, type TensorProto } from '../../onnx/proto';
-import { DataType, makeTensor, tensorDims, tensorToFloat32 } from '../../onnx/tensor';
+import { DataType, makeTensor, makeFloatTensor, tensorDims, tensorToFloat32 } from '../../onnx/tensor';
 import type { LinearLayer } from './linear-layers';
 
 export type Absorber =
@@ -63,7 +63,7 @@ function divideInit(model: ModelProto, name: string, s: Float32Array, baseDir?: 
   const v = tensorToFloat32(t, baseDir);
   const K = s.length;
   for (let j = 0; j < v.length; j++) v[j] = v[j]! / s[j % K]!;
-  g.initializer[i] = makeTensor(name, DataType.FLOAT, tensorDims(t), v);
+  g.initializer[i] = makeFloatTensor(name, t.dataType, tensorDims(t), v); // keeps a float16 model float16
 }
 
 /**
@@ -85,7 +85,8 @@ export function applyInputScale(model: ModelProto, x: string, layers: LinearLaye
     let base = `${x}_smooth`;
     for (let i = 1; names.has(base); i++) base = `${x}_smooth_${i}`;
     const inv = s.map((v) => 1 / v);
-    g.initializer.push(makeTensor(`${base}_inv_s`, DataType.FLOAT, [K], inv));
+    const wt = g.initializer.find((t) => t.name === layers[0]?.weight)?.dataType ?? DataType.FLOAT;
+    g.initializer.push(makeFloatTensor(`${base}_inv_s`, wt, [K], inv));
     const mul = create(NodeProtoSchema, { name: `${base}_Mul`, opType: 'Mul', input: [x, `${base}_inv_s`], output: [base] });
     const layerNodes = new Set(layers.flatMap((l) => l.nodes));
     let first = g.node.length;
@@ -99,7 +100,7 @@ export function applyInputScale(model: ModelProto, x: string, layers: LinearLaye
     // Stored [K, N] (kn) or [N, K].
     if (l.kn) { for (let k = 0; k < K; k++) for (let n = 0; n < l.rows; n++) v[k * l.rows + n]! *= s[k]!; }
     else { for (let n = 0; n < l.rows; n++) for (let k = 0; k < K; k++) v[n * K + k]! *= s[k]!; }
-    g.initializer[i] = makeTensor(l.weight, DataType.FLOAT, tensorDims(t), v);
+    g.initializer[i] = makeFloatTensor(l.weight, t.dataType, tensorDims(t), v);
   }
   return abs;
 }

@@ -6,7 +6,7 @@ import type { ModelProto } from '../../onnx/proto';
 import { serializeModel } from '../../onnx/model-io';
 import type { NpyArray } from '../../data/npy';
 import { createSession, type Device } from '../../runtime/session';
-import { feedsFor, sampleCount, runSize, wholeRuns } from '../../runtime/batching';
+import { feedsFor, sampleCount, runSize, wholeRuns, floatValues } from '../../runtime/batching';
 import { throwIfCancelled, type WorkContext } from '../../jobs/progress';
 import { addGraphOutputs } from './augment';
 import { inlineTakenBranches } from './inline-branches';
@@ -68,9 +68,10 @@ export async function runCalibration(model: ModelProto, tensors: readonly string
       for (const t of tensors) {
         const v = out[t];
         if (!v) throw new StudioError('INTERNAL', `Calibration run returned no value for tensor ${quote(t)}.`);
-        if (v.type !== 'float32') continue;
-        bytes += (v.data as Float32Array).byteLength;
-        collectors.get(t)!.update(v.data as Float32Array);
+        const values = floatValues(v);
+        if (!values) continue;
+        bytes += values.byteLength;
+        collectors.get(t)!.update(values);
       }
       for (const v of Object.values(out)) v.dispose?.();
       const n = end - done;
