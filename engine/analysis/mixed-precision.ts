@@ -1,1 +1,265 @@
-export interface MixedPrecisionReport { met: boolean; summary?: string[] }
+// Automatic mixed precision for a recipe "target": the cheapest per-layer assignment (model size
+// first, then latency) among the recipe's dtype, int8 and float — for weights, and quantized or float
+// for activation tensors — that meets the target on the evaluation data.
+//
+// Search (greedy, from the sensitivity ranking):
+//   1. prepare once (one calibration / one GPTQ-AWQ-RTN run), evaluate the fully quantized model;
+//   2. rank units by their isolated error (only that unit quantized), ties by how much leaving it alone
+//      in float repairs the metric (both measured in parallel in the pool);
+//   3. raise units in that order one level (recipe dtype -> int8 -> float; activation -> float),
+//      evaluating `pool size` candidate prefixes at once, until the target holds;
+//   4. lower raised units back one at a time, cheapest saving last, keeping each step that still meets.
+// Every decision and the metric after it is reported. At least one weighted layer stays quantized. If
+// nothing meets the target, the best assignment found is returned and the report says so.
+//
+// Levels available: QDQ recipes choose recipe dtype or float per weight (int8 is the default dtype);
+// weight-only recipes choose recipe dtype or float, because the MatMulNBits export writes one bit
+// width for every layer (raised layers are left in float, i.e. excluded, and the report says so).
+import type { Recipe } from '../pipeline/recipe';
+import type { QdqPlan } from '../export/qdq-plan';
+import type { EvaluationData, EvaluationInfo } from '../eval/eval-data';
+import type { OutputScores } from '../eval/output-scores';
+import { StudioError, quote } from '../errors';
+import { subProgress, type WorkContext } from '../jobs/progress';
+import { prepareAnalysis, allQuantized, type AnalysisUnit, type PreparedAnalysis } from './prepare';
+import type { LayerPrecision, VariantTask } from './variant-task';
+import { VariantPool, defaultConcurrency } from './pool';
+import { unitTasks, summarize, type ScoreSummary } from './sensitivity';
+import { badness, meetsTarget, metricValue, targetUnmeasurable, describeMetric, describeTarget, type AccuracyTarget } from './target';
+import type { NpyArray } from '../data/npy';
+
+export type UnitLevel = LayerPrecision | 'quantized';
+
+export interface PrecisionDecision {
+  step: 'raise' | 'lower back' | 'kept';
+  kind: AnalysisUnit['kind'];
+  name: string;
+  opType?: string;
+  from: UnitLevel;
+  to: UnitLevel;
+  /** The target metric after this decision (SQNR dB, top-1 drop, perplexity increase). */
+  metricAfter: number;
+  met: boolean;
+}
+
+export interface MixedPrecisionReport {
+  target: AccuracyTarget;
+  met: boolean;
+  /** On the evaluation data, for the chosen assignment (the search's own figure). */
+  achieved: ScoreSummary & { metric: number; description: string };
+  /** The fully quantized model's figure, where the search started. */
+  start: { metric: number; description: string };
+  /** Per unit: the level chosen. */
+  assignment: { kind: AnalysisUnit['kind']; name: string; opType?: string; level: UnitLevel }[];
+  decisions: PrecisionDecision[];
+  /** Weight params at each level, and the estimated weight bytes vs all-float. */
+  cost: { bytes: number; fp32Bytes: number; floatActivations: number };
+  evaluation: EvaluationInfo;
+  evaluations: number;
+  timing: { wallMs: number; cpuMs: number; workers: number };
+  notices: string[];
+  /** Lines for the CLI summary. */
+  summary: string[];
+  /** The final model measured by the pipeline after export (filled in by the pipeline's evaluation). */
+  final?: { metric: number; met: boolean; description: string };
+}
+
+export interface MixedPrecisionResult {
+  report: MixedPrecisionReport;
+  /** The recipe to export with (weight-only: float layers added to "exclude"). */
+  recipe: Recipe;
+  /** QDQ: weights left float and activation tensors left float, applied to the pipeline's plan. */
+  floatWeights: string[];
+  floatActivations: string[];
+}
+
+/** Bytes per weight parameter at a level: the recipe dtype's bits plus its scales, int8, float. */
+function bytesPerParam(recipe: Recipe, level: UnitLevel): number {
+  if (level === 'float') return 4;
+  const bits = level === 'int8' ? 8 : recipe.weights.dtype === 'int3' ? 3 : recipe.weights.dtype.endsWith('4') ? 4 : 8;
+  const g = typeof recipe.weights.granularity === 'object' ? recipe.weights.granularity.group : 0;
+  return bits / 8 + (g ? 4 / g : 0); // one float scale per group (per channel: negligible)
+}
+
+export async function searchMixedPrecision(o: {
+  modelPath: string; recipe: Recipe; target: AccuracyTarget; inputs: Record<string, NpyArray>; evaluation: EvaluationData;
+  concurrency?: number; ctx?: WorkContext;
+}): Promise<MixedPrecisionResult> {
+  const t0 = performance.now(), c0 = process.cpuUsage();
+  const { target, recipe } = o;
+  const p: PreparedAnalysis = await prepareAnalysis({
+    modelPath: o.modelPath, recipe: { ...recipe, target: undefined } as Recipe, inputs: o.inputs,
+    evalInputs: o.evaluation.inputs, evalLabels: o.evaluation.labels, evaluationInfo: o.evaluation.info, ctx: subProgress(o.ctx, 'target', 0, 0.2),
+  });
+  const notices = [...p.notices];
+  const levels = (u: AnalysisUnit): UnitLevel[] => (u.kind === 'activation' ? ['quantized', 'float'] : ['recipe', 'float']);
+  if (p.shared.mode === 'weight-only') notices.push('Raised layers are left in float (excluded): the weight-only export writes one bit width for every MatMulNBits layer, so an int8 step is not offered.');
+  const level = new Map<AnalysisUnit, number>(p.units.map((u) => [u, 0]));
+  const taskOf = (id: string, lv: Map<AnalysisUnit, number>): VariantTask => {
+    const weights: Record<string, LayerPrecision> = {};
+    const activations: string[] = [];
+    for (const u of p.units) {
+      const l = levels(u)[lv.get(u)!]!;
+      if (u.kind === 'weight') weights[u.name] = l as LayerPrecision;
+      else if (l === 'quantized') activations.push(u.name);
+    }
+    return { id, weights, activations };
+  };
+  const pool = new VariantPool(p.shared, Math.max(1, Math.min(o.concurrency ?? defaultConcurrency(), p.units.length * 2)));
+  let evaluations = 0;
+  const run = async (tasks: VariantTask[]) => { evaluations += tasks.length; return pool.run(tasks, { ctx: o.ctx }); };
+  const decisions: PrecisionDecision[] = [];
+  try {
+    const [start] = await run([{ id: 'all', ...allQuantized(p) }]);
+    const why = targetUnmeasurable(start!.scores, target);
+    if (why) throw new StudioError('BAD_RECIPE', `Recipe target ${quote(target)} cannot be measured on ${p.evaluation.description}: ${why}.`);
+    let best = { scores: start!.scores, lv: new Map(level) };
+    let current = start!.scores;
+    const startInfo = { metric: metricValue(start!.scores, target.metric), description: describeMetric(start!.scores, target.metric) };
+    if (!meetsTarget(current, target)) {
+      // 2. rank by isolated error, ties by "only float" repair.
+      o.ctx?.onProgress?.({ stage: 'target', fraction: 0.25, message: `ranking ${p.units.length} unit(s) by sensitivity` });
+      const ranked = await rankUnits(p, run, target);
+      // 3. raise, one level at a time in rank order; `pool.size` prefixes evaluated at once.
+      const raised: AnalysisUnit[] = [];
+      const queue: AnalysisUnit[] = [];
+      for (let pass = 1; pass < 3 && !meetsTarget(current, target); pass++) {
+        queue.push(...ranked.filter((u) => levels(u).length > pass && level.get(u) === pass - 1));
+        while (queue.length && !meetsTarget(current, target)) {
+          // At least one weight stays quantized: an all-float "assignment" is no quantization at all.
+          const quantizedWeights = p.units.filter((u) => u.kind === 'weight' && levels(u)[level.get(u)!] !== 'float');
+          const last = quantizedWeights.length === 1 ? quantizedWeights[0] : undefined;
+          const batch = queue.splice(0, Math.max(1, pool.size)).filter((u) => u !== last || levels(u)[level.get(u)! + 1] !== 'float');
+          if (batch.length === 0) continue;
+          const wouldBeFloat = batch.filter((u) => u.kind === 'weight' && levels(u)[level.get(u)! + 1] === 'float');
+          if (quantizedWeights.length - wouldBeFloat.length < 1) batch.splice(batch.indexOf(wouldBeFloat[wouldBeFloat.length - 1]!), 1);
+          if (batch.length === 0) continue;
+          const candidates = batch.map((_, i) => {
+            const lv = new Map(level);
+            for (const u of batch.slice(0, i + 1)) lv.set(u, lv.get(u)! + 1);
+            return { lv, task: taskOf(`raise-${evaluations}-${i}`, lv) };
+          });
+          const res = await run(candidates.map((c) => c.task));
+          let take = res.findIndex((r) => meetsTarget(r.scores, target));
+          if (take < 0) take = res.length - 1;
+          for (let i = 0; i <= take; i++) {
+            const u = batch[i]!;
+            decisions.push({ step: 'raise', kind: u.kind, name: u.name, ...(u.opType ? { opType: u.opType } : {}), from: levels(u)[level.get(u)!]!, to: levels(u)[level.get(u)! + 1]!, metricAfter: metricValue(res[i]!.scores, target.metric), met: meetsTarget(res[i]!.scores, target) });
+            level.set(u, level.get(u)! + 1);
+            raised.push(u);
+          }
+          queue.unshift(...batch.slice(take + 1));
+          current = res[take]!.scores;
+          if (badness(current, target.metric) < badness(best.scores, target.metric)) best = { scores: current, lv: new Map(level) };
+          o.ctx?.onProgress?.({ stage: 'target', fraction: 0.3 + 0.5 * Math.min(1, raised.length / Math.max(1, ranked.length)), message: `${raised.length} unit(s) raised, ${describeMetric(current, target.metric)}` });
+        }
+      }
+      if (meetsTarget(current, target)) {
+        best = { scores: current, lv: new Map(level) };
+        // 4. lower back: the most expensive savings first (largest weights), then the rest.
+        const order = [...new Set(raised)].sort((a, b) => (b.params ?? 0) - (a.params ?? 0));
+        for (const u of order) {
+          if (level.get(u)! === 0) continue;
+          const lv = new Map(level);
+          lv.set(u, lv.get(u)! - 1);
+          const [r] = await run([taskOf(`lower-${evaluations}`, lv)]);
+          const ok = meetsTarget(r!.scores, target);
+          // 'kept': lowering it (from -> to) missed the target; metricAfter is what the lowered model gave.
+          decisions.push({ step: ok ? 'lower back' : 'kept', kind: u.kind, name: u.name, ...(u.opType ? { opType: u.opType } : {}), from: levels(u)[level.get(u)!]!, to: levels(u)[level.get(u)! - 1]!, metricAfter: metricValue(r!.scores, target.metric), met: ok });
+          if (ok) { level.set(u, lv.get(u)!); current = r!.scores; best = { scores: current, lv: new Map(level) }; }
+        }
+      }
+    }
+    const met = meetsTarget(best.scores, target);
+    const assignment = p.units.map((u) => ({ kind: u.kind, name: u.name, ...(u.opType ? { opType: u.opType } : {}), level: levels(u)[best.lv.get(u)!]! }));
+    const weightUnits = p.units.filter((u) => u.kind === 'weight');
+    const bytes = weightUnits.reduce((s, u) => s + (u.params ?? 0) * bytesPerParam(recipe, levels(u)[best.lv.get(u)!]!), 0);
+    const fp32Bytes = weightUnits.reduce((s, u) => s + (u.params ?? 0) * 4, 0);
+    const floatWeights = assignment.filter((a) => a.kind === 'weight' && a.level === 'float').map((a) => a.name);
+    const floatActivations = assignment.filter((a) => a.kind === 'activation' && a.level === 'float').map((a) => a.name);
+    const cpu = process.cpuUsage(c0);
+    const report: MixedPrecisionReport = {
+      target, met,
+      achieved: { ...summarize(best.scores), metric: metricValue(best.scores, target.metric), description: describeMetric(best.scores, target.metric) },
+      start: startInfo, assignment, decisions,
+      cost: { bytes, fp32Bytes, floatActivations: floatActivations.length },
+      evaluation: p.evaluation, evaluations, timing: { wallMs: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000, workers: pool.size }, notices, summary: [],
+    };
+    report.summary = summaryLines(report, floatWeights, floatActivations);
+    // Weight-only: float layers are excluded from the export (every node that reads the weight).
+    const layerNodes = new Map(p.shared.layers.map((l) => [l.node, l.nodes]));
+    const exclude = p.shared.mode === 'weight-only' ? [...new Set([...recipe.exclude, ...floatWeights.flatMap((n) => layerNodes.get(n) ?? [n])])] : recipe.exclude;
+    return { report, recipe: { ...recipe, exclude }, floatWeights: p.shared.mode === 'qdq' ? floatWeights : [], floatActivations };
+  } finally {
+    await pool.close();
+  }
+}
+
+/** Units, most worth raising first: isolated error, then what leaving each alone in float repairs. */
+async function rankUnits(p: PreparedAnalysis, run: (t: VariantTask[]) => Promise<{ id: string; scores: OutputScores }[]>, target: AccuracyTarget): Promise<AnalysisUnit[]> {
+  const tasks = p.units.flatMap((u) => unitTasks(p, u));
+  const res = new Map((await run(tasks)).map((r) => [r.id, r.scores]));
+  const key = (u: AnalysisUnit) => ({
+    repair: -badness(res.get(`f:${u.kind}:${u.name}`)!, target.metric),
+    isolated: badness(res.get(`q:${u.kind}:${u.name}`)!, target.metric),
+  });
+  const keys = new Map(p.units.map((u) => [u, key(u)]));
+  const cmp = (x: number, y: number) => (x === y ? 0 : x > y ? -1 : 1); // descending, Infinity-safe
+  return [...p.units].sort((a, b) => cmp(keys.get(a)!.isolated, keys.get(b)!.isolated) || cmp(keys.get(a)!.repair, keys.get(b)!.repair));
+}
+
+function summaryLines(r: MixedPrecisionReport, floatWeights: string[], floatActivations: string[]): string[] {
+  const lines: string[] = [];
+  const mb = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
+  lines.push(`Target ${describeTarget(r.target)} on ${r.evaluation.description}: ${r.met ? 'met' : 'NOT met by any assignment tried; the best found is used'} — ${r.achieved.description} (fully quantized: ${r.start.description}); ${r.evaluations} evaluations, ${(r.timing.wallMs / 1000).toFixed(1)} s wall, ${(r.timing.cpuMs / 1000).toFixed(1)} s CPU, ${r.timing.workers} worker(s).`);
+  const q = r.assignment.filter((a) => a.kind === 'weight' && a.level !== 'float').length;
+  lines.push(`  Precision: ${q} of ${r.assignment.filter((a) => a.kind === 'weight').length} weighted layer(s) quantized, float weights: ${floatWeights.length ? floatWeights.join(', ') : 'none'}; float activations: ${floatActivations.length ? floatActivations.join(', ') : 'none'}; weights ~${mb(r.cost.bytes)} (FP32 ${mb(r.cost.fp32Bytes)}).`);
+  const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : String(x));
+  for (const d of r.decisions) {
+    const what = `${d.kind === 'weight' ? 'node' : 'activation'} ${d.name}`;
+    if (d.step === 'kept') lines.push(`  kept       ${what} at ${d.from} (at ${d.to} the metric would be ${fmt(d.metricAfter)}, missing the target)`);
+    else lines.push(`  ${d.step.padEnd(10)} ${what}: ${d.from} -> ${d.to} (metric after: ${fmt(d.metricAfter)}${d.met ? ', meets the target' : ''})`);
+  }
+  return lines;
+}
+
+/** Apply a QDQ assignment to the pipeline's plan: float weights leave their targets, float activations lose their Q/DQ. */
+export function applyPrecision(plan: QdqPlan, r: Pick<MixedPrecisionResult, 'floatWeights' | 'floatActivations'>): void {
+  const fw = new Set(r.floatWeights), fa = new Set(r.floatActivations);
+  for (const t of fa) plan.activations.delete(t);
+  plan.targets = plan.targets.filter((t) => {
+    if (t.weightInput === undefined) return t.activationInputs.every((i) => plan.activations.has(t.node.input[i]!));
+    if (fw.has(t.node.name)) { plan.skipped.push({ node: t.node.name, opType: t.node.opType, reason: 'left in float by the recipe target' }); return false; }
+    return true;
+  });
+  for (const t of plan.targets) {
+    if (t.padChannelsTo && !plan.activations.has(t.node.input[0]!)) t.padChannelsTo = undefined;
+    if (t.foldedRelu && !plan.activations.has(t.foldedRelu.output[0]!)) t.foldedRelu = undefined;
+    // A weight whose input stays float by choice: weight-only for this node, not "uncalibrated".
+    if (t.weightInput !== undefined) t.activationInputs = t.activationInputs.filter((i) => plan.activations.has(t.node.input[i]!));
+  }
+}
+
+/** After the pipeline measured the exported model: the final figure against the target. */
+export function recordFinal(report: { mixedPrecision?: MixedPrecisionReport; outputAgreement?: { sqnrDb: number }; metrics?: Record<string, number> }): void {
+  const mp = report.mixedPrecision;
+  if (!mp || !report.outputAgreement) return;
+  const m = report.metrics ?? {};
+  const scores: OutputScores = { sqnrDb: report.outputAgreement.sqnrDb, cosine: NaN, mse: NaN, samples: 0, top1Fp32: m.top1Fp32, top1Quantized: m.top1Quantized, perplexityFp32: m.perplexityFp32, perplexityQuantized: m.perplexityQuantized };
+  mp.final = { metric: metricValue(scores, mp.target.metric), met: meetsTarget(scores, mp.target), description: describeMetric(scores, mp.target.metric) };
+  mp.summary.push(`  Exported model on ${mp.evaluation.description}: ${mp.final.description} — target ${mp.final.met ? 'met' : 'NOT met'}.`);
+}
+
+/**
+ * The pipeline's entry: with a recipe "target", search before the run and hand back the assignment
+ * (undefined without a target). A target needs evaluation data.
+ */
+export async function mixedPrecisionFor(
+  o: { modelPath: string; inputs: Record<string, NpyArray> }, recipe: Recipe, evaluation: EvaluationData | undefined, ctx: WorkContext | undefined,
+  timed: <T>(name: string, f: () => Promise<T>) => Promise<T>,
+): Promise<MixedPrecisionResult | undefined> {
+  const target = (recipe as { target?: AccuracyTarget }).target;
+  if (!target) return undefined;
+  if (!evaluation) throw new StudioError('BAD_ARGUMENT', `Recipe target ${quote(target)} is measured on evaluation data: pass --data (a held-out part evaluates) or --eval-data.`);
+  return timed('target', () => searchMixedPrecision({ modelPath: o.modelPath, recipe, target, inputs: o.inputs, evaluation, ctx: subProgress(ctx, 'target', 0, 0.05) }));
+}

@@ -55,10 +55,12 @@ export function badness(s: OutputScores, metric: TargetMetric): number {
 export function meetsTarget(s: OutputScores, t: AccuracyTarget): boolean {
   const v = metricValue(s, t.metric);
   if (Number.isNaN(v)) return false;
+  // A hair of tolerance: 0.9 - 0.895 is 0.0050000000000000044 in floating point.
+  const eps = 1e-9;
   switch (t.metric) {
-    case 'sqnr': return v >= t.min;
-    case 'top1': return v <= t.maxDrop;
-    case 'perplexity': return v <= t.maxIncrease;
+    case 'sqnr': return v >= t.min - eps;
+    case 'top1': return v <= t.maxDrop + eps;
+    case 'perplexity': return v <= t.maxIncrease + eps;
   }
 }
 

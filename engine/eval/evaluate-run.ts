@@ -8,6 +8,9 @@ import type { Device } from '../runtime/session';
 import type { WorkContext } from '../jobs/progress';
 import { compareModels, type ComparedTensor } from './layer-error';
 import type { EvaluationData } from './eval-data';
+import type { NpyArray } from '../data/npy';
+import type { Recipe } from '../pipeline/recipe';
+import { qualityWarnings } from '../analysis/warnings';
 
 /** A quantized node as the evaluation needs it: its name, op and the FP32 tensor it writes. */
 export interface EvaluatedNode { node: string; opType: string; tensor: string }
@@ -53,6 +56,8 @@ export function comparedTensorsFor(original: ModelProto, quantized: ModelProto, 
 export async function evaluateRun(report: QuantizeReport, o: {
   original: ModelProto; quantized: ModelProto; nodes: EvaluatedNode[]; dequantized?: Map<string, string>;
   evaluation: EvaluationData; batchSize: number; device?: Device; ctx?: WorkContext;
+  /** Where a quality warning's quick sensitivity pass gets the model, recipe and calibration data. */
+  diagnose?: { modelPath: string; recipe: Recipe; calibration: Record<string, NpyArray> };
 }): Promise<void> {
   const tensors = comparedTensorsFor(o.original, o.quantized, o.nodes, o.dequantized);
   const cmp = await compareModels(o.original, o.quantized, tensors, o.evaluation.inputs, {
@@ -67,6 +72,22 @@ export async function evaluateRun(report: QuantizeReport, o: {
   if (top1Fp32 !== undefined && top1Quantized !== undefined) Object.assign(metrics, { top1Fp32, top1Quantized });
   if (perplexityFp32 !== undefined && perplexityQuantized !== undefined) Object.assign(metrics, { perplexityFp32, perplexityQuantized });
   if (Object.keys(metrics).length) report.metrics = { ...report.metrics, ...metrics };
+  if (o.diagnose) {
+    // Likeliest culprits first, so a time-bounded pass still reaches them: layers by cumulative
+    // error, interleaved with activation tensors in graph order (an input spanning 0...8e11 is one).
+    const cumulative = new Map(cmp.layers.map((l) => [l.node ?? l.tensor, Number.isNaN(l.sqnrDb) ? -Infinity : l.sqnrDb]));
+    const warnings = await qualityWarnings(cmp.outputAgreement, {
+      ...o.diagnose, evaluation: o.evaluation, ctx: o.ctx,
+      unitOrder: (units) => {
+        const w = units.filter((u) => u.kind === 'weight').sort((a, b) => (cumulative.get(a.name) ?? Infinity) - (cumulative.get(b.name) ?? Infinity));
+        const a = units.filter((u) => u.kind === 'activation');
+        const out = [];
+        for (let i = 0; i < Math.max(w.length, a.length); i++) { if (a[i]) out.push(a[i]!); if (w[i]) out.push(w[i]!); }
+        return out;
+      },
+    });
+    if (warnings.length) report.warnings = warnings;
+  }
 }
 
 /** The nodes a QDQ plan quantized, with the tensor each writes (after a Relu fold, the Relu's output). */

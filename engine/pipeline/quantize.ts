@@ -28,6 +28,7 @@ import { foldConvBatchNorm } from '../export/qdq-fold-bn';
 import { planQdq, dropUncalibrated, type QdqPlan } from '../export/qdq-plan';
 import { splitEvaluation } from '../eval/eval-data';
 import { evaluateRun, evaluatedNodes } from '../eval/evaluate-run';
+import { mixedPrecisionFor, applyPrecision, recordFinal } from '../analysis/mixed-precision';
 import { throwIfCancelled, subProgress, type WorkContext } from '../jobs/progress';
 import { StudioError, quote } from '../errors';
 import { quantizeWeightOnly } from './stages/weights-phase';
@@ -85,7 +86,8 @@ export function quantizeModel(o: QuantizeOptions): Promise<QuantizeReport> {
 
 async function quantizeModelInFolder(o: QuantizeOptions): Promise<QuantizeReport> {
   const t0 = performance.now();
-  const { recipe, ctx } = o;
+  const { ctx } = o;
+  let { recipe } = o; // a recipe "target" replaces it with the chosen per-layer precision
   const timings: Record<string, number> = {};
   const timed = async <T>(name: string, f: () => Promise<T> | T): Promise<T> => {
     const s = performance.now();
@@ -105,6 +107,8 @@ async function quantizeModelInFolder(o: QuantizeOptions): Promise<QuantizeReport
   // Every figure is measured apart from calibration/training: on --eval-data, else on a held-out split.
   const { calibration: calibrationData, evaluation } = splitEvaluation(o);
   o = { ...o, inputs: calibrationData.inputs, labels: calibrationData.labels };
+  const mixed = await mixedPrecisionFor(o, recipe, evaluation, ctx, timed);
+  if (mixed) recipe = mixed.recipe;
 
   const report: QuantizeReport = {
     modelPath: o.modelPath, outputPath: o.outputPath, recipe, quantized: [], skipped: [], timingsMs: timings,
@@ -161,6 +165,7 @@ async function quantizeModelInFolder(o: QuantizeOptions): Promise<QuantizeReport
   // Weight-only runs already reported 5-90 % from inside their algorithms: later stages must not go back.
   if (!weightOnly) progress(ctx, 'plan', 0.05, 'planning');
   st.plan = planQdq(st.model, recipe, o.modelPath);
+  if (mixed) applyPrecision(st.plan, mixed);
   report.skipped.push(...st.plan.skipped);
   if (st.plan.targets.length === 0) {
     throw new StudioError('BAD_RECIPE', `Nothing to quantize in ${quote(o.modelPath)}: no node of type ${recipe.opTypes.map((t) => quote(t)).join(', ')} is left after "exclude"${st.plan.skipped.length ? ` (skipped: ${st.plan.skipped.slice(0, 3).map((s) => `${s.node}: ${s.reason}`).join('; ')})` : ''}.`);
@@ -230,11 +235,14 @@ async function quantizeModelInFolder(o: QuantizeOptions): Promise<QuantizeReport
   });
   report.sizeBytes.quantized = (await stat(o.outputPath)).size + (hasExternalData(out) || !bytes ? await stat(`${o.outputPath}.data`).then((x) => x.size, () => 0) : 0);
 
+  if (mixed) report.mixedPrecision = mixed.report;
   if (o.evaluate !== false && evaluation) {
     progress(ctx, 'evaluate', weightOnly ? 0.95 : 0.8, `comparing FP32 and quantized on ${evaluation.info.description}`);
     await timed('evaluate', () => evaluateRun(report, {
       original: loaded.model, quantized: out, nodes: evaluatedNodes(st.plan), dequantized: st.dequantized, evaluation, batchSize: recipe.calibration.batchSize, device: recipe.device, ctx,
+      diagnose: { modelPath: o.modelPath, recipe, calibration: o.inputs },
     }));
+    recordFinal(report);
   }
   timings.total = performance.now() - t0;
   progress(ctx, 'done', 1, 'done');
