@@ -4,6 +4,7 @@ import { rm, stat, copyFile, rename } from 'node:fs/promises';
 import { dirname, join, basename, resolve, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { StudioError, quote } from '../errors';
+import { removeDeadTempFiles, tempNameFor } from '../util/stale-temp-files';
 import type { Handlers } from './types';
 
 export const artifactHandlers: Handlers = {
@@ -15,7 +16,9 @@ export const artifactHandlers: Handlers = {
     if (dest.startsWith(resolve(d.store.dataDir) + sep) && !dest.startsWith(join(resolve(d.store.dataDir), 'exports') + sep)) {
       throw new StudioError('BAD_ARGUMENT', `Export destination ${quote(dest)} is inside the studio's data folder; choose another place.`);
     }
-    const tmp = join(dirname(dest), `.${basename(dest)}.${randomBytes(4).toString('hex')}.tmp`);
+    // Named with our pid: a temp file left by a killed export is removed by the next write of this name.
+    removeDeadTempFiles(dirname(dest), basename(dest));
+    const tmp = join(dirname(dest), tempNameFor(basename(dest), randomBytes(4).toString('hex')));
     try {
       await copyFile(src, tmp);
       await rename(tmp, dest);

@@ -8,6 +8,7 @@ import { StudioError, quote } from '../errors';
 import { loadModel } from '../onnx/model-io';
 import { DataType, type GraphProto, type ValueInfoProto } from '../onnx/proto';
 import { sha256File } from '../jobs/runner';
+import { removeDeadTempFiles, tempNameFor } from '../util/stale-temp-files';
 
 export function safeFileName(name: string): string {
   const base = basename(name).replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^\.+/, '');
@@ -25,7 +26,8 @@ export async function copyIntoFolder(src: string, dir: string, name: string): Pr
   const safe = safeFileName(name);
   const ext = extname(safe);
   const stem = safe.slice(0, safe.length - ext.length);
-  const tmp = join(dir, `.${safe}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  removeDeadTempFiles(dir, safe); // left by an import that was killed mid-copy
+  const tmp = join(dir, tempNameFor(safe, randomBytes(4).toString('hex')));
   try {
     await copyFile(src, tmp);
     // Claim the name exclusively: link() fails with EEXIST if another import took it meanwhile (a

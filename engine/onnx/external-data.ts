@@ -9,6 +9,7 @@ import { openSync, readSync, closeSync } from 'node:fs';
 import { basename, dirname, join, isAbsolute, normalize, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { StudioError, quote } from '../errors';
+import { removeDeadTempFiles } from '../util/stale-temp-files';
 import { create, ModelProtoSchema, TensorProtoSchema, toBinary, isFieldSet, clearField, DataLocation, StringStringEntryProtoSchema, type ModelProto, type TensorProto } from './proto';
 import { externalDataInfo, tensorDims, elementCount, bytesPerElement } from './tensor';
 import { walkGraphs } from './graph';
@@ -48,6 +49,7 @@ function checkLocation(location: string): void {
 }
 
 function tmpName(path: string): string {
+  removeDeadTempFiles(dirname(path), basename(path)); // a killed earlier writer's temp file
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }
 

@@ -7,6 +7,7 @@ import { ModelProtoSchema, fromBinary, toBinary, type ModelProto } from './proto
 import { saveWithExternalData, hasExternalData, allInitializers, sameDir, type ExternalDataOptions } from './external-data';
 import { StudioError, quote } from '../errors';
 import { checkTensorLengths } from './tensor-lengths';
+import { removeDeadTempFiles } from '../util/stale-temp-files';
 
 /** Protobuf's hard limit: a single serialized message must stay under 2 GiB; above it, use external data. */
 export const PROTOBUF_LIMIT = 2 ** 31 - 1;
@@ -63,6 +64,7 @@ export function serializeModel(model: ModelProto): Uint8Array {
 
 /** Write bytes to `path` atomically: a temp file beside it, fsync, then rename. */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  removeDeadTempFiles(dirname(path), basename(path)); // a killed earlier writer's temp file
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
     const fh = await open(tmp, 'w');

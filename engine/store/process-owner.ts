@@ -4,6 +4,9 @@
 // tests; a closed instance's runs are as dead as a killed process's).
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { pidAlive } from '../util/stale-temp-files';
+
+export { pidAlive };
 
 export interface ProcessOwner { pid: number; boot: string; instance: string }
 
@@ -24,17 +27,6 @@ export function newOwner(): ProcessOwner & { release(): void } {
   const instance = randomBytes(8).toString('hex');
   liveInstances.add(instance);
   return { pid: process.pid, boot: bootId(), instance, release: () => void liveInstances.delete(instance) };
-}
-
-/** Is a process (pid on this boot) still running? EPERM means it exists but belongs to another user. */
-export function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
