@@ -3,6 +3,7 @@ import { existsSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { StudioError, quote } from '../errors';
 import { readNpy, type NpyArray } from '../data/npy';
+import { textCalibrationWindows } from '../data/tokenizer';
 import { assertFiniteInputs } from '../data/finite';
 import { loadModel, writeFileAtomic } from '../onnx/model-io';
 import { parseRecipe, type Recipe } from '../pipeline/recipe';
@@ -19,6 +20,7 @@ export const QUANTIZE_FLAGS = [
   { name: 'output', alias: '-o', takesValue: true },
   { name: 'recipe', alias: '-r', takesValue: true },
   { name: 'data', alias: '-d', takesValue: true, repeatable: true },
+  { name: 'tokenizer', takesValue: true },
   { name: 'labels', takesValue: true },
   { name: 'eval-data', takesValue: true, repeatable: true },
   { name: 'eval-labels', takesValue: true },
@@ -37,7 +39,7 @@ export function readRecipeFile(path: string): Recipe {
   }
 }
 
-async function readData(specs: string[], modelPath: string): Promise<{ inputs: Record<string, NpyArray>; sources: Record<string, string> }> {
+async function readData(specs: string[], modelPath: string, tokenizer?: string): Promise<{ inputs: Record<string, NpyArray>; sources: Record<string, string> }> {
   const inputs: Record<string, NpyArray> = {};
   const sources: Record<string, string> = {};
   let names: string[] | undefined;
@@ -51,7 +53,8 @@ async function readData(specs: string[], modelPath: string): Promise<{ inputs: R
       name = names[0]!; file = spec;
     }
     if (inputs[name]) throw new StudioError('BAD_ARGUMENT', `--data gives input ${quote(name)} twice.`);
-    inputs[name] = readNpy(file);
+    // A .txt file is text calibration: token windows with --tokenizer, byte windows without.
+    inputs[name] = file.endsWith('.txt') ? textCalibrationWindows(file, tokenizer) : readNpy(file);
     sources[name] = file;
     assertFiniteInputs({ [name]: inputs[name]! }, sources);
   }
@@ -71,7 +74,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
   const recipePath = one(p, 'recipe');
   const recipe = recipePath ? readRecipeFile(recipePath) : parseRecipe({});
   if (!existsSync(modelPath)) throw new StudioError('NOT_FOUND', `Model file ${quote(modelPath)} does not exist.`);
-  const { inputs, sources } = await readData(p.flags.get('data') ?? [], modelPath);
+  const { inputs, sources } = await readData(p.flags.get('data') ?? [], modelPath, one(p, 'tokenizer'));
   let labels: NpyArray | undefined;
   const labelsPath = one(p, 'labels');
   if (labelsPath) {
