@@ -2,6 +2,7 @@
 // `npm run serve`: the browser host (host/browser-host.ts) on 127.0.0.1 with a random token.
 // Options: --data-dir DIR (or QSTUDIO_HOME), --port N (default random), --renderer DIR (default out/renderer),
 // --allow-paths (let the UI name server-side file paths; trusted local use only).
+// QSTUDIO_TEST_JOB_KINDS=1 lets runs.start accept the test-only 'selftest' kind (tests only).
 import { register } from 'tsx/esm/api';
 
 register();
@@ -26,7 +27,19 @@ try {
     allowPaths: argv.includes('--allow-paths'),
     log: (line) => console.log(line),
   });
-  const stop = async () => { await host.close(); process.exit(0); };
+  // Stop once (a second Ctrl-C while jobs wind down must not start a second close); a failing close still exits.
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    try {
+      await host.close();
+      process.exit(0);
+    } catch (e) {
+      console.error(`browser host: stopping failed: ${e.message}`);
+      process.exit(1);
+    }
+  };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 } catch (e) {

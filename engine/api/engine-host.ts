@@ -38,7 +38,7 @@ export interface StudioEngine {
 
 export function startStudioEngine(opts: StudioEngineOptions): StudioEngine {
   // One process per data dir: a second one would take the first's runs for interrupted ones.
-  const lock = lockDataDir(opts.dataDir, { host: opts.host, nativeBinding: opts.db?.nativeBinding });
+  const lock = lockDataDir(opts.dataDir, { host: opts.host, nativeBinding: opts.db?.nativeBinding, repoRoot: opts.db?.repoRoot });
   let store: Store;
   try {
     store = Store.open(opts.dataDir, opts.db);

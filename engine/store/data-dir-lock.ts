@@ -12,6 +12,7 @@ import { mkdirSync, readFileSync, writeFileSync, renameSync, rmSync } from 'node
 import { join, resolve } from 'node:path';
 import { StudioError, quote } from '../errors';
 import { chooseSqliteBinding } from './native-binding';
+import { mapSqliteError } from './db';
 import { bootId } from './process-owner';
 
 export const LOCK_FILE = 'studio.lock';
@@ -29,16 +30,17 @@ function readHolder(dataDir: string): HolderInfo | undefined {
 }
 
 /** Take the data dir's lock or throw DB_LOCKED naming the folder and the process that holds it. */
-export function lockDataDir(dataDir: string, opts: { host: string; nativeBinding?: string } ): DataDirLock {
+/** `nativeBinding` / `repoRoot`: as for openDatabase (the Electron build loads its own better-sqlite3 binary). */
+export function lockDataDir(dataDir: string, opts: { host: string; nativeBinding?: string; repoRoot?: string }): DataDirLock {
   const dir = resolve(dataDir);
   mkdirSync(dir, { recursive: true });
   const file = join(dir, LOCK_FILE);
-  const binding = opts.nativeBinding ?? chooseSqliteBinding().nativeBinding;
+  const binding = opts.nativeBinding ?? chooseSqliteBinding({ repoRoot: opts.repoRoot }).nativeBinding;
   let db: Database.Database;
   try {
     db = new Database(file, { timeout: 0, ...(binding ? { nativeBinding: binding } : {}) });
   } catch (e) {
-    throw new StudioError('DB_ERROR', `Cannot open the data folder's lock ${quote(file)}: ${(e as Error).message}`, { cause: e });
+    throw mapSqliteError(e, file, "opening the data folder's lock");
   }
   try {
     db.pragma('locking_mode = EXCLUSIVE');
