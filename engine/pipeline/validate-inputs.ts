@@ -42,6 +42,7 @@ export function validateInputs(model: ModelProto, inputs: Record<string, NpyArra
   for (const n of Object.keys(inputs)) {
     if (!names.includes(n)) throw new StudioError('BAD_DATA', `Data given for input ${quote(n)}${file(n)}, but model ${quote(source)} has no such input; its inputs are ${names.map((x) => quote(x)).join(', ')}.`);
   }
+  const derived = deriveAuxiliaryInputs(wanted, inputs);
   // Inputs with a free leading axis carry the samples; when one exists, an array shaped exactly like a
   // fixed-leading input is a constant fed whole to every run (an RNN state, a mask), not one sample.
   const freeLead = wanted.some((w) => w.dims.length > 0 && !isFixed(w.dims[0]));
@@ -101,5 +102,53 @@ export function validateInputs(model: ModelProto, inputs: Record<string, NpyArra
   for (const [name, n] of later) {
     if (samples !== undefined && n !== samples) throw new StudioError('BAD_DATA', `Data for input ${quote(name)}${file(name)} holds ${n} samples along its batch axis, but the other inputs hold ${samples}.`);
   }
+  if (derived.length) notices.unshift(`Derived ${derived.join(', ')} from the token ids (the model's auxiliary inputs; give them with --data to override).`);
   return { ...(fixedRun !== undefined ? { fixedRunSize: fixedRun } : {}), notices };
+}
+
+// Transformer exports as users have them (Hugging Face Optimum / transformers.js decoders and BERT-style
+// encoders) take more than the tokens: masks, positions, an empty KV cache, a use-cache switch. Given
+// input_ids [B,T] alone, those follow from it; anything else missing is still reported as missing.
+const TOKEN_INPUTS = ['input_ids', 'inputs_ids', 'tokens'];
+
+/** Fills in the auxiliary inputs of a transformer export from `input_ids` (in place); returns their names. */
+export function deriveAuxiliaryInputs(wanted: ModelInput[], inputs: Record<string, NpyArray>): string[] {
+  const idsName = TOKEN_INPUTS.find((n) => inputs[n]);
+  const ids = idsName ? inputs[idsName]! : undefined;
+  const idsInput = wanted.find((w) => w.name === idsName);
+  if (!ids || !idsInput || ids.shape.length !== 2) return [];
+  const [B, T] = [ids.shape[0]!, ids.shape[1]!];
+  const seqParam = idsInput.dims[1];
+  const made: string[] = [];
+  const fill = (w: ModelInput, shape: number[], value: (b: number, t: number, i: number) => number): NpyArray | undefined => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const inner = n / Math.max(1, shape[0]!) / Math.max(1, shape[1] ?? 1);
+    switch (w.dtype) {
+      case 'int64': return { dtype: 'int64', shape, data: BigInt64Array.from({ length: n }, (_, i) => BigInt(value(Math.floor(i / (n / shape[0]!)), Math.floor(i / inner) % (shape[1] ?? 1), i))) };
+      case 'int32': return { dtype: 'int32', shape, data: Int32Array.from({ length: n }, (_, i) => value(Math.floor(i / (n / shape[0]!)), Math.floor(i / inner) % (shape[1] ?? 1), i)) };
+      case 'float32': return { dtype: 'float32', shape, data: Float32Array.from({ length: n }, (_, i) => value(Math.floor(i / (n / shape[0]!)), Math.floor(i / inner) % (shape[1] ?? 1), i)) };
+      case 'float16': return { dtype: 'float16', shape, data: new Uint16Array(n).fill(value(0, 0, 0) ? 0x3c00 : 0) };
+      case 'bool': return { dtype: 'bool', shape, data: new Uint8Array(n).fill(value(0, 0, 0) ? 1 : 0) };
+      default: return undefined;
+    }
+  };
+  for (const w of wanted) {
+    if (inputs[w.name]) continue;
+    const name = w.name.toLowerCase();
+    let a: NpyArray | undefined;
+    if (name === 'attention_mask' && w.dims.length === 2) a = fill(w, [B, T], () => 1);
+    else if (name === 'position_ids' && w.dims.length === 2) a = fill(w, [B, T], (_b, t) => t);
+    else if (name === 'token_type_ids' && w.dims.length === 2) a = fill(w, [B, T], () => 0);
+    else if (/^past_key_values?\.|^past_|\.past_|^cache_/.test(name) && w.dims.length >= 3) {
+      // Empty cache: the batch axis B, the sequence axis (the symbolic one that is not the batch) 0.
+      const shape = w.dims.map((d, i) => (i === 0 ? B : typeof d === 'number' && d > 0 ? d : d === seqParam ? T : 0));
+      a = fill(w, shape, () => 0);
+    } else if (name === 'use_cache_branch' && w.dims.length <= 1) {
+      a = fill(w, w.dims.length ? [1] : [], () => 0);
+      if (a) { inputs[w.name] = a; made.push(w.name); }
+      continue;
+    }
+    if (a) { inputs[w.name] = a; made.push(w.name); }
+  }
+  return made;
 }

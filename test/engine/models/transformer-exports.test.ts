@@ -1,0 +1,52 @@
+// Transformer exports as users have them: given token ids only, the pipeline derives attention_mask,
+// position_ids, token_type_ids and an empty KV cache, calibrates and evaluates, and says what it derived.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtempSync, rmSync, mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { quantizeModel } from '../../../engine/pipeline/quantize';
+import { parseRecipe } from '../../../engine/pipeline/recipe';
+import { validateInputs } from '../../../engine/pipeline/validate-inputs';
+import { saveModel, loadModel } from '../../../engine/onnx/model-io';
+import { bytesToWindows } from '../../../engine/data/text-windows';
+import { sharedPath } from '../../helpers/shared';
+import { decoderExport } from '../../fixtures/transformer-exports';
+import { fixtureDir } from '../../fixtures/model-variants';
+
+const dir = mkdtempSync(join(tmpdir(), 'qs-tx-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const ids = () => bytesToWindows(readFileSync(sharedPath('data', 'text', 'train.txt')), 32, 64);
+let decoder: string, encoder: string;
+
+beforeAll(async () => {
+  mkdirSync(fixtureDir, { recursive: true });
+  decoder = join(fixtureDir, 'optimum-decoder.onnx');
+  encoder = join(fixtureDir, 'bert-encoder.onnx');
+  await saveModel(decoderExport('decoder'), decoder);
+  await saveModel(decoderExport('encoder'), encoder);
+});
+
+describe('transformer exports', () => {
+  it('derives mask, positions and an empty cache from input_ids alone', async () => {
+    const inputs: Record<string, ReturnType<typeof ids>> = { input_ids: ids() };
+    const v = validateInputs((await loadModel(decoder)).model, inputs, decoder);
+    expect(Object.keys(inputs).sort()).toEqual(['attention_mask', 'input_ids', 'past_key_values.0.key', 'past_key_values.0.value', 'position_ids']);
+    expect(inputs.attention_mask!.shape).toEqual([32, 64]);
+    expect(Array.from(inputs.position_ids!.data.subarray(64, 68) as BigInt64Array)).toEqual([0n, 1n, 2n, 3n]);
+    expect(inputs['past_key_values.0.key']!.shape).toEqual([32, 2, 0, 16]);
+    expect(v.notices[0]).toMatch(/Derived attention_mask, position_ids, past_key_values\.0\.key, past_key_values\.0\.value/);
+  });
+
+  it('decoder: default int8 recipe with tokens only, evaluated on the derived inputs', async () => {
+    const report = await quantizeModel({ modelPath: decoder, outputPath: join(dir, 'dec.onnx'), recipe: parseRecipe({ opTypes: ['MatMul'] }), inputs: { input_ids: ids() } });
+    expect(report.quantized.length).toBe(5);
+    expect(report.notices.join(' ')).toMatch(/Derived attention_mask/);
+    expect(report.outputAgreement!.sqnrDb).toBeGreaterThan(15);
+  });
+
+  it('BERT-style encoder: token_type_ids derived', async () => {
+    const report = await quantizeModel({ modelPath: encoder, outputPath: join(dir, 'enc.onnx'), recipe: parseRecipe({ opTypes: ['MatMul'] }), inputs: { input_ids: ids() } });
+    expect(report.notices.join(' ')).toMatch(/Derived attention_mask, token_type_ids/);
+    expect(report.outputAgreement!.sqnrDb).toBeGreaterThan(15);
+  });
+});
