@@ -11,6 +11,7 @@ import { parseArgs, one, has } from './args';
 import { stderrProgress } from './progress-printer';
 import { readRecipeFile } from './quantize-command';
 import { readDataFlag, readEvalFlags, readLabelsFlag } from './data-flags';
+import { checkCommandOutputs } from './io-paths';
 
 export const ANALYZE_FLAGS = [
   { name: 'recipe', alias: '-r', takesValue: true },
@@ -37,6 +38,9 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   if (p.positionals.length !== 1) throw new StudioError('BAD_ARGUMENT', `"qstudio analyze" takes one model file, got ${p.positionals.length ? p.positionals.map((x) => quote(x)).join(' ') : 'none'}. Usage: qstudio analyze MODEL.onnx --recipe RECIPE.json --data INPUT=FILE.npy ... [--eval-data ...] [--report FILE.json]`);
   const modelPath = p.positionals[0]!;
   if (!existsSync(modelPath)) throw new StudioError('NOT_FOUND', `Model file ${quote(modelPath)} does not exist.`);
+  // The report must not land on an input, and must be writable, before the analysis runs.
+  const reportPath = one(p, 'report');
+  if (reportPath) await checkCommandOutputs(p, modelPath, [{ role: '--report', path: reportPath }]);
   const recipePath = one(p, 'recipe');
   const recipe = recipePath ? readRecipeFile(recipePath) : parseRecipe({});
   const { inputs, sources } = await readDataFlag('data', p.flags.get('data') ?? [], modelPath);
@@ -55,7 +59,6 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   } finally {
     progress.done();
   }
-  const reportPath = one(p, 'report');
   if (reportPath) await writeFileAtomic(reportPath, JSON.stringify(report, null, 2));
   process.stdout.write(`${formatSensitivity(report, posInt(one(p, 'top'), 'top') ?? 15)}\n${reportPath ? `Wrote ${reportPath}\n` : ''}`);
   return 0;

@@ -2,6 +2,7 @@
 // --labels / --eval-labels FILE.npy (int64 or int32 [N]).
 import { StudioError, quote } from '../errors';
 import { readNpy, type NpyArray } from '../data/npy';
+import { assertFiniteInputs } from '../data/finite';
 import { loadModel } from '../onnx/model-io';
 import { modelInputs } from '../pipeline/validate-inputs';
 import type { ParsedArgs } from './args';
@@ -22,6 +23,7 @@ export async function readDataFlag(flag: string, specs: string[], modelPath: str
     if (inputs[name]) throw new StudioError('BAD_ARGUMENT', `--${flag} gives input ${quote(name)} twice.`);
     inputs[name] = readNpy(file);
     sources[name] = file;
+    assertFiniteInputs({ [name]: inputs[name]! }, sources, flag === 'eval-data' ? 'evaluation' : 'calibration');
   }
   return { inputs, sources };
 }

@@ -9,6 +9,8 @@ import type { ModelProto } from '../onnx/proto';
 import { allInitializers, isExternal } from '../onnx/external-data';
 import { externalDataInfo } from '../onnx/tensor';
 import type { ParsedArgs } from './args';
+import { existsSync } from 'node:fs';
+import { loadModel } from '../onnx/model-io';
 
 /** A file a command reads or writes, and how the message names it (e.g. "--data 'image'"). */
 export interface RolePath { role: string; path: string }
@@ -104,4 +106,16 @@ export function checkWritable(o: RolePath): void {
   try { accessSync(dir, fsConstants.W_OK | fsConstants.X_OK); } catch {
     throw new StudioError('IO_ERROR', `Output ${o.role} ${quote(o.path)} cannot be written: folder ${quote(dirname(o.path))} is not writable.`);
   }
+}
+
+/** Before any work: every output of a command (`outputs`, in flag order) apart from the model, its
+ *  external data files, every file named by an input flag of `p`, and each other; and writable. */
+export async function checkCommandOutputs(p: ParsedArgs, modelPath: string, outputs: RolePath[]): Promise<void> {
+  const inputs: RolePath[] = [{ role: 'model', path: modelPath }, ...inputFilesOf(p)];
+  if (existsSync(modelPath)) {
+    // The model's external data files are inputs too; a model that does not load is reported later.
+    try { inputs.push(...externalDataFiles((await loadModel(modelPath)).model, modelPath)); } catch { /* reported by the run */ }
+  }
+  checkOutputsApart(inputs, outputs);
+  for (const o of outputs) checkWritable(o);
 }

@@ -9,8 +9,8 @@ import { loadModel, writeFileAtomic } from '../onnx/model-io';
 import { parseRecipe, type Recipe } from '../pipeline/recipe';
 import { quantizeModel } from '../pipeline/quantize';
 import { modelInputs } from '../pipeline/validate-inputs';
-import { parseArgs, one, has, type ParsedArgs } from './args';
-import { checkOutputsApart, checkWritable, externalDataFiles, inputFilesOf, type RolePath } from './io-paths';
+import { parseArgs, one, has } from './args';
+import { checkCommandOutputs } from './io-paths';
 import { stderrProgress } from './progress-printer';
 import { formatSummary } from './summary';
 import { readEvalFlags } from './data-flags';
@@ -70,7 +70,11 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
   if (existsSync(outputPath) && statSync(outputPath).isDirectory()) throw new StudioError('BAD_ARGUMENT', `Output ${quote(outputPath)} is a folder; give a file name like ${quote(`${outputPath}/model-int8.onnx`)}.`);
   if (!existsSync(dirname(resolve(outputPath)))) throw new StudioError('NOT_FOUND', `Output folder ${quote(dirname(outputPath))} does not exist.`);
   const reportPath = one(p, 'report');
-  await checkCommandPaths(p, modelPath, outputPath, reportPath);
+  // `-o` also writes `<OUT>.data` when the model keeps (or needs) external data.
+  await checkCommandOutputs(p, modelPath, [
+    { role: '-o', path: outputPath }, { role: '-o (its external data file)', path: `${outputPath}.data` },
+    ...(reportPath ? [{ role: '--report', path: reportPath }] : []),
+  ]);
   const recipePath = one(p, 'recipe');
   const recipe = recipePath ? readRecipeFile(recipePath) : parseRecipe({});
   if (!existsSync(modelPath)) throw new StudioError('NOT_FOUND', `Model file ${quote(modelPath)} does not exist.`);
@@ -111,18 +115,4 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
     }
   }
   return 0;
-}
-
-/** Every output apart from every input and from each other, and writable, before any work. */
-async function checkCommandPaths(p: ParsedArgs, modelPath: string, outputPath: string, reportPath: string | undefined): Promise<void> {
-  const inputs: RolePath[] = [{ role: 'model', path: modelPath }, ...inputFilesOf(p)];
-  if (existsSync(modelPath)) {
-    // The model's external data files are inputs too; a model that does not load is reported later.
-    try { inputs.push(...externalDataFiles((await loadModel(modelPath)).model, modelPath)); } catch { /* reported by the run */ }
-  }
-  const outputs: RolePath[] = [{ role: '-o', path: outputPath }, { role: '-o (its external data file)', path: `${outputPath}.data` }];
-  if (reportPath) outputs.push({ role: '--report', path: reportPath });
-  checkOutputsApart(inputs, outputs);
-  checkWritable(outputs[0]!);
-  if (reportPath) checkWritable(outputs[2]!);
 }

@@ -72,6 +72,15 @@ describe('qstudio refuses to overwrite its inputs', () => {
     expect(snapshot()).toEqual(before);
   });
 
+  it('analyze: --report onto the --data file or the model is refused before the analysis', () => {
+    for (const target of [cal, model]) {
+      const r = run(['analyze', model, '--recipe', recipe, '--data', `image=${cal}`, '--report', target]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/Output --report .* is the same file as input/);
+    }
+    expect(snapshot()).toEqual(before);
+  });
+
   it('a --report path that cannot be written is refused before the run (no model written, no work done)', () => {
     const out = join(dir, 'q4.onnx');
     const noFolder = run(['quantize', model, '--recipe', recipe, '--data', `image=${cal}`, '-o', out, '--report', join(dir, 'missing', 'r.json')]);
@@ -158,6 +167,9 @@ describe('qstudio bounds what it reads', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/error \[BAD_DATA\]: Data for input '"image"' \(file .*nan\.npy.*\) holds NaN at sample 5 \(element 3937 of shape \[8, 1, 28, 28\]\)/);
     expect(existsSync(join(dir, 'o.onnx'))).toBe(false);
+    const ev = run(['quantize', models.cnn, '-o', join(dir, 'o.onnx'), '--data', `image=${join(dir, 'cal.npy')}`, '--eval-data', `image=${join(dir, 'nan.npy')}`]);
+    expect(ev.status).toBe(1);
+    expect(ev.stderr).toMatch(/error \[BAD_DATA\]: .*nan\.npy.* holds NaN at sample 5.*evaluation data must be finite/);
     const e = run(['eval', models.cnn, '--data', `image=${join(dir, 'nan.npy')}`]);
     expect(e.status).toBe(1);
     expect(e.stderr).toMatch(/holds NaN at sample 5.*evaluation data must be finite/);

@@ -16,7 +16,7 @@ function modelWith(init: TensorProto[], nodes: NodeProto[] = [create(NodeProtoSc
   return create(ModelProtoSchema, { irVersion: 8n, opsetImport: [{ domain: '', version: 17n }], graph: create(GraphProtoSchema, { name: 'g', node: nodes, initializer: init, input: [vi('x')], output: [vi('y')] }) });
 }
 const f32 = (n: number) => new Uint8Array(new Float32Array(n).fill(0.25).buffer);
-const tensor = (o: Partial<TensorProto> & { dims: bigint[] }) => create(TensorProtoSchema, { name: 'W', dataType: DataType.FLOAT, ...o });
+const tensor = (o: { dims: bigint[] } & Record<string, unknown>): TensorProto => create(TensorProtoSchema, { name: 'W', dataType: DataType.FLOAT, ...o } as never);
 
 function refusal(bytes: Uint8Array): StudioError {
   try { parseModel(bytes, 'm.onnx'); } catch (e) { expect(e).toBeInstanceOf(StudioError); return e as StudioError; }
