@@ -17,6 +17,10 @@ const arg = (name) => {
   const eq = argv.find((a) => a.startsWith(name + '='));
   return eq ? eq.slice(name.length + 1) : undefined;
 };
+// Last line of defence for running jobs: a promise rejected on a path nobody handled is logged, not
+// turned into a process exit (Node's default) that would kill every job in flight. The robustness
+// suite (test/host/robustness.test.ts) fails on any such line, so these paths are still found.
+process.on('unhandledRejection', (e) => console.error(`error: unhandled rejection: ${e?.stack ?? e}`));
 const { startBrowserHost } = await import('../host/browser-host.ts');
 const { dataDirFromArgs } = await import('../engine/store/data-dir.ts');
 try {

@@ -27,6 +27,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { startStudioEngine, type StudioEngine } from '../engine/api/engine-host';
 import { StudioError, quote, toErrorPayload } from '../engine/errors';
 import { bootId, ownerAlive } from '../engine/store/process-owner';
+import { parseJsonBounded } from '../engine/util/json-limits';
 import type { FileRef } from '../contract/ipc';
 
 export interface BrowserHostOptions {
@@ -91,6 +92,10 @@ function fail(res: ServerResponse, status: number, code: string, message: string
 }
 
 const STATUS_OF: Record<string, number> = { BAD_ARGUMENT: 400, NOT_FOUND: 404 };
+
+/** A WebSocket message: up to the frame limit; a pipeline graph or recipe nests a dozen levels at most. */
+const WS_MAX_PAYLOAD = 16 * 2 ** 20;
+const WS_JSON_LIMITS = { maxBytes: WS_MAX_PAYLOAD, maxDepth: 64 };
 
 /** decodeURIComponent that answers BAD_ARGUMENT (400) instead of throwing URIError (was a 500). */
 function decodePath(s: string): string {
@@ -354,7 +359,7 @@ export async function startBrowserHost(opts: BrowserHostOptions): Promise<Browse
   }
 
   // ---- WebSocket: the contract's calls and push events ----
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 2 ** 20 });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: WS_MAX_PAYLOAD });
   wss.on('error', (e) => log(`error: websocket server: ${e.message}`));
   const sockets = new Set<WebSocket>();
   const send = (ws: WebSocket, text: string) => {
@@ -366,8 +371,10 @@ export async function startBrowserHost(opts: BrowserHostOptions): Promise<Browse
   function onMessage(ws: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
     if (isBinary) return refuse(ws, null, 'Binary frames are not part of the protocol; send JSON text { id, channel, request }.');
     let msg: unknown;
-    try { msg = JSON.parse(String(data)); } catch {
-      return refuse(ws, null, 'Message is not JSON.');
+    // Bounded nesting: the contract's validators and error messages walk a request recursively, and
+    // 100000 nested brackets made them overflow the stack (answered INTERNAL instead of BAD_ARGUMENT).
+    try { msg = parseJsonBounded(String(data), 'The message', WS_JSON_LIMITS); } catch (e) {
+      return refuse(ws, null, (e as Error).message);
     }
     if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
       return refuse(ws, null, `A message is a JSON object { id, channel, request }; got ${msg === null ? 'null' : Array.isArray(msg) ? 'an array' : typeof msg}.`);

@@ -41,6 +41,7 @@ afterAll(async () => {
 /** The host is up and a fresh connection gets a real answer. */
 async function expectAlive(): Promise<void> {
   expect(host.alive(), `the host died:\n${host.output().slice(-3000)}`).toBe(true);
+  expect(host.output()).not.toContain('unhandled rejection');
   const fresh = await connectWs(host.port, host.token);
   try {
     const info = await call(fresh, 1, 'app.info', {});
@@ -81,6 +82,7 @@ describe('browser host robustness: WebSocket frames', () => {
       const { answer, closed } = await nextAnswer(ws, () => ws.send(text));
       expect(closed, 'the socket was closed').toBeUndefined();
       expect(isError(answer?.result), JSON.stringify(answer).slice(0, 300)).toBe(true);
+      expect(answer.result.error.code, answer.result.error.message).toBe('BAD_ARGUMENT'); // the caller's mistake, not INTERNAL
       await expectAlive();
     }, 30_000);
   }
