@@ -1,6 +1,7 @@
 // THE IPC contract: every channel between the renderer and the engine, with its request and response
 // validators, and the push events. Used by the Electron preload (window.studio), the main-process
-// handlers, the browser host (WebSocket) and the renderer. It imports nothing but ./validate.
+// handlers, the browser host (WebSocket) and the renderer. It imports nothing but ./validate (and the
+// recipe's type from ./recipe).
 //
 // Wire format: a call is `{ channel, request }`; the answer is `{ ok: true, value }` or
 // `{ ok: false, error: { code, message } }`. Requests are validated on both sides of the wire
@@ -12,6 +13,7 @@ import {
   arr, bool, json, jsonObject, nullable, num, obj, oneOf, opt, record, str, tagged,
   ContractError, type Infer, type Validator, type Json,
 } from './validate';
+import type { RecipeInput } from './recipe';
 
 export { ContractError, type Infer, type Validator, type Json };
 
@@ -87,6 +89,43 @@ export type FileRef = Infer<typeof FileRefV>;
 
 const FileFilterV = obj({ name: str({ max: 100 }), extensions: arr(str({ min: 1, max: 20 }), { max: 20 }) });
 
+// ---------- run params ----------
+/**
+ * params of a "quantize" run as a client sends them: ids only (the service derives every path the
+ * worker reads). The recipe is the contract's recipe (contract/recipe.ts); the service judges it with
+ * that schema before a run row exists (BAD_RECIPE). Other keys pass through to the kind's handler.
+ */
+export interface QuantizeRunParams {
+  modelId: string;
+  recipe?: RecipeInput;
+  datasetId?: string;
+  /** The model input the dataset feeds (default: the model's first input). */
+  inputName?: string;
+  labelsDatasetId?: string;
+  outputName?: string;
+}
+
+const quantizeRunParamsV: Validator<{ [k: string]: Json }> = (v, p) => {
+  const o = jsonObject()(v, p);
+  id(o.modelId, `${p}.modelId`);
+  for (const k of ['datasetId', 'labelsDatasetId'] as const) if (o[k] !== undefined) id(o[k], `${p}.${k}`);
+  for (const k of ['inputName', 'outputName'] as const) if (o[k] !== undefined) str({ min: 1, max: 1000 })(o[k], `${p}.${k}`);
+  if (o.recipe !== undefined) jsonObject()(o.recipe, `${p}.recipe`);
+  return o;
+};
+
+/** runs.start's request: a quantize run's params are typed on the wire, other kinds take a JSON object. */
+const runStartV: Validator<{ projectId: string; pipelineId?: string; kind: string; params?: { [k: string]: Json } }> = (v, p) => {
+  const r = obj({ projectId: id, pipelineId: opt(id), kind: str({ min: 1, max: 40 }), params: opt(jsonObject()) })(v, p);
+  if (r.kind === 'quantize') quantizeRunParamsV(r.params ?? {}, `${p}.params`);
+  return r;
+};
+
+/** A quantize run's params in the form runs.start takes them. */
+export function quantizeRunParams(p: QuantizeRunParams): { [k: string]: Json } {
+  return JSON.parse(JSON.stringify(p)) as { [k: string]: Json };
+}
+
 // ---------- channels ----------
 const ch = <Req, Res>(request: Validator<Req>, response: Validator<Res>) => ({ request, response });
 
@@ -119,7 +158,7 @@ export const foundationChannels = {
   'runs.get': ch(obj({ id }), RunV),
   'runs.logs': ch(obj({ id, after: opt(num({ int: true, min: 0 })) }), arr(obj({ seq: num({ int: true }), time: isoTime, line: text }))),
   /** Starts a job in a worker thread: kind 'quantize' (params: modelId, recipe, datasetId…) or 'selftest'. */
-  'runs.start': ch(obj({ projectId: id, pipelineId: opt(id), kind: str({ min: 1, max: 40 }), params: opt(jsonObject()) }), RunV),
+  'runs.start': ch(runStartV, RunV),
   'runs.cancel': ch(obj({ id }), RunV),
 
   'metrics.list': ch(obj({ runId: id }), arr(MetricV)),
@@ -284,10 +323,22 @@ export const studioWorkflowChannels = {
 } as const;
 // ---- end studio workflow block ----
 
+// ---- sensitivity block: per-layer sensitivity analysis as a run (engine/analysis) ----
+export const sensitivityChannels = {
+  /** Starts a sensitivity analysis run (kind 'analyze') of a project's model with a recipe: calibration
+   *  data, optional evaluation data and labels. Its result is the sensitivity report. */
+  'analysis.start': ch(obj({
+    projectId: id, modelId: id, datasetId: id, recipe: opt(jsonObject()), pipelineId: opt(id),
+    evalDatasetId: opt(id), labelsDatasetId: opt(id), evalLabelsDatasetId: opt(id),
+  }), RunV),
+} as const;
+// ---- end sensitivity block ----
+
 export const channels = {
   ...foundationChannels,
   ...studioUiChannels,
   ...studioWorkflowChannels,
+  ...sensitivityChannels,
   // other blocks are spread here
 } as const;
 

@@ -165,7 +165,7 @@ export interface Recipe {
 /** One algorithm entry as written: a name and that algorithm's keys (checked against its declaration). */
 export type AlgorithmInput = { name: string } & { [key: string]: string | number | boolean };
 /** The recipe as written (every key optional): what the editor compiles to and a file holds. */
-export type RecipeInput = Omit<z.input<typeof builtinSchema>, 'algorithms'> & { algorithms?: AlgorithmInput[] };
+export type RecipeInput = Omit<z.input<typeof builtinSchema>, 'algorithms'> & { algorithms?: (AlgorithmInput | string)[] };
 
 export const DEFAULT_RECIPE: Recipe = {
   weights: { dtype: 'int8', scheme: 'symmetric', granularity: 'channel' },
