@@ -10,7 +10,7 @@
 // left as it was.
 import { type GraphProto, type NodeProto, type TensorProto } from '../onnx/proto';
 import { tensorToTypedArray } from '../onnx/tensor';
-import { GraphIndex, intAttr, makeNode } from './qdq-graph';
+import { GraphIndex, intAttr, makeNode } from '../onnx/graph';
 import { attrInt, attrInts as ints } from '../onnx/attributes';
 import { AttributeProtoSchema, AttributeType, create } from '../onnx/proto';
 

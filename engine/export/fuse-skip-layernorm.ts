@@ -8,7 +8,7 @@
 import { AttributeProtoSchema, AttributeType, create, type GraphProto, type NodeProto } from '../onnx/proto';
 import { DataType } from '../onnx/tensor';
 import { inferRanks } from '../onnx/ranks';
-import { GraphIndex, makeNode } from './qdq-graph';
+import { GraphIndex, makeNode } from '../onnx/graph';
 import { attrFloat, attrInt } from '../onnx/attributes';
 
 /** Fuse Add → LayerNormalization(axis −1) pairs of `g` (the caller imports com.microsoft). Returns the count. */

@@ -16,7 +16,7 @@ import {
   type ModelProto, type GraphProto, type NodeProto, type TensorProto,
 } from '../onnx/proto';
 import { DataType, makeTensor, tensorToFloat32, tensorToTypedArray } from '../onnx/tensor';
-import { GraphIndex, attrInt, intAttr, makeNode, onnxOpset, outerReads, subgraphsOf } from './qdq-graph';
+import { GraphIndex, attrInt, intAttr, makeNode, onnxOpset, outerReads, subgraphsOf } from '../onnx/graph';
 import { unpackMatMulNBits } from './matmulnbits-layout';
 import { isExternal } from '../onnx/external-data';
 import { renameOuterReads } from '../onnx/outer-scope';
@@ -71,7 +71,7 @@ export function addInt8PrefillPath(model: ModelProto, opts: Int8PrefillOptions =
   const tainted = new Set<string>();
   const suffix = new Set<NodeProto>();
   for (const n of g.node) {
-    const reads = [...n.input, ...n.attribute.flatMap((a) => subgraphsOf(a).flatMap((sg) => [...outerReads(sg)]))];
+    const reads = [...n.input, ...subgraphsOf(n).flatMap(({ graph }) => [...outerReads(graph)])];
     if (n.opType === 'MatMulNBits' && n.domain === 'com.microsoft' || reads.some((r) => tainted.has(r))) {
       suffix.add(n);
       for (const o of n.output) if (o) tainted.add(o);
@@ -288,7 +288,7 @@ const LOCAL_INITIALIZER_BYTES = 64 * 1024;
  * them — copied when both do, which costs the file a few kilobytes; large ones stay shared.
  */
 function localizeSmallInitializers(g: GraphProto, ifNode: NodeProto): void {
-  const mainReads = new Set(g.node.filter((n) => n !== ifNode).flatMap((n) => [...n.input, ...n.attribute.flatMap((a) => subgraphsOf(a).flatMap((sg) => [...outerReads(sg)]))]));
+  const mainReads = new Set(g.node.filter((n) => n !== ifNode).flatMap((n) => [...n.input, ...subgraphsOf(n).flatMap(({ graph }) => [...outerReads(graph)])]));
   const outputs = new Set(g.output.map((o) => o.name));
   const branches = ifNode.attribute.map((a) => a.g!).filter(Boolean);
   const reads = branches.map((b) => outerReads(b));

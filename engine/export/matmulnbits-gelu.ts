@@ -4,7 +4,7 @@
 // not match the shape these exporters emit (it stays nine nodes even at graphOptimizationLevel 'all'),
 // and with the MatMuls in int4 those elementwise passes are a visible share of a short decode step.
 import { create, NodeProtoSchema, type GraphProto, type NodeProto } from '../onnx/proto';
-import { GraphIndex } from './qdq-graph';
+import { GraphIndex } from '../onnx/graph';
 import { matchTanhGelu } from './tanh-gelu';
 
 /**

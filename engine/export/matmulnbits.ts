@@ -11,6 +11,7 @@ import { DataType, makeTensor, makeFloatTensor, tensorToFloat32 } from '../onnx/
 import { elementTypes, FLOAT_TYPES } from '../onnx/elem-types';
 import { StudioError, quote } from '../errors';
 import { upgradeOpset } from '../onnx/opset';
+import { pruneUnused } from '../onnx/graph';
 import { attrFloat, attrInt } from '../quant/algorithms/linear-layers';
 import type { WeightOnlyLayerResult } from '../quant/algorithms/weight-only';
 import { foldBiasIntoFastGelu, fuseTanhGelu } from './matmulnbits-gelu';
@@ -176,24 +177,5 @@ export function fuseTransformerOps(g: GraphProto, baseDir?: string): string[] {
   return notices;
 }
 
-/** Drop nodes whose outputs nobody reads (e.g. a Transpose of a weight now packed) and unread initializers. */
-export function pruneUnused(g: GraphProto): void {
-  const outputs = new Set(g.output.map((o) => o.name));
-  for (let changed = true; changed;) {
-    changed = false;
-    const used = new Set<string>(outputs);
-    for (const n of g.node) for (const i of n.input) used.add(i);
-    for (const n of g.node) for (const a of n.attribute) if (a.g) for (const sn of a.g.node) for (const i of sn.input) used.add(i);
-    const keep = g.node.filter((n) => n.output.some((o) => used.has(o)));
-    if (keep.length !== g.node.length) { g.node = keep; changed = true; }
-    const initKeep = g.initializer.filter((t) => used.has(t.name));
-    if (initKeep.length !== g.initializer.length) {
-      const dropped = new Set(g.initializer.filter((t) => !used.has(t.name)).map((t) => t.name));
-      g.initializer = initKeep;
-      g.input = g.input.filter((i) => !dropped.has(i.name));
-      changed = true;
-    }
-  }
-}
 
 export { attrInt };

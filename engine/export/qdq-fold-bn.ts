@@ -2,8 +2,7 @@
 // quantized Conv carries the real per-channel weight range and ORT sees one QLinearConv, not Conv + BN.
 import { DataType, type ModelProto } from '../onnx/proto';
 import { makeTensor, tensorDims, tensorToFloat32 } from '../onnx/tensor';
-import { GraphIndex, attr } from './qdq-graph';
-import { pruneUnused } from './qdq-rewrite';
+import { GraphIndex, attr, pruneUnused } from '../onnx/graph';
 
 export function foldConvBatchNorm(model: ModelProto, baseDir?: string): string[] {
   const g = model.graph!;
@@ -41,7 +40,7 @@ export function foldConvBatchNorm(model: ModelProto, baseDir?: string): string[]
   }
   if (folded.length) {
     g.node = g.node.filter((n) => !drop.has(n));
-    pruneUnused(model);
+    pruneUnused(model.graph!);
   }
   return folded;
 }

@@ -7,7 +7,7 @@
 // quantizes. The pattern is matched by tanh-gelu.ts (shared with the MatMulNBits export's FastGelu).
 import type { GraphProto, ModelProto } from '../onnx/proto';
 import { AttributeProtoSchema, AttributeType, create } from '../onnx/proto';
-import { GraphIndex, makeNode, onnxOpset, subgraphsOf } from './qdq-graph';
+import { GraphIndex, makeNode, onnxOpset, subgraphsOf } from '../onnx/graph';
 import { canUpgradeOpset, upgradeOpset } from '../onnx/opset';
 import { matchTanhGelu, type TanhGeluMatch as Match } from './tanh-gelu';
 
@@ -16,7 +16,7 @@ function findAll(g: GraphProto, keep: Set<string>, baseDir: string | undefined, 
   const idx = new GraphIndex(g, parent);
   const out: { graph: GraphProto; m: Match }[] = [];
   for (const n of g.node) {
-    for (const a of n.attribute) for (const sg of subgraphsOf(a)) out.push(...findAll(sg, keep, baseDir, idx));
+    for (const { graph: sg } of subgraphsOf(n)) out.push(...findAll(sg, keep, baseDir, idx));
     const m = matchTanhGelu(n, idx, baseDir);
     if (!m) continue;
     if (m.nodes.some((k) => k.output.some((o) => o !== m.y && keep.has(o)))) continue;

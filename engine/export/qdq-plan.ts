@@ -5,7 +5,7 @@
 import type { GraphProto, ModelProto, NodeProto } from '../onnx/proto';
 import type { Recipe } from '../pipeline/recipe';
 import { StudioError, quote } from '../errors';
-import { GraphIndex, attrInt, subgraphsOf } from './qdq-graph';
+import { GraphIndex, attrInt, subgraphsOf } from '../onnx/graph';
 import { QUANT_OPS, SHARE_SCALE_OPS } from '../core/ops';
 
 export interface QdqTarget {
@@ -122,7 +122,7 @@ export function graphIndexes(model: ModelProto): GraphIndex[] {
   const visit = (g: GraphProto, parent?: GraphIndex) => {
     const idx = new GraphIndex(g, parent);
     out.push(idx);
-    for (const n of g.node) for (const a of n.attribute) for (const sg of subgraphsOf(a)) visit(sg, idx);
+    for (const n of g.node) for (const { graph: sg } of subgraphsOf(n)) visit(sg, idx);
   };
   visit(model.graph!);
   return out;

@@ -10,7 +10,7 @@ import type { ActivationDType, Recipe, WeightDType } from '../pipeline/recipe';
 import { dtypeInfo } from '../core/dtypes';
 import type { QuantizedNodeInfo } from '../pipeline/report';
 import { StudioError, quote } from '../errors';
-import { GraphIndex, intAttr, makeNode, onnxOpset } from './qdq-graph';
+import { GraphIndex, intAttr, makeNode, onnxOpset, pruneUnused } from '../onnx/graph';
 import { graphIndexes, type QdqPlan, type QdqTarget } from './qdq-plan';
 import { quantizeWeight, rangeParams, roundHalfEven, type QParams } from './qdq-params';
 import { upgradeOpset } from '../onnx/opset';
@@ -250,7 +250,7 @@ export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string,
   }
   for (const gi of indexes) gi.graph.node = gi.graph.node.filter((n) => n.opType !== 'DequantizeLinear' || !ownDq.has(n.output[0]!) || read.has(n.output[0]!));
   g.initializer.push(...newInits);
-  pruneUnused(model);
+  pruneUnused(model.graph!);
   return { quantized, opset: onnxOpset(model), dequantized: dqOf, fusedGelu };
 }
 
@@ -267,25 +267,3 @@ function padInputChannels(q: { values: Int32Array }, dims: readonly number[], c:
   return [cout, c, ...dims.slice(2)];
 }
 
-/** Drop initializers and Constant nodes nothing reads any more (the float weights that were replaced). */
-export function pruneUnused(model: ModelProto): void {
-  const g = model.graph!;
-  const used = new Set<string>(g.output.map((o) => o.name));
-  const collect = (nodes: NodeProto[]) => {
-    for (const n of nodes) {
-      for (const i of n.input) if (i) used.add(i);
-      for (const at of n.attribute) {
-        if (at.g) { collect(at.g.node); for (const o of at.g.output) used.add(o.name); }
-        for (const sg of at.graphs) collect(sg.node);
-      }
-    }
-  };
-  collect(g.node);
-  g.node = g.node.filter((n) => n.opType !== 'Constant' || n.output.some((o) => used.has(o)));
-  const initNames = new Set(g.initializer.map((t) => t.name));
-  g.initializer = g.initializer.filter((t) => used.has(t.name));
-  const inits = new Set(g.initializer.map((t) => t.name));
-  const produced = new Set(g.node.flatMap((n) => n.output));
-  g.input = g.input.filter((i) => !initNames.has(i.name) || used.has(i.name));
-  g.valueInfo = g.valueInfo.filter((v) => produced.has(v.name) || inits.has(v.name));
-}

@@ -5,7 +5,7 @@
 // (qdq-gelu.ts), the weight-only export a com.microsoft `FastGelu` (matmulnbits-gelu.ts).
 import type { NodeProto } from '../onnx/proto';
 import { tensorToFloat32 } from '../onnx/tensor';
-import type { GraphIndex } from './qdq-graph';
+import type { GraphIndex } from '../onnx/graph';
 
 export interface TanhGeluMatch {
   /** The GELU's input. */

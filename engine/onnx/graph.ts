@@ -1,7 +1,9 @@
-// Graph helpers: walk a model's graphs (If/Loop/Scan bodies included), producer/consumer maps,
-// topological order, unique names, value-info lookup, node removal and insertion.
-import { StudioError, quote } from '../errors';
-import type { GraphProto, NodeProto, ModelProto, ValueInfoProto, TensorProto } from './proto';
+// The ONNX graph toolkit every rewrite uses: walking a model's graphs (If/Loop/Scan bodies included),
+// an index of one graph (producers, consumers counting subgraph captures, constants, fresh names),
+// building nodes, unique names, declared types and shapes, and pruning what nothing reads.
+import { create, NodeProtoSchema, AttributeProtoSchema, AttributeType, type AttributeProto, type GraphProto, type NodeProto, type ModelProto, type ValueInfoProto, type TensorProto } from './proto';
+
+export { attr, attrInt } from './attributes';
 
 /** Where a graph sits: [] for the main graph, then (node name, attribute name) hops. */
 export type GraphPath = { node: string; attribute: string }[];
@@ -26,111 +28,120 @@ export function* walkGraphs(graph: GraphProto, path: GraphPath = [], parent?: No
   }
 }
 
-export function visitGraphs(model: ModelProto, fn: (v: GraphVisit) => void): void {
-  if (!model.graph) return;
-  for (const v of walkGraphs(model.graph)) fn(v);
+/**
+ * Names a subgraph reads from enclosing scopes: used (by a node, a nested subgraph or as one of its
+ * outputs) before anything inside defines them. Nodes are read in order, as ONNX requires of a body.
+ */
+export function outerReads(g: GraphProto): Set<string> {
+  const inside = new Set<string>([...g.input.map((i) => i.name), ...g.initializer.map((t) => t.name)]);
+  const reads = new Set<string>();
+  for (const n of g.node) {
+    for (const i of n.input) if (i && !inside.has(i)) reads.add(i);
+    for (const { graph } of subgraphsOf(n)) for (const r of outerReads(graph)) if (!inside.has(r)) reads.add(r);
+    for (const o of n.output) inside.add(o);
+  }
+  for (const o of g.output) if (!inside.has(o.name)) reads.add(o.name);
+  return reads;
 }
 
-/** All nodes of the model with the graph holding each. */
-export function* allNodes(model: ModelProto): Generator<{ node: NodeProto; graph: GraphProto; path: GraphPath }> {
-  if (!model.graph) return;
-  for (const v of walkGraphs(model.graph)) for (const node of v.graph.node) yield { node, graph: v.graph, path: v.path };
+/** What a node reads: its inputs and every outer name its subgraphs capture. */
+export function nodeReads(n: NodeProto): Set<string> {
+  const reads = new Set(n.input.filter((i) => i));
+  for (const { graph } of subgraphsOf(n)) for (const r of outerReads(graph)) reads.add(r);
+  return reads;
 }
 
-/** Names a subgraph reads from enclosing scopes (used inside, defined nowhere inside). */
-export function outerScopeInputs(node: NodeProto): Set<string> {
-  const used = new Set<string>();
-  for (const { graph } of subgraphsOf(node)) {
-    const defined = new Set<string>();
-    for (const v of walkGraphs(graph)) {
-      for (const i of v.graph.input) defined.add(i.name);
-      for (const t of v.graph.initializer) defined.add(t.name);
-      for (const n of v.graph.node) for (const o of n.output) defined.add(o);
+/** One graph's bookkeeping: producer and consumers of each tensor, constants, fresh unique names. */
+export class GraphIndex {
+  readonly producer = new Map<string, NodeProto>();
+  /** Nodes reading each tensor; a node with subgraphs also "reads" every outer name its subgraphs use. */
+  readonly consumers = new Map<string, NodeProto[]>();
+  readonly initializers = new Map<string, TensorProto>();
+  readonly constantNodes = new Map<string, NodeProto>();
+  readonly graphOutputs: Set<string>;
+  readonly graphInputs: Set<string>;
+  private readonly names: Set<string>;
+
+  /** `parent`: the index of the graph this one is a subgraph of (outer-scope constants are visible). */
+  constructor(readonly graph: GraphProto, readonly parent?: GraphIndex) {
+    this.names = parent ? parent.names : new Set<string>();
+    if (!parent) collectNames(graph, this.names);
+    for (const t of graph.initializer) this.initializers.set(t.name, t);
+    this.graphOutputs = new Set(graph.output.map((o) => o.name));
+    this.graphInputs = new Set(graph.input.map((i) => i.name).filter((n) => !this.initializers.has(n)));
+    for (const n of graph.node) {
+      for (const o of n.output) if (o) this.producer.set(o, n);
+      for (const i of nodeReads(n)) {
+        const list = this.consumers.get(i) ?? [];
+        list.push(n);
+        this.consumers.set(i, list);
+      }
+      if (n.opType === 'Constant' && (n.domain === '' || n.domain === 'ai.onnx') && n.output[0]) this.constantNodes.set(n.output[0], n);
     }
-    for (const v of walkGraphs(graph)) {
-      for (const n of v.graph.node) for (const i of n.input) if (i && !defined.has(i)) used.add(i);
-      for (const o of v.graph.output) if (!defined.has(o.name)) used.add(o.name);
-    }
   }
-  return used;
-}
 
-/** Inputs a node reads: its listed inputs plus (with subgraphs) the outer names its bodies capture. */
-export function nodeInputs(node: NodeProto, withCaptures = true): string[] {
-  const ins = node.input.filter((i) => i !== '');
-  if (!withCaptures || !node.attribute.some((a) => a.g || a.graphs.length)) return ins;
-  return [...new Set([...ins, ...outerScopeInputs(node)])];
-}
-
-export function producerMap(graph: GraphProto): Map<string, NodeProto> {
-  const m = new Map<string, NodeProto>();
-  for (const n of graph.node) for (const o of n.output) if (o) m.set(o, n);
-  return m;
-}
-
-/** tensor name -> nodes reading it (subgraph captures count as reads by the owning node). */
-export function consumerMap(graph: GraphProto): Map<string, NodeProto[]> {
-  const m = new Map<string, NodeProto[]>();
-  for (const n of graph.node) {
-    for (const i of nodeInputs(n)) {
-      const list = m.get(i);
-      if (list) { if (!list.includes(n)) list.push(n); } else m.set(i, [n]);
-    }
+  /** The constant tensor behind a name (initializer or Constant node `value`, here or in an outer scope). */
+  constant(name: string): TensorProto | undefined {
+    if (this.graphInputs.has(name) || this.producer.has(name) && !this.constantNodes.has(name)) return undefined;
+    const init = this.initializers.get(name);
+    if (init) return init;
+    const c = this.constantNodes.get(name);
+    if (c) return c.attribute.find((x) => x.name === 'value')?.t;
+    return this.parent?.constant(name);
   }
-  return m;
+
+  isConstant(name: string): boolean {
+    return this.constant(name) !== undefined;
+  }
+
+  consumersOf(name: string): NodeProto[] {
+    return this.consumers.get(name) ?? [];
+  }
+
+  unique(base: string): string {
+    let name = base, i = 1;
+    while (this.names.has(name)) name = `${base}_${i++}`;
+    this.names.add(name);
+    return name;
+  }
 }
 
-export function initializerMap(graph: GraphProto): Map<string, TensorProto> {
-  return new Map(graph.initializer.map((t) => [t.name, t]));
+function collectNames(g: GraphProto, names: Set<string>): void {
+  for (const t of g.initializer) names.add(t.name);
+  for (const i of g.input) names.add(i.name);
+  for (const n of g.node) {
+    names.add(n.name);
+    for (const o of n.output) if (o) names.add(o);
+    for (const { graph } of subgraphsOf(n)) collectNames(graph, names);
+  }
 }
 
-/** Nodes in a topological order (stable: keeps the file's order where it is already valid).
- *  Names defined outside the graph (inputs, initializers, enclosing scopes) are available from the start. */
-export function topologicalOrder(graph: GraphProto): NodeProto[] {
-  const producers = producerMap(graph);
-  const indeg = new Map<NodeProto, number>();
-  const users = new Map<NodeProto, NodeProto[]>();
-  for (const n of graph.node) {
-    const deps = new Set<NodeProto>();
-    for (const i of nodeInputs(n)) { const p = producers.get(i); if (p && p !== n) deps.add(p); }
-    indeg.set(n, deps.size);
-    for (const d of deps) (users.get(d) ?? users.set(d, []).get(d)!).push(n);
-  }
-  const order: NodeProto[] = [];
-  const index = new Map(graph.node.map((n, i) => [n, i]));
-  // a small binary-heap-free queue: ready nodes kept sorted by original index
-  let ready = graph.node.filter((n) => indeg.get(n) === 0);
-  while (ready.length) {
-    const n = ready.shift()!;
-    order.push(n);
-    const next: NodeProto[] = [];
-    for (const u of users.get(n) ?? []) { const d = indeg.get(u)! - 1; indeg.set(u, d); if (d === 0) next.push(u); }
-    if (next.length) ready = [...ready, ...next].sort((a, b) => index.get(a)! - index.get(b)!);
-  }
-  if (order.length !== graph.node.length) {
-    const stuck = graph.node.find((n) => indeg.get(n)! > 0)!;
-    throw new StudioError('BAD_MODEL', `Graph ${quote(graph.name)} has a cycle: node ${quote(stuck.name || stuck.opType)} never gets all its inputs.`);
-  }
-  return order;
+export function intAttr(name: string, value: number): AttributeProto {
+  return create(AttributeProtoSchema, { name, type: AttributeType.INT, i: BigInt(value) });
 }
 
-/** Reorder graph.node topologically in place. */
-export function sortTopologically(graph: GraphProto): void {
-  const order = topologicalOrder(graph);
-  graph.node.splice(0, graph.node.length, ...order);
+export function makeNode(opType: string, inputs: string[], outputs: string[], name: string, attributes: AttributeProto[] = [], domain = ''): NodeProto {
+  return create(NodeProtoSchema, { opType, input: inputs, output: outputs, name, attribute: attributes, domain });
+}
+
+/** Opset version of the default ONNX domain. */
+export function onnxOpset(model: { opsetImport: { domain: string; version: bigint }[] }): number {
+  const o = model.opsetImport.find((x) => x.domain === '' || x.domain === 'ai.onnx');
+  return o ? Number(o.version) : 0;
 }
 
 /** Every name used anywhere in the model: tensors, nodes, graph inputs/outputs, all subgraphs. */
-export function allNames(model: ModelProto): Set<string> {
+function allNames(model: ModelProto): Set<string> {
   const names = new Set<string>();
-  visitGraphs(model, ({ graph }) => {
+  if (!model.graph) return names;
+  for (const { graph } of walkGraphs(model.graph)) {
     for (const v of [...graph.input, ...graph.output, ...graph.valueInfo]) names.add(v.name);
     for (const t of graph.initializer) names.add(t.name);
     for (const n of graph.node) {
       if (n.name) names.add(n.name);
       for (const x of [...n.input, ...n.output]) if (x) names.add(x);
     }
-  });
+  }
   return names;
 }
 
@@ -145,85 +156,40 @@ export function nameAllocator(model: ModelProto): (base: string) => string {
   };
 }
 
-/** Graph inputs, outputs and value_info by name. */
-export function valueInfoMap(graph: GraphProto): Map<string, ValueInfoProto> {
-  const m = new Map<string, ValueInfoProto>();
-  for (const v of [...graph.valueInfo, ...graph.input, ...graph.output]) m.set(v.name, v);
-  return m;
-}
-
 export type Dim = number | string | null;
 
-/** Element type and shape of a tensor as far as the model declares it (initializers included). */
+/** Element type and shape of a tensor as far as the graph declares it (initializers included). */
 export function tensorInfo(graph: GraphProto, name: string): { elemType: number; shape?: Dim[] } | undefined {
   const init = graph.initializer.find((t) => t.name === name);
   if (init) return { elemType: init.dataType, shape: init.dims.map(Number) };
-  const v = valueInfoMap(graph).get(name);
+  let v: ValueInfoProto | undefined;
+  for (const x of [...graph.valueInfo, ...graph.input, ...graph.output]) if (x.name === name) v = x;
   if (!v || v.type?.value.case !== 'tensorType') return undefined;
   const tt = v.type.value.value;
   const shape = tt.shape ? tt.shape.dim.map((d) => (d.value.case === 'dimValue' ? Number(d.value.value) : d.value.case === 'dimParam' ? d.value.value : null)) : undefined;
   return { elemType: tt.elemType, shape };
 }
 
-/** Remove a node. With `bypass`, its consumers (and graph outputs) read its first input instead of its first output. */
-export function removeNode(graph: GraphProto, node: NodeProto, opts: { bypass?: boolean } = {}): void {
-  const i = graph.node.indexOf(node);
-  if (i < 0) throw new StudioError('INTERNAL', `Node ${quote(node.name || node.opType)} is not in graph ${quote(graph.name)}.`);
-  if (opts.bypass) {
-    const from = node.output[0], to = node.input[0];
-    if (!from || !to) throw new StudioError('INTERNAL', `Cannot bypass node ${quote(node.name || node.opType)}: it needs one input and one output.`);
-    if (graph.output.some((o) => o.name === from)) {
-      // Keep the graph's output name: the producer of `to` writes `from` directly when it is a node in this graph.
-      const prod = graph.node.find((n) => n.output.includes(to));
-      const toIsGraphIo = graph.input.some((v) => v.name === to) || graph.output.some((v) => v.name === to) || !prod;
-      if (toIsGraphIo) throw new StudioError('BAD_MODEL', `Cannot bypass node ${quote(node.name || node.opType)}: its output ${quote(from)} is a graph output fed straight from ${quote(to)}.`);
-      graph.node.splice(i, 1);
-      renameTensor(graph, to, from);
-      return;
-    }
-    graph.node.splice(i, 1);
-    replaceInputs(graph, from, to);
-    return;
-  }
-  graph.node.splice(i, 1);
-}
-
-/** Make every node (and subgraph capture) reading `from` read `to`. Returns how many inputs changed. */
-export function replaceInputs(graph: GraphProto, from: string, to: string, except: readonly NodeProto[] = []): number {
-  let n = 0;
-  for (const v of walkGraphs(graph)) {
-    // inside subgraphs only rewrite captures: a subgraph that defines `from` itself shadows it
-    if (v.graph !== graph && definesName(v.graph, from)) continue;
-    for (const node of v.graph.node) {
-      if (except.includes(node)) continue;
-      for (let k = 0; k < node.input.length; k++) if (node.input[k] === from) { node.input[k] = to; n++; }
+/**
+ * Remove what nothing reads, until nothing more goes: nodes none of whose outputs is read (by a node,
+ * a subgraph at any depth, or a graph output), initializers nothing reads (and their graph-input
+ * entries), and value_info of names that no longer exist. Reads inside If/Loop/Scan bodies count,
+ * a body's output that names an outer value included, so nothing a branch returns is removed.
+ */
+export function pruneUnused(g: GraphProto): void {
+  for (let changed = true; changed;) {
+    changed = false;
+    const used = new Set<string>(g.output.map((o) => o.name));
+    for (const n of g.node) for (const r of nodeReads(n)) used.add(r);
+    const keep = g.node.filter((n) => n.output.some((o) => o && used.has(o)));
+    if (keep.length !== g.node.length) { g.node = keep; changed = true; }
+    const dropped = new Set(g.initializer.filter((t) => !used.has(t.name)).map((t) => t.name));
+    if (dropped.size) {
+      g.initializer = g.initializer.filter((t) => !dropped.has(t.name));
+      g.input = g.input.filter((i) => !dropped.has(i.name));
+      changed = true;
     }
   }
-  return n;
-}
-
-function definesName(g: GraphProto, name: string): boolean {
-  return g.input.some((v) => v.name === name) || g.initializer.some((t) => t.name === name) || g.node.some((n) => n.output.includes(name));
-}
-
-/** Rename a tensor everywhere in this graph (producer output, consumers, initializer, value info). */
-export function renameTensor(graph: GraphProto, from: string, to: string): void {
-  for (const n of graph.node) for (let k = 0; k < n.output.length; k++) if (n.output[k] === from) n.output[k] = to;
-  replaceInputs(graph, from, to);
-  for (const t of graph.initializer) if (t.name === from) t.name = to;
-  for (const v of [...graph.valueInfo, ...graph.input, ...graph.output]) if (v.name === from) v.name = to;
-}
-
-/** Insert nodes right after `anchor` (or before it), keeping a valid order when the new nodes read the anchor's outputs. */
-export function insertNodes(graph: GraphProto, nodes: NodeProto[], where: { after: NodeProto } | { before: NodeProto } | 'start' | 'end'): void {
-  let at: number;
-  if (where === 'start') at = 0;
-  else if (where === 'end') at = graph.node.length;
-  else {
-    const anchor = 'after' in where ? where.after : where.before;
-    const i = graph.node.indexOf(anchor);
-    if (i < 0) throw new StudioError('INTERNAL', `Anchor node ${quote(anchor.name || anchor.opType)} is not in graph ${quote(graph.name)}.`);
-    at = 'after' in where ? i + 1 : i;
-  }
-  graph.node.splice(at, 0, ...nodes);
+  const present = new Set<string>([...g.input.map((i) => i.name), ...g.initializer.map((t) => t.name), ...g.node.flatMap((n) => n.output)]);
+  g.valueInfo = g.valueInfo.filter((v) => present.has(v.name));
 }

@@ -16,7 +16,8 @@ import { runCalibration, type CalibrationResult } from '../quant/calibration/run
 import { calibrationMethod } from '../quant/calibration/methods';
 import { onnxDataTypeOf, toStorageArray } from '../quant/math';
 import { planQdq, type QdqPlan } from '../export/qdq-plan';
-import { rewriteQdq, pruneUnused, type RewriteResult } from '../export/qdq-rewrite';
+import { rewriteQdq, type RewriteResult } from '../export/qdq-rewrite';
+import { pruneUnused } from '../onnx/graph';
 import { foldConvBatchNorm } from '../export/qdq-fold-bn';
 import { throwIfCancelled, type WorkContext } from '../jobs/progress';
 import { StudioError, quote } from '../errors';
@@ -583,7 +584,7 @@ export function exportQatDetailed(setup: QatSetup): { model: ModelProto } & Rewr
 /** See containerize4BitActivations: makes a 4-bit-activation QDQ model loadable by ORT 1.30 with its default optimizations. */
 export function loadable4BitActivations(model: ModelProto, recipe: Recipe): void {
   const a = recipe.activations;
-  if (a && (a.dtype === 'uint4' || a.dtype === 'int4') && containerize4BitActivations(model, a.dtype) > 0) pruneUnused(model);
+  if (a && (a.dtype === 'uint4' || a.dtype === 'int4') && containerize4BitActivations(model, a.dtype) > 0) pruneUnused(model.graph!);
 }
 
 /** The QDQ writer's int32 bias: scale s_in * s_w per channel, rounded half to even. */

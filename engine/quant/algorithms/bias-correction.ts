@@ -16,7 +16,7 @@ import type { NpyArray } from '../../data/npy';
 import type { Recipe } from '../../pipeline/recipe';
 import type { QdqPlan, QdqTarget } from '../../export/qdq-plan';
 import { quantizeWeight } from '../../export/qdq-params';
-import { attrInt, makeNode } from '../../export/qdq-graph';
+import { attrInt, makeNode } from '../../onnx/graph';
 import { addGraphOutputs } from '../calibration/augment';
 import { createSession, type Device } from '../../runtime/session';
 import { feedsFor, sampleCount, runSize, wholeRuns } from '../../runtime/batching';

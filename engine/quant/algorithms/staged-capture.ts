@@ -26,7 +26,7 @@ import { StudioError, quote } from '../../errors';
 import { throwIfCancelled, type WorkContext } from '../../jobs/progress';
 import { externalDataFolderEntries } from '../../runtime/session';
 import { fuseTanhGelu } from '../../export/matmulnbits-gelu';
-import { pruneUnused } from '../../export/matmulnbits';
+import { pruneUnused } from '../../onnx/graph';
 
 export interface ActivationStats {
   name: string;

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { loadModel, serializeModel } from '../../../engine/onnx/model-io';
 import { clone, ModelProtoSchema, type ModelProto } from '../../../engine/onnx/proto';
 import { fuseTanhGelu } from '../../../engine/export/qdq-gelu';
-import { onnxOpset } from '../../../engine/export/qdq-graph';
+import { onnxOpset } from '../../../engine/onnx/graph';
 import { readTextWindows } from '../../../engine/data/text-windows';
 import { createSession } from '../../../engine/runtime/session';
 import { feedsFor } from '../../../engine/runtime/batching';

@@ -7,7 +7,7 @@ import { floatTensor, tensorToFloat32 } from '../../../engine/onnx/tensor';
 import { parseRecipe } from '../../../engine/pipeline/recipe';
 import { planQdq } from '../../../engine/export/qdq-plan';
 import { rewriteQdq } from '../../../engine/export/qdq-rewrite';
-import { makeNode } from '../../../engine/export/qdq-graph';
+import { makeNode } from '../../../engine/onnx/graph';
 import { runCalibration } from '../../../engine/quant/calibration/run-calibration';
 import { createSession } from '../../../engine/runtime/session';
 import { feedsFor } from '../../../engine/runtime/batching';

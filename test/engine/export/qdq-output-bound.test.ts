@@ -6,7 +6,7 @@ import { AttributeProtoSchema, create, ModelProtoSchema, GraphProtoSchema, Value
 import { floatTensor } from '../../../engine/onnx/tensor';
 import { parseRecipe } from '../../../engine/pipeline/recipe';
 import { planQdq } from '../../../engine/export/qdq-plan';
-import { makeNode } from '../../../engine/export/qdq-graph';
+import { makeNode } from '../../../engine/onnx/graph';
 
 const vi = (name: string, dims: (number | string)[]) => create(ValueInfoProtoSchema, { name, type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: DataType.FLOAT, shape: create(TensorShapeProtoSchema, { dim: dims.map((d) => create(TensorShapeProto_DimensionSchema, { value: typeof d === 'number' ? { case: 'dimValue', value: BigInt(d) } : { case: 'dimParam', value: d } })) }) }) } }) });
 

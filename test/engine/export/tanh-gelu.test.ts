@@ -5,7 +5,7 @@ import { describe, it, expect } from 'vitest';
 import { create, ModelProtoSchema, GraphProtoSchema, ValueInfoProtoSchema, TypeProtoSchema, TypeProto_TensorSchema, TensorShapeProtoSchema, TensorShapeProto_DimensionSchema, clone, type ModelProto, type NodeProto } from '../../../engine/onnx/proto';
 import { DataType, makeTensor } from '../../../engine/onnx/tensor';
 import { serializeModel } from '../../../engine/onnx/model-io';
-import { makeNode } from '../../../engine/export/qdq-graph';
+import { makeNode } from '../../../engine/onnx/graph';
 import { fuseTanhGelu as fuseToGelu } from '../../../engine/export/qdq-gelu';
 import { fuseTanhGelu as fuseToFastGelu } from '../../../engine/export/matmulnbits-gelu';
 import { createSession, ort } from '../../../engine/runtime/session';

@@ -10,7 +10,7 @@ import { clone, ModelProtoSchema, type ModelProto } from '../../../engine/onnx/p
 import { tensorToTypedArray, makeTensor, DataType } from '../../../engine/onnx/tensor';
 import { fuseAttention } from '../../../engine/export/fuse-attention';
 import { fuseSkipLayerNorm } from '../../../engine/export/fuse-skip-layernorm';
-import { pruneUnused } from '../../../engine/export/matmulnbits';
+import { pruneUnused } from '../../../engine/onnx/graph';
 import { inferRanks } from '../../../engine/onnx/ranks';
 import { buildLlamaFixture } from '../quant/algorithms/llama-fixture';
 

@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { loadModel, saveModel, serializeModel, parseModel } from '../../../engine/onnx/model-io';
 import { constantValue, constantsToInitializers, constantNodeTensor } from '../../../engine/onnx/constants';
 import { opsetVersion, upgradeOpset, irVersionFor } from '../../../engine/onnx/opset';
-import { allNodes } from '../../../engine/onnx/graph';
+import { walkGraphs } from '../../../engine/onnx/graph';
 import { tensorToFloat32, tensorDims } from '../../../engine/onnx/tensor';
 import { create, NodeProtoSchema, AttributeProtoSchema, AttributeType, type ModelProto } from '../../../engine/onnx/proto';
 import { readNpy } from '../../../engine/data/npy';
@@ -109,7 +109,7 @@ describe('opset upgrade', () => {
 
   it('upgrades nodes inside If/Loop bodies too (Silero v5, opset 16 -> 18: ReduceMean axes become inputs)', async () => {
     const { model } = await loadModel(thirdParty.sileroIf);
-    const inSub = [...allNodes(model)].filter((x) => x.path.length > 0 && x.node.opType === 'ReduceMean');
+    const inSub = [...walkGraphs(model.graph!)].flatMap((v) => v.graph.node.map((node) => ({ node, path: v.path }))).filter((x) => x.path.length > 0 && x.node.opType === 'ReduceMean');
     const { changes } = upgradeOpset(model, 18);
     expect(inSub.length).toBeGreaterThan(0);
     for (const { node } of inSub) expect(node.input.length).toBe(2);

@@ -1,79 +1,48 @@
+// The ONNX graph toolkit (engine/onnx/graph.ts) on real models: the graph index (producers,
+// consumers counting subgraph captures, constants, unique names), the subgraph walker, declared types,
+// and pruneUnused — which keeps everything a subgraph reads or returns from the graph around it.
 import { describe, it, expect } from 'vitest';
-import * as ort from 'onnxruntime-node';
 import { loadModel, serializeModel } from '../../../engine/onnx/model-io';
-import { walkGraphs, producerMap, consumerMap, topologicalOrder, sortTopologically, nameAllocator, outerScopeInputs, tensorInfo, removeNode, insertNodes, replaceInputs, allNodes } from '../../../engine/onnx/graph';
-import { create, NodeProtoSchema, GraphProtoSchema, AttributeProtoSchema, AttributeType, ValueInfoProtoSchema } from '../../../engine/onnx/proto';
+import { walkGraphs, GraphIndex, nameAllocator, tensorInfo, outerReads, pruneUnused, makeNode, subgraphsOf } from '../../../engine/onnx/graph';
+import { create, GraphProtoSchema, AttributeProtoSchema, AttributeType, ValueInfoProtoSchema, type GraphProto } from '../../../engine/onnx/proto';
+import { DataType, makeTensor } from '../../../engine/onnx/tensor';
 import { models } from '../../helpers/shared';
 import { thirdParty } from './fixtures';
-import { fmnistImages } from '../quant/calibrators/fmnist-activations';
 
-const node = (opType: string, input: string[], output: string[], name = output[0]!, attribute: ReturnType<typeof create<typeof AttributeProtoSchema>>[] = []) =>
-  create(NodeProtoSchema, { name, opType, input, output, attribute });
+const vi = (name: string) => create(ValueInfoProtoSchema, { name });
+const graphAttr = (name: string, g: GraphProto) => create(AttributeProtoSchema, { name, type: AttributeType.GRAPH, g });
+const names = (g: GraphProto) => g.node.map((n) => n.name);
 
-describe('graph helpers', () => {
-  it('producer/consumer maps and a stable topological order on the CNN', async () => {
+describe('graph index and walker', () => {
+  it('producers, consumers and constants on the CNN; fresh names never collide', async () => {
     const { model } = await loadModel(models.cnn);
     const g = model.graph!;
-    const prod = producerMap(g), cons = consumerMap(g);
-    expect(prod.get('/0/0.0/Conv_output_0')!.opType).toBe('Conv');
-    expect(cons.get('/0/0.0/Conv_output_0')!.map((n) => n.opType)).toEqual(['Relu']);
-    expect(cons.get('image')!.length).toBe(1);
-    const original = [...g.node];
-    expect(topologicalOrder(g)).toEqual(original);
-    g.node.reverse();
-    sortTopologically(g);
-    expect(g.node).toEqual(original);
-    // a cycle is reported with the node's name
-    g.node[0]!.input[0] = g.node[g.node.length - 1]!.output[0]!;
-    expect(() => topologicalOrder(g)).toThrow(/cycle.*\/0\/0\.0\/Conv/);
-  });
-
-  it('inserting an Identity and removing it again (bypass) restores the exact model', async () => {
-    const { model } = await loadModel(models.cnn);
-    const bytes = Buffer.from(serializeModel(model));
-    const g = model.graph!;
+    const idx = new GraphIndex(g);
+    expect(idx.producer.get('/0/0.0/Conv_output_0')!.opType).toBe('Conv');
+    expect(idx.consumersOf('/0/0.0/Conv_output_0').map((n) => n.opType)).toEqual(['Relu']);
+    expect(idx.consumersOf('image').length).toBe(1);
+    const conv = g.node.find((n) => n.opType === 'Conv')!;
+    expect(idx.isConstant(conv.input[1]!)).toBe(true);
+    expect(idx.isConstant('image')).toBe(false);
     const relu = g.node.find((n) => n.opType === 'Relu')!;
+    expect(idx.unique(relu.output[0]!)).toBe(`${relu.output[0]}_1`);
     const fresh = nameAllocator(model);
-    const out = fresh(relu.output[0]!);
-    expect(out).toBe(`${relu.output[0]}_1`);
-    const id = node('Identity', [relu.output[0]!], [out], fresh('probe'));
-    insertNodes(g, [id], { after: relu });
-    expect(replaceInputs(g, relu.output[0]!, out, [id])).toBe(1); // every reader but the probe now reads the probe
-    expect(topologicalOrder(g)).toEqual(g.node);
-    const s = await ort.InferenceSession.create(serializeModel(model));
-    const x = fmnistImages(4);
-    const y = await s.run({ image: new ort.Tensor('float32', x, [4, 1, 28, 28]) });
-    const s0 = await ort.InferenceSession.create(bytes);
-    const y0 = await s0.run({ image: new ort.Tensor('float32', x, [4, 1, 28, 28]) });
-    expect(Array.from(y.logits!.data as Float32Array)).toEqual(Array.from(y0.logits!.data as Float32Array));
-    removeNode(g, id, { bypass: true });
-    expect(Buffer.from(serializeModel(model)).equals(bytes)).toBe(true);
+    expect(fresh(relu.output[0]!)).toBe(`${relu.output[0]}_1`);
+    expect(fresh(relu.output[0]!)).toBe(`${relu.output[0]}_2`);
   });
 
-  it('walks If subgraphs (Silero v5) and sees what bodies capture from outside', async () => {
+  it('walks If subgraphs (Silero v5); what bodies capture from outside counts as read by the If', async () => {
     const { model } = await loadModel(thirdParty.sileroIf);
     const visits = [...walkGraphs(model.graph!)];
-    const ifs = [...allNodes(model)].filter((x) => x.node.opType === 'If');
+    const ifs = visits.flatMap((v) => v.graph.node).filter((n) => n.opType === 'If');
     expect(ifs.length).toBe(25);
     expect(visits.length).toBe(1 + 2 * 25);
     expect(visits.some((v) => v.path.length >= 2)).toBe(true); // nested Ifs
+    const idx = new GraphIndex(model.graph!);
     const top = model.graph!.node.filter((n) => n.opType === 'If');
-    const captures = top.flatMap((n) => [...outerScopeInputs(n)]);
+    const captures = top.flatMap((n) => subgraphsOf(n).flatMap(({ graph }) => [...outerReads(graph)]));
     expect(captures.length).toBeGreaterThan(0);
-    const cons = consumerMap(model.graph!);
-    for (const c of captures) expect(cons.get(c)!.some((n) => n.opType === 'If')).toBe(true);
-    expect(topologicalOrder(model.graph!).length).toBe(model.graph!.node.length);
-  });
-
-  it('orders a producer before an If whose branch reads its output', () => {
-    const branch = (v: string) => create(GraphProtoSchema, { name: v, node: [node('Identity', ['a'], [`${v}_out`])], output: [create(ValueInfoProtoSchema, { name: `${v}_out` })] });
-    const iff = node('If', ['cond'], ['y'], 'if0', [
-      create(AttributeProtoSchema, { name: 'then_branch', type: AttributeType.GRAPH, g: branch('then') }),
-      create(AttributeProtoSchema, { name: 'else_branch', type: AttributeType.GRAPH, g: branch('else') }),
-    ]);
-    const makeA = node('Relu', ['x'], ['a'], 'makeA');
-    const g = create(GraphProtoSchema, { name: 'g', node: [iff, makeA] });
-    expect(topologicalOrder(g).map((n) => n.name)).toEqual(['makeA', 'if0']);
+    for (const c of captures) expect(idx.consumersOf(c).some((n) => n.opType === 'If')).toBe(true);
   });
 
   it('looks up declared shapes and types', async () => {
@@ -85,5 +54,49 @@ describe('graph helpers', () => {
     const conv = g.node.find((n) => n.opType === 'Conv')!;
     expect(tensorInfo(g, conv.input[1]!)!.shape!.length).toBe(4);
     expect(tensorInfo(g, 'nope')).toBeUndefined();
+  });
+});
+
+describe('pruneUnused', () => {
+  it('removes dead chains of any op and the initializers only they read, until nothing more goes', () => {
+    const g = create(GraphProtoSchema, {
+      name: 'g',
+      node: [makeNode('Transpose', ['w'], ['wt'], 'deadT'), makeNode('Relu', ['wt'], ['wr'], 'deadR'), makeNode('Constant', [], ['c'], 'deadC'), makeNode('Add', ['x', 'b'], ['y'], 'live')],
+      initializer: [makeTensor('w', DataType.FLOAT, [2], Float32Array.of(1, 2)), makeTensor('b', DataType.FLOAT, [1], Float32Array.of(3))],
+      input: [vi('x'), vi('w')],
+      output: [vi('y')],
+      valueInfo: [vi('wt'), vi('y')],
+    });
+    pruneUnused(g);
+    expect(names(g)).toEqual(['live']);
+    expect(g.initializer.map((t) => t.name)).toEqual(['b']);
+    expect(g.input.map((i) => i.name)).toEqual(['x']);
+    expect(g.valueInfo.map((v) => v.name)).toEqual(['y']);
+  });
+
+  it('keeps what an If branch returns from the outer graph, and what a nested body reads', () => {
+    // then_branch returns outer 'a' directly (no node inside reads it); else_branch holds an If whose
+    // branch reads outer initializer 'w'. Both are reads of the outer graph.
+    const inner = create(GraphProtoSchema, { name: 'inner', node: [makeNode('Neg', ['w'], ['nw'], 'neg')], output: [vi('nw')] });
+    const innerElse = create(GraphProtoSchema, { name: 'innerElse', node: [makeNode('Identity', ['w'], ['iw'], 'id')], output: [vi('iw')] });
+    const thenB = create(GraphProtoSchema, { name: 'then', output: [vi('a')] });
+    const elseB = create(GraphProtoSchema, { name: 'else', node: [makeNode('If', ['cond'], ['z'], 'innerIf', [graphAttr('then_branch', inner), graphAttr('else_branch', innerElse)])], output: [vi('z')] });
+    const g = create(GraphProtoSchema, {
+      name: 'g',
+      node: [makeNode('Relu', ['x'], ['a'], 'makeA'), makeNode('If', ['cond'], ['y'], 'if', [graphAttr('then_branch', thenB), graphAttr('else_branch', elseB)])],
+      initializer: [makeTensor('w', DataType.FLOAT, [1], Float32Array.of(5)), makeTensor('unused', DataType.FLOAT, [1], Float32Array.of(0))],
+      input: [vi('x'), vi('cond')],
+      output: [vi('y')],
+    });
+    pruneUnused(g);
+    expect(names(g)).toEqual(['makeA', 'if']);
+    expect(g.initializer.map((t) => t.name)).toEqual(['w']);
+  });
+
+  it('leaves a real model that reads everything it holds byte-identical', async () => {
+    const { model } = await loadModel(models.cnn);
+    const bytes = Buffer.from(serializeModel(model));
+    pruneUnused(model.graph!);
+    expect(Buffer.from(serializeModel(model)).equals(bytes)).toBe(true);
   });
 });

@@ -10,7 +10,7 @@ import * as ort from 'onnxruntime-node';
 import { create, ModelProtoSchema, GraphProtoSchema, ValueInfoProtoSchema, TypeProtoSchema, TypeProto_TensorSchema, TensorShapeProtoSchema, TensorShapeProto_DimensionSchema, OperatorSetIdProtoSchema, DataType, type ModelProto } from '../../../../engine/onnx/proto';
 import { saveModel } from '../../../../engine/onnx/model-io';
 import { floatTensor } from '../../../../engine/onnx/tensor';
-import { makeNode } from '../../../../engine/export/qdq-graph';
+import { makeNode } from '../../../../engine/onnx/graph';
 import { quantizeModel } from '../../../../engine/pipeline/quantize';
 import { parseRecipe } from '../../../../engine/pipeline/recipe';
 import { loadFashionMnist } from '../../../../engine/data/fashion-mnist';

@@ -4,7 +4,7 @@
 import { describe, it, expect } from 'vitest';
 import { create, ModelProtoSchema, GraphProtoSchema, OperatorSetIdProtoSchema, toBinary } from '../../../../engine/onnx/proto';
 import { DataType, makeTensor } from '../../../../engine/onnx/tensor';
-import { makeNode } from '../../../../engine/export/qdq-graph';
+import { makeNode } from '../../../../engine/onnx/graph';
 import { valueInfo } from '../../../../engine/qat/onnx-build';
 import { createSession, ort } from '../../../../engine/runtime/session';
 import { quantizeValues } from '../../../../engine/quant/math/quantize';
