@@ -12,7 +12,7 @@
 import { Worker } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync, rmSync } from 'node:fs';
-import { link, mkdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, rename, rm, unlink } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EventName, EventOf, Json, RunInfo } from '../../contract/ipc';
@@ -335,7 +335,9 @@ export class JobRunner {
       for (const art of outcome.artifacts ?? []) {
         const src = resolve(art.path);
         if (!src.startsWith(resolve(workDir) + sep)) throw new StudioError('JOB_FAILED', `The job reported an artifact outside its scratch folder: ${quote(art.path)}.`);
-        const info = await stat(src);
+        // lstat: a symlink published as an artifact would let a download read a file nobody named.
+        const info = await lstat(src);
+        if (!info.isFile()) throw new StudioError('JOB_FAILED', `The job reported an artifact that is not a regular file: ${quote(art.path)}.`);
         const sha256 = await sha256File(src);
         const dest = await placeArtifact(src, runDir);
         artifacts.push({ kind: art.kind, file: relative(projectDir, dest).split(sep).join('/'), sizeBytes: info.size, sha256 });

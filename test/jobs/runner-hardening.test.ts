@@ -62,6 +62,18 @@ describe('job runner: artifact names', () => {
   }
 });
 
+describe('job runner: outputs that are not regular files', () => {
+  it('a symlinked output is refused (the run fails, nothing is published)', async () => {
+    const secret = join(dir, 'secret.txt');
+    writeFileSync(secret, 'not for download');
+    const run = await runner.wait(runner.start({ projectId, kind: 'selftest', params: { steps: 1, stepMs: 1, outputSymlink: secret } }).id);
+    expect(run.status).toBe('failed');
+    expect(run.error?.message).toMatch(/not a regular file/);
+    expect(store.listArtifacts(projectId, run.id)).toEqual([]);
+    expect(existsSync(runDir(run.id)) ? readdirSync(runDir(run.id)) : []).toEqual([]);
+  });
+});
+
 describe('job runner: test-only kinds', () => {
   it('a hanging selftest cannot take the slot a real job needs', async () => {
     const hang = runner.start({ projectId, kind: 'selftest', params: { steps: 1, stepMs: 1, hang: true } });

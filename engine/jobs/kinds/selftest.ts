@@ -1,8 +1,9 @@
 // A small real job for testing the runner end to end: streams progress over `steps` steps,
 // writes an artifact, and on request throws, hangs (ignoring cancel), kills its own thread, or stops
 // late after a cancel (`slowStopMs`: like a long native call that cannot be interrupted, still writing).
-// `outputName` names its output file as a user-named output would be (the runner must sanitise it).
-import { mkdir, writeFile } from 'node:fs/promises';
+// `outputName` names its output file as a user-named output would be (the runner must sanitise it);
+// `outputSymlink` makes the output a symlink to that path (the runner must refuse to publish it).
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Json } from '../../../contract/ipc';
 import { StudioError } from '../../errors';
@@ -37,5 +38,6 @@ export async function selftestJob(params: { [k: string]: Json }, ctx: JobContext
   }
   if (hang) await new Promise(() => undefined);
   await writeFile(out, `selftest done: ${steps} steps\n`);
+  if (typeof params.outputSymlink === 'string') { await rm(out); await symlink(params.outputSymlink, out); }
   return { result: { steps }, metrics: [{ name: 'steps', value: steps }], artifacts: [{ kind: 'text', path: out }] };
 }
