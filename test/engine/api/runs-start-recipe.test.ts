@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startStudioEngine, type StudioEngine } from '../../../engine/api/engine-host';
 import { models } from '../../helpers/shared';
+import { validateRequest, quantizeRunParams } from '../../../contract/ipc';
 
 let dir: string;
 let engine: StudioEngine;
@@ -44,5 +45,17 @@ describe('runs.start validates the recipe before a run exists', () => {
     }
     const runs = await call('runs.list', { projectId });
     expect(runs).toEqual({ ok: true, value: [] });
+  });
+
+  it('types a quantize run\'s params on the wire (both sides validate): ids and names, BAD_ARGUMENT naming the field', async () => {
+    expect(() => validateRequest('runs.start', { projectId: 'p', kind: 'quantize', params: { modelId: 5 } })).toThrow(/request\.params\.modelId/);
+    expect(() => validateRequest('runs.start', { projectId: 'p', kind: 'quantize', params: { modelId: 'm', datasetId: '../x' } })).toThrow(/request\.params\.datasetId/);
+    expect(() => validateRequest('runs.start', { projectId: 'p', kind: 'quantize', params: { modelId: 'm', recipe: [1] } })).toThrow(/request\.params\.recipe/);
+    const ok = { projectId: 'p', kind: 'quantize', params: quantizeRunParams({ modelId: 'm', recipe: { activations: null, algorithms: ['gptq'] }, outputName: 'x.onnx' }) };
+    expect(validateRequest('runs.start', ok)).toEqual(ok);
+    // Other kinds keep their free-form params.
+    expect(validateRequest('runs.start', { projectId: 'p', kind: 'selftest', params: { anything: 1 } }).params).toEqual({ anything: 1 });
+    const r = await call('runs.start', { projectId: 'p', kind: 'quantize', params: {} });
+    expect(r).toMatchObject({ ok: false, error: { code: 'BAD_ARGUMENT', message: expect.stringMatching(/params\.modelId/) } });
   });
 });

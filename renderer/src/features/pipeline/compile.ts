@@ -9,7 +9,8 @@ import { algorithmDecl, algorithmDecls, paramShapes, PHASES } from '../../../../
 import { DEFAULT_RECIPE, recipeProblem, type ActivationDType, type AlgorithmInput, type CalibrationMethod, type RecipeInput, type Scheme } from '../../../../contract/recipe';
 
 /** The recipe JSON exactly as the CLI contract writes it (the contract's own type). */
-export type RecipeJson = Omit<RecipeInput, 'activations'> & Required<Pick<RecipeInput, 'weights' | 'algorithms' | 'opTypes' | 'exclude' | 'format' | 'calibration'>> & {
+export type RecipeJson = Omit<RecipeInput, 'activations' | 'algorithms'> & Required<Pick<RecipeInput, 'weights' | 'opTypes' | 'exclude' | 'format' | 'calibration'>> & {
+  algorithms: AlgorithmInput[];
   activations: null | { dtype: ActivationDType; scheme: Scheme; calibration: { method: CalibrationMethod; percentile?: number } };
 };
 
