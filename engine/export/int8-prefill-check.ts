@@ -10,7 +10,8 @@ import type { NpyArray } from '../data/npy';
 import { serializeModel } from '../onnx/model-io';
 import { hasExternalData } from '../onnx/external-data';
 import { createSession } from '../runtime/session';
-import { feedsFor, sampleCount, fixedRunSize } from '../runtime/batching';
+import { feedsFor, sampleCount, fixedRunSize, runRanges, floatValues } from '../runtime/batching';
+import { elementTypes } from '../onnx/elem-types';
 import { sqnrDb } from '../quant/math/metrics';
 
 /**
@@ -70,19 +71,20 @@ export async function measureInputRanges(matmulNBitsOnly: ModelProto, inputs: Re
     K.set(node.input[0]!, attrInt(node, 'K', 0));
   }
   const have = new Set(g.output.map((o) => o.name));
+  const types = elementTypes(m); // a float16 model's MatMulNBits inputs are float16
   for (const name of K.keys()) {
     if (have.has(name)) continue;
-    g.output.push(create(ValueInfoProtoSchema, { name, type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: DataType.FLOAT }) } }) }));
+    g.output.push(create(ValueInfoProtoSchema, { name, type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: types.get(name) ?? DataType.FLOAT }) } }) }));
   }
   const ranges = new Map<string, Float32Array>([...K].map(([name, k]) => [name, new Float32Array(k)]));
   const s = await createSession(serializeModel(m), { device: 'cpu', threads: 0 });
   try {
-    for (let a = 0; a < n; a += 4) {
-      const out = await s.run(feedsFor(inputs, a, Math.min(n, a + 4)));
+    for (const [a, b] of runRanges(inputs, n, 4)) {
+      const out = await s.run(feedsFor(inputs, a, b));
       for (const [name, r] of ranges) {
         const t = out[name];
-        if (!t || t.type !== 'float32') continue;
-        const x = t.data as Float32Array;
+        const x = t && floatValues(t);
+        if (!x) continue;
         const k = r.length;
         for (let i = 0; i + k <= x.length; i += k) for (let c = 0; c < k; c++) { const v = Math.abs(x[i + c]!); if (v > r[c]!) r[c] = v; }
       }
