@@ -16,6 +16,7 @@ import { tensorHandlers } from './tensors';
 import { hardwareHandlers } from './hardware';
 import { datasetCheckHandlers } from './dataset-check';
 import { runNotesHandlers } from './run-notes';
+import { sensitivityHandlers } from './sensitivity';
 import type { Handler, Handlers, ServiceDeps } from './types';
 
 export const handlerModules: Handlers[] = [
@@ -31,6 +32,7 @@ export const handlerModules: Handlers[] = [
   hardwareHandlers,
   datasetCheckHandlers,
   runNotesHandlers,
+  sensitivityHandlers,
   // add handler maps here
 ];
 

@@ -8,4 +8,5 @@ export type { JobContext, JobFn } from './kinds/job-context';
 export const jobKinds: Record<string, () => Promise<JobFn>> = {
   selftest: async () => (await import('./kinds/selftest')).selftestJob,
   quantize: async () => (await import('./kinds/quantize')).quantizeJob,
+  analyze: async () => (await import('./kinds/analyze')).analyzeJob,
 };
