@@ -1,7 +1,10 @@
 // The engine's one entry for a whole quantization run (CLI, job runner, tests):
-// load -> validate data -> fold Conv+BN -> algorithms before calibration -> plan -> calibrate ->
-// weight algorithms -> QDQ rewrite -> check that ORT loads it -> write atomically -> evaluate -> report.
-// A QAT recipe skips the pipeline's calibration: QAT calibrates the plan it trains (engine/qat) and that
+// load -> validate data -> fold Conv+BN -> stages before calibration -> (weight-only: weights phase) ->
+// plan -> calibrate -> stages after calibration -> training stages -> export -> check that ORT loads it
+// -> write atomically -> evaluate -> report. The recipe's algorithms run through the stage registry
+// (./stages/, declared in contract/algorithms.ts) phase by phase, and the output is written by the
+// exporter whose accepts() takes the recipe (engine/export/exporters.ts); this file names no algorithm.
+// A training stage (QAT) skips the pipeline's calibration: it calibrates the plan it trains and that
 // calibration goes into the report instead. Progress: plan 5 %, calibration 5-50 % (QAT: its calibration
 // 5-15 %, training 15-50 %), export 55 %, evaluation 80 %. SmoothQuant runs in 0-5 %; weight-only
 // (GPTQ/AWQ/RTN to MatMulNBits) runs in 5-90 %, then export 90 %, evaluation 95 %.
