@@ -22,6 +22,9 @@ import { RangesView } from './features/tensors/RangesView';
 import { RunsView as StudioRunsView } from './features/runs/RunsView';
 import { HardwarePanel } from './features/hardware/HardwarePanel';
 import { navigate, type ProjectViewProps, type Route } from './routing';
+import { RunningIndicator } from './features/shell/RunningIndicator';
+import { ShortcutsOverlay } from './features/shell/ShortcutsOverlay';
+import { PROJECTS_CHANGED } from './features/shell/app-events';
 
 export interface TabDef { id: string; title: string; view: ComponentType<ProjectViewProps> }
 export interface GlobalViewDef { id: string; title: string; view: ComponentType }
@@ -66,15 +69,37 @@ export function App({ studio }: { studio: StudioClient }) {
   );
 }
 
+/** The sidebar folds away (remembered); on a narrow window it starts folded so the views keep their width. */
+function useSidebar(): [boolean, () => void] {
+  const [collapsed, setCollapsed] = useState(() => {
+    try { const v = window.localStorage.getItem('qstudio.sidebar'); if (v) return v === 'collapsed'; } catch { /* no storage */ }
+    return window.innerWidth < 1000;
+  });
+  const toggle = () => setCollapsed((c) => {
+    try { window.localStorage.setItem('qstudio.sidebar', c ? 'open' : 'collapsed'); } catch { /* no storage */ }
+    return !c;
+  });
+  return [collapsed, toggle];
+}
+
 function Shell() {
   const route = useRoute();
   const projects = useQuery('projects.list', {});
+  const [collapsed, toggleSidebar] = useSidebar();
+  const reloadProjects = projects.reload;
+  useEffect(() => {
+    window.addEventListener(PROJECTS_CHANGED, reloadProjects);
+    return () => window.removeEventListener(PROJECTS_CHANGED, reloadProjects);
+  }, [reloadProjects]);
   const current = route.kind === 'project' ? projects.data?.find((p) => p.id === route.projectId) : undefined;
   const global = route.kind === 'global' ? GLOBAL_VIEWS.find((v) => v.id === route.id) : undefined;
   return (
-    <div className="qs-shell">
-      <aside className="qs-sidebar">
+    <div className={`qs-shell${collapsed ? ' collapsed' : ''}`}>
+      <button className="qs-sidebar-toggle" data-testid="toggle-sidebar" aria-label={collapsed ? 'Show the sidebar' : 'Hide the sidebar'} aria-expanded={!collapsed} title={collapsed ? 'Show the sidebar' : 'Hide the sidebar'} onClick={toggleSidebar}>{collapsed ? '☰' : '«'}</button>
+      <ShortcutsOverlay />
+      <aside className="qs-sidebar" data-testid="sidebar" hidden={collapsed}>
         <div className="qs-brand">Quant Studio</div>
+        <RunningIndicator projects={projects.data} />
         <NewProjectForm onCreated={(p) => { projects.reload(); navigate({ kind: 'project', projectId: p.id, tab: PROJECT_TABS[0]!.id }); }} />
         <nav>
           <div className="qs-section">Projects</div>
@@ -94,6 +119,7 @@ function Shell() {
             ))}
           </ul>
         </nav>
+        <p className="qs-muted qs-hint">Press <kbd>?</kbd> for keyboard shortcuts.</p>
       </aside>
       <main className="qs-main">
         {route.kind === 'home' && <Home count={projects.data?.length ?? 0} />}
@@ -110,7 +136,15 @@ function Home({ count }: { count: number }) {
     <div className="qs-empty">
       <h1>Quant Studio</h1>
       <p>Quantize ONNX models to INT8/INT4 offline: calibrate, choose a scheme, run GPTQ/AWQ/SmoothQuant or QAT, compare and export.</p>
-      <p>{count === 0 ? 'Create a project in the sidebar to begin.' : 'Choose a project in the sidebar.'}</p>
+      {count === 0 ? (
+        // First launch: the quickest way in is a sample (model, real data and a recipe that runs).
+        <div className="qs-first-run" data-testid="first-run">
+          <strong>New here? Start from a sample project.</strong>
+          <p>Each sample is a real model with real calibration data and a recipe that runs offline in about a minute: a Fashion-MNIST CNN, a byte-level GPT, a PP-OCR text recogniser.</p>
+          <a className="qs-button-link" data-testid="home-samples" href="#/g/samples">Open the sample projects</a>
+          <p className="qs-muted">Or name a new project in the sidebar and import your own .onnx model.</p>
+        </div>
+      ) : <p>Choose a project in the sidebar.</p>}
     </div>
   );
 }
@@ -159,7 +193,7 @@ function ProjectPage({ project, tab, onProjectChanged }: { project: Project; tab
 
 const SHELL_CSS = `
 *{box-sizing:border-box} body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2330;background:#f5f6f8}
-.qs-shell{display:grid;grid-template-columns:260px 1fr;height:100vh}
+.qs-shell{display:grid;grid-template-columns:260px 1fr;height:100vh;position:relative} .qs-shell.collapsed{grid-template-columns:0 1fr} .qs-shell.collapsed .qs-header{padding-left:56px}
 .qs-sidebar{background:#1f2633;color:#d8dee9;padding:16px;overflow:auto}
 .qs-brand{font-weight:700;font-size:18px;margin-bottom:16px;color:#fff}
 .qs-section{text-transform:uppercase;font-size:11px;letter-spacing:.08em;color:#8a94a6;margin:18px 0 6px}

@@ -30,6 +30,8 @@ describe('studio pipeline editor', () => {
   beforeAll(async () => {
     s = await startStudio();
     s.page.setDefaultTimeout(20_000);
+    // Loading the 8 MB bundle takes long on a busy 2-core machine.
+    s.page.setDefaultNavigationTimeout(90_000);
   }, 60_000);
   afterAll(async () => {
     const errs = s?.errors.filter((e) => !/frame-ancestors|favicon|404/.test(e)) ?? [];

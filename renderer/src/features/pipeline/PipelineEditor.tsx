@@ -22,6 +22,7 @@ import { excludeProblems } from './exclude-check';
 import type { PipelineFlowNode as FlowNode } from './PipelineNodeView';
 
 const nodeTypes = { qs: PipelineNodeView };
+const fileSlug = (s: string) => s.normalize('NFKD').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60) || 'model';
 
 export function PipelineEditor({ project }: ProjectViewProps) {
   const studio = useStudio();
@@ -225,7 +226,7 @@ function EditorFor({ info, projectId, projectDir, onSaved }: { info: PipelineInf
   const title = (id: string) => { const n = doc.nodes.find((x) => x.id === id); return nodeType(n?.type ?? '')?.title ?? id; };
 
   return (
-    <div className="qs-split" style={{ gridTemplateColumns: '150px 1fr 300px' }}>
+    <div className="qs-split qs-editor-grid">
       <div className="qs-side qs-palette" data-testid="palette">
         <div className="qs-label">Add a node</div>
         {PALETTE.map((t) => (
@@ -264,7 +265,7 @@ function EditorFor({ info, projectId, projectDir, onSaved }: { info: PipelineInf
               <button className="qs-btn-secondary qs-btn-small" data-testid="remove-edge" onClick={() => store.getState().removeEdges([selEdge.id])}>Remove connection</button>
             </div>
           ) : <p className="qs-muted" style={{ fontSize: 13 }}>Select a node to edit its parameters, or a connection to remove it.</p>}
-        <RunCard projectId={projectId} projectDir={projectDir} pipelineId={info.id} doc={doc} compiled={compiled} save={save} dirty={dirty} />
+        <RunCard projectId={projectId} projectDir={projectDir} pipelineId={info.id} pipelineName={info.name} doc={doc} compiled={compiled} save={save} dirty={dirty} />
       </div>
     </div>
   );
@@ -314,7 +315,7 @@ function ParamControl({ def, value, onChange, suggestions }: { def: ParamDef; va
   );
 }
 
-function RunCard({ projectId, projectDir, pipelineId, compiled, save, dirty }: { projectId: string; projectDir: string; pipelineId: string; doc: PipelineDoc; compiled: ReturnType<typeof compilePipeline>; save: () => Promise<void>; dirty: boolean }) {
+function RunCard({ projectId, projectDir, pipelineId, pipelineName, compiled, save, dirty }: { projectId: string; projectDir: string; pipelineId: string; pipelineName: string; doc: PipelineDoc; compiled: ReturnType<typeof compilePipeline>; save: () => Promise<void>; dirty: boolean }) {
   const studio = useStudio();
   const models = useQuery('models.list', { projectId });
   const datasets = useQuery('datasets.list', { projectId });
@@ -337,10 +338,15 @@ function RunCard({ projectId, projectDir, pipelineId, compiled, save, dirty }: {
     try {
       if (dirty) await save();
       const recipe = { ...compiled.recipe, device } as unknown as { [k: string]: Json };
-      const params: { [k: string]: Json } = { modelId: model.id, recipe, outputName: compiled.options.exportFileName ?? 'model.quant.onnx' };
+      // The artifact (and so the browser download) is named after the model and the pipeline, unless
+      // the Export node names it: never the same "model.int8.onnx" for every run.
+      const named = compiled.options.exportFileName && compiled.options.exportFileName !== nodeType('export')?.parameters[0]?.default ? compiled.options.exportFileName : undefined;
+      const params: { [k: string]: Json } = { modelId: model.id, recipe, outputName: named ?? `${fileSlug(model.name)}-${fileSlug(pipelineName)}.onnx` };
       if (ds) { params.datasetId = ds.id; if (typeof ds.options.input === 'string') params.inputName = ds.options.input; }
       if (labels) params.labelsDatasetId = labels.id;
-      await studio.invoke('runs.start', { projectId, pipelineId, kind: 'quantize', params });
+      const started = await studio.invoke('runs.start', { projectId, pipelineId, kind: 'quantize', params });
+      // The run keeps the name its pipeline has now (a later rename of the pipeline does not rewrite history).
+      await studio.invoke('runs.annotate', { id: started.id, name: pipelineName }).catch(() => undefined);
       navigate({ kind: 'project', projectId, tab: 'runs' });
     } catch (e) { setErr(errMessage(e)); } finally { setBusy(false); }
   };

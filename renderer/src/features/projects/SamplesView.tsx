@@ -2,6 +2,7 @@
 // sample's recipe becomes the project's first pipeline.
 import { useState } from 'react';
 import { navigate } from '../../routing';
+import { announceProjectsChanged } from '../shell/app-events';
 import { useQuery, useStudio } from '../../api/use-studio';
 import { EmptyState, ErrorNote, errMessage, fmtBytes } from '../../components/ui';
 import { recipeToDoc } from '../pipeline/recipe-to-doc';
@@ -16,12 +17,17 @@ export function SamplesView() {
     setBusy(id);
     setErrors((e) => ({ ...e, [id]: '' }));
     try {
-      const { project, recipe } = await studio.invoke('samples.open', { sampleId: id });
+      // A sample opened again becomes "Name (2)", not a second project with the same name.
+      const title = samples.data?.find((x) => x.id === id)?.title ?? id;
+      const taken = new Set((await studio.invoke('projects.list', {})).map((p) => p.name));
+      let name = title;
+      for (let k = 2; taken.has(name); k++) name = `${title} (${k})`;
+      const { project, recipe } = await studio.invoke('samples.open', { sampleId: id, name });
       const doc = recipeToDoc('Sample recipe', recipe as unknown as Partial<RecipeJson>);
       await studio.invoke('pipelines.save', { projectId: project.id, name: doc.name, graph: doc as never });
+      // The sidebar's project list belongs to the shell: tell it (no full-page reload).
+      announceProjectsChanged();
       navigate({ kind: 'project', projectId: project.id, tab: 'overview' });
-      // The sidebar's project list belongs to the shell: reload so it shows the new project.
-      window.location.reload();
     } catch (e) {
       setErrors((x) => ({ ...x, [id]: errMessage(e) }));
     } finally {

@@ -1,25 +1,43 @@
 // Runs: live progress with stage and cancel; a finished run's results (per-layer error, size,
 // accuracy, latency vs FP32); several runs compared side by side; export of the quantized model.
-import { Fragment, useCallback, useMemo, useState } from 'react';
-import type { RunEvaluation, RunInfo, StudioEvent } from '../../../../contract/ipc';
+import { Fragment, useCallback, useEffect, useMemo, useState } from 'react';
+import type { RunEvaluation, RunInfo, RunNotes, StudioEvent } from '../../../../contract/ipc';
 import type { ProjectViewProps } from '../../routing';
 import { useQuery, useStudio, useStudioEvents } from '../../api/use-studio';
-import { EmptyState, ErrorNote, ProgressBar, errMessage, fmtBytes, fmtNum } from '../../components/ui';
+import { ConfirmButton, EmptyState, ErrorNote, ProgressBar, errMessage, fmtBytes, fmtNum } from '../../components/ui';
 import { Plot } from '../../components/Plot';
 import { metricKeys, parseRunReport, type RunReport } from './run-report';
 import { evalMetricKey, formatMetric, metricDef, metricHeader } from './metric-format';
 import { addPoint, curveFromMetrics, pointFromProgress, smooth, type LossPoint } from './loss-curve';
+import { etaMs, fmtDuration, stageLabel } from './stage-names';
+import { buildCompare, compareCsv, compareJson, downloadText, formatCell, recipeDiff, slug } from './compare-table';
+import { runHtmlReport } from './run-html-report';
 
 interface Live { stage: string; fraction: number; message?: string }
+type SortKey = 'started' | 'name' | 'status' | 'duration';
+
+/** A clock that ticks every second while `on` (elapsed time and ETA of running runs). */
+function useNow(on: boolean): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (!on) return;
+    const t = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(t);
+  }, [on]);
+  return now;
+}
 
 export function RunsView({ project }: ProjectViewProps) {
   const studio = useStudio();
   const runs = useQuery('runs.list', { projectId: project.id });
+  const notes = useQuery('runs.notes', { projectId: project.id });
   const [live, setLive] = useState<Record<string, Live>>({});
   const [selected, setSelected] = useState<string | null>(null);
   const [compare, setCompare] = useState<string[]>([]);
   const [err, setErr] = useState<Record<string, string>>({});
   const [curves, setCurves] = useState<Record<string, LossPoint[]>>({});
+  const [filter, setFilter] = useState('');
+  const [sort, setSort] = useState<{ key: SortKey; desc: boolean }>({ key: 'started', desc: true });
   const onEvent = useCallback((e: StudioEvent) => {
     if (e.event === 'run.progress') {
       const { runId } = e.payload;
@@ -27,35 +45,70 @@ export function RunsView({ project }: ProjectViewProps) {
       const p = pointFromProgress(e.payload.stage, e.payload.metrics);
       if (p) setCurves((c) => ({ ...c, [runId]: addPoint(c[runId] ?? [], p) }));
     }
-    if (e.event === 'run.status' && e.payload.projectId === project.id) runs.reload();
-  }, [project.id, runs.reload]);
+    if (e.event === 'run.status' && e.payload.projectId === project.id) { runs.reload(); notes.reload(); }
+  }, [project.id, runs.reload, notes.reload]);
   useStudioEvents(onEvent);
 
-  const list = runs.data ?? [];
-  const finished = list.filter((r) => r.status === 'succeeded');
-  const sel = list.find((r) => r.id === selected) ?? finished[0];
+  const all = runs.data ?? [];
+  const noteOf = useMemo(() => new Map((notes.data ?? []).map((n) => [n.runId, n])), [notes.data]);
+  // "#3" is the run's place in the project's history (oldest = #1), whatever the sort or filter.
+  const numberOf = useMemo(() => new Map(all.map((r, i) => [r.id, all.length - i])), [all]);
+  const nameOf = (r: RunInfo) => noteOf.get(r.id)?.name || runTitle(r);
+  const label = (r: RunInfo) => `#${numberOf.get(r.id) ?? '?'} ${nameOf(r)}`;
+  const anyRunning = all.some((r) => r.status === 'running' || r.status === 'queued');
+  const now = useNow(anyRunning);
+  const durationOf = (r: RunInfo) => (r.startedAt ? (r.finishedAt ? Date.parse(r.finishedAt) : now) - Date.parse(r.startedAt) : 0);
+  const q = filter.trim().toLowerCase();
+  const list = all
+    .filter((r) => !q || [nameOf(r), runTitle(r), r.status, ...(noteOf.get(r.id)?.tags ?? []), noteOf.get(r.id)?.notes ?? ''].some((x) => x.toLowerCase().includes(q)))
+    .sort((a, b) => {
+      const d = sort.key === 'name' ? nameOf(a).localeCompare(nameOf(b)) : sort.key === 'status' ? a.status.localeCompare(b.status)
+        : sort.key === 'duration' ? durationOf(a) - durationOf(b) : Date.parse(a.createdAt) - Date.parse(b.createdAt) || (numberOf.get(a.id)! - numberOf.get(b.id)!);
+      return sort.desc ? -d : d;
+    });
+  const finished = all.filter((r) => r.status === 'succeeded');
+  const sel = all.find((r) => r.id === selected) ?? finished[0];
   const cancel = async (id: string) => {
     try { await studio.invoke('runs.cancel', { id }); runs.reload(); } catch (e) { setErr((x) => ({ ...x, [id]: errMessage(e) })); }
   };
-  const label = (r: RunInfo) => `#${list.length - list.indexOf(r)} ${runTitle(r)}`;
+  const onDeleted = (id: string) => { setCompare((c) => c.filter((x) => x !== id)); setSelected(null); runs.reload(); notes.reload(); };
+  const th = (key: SortKey, text: string, style?: React.CSSProperties) => (
+    <th style={style} aria-sort={sort.key === key ? (sort.desc ? 'descending' : 'ascending') : 'none'}>
+      <button className="qs-sort" data-testid={`sort-${key}`} onClick={() => setSort((s) => ({ key, desc: s.key === key ? !s.desc : key === 'started' || key === 'duration' }))}>
+        {text}{sort.key === key ? (sort.desc ? ' ▾' : ' ▴') : ''}
+      </button>
+    </th>
+  );
 
   return (
     <div>
       <ErrorNote error={runs.error} />
-      {list.length === 0 && <EmptyState title="No runs yet" testId="runs-empty">Open the Pipeline tab, pick a template, and press Run pipeline. Runs appear here with live progress.</EmptyState>}
-      {list.length > 0 && (
+      {all.length === 0 && <EmptyState title="No runs yet" testId="runs-empty">Open the Pipeline tab, pick a template, and press Run pipeline. Runs appear here with live progress.</EmptyState>}
+      {all.length > 0 && (
         <div className="qs-card">
+          <div className="qs-row" style={{ justifyContent: 'space-between', marginBottom: 6 }}>
+            <input className="qs-input" style={{ width: 280 }} data-testid="run-filter" placeholder="Filter by name, tag, status, recipe…" aria-label="Filter runs" value={filter} onChange={(e) => setFilter(e.target.value)} />
+            <span className="qs-muted" style={{ fontSize: 12 }}>{list.length === all.length ? `${all.length} runs` : `${list.length} of ${all.length} runs`}</span>
+          </div>
           <table className="qs-table2" data-testid="run-list">
-            <thead><tr><th>Compare</th><th>Run</th><th>Status</th><th style={{ width: 260 }}>Progress</th><th>Time</th><th /></tr></thead>
+            <thead><tr><th>Compare</th>{th('name', 'Run')}{th('status', 'Status')}<th style={{ width: 260 }}>Progress</th>{th('started', 'Started')}{th('duration', 'Duration')}<th /></tr></thead>
             <tbody>
               {list.map((r) => {
-                const l = r.status === 'running' || r.status === 'queued' ? live[r.id] : undefined;
+                const running = r.status === 'running' || r.status === 'queued';
+                const l = running ? live[r.id] : undefined;
                 const fraction = l?.fraction ?? (r.status === 'succeeded' ? 1 : r.progress);
+                const elapsed = durationOf(r);
+                const eta = running && r.startedAt ? etaMs(elapsed, fraction) : undefined;
+                const tags = noteOf.get(r.id)?.tags ?? [];
                 return (
-                  <tr key={r.id} className={sel?.id === r.id ? 'selected' : ''} data-testid="run-row" data-status={r.status} onClick={() => setSelected(r.id)} style={{ cursor: 'pointer' }}>
+                  <tr key={r.id} className={sel?.id === r.id ? 'selected' : ''} data-testid="run-row" data-status={r.status} data-run-id={r.id} onClick={() => setSelected(r.id)} style={{ cursor: 'pointer' }}>
                     <td><input type="checkbox" aria-label="compare" data-testid="compare-check" disabled={r.status !== 'succeeded'} checked={compare.includes(r.id)} onClick={(e) => e.stopPropagation()}
                       onChange={(e) => setCompare((c) => (e.target.checked ? [...c, r.id] : c.filter((x) => x !== r.id)))} /></td>
-                    <td>{label(r)}</td>
+                    <td>
+                      <div data-testid="run-name"><strong>#{numberOf.get(r.id)}</strong> {nameOf(r)}</div>
+                      {noteOf.get(r.id)?.name && <div className="qs-muted" style={{ fontSize: 12 }}>{runTitle(r)}</div>}
+                      {tags.length > 0 && <div>{tags.map((t) => <span key={t} className="qs-tag" data-testid="run-tag">{t}</span>)}</div>}
+                    </td>
                     <td><span className={`qs-badge ${r.status}`} data-testid="run-status">{r.status}</span></td>
                     <td>
                       <ProgressBar fraction={fraction} testId="run-progress" />
@@ -64,21 +117,68 @@ export function RunsView({ project }: ProjectViewProps) {
                       {(r.status === 'failed' || r.status === 'cancelled') && <RunLog runId={r.id} />}
                       {err[r.id] && <ErrorNote error={err[r.id]} />}
                     </td>
-                    <td className="qs-muted" style={{ fontSize: 12 }}>{new Date(r.createdAt).toLocaleTimeString()}{r.finishedAt && r.startedAt ? ` · ${((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000).toFixed(1)} s` : ''}</td>
-                    <td>{(r.status === 'running' || r.status === 'queued') && <button className="qs-btn-danger qs-btn-small" data-testid="cancel-run" onClick={(e) => { e.stopPropagation(); void cancel(r.id); }}>Cancel</button>}</td>
+                    <td className="qs-muted" style={{ fontSize: 12 }}>{new Date(r.createdAt).toLocaleTimeString()}</td>
+                    <td className="qs-muted" style={{ fontSize: 12 }} data-testid="run-time">
+                      {r.startedAt ? fmtDuration(elapsed) : '—'}{running && r.startedAt ? ' elapsed' : ''}
+                      {running && <div data-testid="run-eta">{eta !== undefined ? `~${fmtDuration(eta)} left` : 'estimating…'}</div>}
+                    </td>
+                    <td>{running && <button className="qs-btn-danger qs-btn-small" data-testid="cancel-run" onClick={(e) => { e.stopPropagation(); void cancel(r.id); }}>Cancel</button>}</td>
                   </tr>
                 );
               })}
             </tbody>
           </table>
+          {list.length === 0 && <p className="qs-muted" style={{ fontSize: 12.5 }}>No run matches “{filter}”.</p>}
           {finished.length >= 2 && compare.length < 2 && <p className="qs-muted" style={{ fontSize: 12.5, margin: '8px 0 0' }}>Tick two or more finished runs to compare them.</p>}
         </div>
       )}
-      {list.filter((r) => (r.status === 'running' || r.status === 'queued') && isQat(r)).map((r) => (
+      {all.filter((r) => (r.status === 'running' || r.status === 'queued') && isQat(r)).map((r) => (
         <div className="qs-card" key={r.id}><QatLossCurve run={r} live={curves[r.id] ?? []} title={`QAT loss — ${label(r)} (live)`} /></div>
       ))}
-      {compare.length >= 2 && <CompareRuns runs={compare.map((id) => list.find((r) => r.id === id)!).filter(Boolean)} label={label} />}
-      {sel && sel.status === 'succeeded' && <RunResults key={sel.id} run={sel} projectId={project.id} title={label(sel)} live={curves[sel.id] ?? []} />}
+      {compare.length >= 2 && <CompareRuns runs={compare.map((id) => all.find((r) => r.id === id)!).filter(Boolean)} label={label} projectName={project.name} />}
+      {sel && sel.status !== 'running' && sel.status !== 'queued' && (
+        <RunManage key={`m-${sel.id}`} run={sel} notes={noteOf.get(sel.id)} title={label(sel)} onChanged={() => notes.reload()} onDeleted={() => onDeleted(sel.id)} />
+      )}
+      {sel && sel.status === 'succeeded' && <RunResults key={sel.id} run={sel} projectId={project.id} projectName={project.name} title={label(sel)} runName={nameOf(sel)} notes={noteOf.get(sel.id)} live={curves[sel.id] ?? []} />}
+    </div>
+  );
+}
+
+/** Rename, tag, annotate or delete a finished run (delete asks twice and takes its files with it). */
+function RunManage({ run, notes, title, onChanged, onDeleted }: { run: RunInfo; notes?: RunNotes; title: string; onChanged: () => void; onDeleted: () => void }) {
+  const studio = useStudio();
+  const [name, setName] = useState(notes?.name ?? '');
+  const [tags, setTags] = useState((notes?.tags ?? []).join(', '));
+  const [text, setText] = useState(notes?.notes ?? '');
+  const [err, setErr] = useState<string | null>(null);
+  const [saved, setSaved] = useState(false);
+  const changed = name.trim() !== (notes?.name ?? '') || tags !== (notes?.tags ?? []).join(', ') || text !== (notes?.notes ?? '');
+  const save = async () => {
+    setErr(null); setSaved(false);
+    try {
+      await studio.invoke('runs.annotate', { id: run.id, name: name.trim(), notes: text, tags: tags.split(',').map((t) => t.trim()).filter(Boolean).slice(0, 20) });
+      setSaved(true);
+      onChanged();
+    } catch (e) { setErr(errMessage(e)); }
+  };
+  const remove = async () => {
+    setErr(null);
+    try { await studio.invoke('runs.delete', { id: run.id }); onDeleted(); } catch (e) { setErr(errMessage(e)); }
+  };
+  return (
+    <div className="qs-card" data-testid="run-manage">
+      <div className="qs-row" style={{ justifyContent: 'space-between' }}>
+        <h2 style={{ margin: 0 }}>{title}</h2>
+        <ConfirmButton testId="delete-run" className="qs-btn-secondary qs-btn-small" label="Delete run" confirmLabel="Click again: delete the run and its files" onConfirm={remove} />
+      </div>
+      <div className="qs-row" style={{ marginTop: 8, alignItems: 'flex-end' }}>
+        <div className="qs-field"><label className="qs-label" htmlFor="run-name">Name</label><input id="run-name" data-testid="run-name-input" className="qs-input" style={{ width: 240 }} value={name} placeholder={notes?.pipelineName ?? 'Run name'} onChange={(e) => setName(e.target.value)} /></div>
+        <div className="qs-field"><label className="qs-label" htmlFor="run-tags">Tags (comma-separated)</label><input id="run-tags" data-testid="run-tags-input" className="qs-input" style={{ width: 200 }} value={tags} onChange={(e) => setTags(e.target.value)} /></div>
+        <div className="qs-field qs-grow"><label className="qs-label" htmlFor="run-notes">Notes</label><textarea id="run-notes" data-testid="run-notes-input" className="qs-input" rows={1} value={text} onChange={(e) => setText(e.target.value)} /></div>
+        <button className="qs-btn-small" data-testid="save-run-notes" disabled={!changed} onClick={save}>Save</button>
+        {saved && !changed && <span style={{ color: 'var(--qs-ok)', fontSize: 12 }}>Saved</span>}
+      </div>
+      <ErrorNote error={err} testId="run-manage-error" />
     </div>
   );
 }
@@ -147,11 +247,19 @@ function latency(report: RunReport): { fp32?: number; quant?: number } {
   return { fp32: find(/latency.*(fp32|float|base|original)/i), quant: find(/latency.*(quant|int)/i) ?? find(/^latency(Ms)?$/i) };
 }
 
-function RunResults({ run, projectId, title, live }: { run: RunInfo; projectId: string; title: string; live: LossPoint[] }) {
+function RunResults({ run, projectId, projectName, title, runName, notes, live }: { run: RunInfo; projectId: string; projectName: string; title: string; runName: string; notes?: RunNotes; live: LossPoint[] }) {
   const studio = useStudio();
   const report = useMemo(() => parseRunReport(run.result), [run.result]);
   const artifacts = useQuery('artifacts.list', { projectId, runId: run.id });
-  const [dest, setDest] = useState('');
+  const app = useQuery('app.info', {});
+  const models = useQuery('models.list', { projectId });
+  const datasets = useQuery('datasets.list', { projectId });
+  const facts = useQuery('datasets.inspect', { projectId });
+  const pipeline = useQuery('pipelines.get', run.pipelineId ? { id: run.pipelineId } : null);
+  const [evaluation, setEvaluation] = useState<RunEvaluation | null>(null);
+  // Named after the project and the run, so two exports never come out as the same "model.int8.onnx".
+  const defaultName = `${slug(projectName)}-${slug(runName)}.onnx`;
+  const [dest, setDest] = useState(defaultName);
   const [exported, setExported] = useState<{ path: string; sizeBytes: number } | null>(null);
   const [err, setErr] = useState<string | null>(null);
   const model = artifacts.data?.find((a) => a.kind === 'model') ?? artifacts.data?.[0];
@@ -161,11 +269,29 @@ function RunResults({ run, projectId, title, live }: { run: RunInfo; projectId: 
       if (path) setDest(path);
     } catch (e) { setErr(errMessage(e)); }
   };
+  // A bare file name goes where the placeholder says: the studio's exports folder, never the host's
+  // working directory (a path with a folder is used as it is).
+  const exportsDir = app.data ? `${app.data.dataDir.replace(/[\\/]+$/, '')}${app.data.dataDir.includes('\\') && !app.data.dataDir.includes('/') ? '\\' : '/'}exports` : null;
+  const resolveDest = (v: string) => (/[\\/]/.test(v) || !exportsDir ? v : `${exportsDir}/${v}`);
   const doExport = async () => {
     setErr(null); setExported(null);
     if (!model) return;
-    try { setExported(await studio.invoke('artifacts.export', { id: model.id, destPath: dest.trim() })); } catch (e) { setErr(errMessage(e)); }
+    try { setExported(await studio.invoke('artifacts.export', { id: model.id, destPath: resolveDest(dest.trim()) })); } catch (e) { setErr(errMessage(e)); }
   };
+  const usedDatasets = (datasets.data ?? []).filter((d) => d.id === run.params.datasetId || (typeof run.params.labels === 'string' && run.params.labels.endsWith(d.file)));
+  const downloadReport = () => {
+    if (!report) return;
+    const f = (id: string) => { const x = facts.data?.find((y) => y.datasetId === id); return x?.shape ? `${x.samples} × [${x.shape.slice(1).join(', ')}] ${x.dtype}` : undefined; };
+    const html = runHtmlReport({
+      title, projectName, modelName: models.data?.find((m) => m.id === run.params.modelId)?.name, run, notes, pipelineName: pipeline.data?.name ?? notes?.pipelineName,
+      report, result: run.result, datasets: usedDatasets.map((d) => ({ name: d.name, facts: f(d.id) })), evaluation, generatedAt: new Date().toISOString(),
+    });
+    downloadText(`${slug(projectName)}-${slug(runName)}.report.html`, html, 'text/html');
+  };
+  const latencyWanted = useMemo(() => {
+    const g = pipeline.data?.graph as { nodes?: { type?: string; params?: { latency?: unknown } }[] } | undefined;
+    return Boolean(g?.nodes?.some((n) => n.type === 'evaluate' && n.params?.latency !== false));
+  }, [pipeline.data]);
   if (!report) return <div className="qs-card"><h2>{title}</h2><p className="qs-muted">This run produced no report.</p></div>;
   const lat = latency(report);
   const layers = report.layers.filter((l) => Number.isFinite(l.sqnrDb));
@@ -180,7 +306,7 @@ function RunResults({ run, projectId, title, live }: { run: RunInfo; projectId: 
           {report.outputAgreement && <><dt>Output SQNR</dt><dd>{fmtNum(report.outputAgreement.sqnrDb, 2)} dB{report.outputAgreement.top1Agreement !== undefined ? `, top-1 agreement ${(report.outputAgreement.top1Agreement * 100).toFixed(1)} %` : ''}</dd></>}
           <dt>Quantized</dt><dd>{report.quantized.length} nodes{report.skipped.length ? `, ${report.skipped.length} left in float` : ''}</dd>
           {report.device && <><dt>Device</dt><dd>{report.device}</dd></>}
-          {Object.keys(report.timingsMs).length > 0 && <><dt>Stages</dt><dd>{Object.entries(report.timingsMs).map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`).join(' · ')}</dd></>}
+          {Object.keys(report.timingsMs).length > 0 && <><dt>Stages</dt><dd data-testid="result-stages">{Object.entries(report.timingsMs).map(([k, v]) => <span key={k} title={k} className="qs-stage-time">{stageLabel(k)} {(v / 1000).toFixed(2)} s</span>)}</dd></>}
         </dl>
         <div>
           <h3>Export</h3>
@@ -188,19 +314,24 @@ function RunResults({ run, projectId, title, live }: { run: RunInfo; projectId: 
           {model && (
             <>
               <div className="qs-row">
-                <input className="qs-input qs-grow" data-testid="export-path" placeholder={studio.host === 'electron' ? '/path/to/model.int8.onnx' : 'file name (saved in the exports folder) or a path'} value={dest} onChange={(e) => setDest(e.target.value)} aria-label="Export path" />
+                <input className="qs-input qs-grow" data-testid="export-path" placeholder={exportsDir ? `file name (saved in ${exportsDir}) or a full path` : 'file name or a full path'} value={dest} onChange={(e) => setDest(e.target.value)} aria-label="Export path" title={exportsDir ? `A bare file name is saved in ${exportsDir}` : undefined} />
                 {studio.host === 'electron' && <button className="qs-btn-secondary" onClick={chooseDest}>Choose…</button>}
                 <button data-testid="export-model" disabled={!dest.trim()} onClick={doExport}>Export</button>
               </div>
               <ErrorNote error={err} testId="export-error" />
-              {studio.host === 'browser' && <p className="qs-muted" style={{ fontSize: 12.5 }}>Or <a href={`/download/artifact/${encodeURIComponent(model.id)}`} download>download it</a> through the browser.</p>}
+              {exportsDir && !/[\\/]/.test(dest.trim()) && dest.trim() && <p className="qs-muted qs-mono" style={{ fontSize: 12 }} data-testid="export-dest">→ {resolveDest(dest.trim())}</p>}
+              {studio.host === 'browser' && <p className="qs-muted" style={{ fontSize: 12.5 }}>Or <a data-testid="download-model" href={`/download/artifact/${encodeURIComponent(model.id)}`} download={defaultName}>download it</a> through the browser.</p>}
               {exported && <p data-testid="export-summary" style={{ color: 'var(--qs-ok)', fontSize: 13 }}>Wrote {fmtBytes(exported.sizeBytes)} to <span className="qs-mono">{exported.path}</span> (atomically: temp file, then rename).</p>}
             </>
           )}
         </div>
       </div>
       {isQat(run) && <div style={{ margin: '12px 0' }}><QatLossCurve run={run} live={live} title="QAT loss curve" /></div>}
-      <EvaluationPanel runId={run.id} />
+      <div className="qs-row" style={{ margin: '8px 0' }}>
+        <button className="qs-btn-secondary qs-btn-small" data-testid="download-report" onClick={downloadReport}>Download report (HTML)</button>
+        <span className="qs-muted" style={{ fontSize: 12 }}>One self-contained file: recipe, data, metrics, per-layer error, ranges, plots{evaluation ? ', latency' : ''}.</span>
+      </div>
+      <EvaluationPanel runId={run.id} auto={latencyWanted} onMeasured={setEvaluation} />
       {report.notices.map((n) => <p key={n} className="qs-muted" style={{ fontSize: 12.5 }}>Note: {n}</p>)}
       {layers.length > 0 && (
         <>
@@ -235,15 +366,23 @@ function RunLog({ runId }: { runId: string }) {
   );
 }
 
-function EvaluationPanel({ runId }: { runId: string }) {
+/** Latency and task metric against FP32; measured by itself when the pipeline's Evaluate node asks for latency. */
+function EvaluationPanel({ runId, auto, onMeasured }: { runId: string; auto?: boolean; onMeasured?: (ev: RunEvaluation) => void }) {
   const studio = useStudio();
   const [ev, setEv] = useState<RunEvaluation | null>(null);
   const [busy, setBusy] = useState(false);
   const [err, setErr] = useState<string | null>(null);
   const measure = async () => {
     setBusy(true); setErr(null);
-    try { setEv(await studio.invoke('runs.evaluate', { runId })); } catch (e) { setErr(errMessage(e)); } finally { setBusy(false); }
+    try { const v = await studio.invoke('runs.evaluate', { runId }); setEv(v); onMeasured?.(v); } catch (e) { setErr(errMessage(e)); } finally { setBusy(false); }
   };
+  const [autoDone, setAutoDone] = useState(false);
+  useEffect(() => {
+    if (!auto || autoDone) return;
+    setAutoDone(true);
+    void measure();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [auto, autoDone]);
   const pct = (v: number) => `${(v * 100).toFixed(2)} %`;
   return (
     <div style={{ margin: '12px 0' }}>
@@ -266,7 +405,7 @@ function EvaluationPanel({ runId }: { runId: string }) {
   );
 }
 
-function CompareRuns({ runs, label }: { runs: RunInfo[]; label: (r: RunInfo) => string }) {
+function CompareRuns({ runs, label, projectName }: { runs: RunInfo[]; label: (r: RunInfo) => string; projectName: string }) {
   const studio = useStudio();
   const reports = runs.map((r) => parseRunReport(r.result));
   const [evals, setEvals] = useState<Record<string, RunEvaluation>>({});
@@ -281,46 +420,50 @@ function CompareRuns({ runs, label }: { runs: RunInfo[]; label: (r: RunInfo) => 
       }
     } catch (e) { setErr(errMessage(e)); } finally { setBusy(false); }
   };
-  const anyEval = runs.some((r) => evals[r.id]);
-  const metricName = runs.map((r) => evals[r.id]?.metric?.name).find(Boolean);
-  const keys = metricKeys(reports);
+  const table = buildCompare(runs.map((r, i) => ({ id: r.id, label: label(r), report: reports[i] ?? null, recipe: r.params.recipe, evaluation: evals[r.id] })));
+  const diff = recipeDiff(runs.map((r) => r.params.recipe));
   const layerNames = [...new Set(reports.flatMap((r) => r?.layers.map((l) => l.node || l.tensor) ?? []))];
   const short = (r: RunInfo) => label(r).split(' ')[0]!;
+  const fileBase = `${slug(projectName)}-compare-${runs.map((r) => short(r).replace('#', '')).join('-')}`;
   return (
     <div className="qs-card" data-testid="compare">
       <div className="qs-row" style={{ justifyContent: 'space-between' }}>
         <h2 style={{ margin: 0 }}>Compare {runs.length} runs</h2>
-        <button className="qs-btn-secondary qs-btn-small" data-testid="measure-all" disabled={busy} onClick={measureAll}>{busy ? 'Measuring…' : 'Measure latency and accuracy of each'}</button>
+        <div className="qs-row">
+          <button className="qs-btn-secondary qs-btn-small" data-testid="measure-all" disabled={busy} onClick={measureAll}>{busy ? 'Measuring…' : 'Measure latency and accuracy of each'}</button>
+          <button className="qs-btn-secondary qs-btn-small" data-testid="export-csv" onClick={() => downloadText(`${fileBase}.csv`, compareCsv(table), 'text/csv')}>Export CSV</button>
+          <button className="qs-btn-secondary qs-btn-small" data-testid="export-json" onClick={() => downloadText(`${fileBase}.json`, compareJson(table), 'application/json')}>Export JSON</button>
+        </div>
       </div>
       <ErrorNote error={err} />
-      <table className="qs-table2">
-        <thead><tr><th>Run</th><th className="num">Size</th>{keys.map((k) => <th key={k} className="num" title={k}>{metricHeader(k)}</th>)}<th className="num">{metricHeader('outputSqnrDb')}</th><th className="num">{metricHeader('meanLayerSqnrDb')}</th><th className="num">{metricHeader('top1Agreement')}</th>{anyEval && <><th className="num">{metricHeader('speedup')}</th>{metricName && <th className="num">{metricHeader(evalMetricKey(metricName))}</th>}</>}</tr></thead>
-        <tbody>
-          {runs.map((r, i) => {
-            const rep = reports[i];
-            const ev = evals[r.id];
-            return (
-              <tr key={r.id}>
-                <td>{label(r)}</td>
-                <td className="num">{rep?.sizeBytes ? fmtBytes(rep.sizeBytes.quantized) : '—'}</td>
-                {keys.map((k) => <td key={k} className="num" data-metric={k}>{formatMetric(k, rep?.metrics[k], { withUnit: false })}</td>)}
-                <td className="num">{formatMetric('outputSqnrDb', rep?.outputAgreement?.sqnrDb, { withUnit: false })}</td>
-                <td className="num">{formatMetric('meanLayerSqnrDb', meanLayerSqnr(rep), { withUnit: false })}</td>
-                <td className="num">{formatMetric('top1Agreement', rep?.outputAgreement?.top1Agreement, { withUnit: false })}</td>
-                {anyEval && <><td className="num">{formatMetric('speedup', ev?.speedup, { withUnit: false })}</td>{metricName && <td className="num">{formatMetric(evalMetricKey(ev?.metric?.name ?? metricName), ev?.metric?.quant, { withUnit: false })}</td>}</>}
+      <div style={{ overflowX: 'auto' }}>
+        <table className="qs-table2" data-testid="compare-table">
+          <thead><tr><th>Run</th>{table.columns.map((c) => <th key={c.id} className="num" data-col={c.id}>{c.header}</th>)}</tr></thead>
+          <tbody>
+            {table.rows.map((row) => (
+              <tr key={row.id} className={row.baseline ? 'qs-baseline' : ''} data-testid={row.baseline ? 'compare-baseline' : 'compare-row'}>
+                <td>{row.label}</td>
+                {table.columns.map((c) => <td key={c.id} className="num" data-metric={c.format} data-col={c.id}>{formatCell(c, row.values[c.id])}</td>)}
               </tr>
-            );
-          })}
-        </tbody>
-      </table>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <h3 style={{ marginTop: 12 }}>Recipe differences</h3>
+      {diff.length === 0 ? <p className="qs-muted" style={{ fontSize: 12.5 }} data-testid="recipe-diff-none">Same recipe in every run.</p> : (
+        <table className="qs-table2" data-testid="recipe-diff">
+          <thead><tr><th>Field</th>{runs.map((r) => <th key={r.id}>{short(r)}</th>)}</tr></thead>
+          <tbody>{diff.map((d) => <tr key={d.field}><td className="qs-mono">{d.field}</td>{d.values.map((v, i) => <td key={i} className="qs-mono">{v}</td>)}</tr>)}</tbody>
+        </table>
+      )}
       <div className="qs-grid2">
         <Plot testId="compare-layers" data={runs.map((r, i) => ({ type: 'scatter', mode: 'lines+markers', name: short(r), x: layerNames, y: layerNames.map((n) => reports[i]?.layers.find((l) => (l.node || l.tensor) === n)?.sqnrDb ?? null) }))}
-          layout={{ title: { text: 'Per-layer SQNR (dB)' }, xaxis: { type: 'category', tickangle: -35, automargin: true, showticklabels: layerNames.length <= 30 } }} />
+          layout={{ title: { text: 'Per-layer SQNR (dB)' }, legend: { orientation: 'h', y: -0.3 }, xaxis: { type: 'category', tickangle: -35, automargin: true, showticklabels: layerNames.length <= 30 } }} />
         <Plot testId="compare-metrics" data={[
           { type: 'bar', name: 'Output SQNR (dB)', x: runs.map(short), y: reports.map((r) => r?.outputAgreement?.sqnrDb ?? null), marker: { color: '#2563eb' } },
           { type: 'bar', name: 'Mean layer SQNR (dB)', x: runs.map(short), y: reports.map((r) => meanLayerSqnr(r)), marker: { color: '#93c5fd' } },
-          { type: 'scatter', mode: 'markers', name: 'Size (KiB)', x: runs.map(short), y: reports.map((r) => (r?.sizeBytes ? r.sizeBytes.quantized / 1024 : null)), yaxis: 'y2', marker: { color: '#ea580c', size: 13, symbol: 'diamond' } },
-        ]} layout={{ title: { text: 'Error and size per run' }, barmode: 'group', xaxis: { type: 'category' }, yaxis: { title: { text: 'dB' } }, yaxis2: { overlaying: 'y', side: 'right', title: { text: 'KiB', standoff: 4 }, rangemode: 'tozero', showgrid: false }, margin: { l: 56, r: 64, t: 28, b: 44 } }} />
+          { type: 'scatter', mode: 'markers', name: 'Size (MiB)', x: runs.map(short), y: reports.map((r) => (r?.sizeBytes ? r.sizeBytes.quantized / 2 ** 20 : null)), yaxis: 'y2', marker: { color: '#ea580c', size: 13, symbol: 'diamond' } },
+        ]} layout={{ title: { text: 'Error and size per run' }, barmode: 'group', legend: { orientation: 'h', y: -0.2 }, xaxis: { type: 'category' }, yaxis: { title: { text: 'dB' } }, yaxis2: { overlaying: 'y', side: 'right', title: { text: 'MiB', standoff: 4 }, rangemode: 'tozero', showgrid: false }, margin: { l: 56, r: 64, t: 28, b: 44 } }} />
       </div>
     </div>
   );
