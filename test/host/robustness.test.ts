@@ -4,12 +4,15 @@
 // for WebSocket protocol violations, that only that socket was closed with the protocol's close code).
 // A long job runs throughout and must finish: a dying host would take it down.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, rmSync, mkdirSync, writeFileSync, readdirSync, unlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, writeFileSync, readdirSync, unlinkSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type WebSocket from 'ws';
 import { spawnHost, httpGet, connectWs, nextAnswer, call, type HostProcess } from './host-process';
+import { parseModel, serializeModel } from '../../engine/onnx/model-io';
+import { models } from '../helpers/shared';
 
 let dir: string;
 let host: HostProcess;
@@ -181,6 +184,28 @@ describe('browser host robustness: HTTP', () => {
     expect(jsonError(r.body)).toBe(true);
     await expectAlive();
   });
+});
+
+describe('browser host robustness: concurrent imports of uploads', () => {
+  it('16 uploads of different models, all named model.onnx, imported at once: 16 rows, 16 files, each hash matches its bytes', async () => {
+    const N = 16;
+    const base = parseModel(readFileSync(models.cnn), models.cnn);
+    const bodies = Array.from({ length: N }, (_, i) => { base.docString = `variant ${i}`; return Buffer.from(serializeModel(base)); });
+    const ids = await Promise.all(bodies.map(async (body) => {
+      const r = await fetch(`http://127.0.0.1:${host.port}/upload?name=model.onnx`, { method: 'POST', body, headers: { 'x-studio-token': host.token } });
+      return ((await r.json()) as any).value.uploadId as string;
+    }));
+    const p = await call(ws, nextId++, 'projects.create', { name: 'concurrent uploads' });
+    const results = await Promise.all(ids.map((uploadId) => call(ws, nextId++, 'models.import', { projectId: p.value.id, file: { kind: 'upload', uploadId, name: 'model.onnx' } })));
+    expect(results.every((r) => r.ok), JSON.stringify(results.find((r) => !r.ok))).toBe(true);
+    const rows = (await call(ws, nextId++, 'models.list', { projectId: p.value.id })).value as { file: string; sha256: string }[];
+    expect(rows).toHaveLength(N);
+    expect(new Set(rows.map((r) => r.file)).size).toBe(N);
+    const projectDir = join(dir, 'data', 'projects', p.value.id);
+    for (const r of rows) expect(createHash('sha256').update(readFileSync(join(projectDir, r.file))).digest('hex')).toBe(r.sha256);
+    expect(new Set(rows.map((r) => r.sha256))).toEqual(new Set(bodies.map((b) => createHash('sha256').update(b).digest('hex'))));
+    await expectAlive();
+  }, 60_000);
 });
 
 describe('browser host robustness: the long run', () => {
