@@ -19,6 +19,7 @@ import { SamplesView } from './features/projects/SamplesView';
 import { PipelineEditor } from './features/pipeline/PipelineEditor';
 import { GraphView } from './features/graph/GraphView';
 import { RangesView } from './features/tensors/RangesView';
+import { SensitivityView } from './features/sensitivity/SensitivityView';
 import { RunsView as StudioRunsView } from './features/runs/RunsView';
 import { HardwarePanel } from './features/hardware/HardwarePanel';
 import { navigate, type ProjectViewProps, type Route } from './routing';
@@ -35,6 +36,7 @@ export const PROJECT_TABS: TabDef[] = [
   { id: 'graph', title: 'Graph', view: GraphView },
   { id: 'ranges', title: 'Ranges', view: RangesView },
   { id: 'runs', title: 'Runs', view: StudioRunsView },
+  { id: 'sensitivity', title: 'Sensitivity', view: SensitivityView },
   // add project tabs here
 ];
 export const GLOBAL_VIEWS: GlobalViewDef[] = [
