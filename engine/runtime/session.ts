@@ -19,6 +19,9 @@ export interface SessionOptions {
   /** Folder external data locations are relative to, for a model given as bytes (default: the
    *  folder of the surrounding withModelFolder() call). */
   baseDir?: string;
+  /** false: idle worker threads sleep instead of spin-waiting (on a shared, busy CPU spinning costs
+   *  more than it saves). Default: onnxruntime's (spin). */
+  spinning?: boolean;
 }
 
 // A model given as bytes has no folder, and onnxruntime then resolves external data against the
@@ -62,6 +65,7 @@ function baseOptions(o: SessionOptions): ort.InferenceSession.SessionOptions {
     graphOptimizationLevel: o.optimization ?? 'all',
     ...(o.threads ? { intraOpNumThreads: o.threads, interOpNumThreads: 1 } : {}),
     executionMode: 'sequential',
+    ...(o.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } } : {}),
   };
 }
 

@@ -3,6 +3,7 @@
 //   ‖X·Δᵀ‖²_F = Σ_r δ_rᵀ (XᵀX) δ_r.
 // The quadratic forms run as one small ORT graph (MatMul + Mul + ReduceSum) — far faster than JS loops.
 import * as ort from 'onnxruntime-node';
+import { createSession, type StudioSession } from '../../runtime/session';
 import { availableParallelism } from 'node:os';
 import {
   create, ModelProtoSchema, GraphProtoSchema, NodeProtoSchema, ValueInfoProtoSchema, TypeProtoSchema,
@@ -10,7 +11,7 @@ import {
 } from '../../onnx/proto';
 import { DataType, makeTensor } from '../../onnx/tensor';
 
-let sessionPromise: Promise<ort.InferenceSession> | null = null;
+let sessionPromise: Promise<StudioSession> | null = null;
 
 function quadFormModel(): Uint8Array {
   const vi = (name: string) => create(ValueInfoProtoSchema, {
@@ -34,8 +35,8 @@ function quadFormModel(): Uint8Array {
   return toBinary(ModelProtoSchema, m);
 }
 
-async function quadSession(): Promise<ort.InferenceSession> {
-  sessionPromise ??= ort.InferenceSession.create(quadFormModel(), { intraOpNumThreads: availableParallelism(), interOpNumThreads: 1, extra: { session: { intra_op: { allow_spinning: '0' } } } });
+async function quadSession(): Promise<StudioSession> {
+  sessionPromise ??= createSession(quadFormModel(), { device: 'cpu', threads: availableParallelism(), spinning: false, source: 'group quadratic forms' });
   return sessionPromise;
 }
 

@@ -24,7 +24,7 @@ import {
 import { DataType, makeTensor } from '../../onnx/tensor';
 import { StudioError, quote } from '../../errors';
 import { throwIfCancelled, type WorkContext } from '../../jobs/progress';
-import { externalDataFolderEntries } from '../../runtime/session';
+import { createSession } from '../../runtime/session';
 import { fuseTanhGelu } from '../../export/matmulnbits-gelu';
 import { pruneUnused } from '../../onnx/graph';
 
@@ -278,11 +278,10 @@ export class StagedCapture {
     });
     const t0 = performance.now();
     let runMs = 0, accMs = 0;
-    const session = await ort.InferenceSession.create(toBinary(ModelProtoSchema, sub), {
-      intraOpNumThreads: this.opts.threads ?? availableParallelism(), interOpNumThreads: 1, graphOptimizationLevel: 'all',
-      // No spin-waiting: on a shared, busy CPU spinning threads cost more than they save.
-      // External initializers resolve against the model's folder, never the working directory.
-      extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' }, ...externalDataFolderEntries(this.baseDir) } },
+    // No spin-waiting: on a shared, busy CPU spinning threads cost more than they save. External
+    // initializers resolve against the model's folder (baseDir), never the working directory.
+    const session = await createSession(toBinary(ModelProtoSchema, sub), {
+      device: 'cpu', threads: this.opts.threads ?? availableParallelism(), optimization: 'all', spinning: false, baseDir: this.baseDir, source: 'staged capture submodel',
     });
     const tCreated = performance.now();
     try {
