@@ -9,6 +9,11 @@ import type { WeightDType } from '../pipeline/recipe';
 import { dtypeInfo } from '../core/dtypes';
 import type { TensorHistogram } from '../quant/calibration/collectors';
 import { createCalibrator, type Calibrator, type Histogram } from '../quant/calibrators';
+import { minMaxPerParam } from '../quant/math/layout';
+import { StudioError, quote, type StudioErrorCode } from '../errors';
+import { Worker } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 export type RangeMethod = 'minmax' | 'percentile' | 'entropy' | 'mse';
 export const RANGE_METHODS: readonly RangeMethod[] = ['minmax', 'percentile', 'entropy', 'mse'];
@@ -133,4 +138,67 @@ export function moments(data: { values?: ArrayLike<number>; histogram: TensorHis
   }
   const mean = n ? s / n : 0;
   return { mean, std: n ? Math.sqrt(Math.max(0, s2 / n - mean * mean)) : 0, count: n };
+}
+
+/** A weight's statistics for the Ranges view: range, moments, plot histogram, every method × scheme
+ *  scored exactly on the values, and per-channel extremes along `channelAxis`. */
+export interface WeightStatsInput { values: Float32Array; dims: number[]; channelAxis?: number; bits: number; percentile: number; name: string }
+export interface WeightStatsResult {
+  count: number; min: number; max: number; mean: number; std: number;
+  histogram: { lo: number; hi: number; counts: number[] }; choices: QuantChoice[];
+  perChannel: { axis: number; min: number[]; max: number[] } | null;
+}
+
+export function weightStats(i: WeightStatsInput): WeightStatsResult {
+  // The work is bounded by the data actually held: dims that claim more than the values (a model
+  // the loader would refuse) are never walked.
+  const declared = i.dims.reduce((a, b) => a * b, 1);
+  if (declared !== i.values.length) throw new StudioError('BAD_MODEL', `Tensor ${quote(i.name)} declares [${i.dims.join(', ')}] (${declared} values) but holds ${i.values.length}.`);
+  const cals = makeCalibrators(i.percentile, i.name);
+  for (const c of cals.values()) c.update(i.values);
+  const h = cals.get('minmax')!.histogram();
+  const { min, max } = h;
+  const histogram = toTensorHistogram(h);
+  const mo = moments({ values: i.values, histogram });
+  let perChannel: WeightStatsResult['perChannel'] = null;
+  if (i.channelAxis !== undefined && i.dims.length >= 2) {
+    const r = minMaxPerParam(i.values, i.dims, i.channelAxis);
+    perChannel = { axis: i.channelAxis, min: Array.from(r.min), max: Array.from(r.max) };
+  }
+  return {
+    count: i.values.length, min, max, mean: mo.mean, std: mo.std, histogram: plotHistogram(histogram, 200, { min, max }),
+    choices: quantChoices(cals, { values: i.values, histogram, min, max }, i.bits), perChannel,
+  };
+}
+
+/** From this many values on, weight statistics run in a worker thread: a large weight takes seconds
+ *  (four calibrators, eight exact scorings), which on the host's main thread would stall every other
+ *  request and the WebSocket. Below it, a worker's start-up costs more than the work. */
+export const WEIGHT_STATS_WORKER_MIN = 1 << 20;
+
+/** weightStats off the main thread for large weights (the values are transferred, not copied). Where a
+ *  worker cannot be started (a bundle without the TypeScript loader), it runs here instead. */
+export async function weightStatsOffThread(i: WeightStatsInput, minValues = WEIGHT_STATS_WORKER_MIN): Promise<WeightStatsResult & { thread: 'worker' | 'main' }> {
+  if (i.values.length < minValues) return { ...weightStats(i), thread: 'main' };
+  let worker: Worker;
+  try {
+    const shim = fileURLToPath(new URL('../jobs/worker-shim.mjs', import.meta.url));
+    if (!existsSync(shim)) return { ...weightStats(i), thread: 'main' };
+    const target = new URL('./tensor-stats-worker.ts', import.meta.url).href;
+    const copy = i.values.slice(); // the caller may keep using its array; the copy is moved to the worker
+    worker = new Worker(shim, { workerData: { __target: target, input: { ...i, values: copy } }, transferList: [copy.buffer], name: 'tensor-stats' });
+  } catch {
+    return { ...weightStats(i), thread: 'main' };
+  }
+  return await new Promise((resolve, reject) => {
+    let settled = false;
+    worker.once('message', (m: { ok: boolean; result?: WeightStatsResult; error?: { code: string; message: string } }) => {
+      settled = true;
+      void worker.terminate();
+      if (m.ok) resolve({ ...m.result!, thread: 'worker' });
+      else reject(new StudioError((m.error?.code ?? 'INTERNAL') as StudioErrorCode, m.error?.message ?? 'tensor statistics failed'));
+    });
+    worker.once('error', (e) => { if (!settled) { settled = true; reject(new StudioError('INTERNAL', `Tensor statistics for ${quote(i.name)} failed in a worker: ${e.message}`, { cause: e })); } });
+    worker.once('exit', (code) => { if (!settled) { settled = true; reject(new StudioError('INTERNAL', `Tensor statistics worker for ${quote(i.name)} exited (code ${code}) without a result.`)); } });
+  });
 }

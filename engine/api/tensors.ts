@@ -5,12 +5,11 @@ import type { ActivationRange, TensorStats } from '../../contract/ipc';
 import { StudioError, quote } from '../errors';
 import type { LoadedModel } from '../onnx/model-io';
 import { tensorToFloat32, tensorDims, dataTypeName } from '../onnx/tensor';
-import { minMaxPerParam } from '../quant/math/layout';
 import { ACTIVATION_QUANT_OP_TYPES, isQuantOp, weightAxes } from '../core/ops';
 import { runCalibration } from '../quant/calibration/run-calibration';
 import { percentileRange } from '../quant/calibration/collectors';
 import { constantTensors } from './graph-view';
-import { makeCalibrators, moments, plotHistogram, quantChoices, toTensorHistogram } from './tensor-stats';
+import { makeCalibrators, moments, plotHistogram, quantChoices, toTensorHistogram, weightStatsOffThread } from './tensor-stats';
 import { cachesOf, datasetInputs, loadedModel } from './workspace';
 import type { Handlers } from './types';
 
@@ -28,27 +27,19 @@ export const tensorHandlers: Handlers = {
     if (weight) {
       const values = tensorToFloat32(weight, lm.baseDir);
       const dims = tensorDims(weight);
-      const cals = makeCalibrators(percentile, req.tensor);
-      for (const c of cals.values()) c.update(values);
-      const h = cals.get('minmax')!.histogram();
-      const { min, max } = h;
-      const histogram = toTensorHistogram(h);
-      const mo = moments({ values, histogram });
       const consumer = consumerOf(lm, req.tensor);
-      let perChannel: TensorStats['perChannel'] = null;
+      let channelAxis: number | undefined;
       if (consumer && dims.length >= 2) {
         const attr = (name: string, dflt: number) => Number(consumer.attribute.find((a) => a.name === name)?.i ?? dflt);
         // The axis the exporter writes per-channel scales along (none: the view shows none).
-        const { channelAxis } = weightAxes(consumer.opType, dims.length, { transB: attr('transB', 0), group: attr('group', 1) }, consumer.name);
-        if (channelAxis !== undefined) {
-          const r = minMaxPerParam(values, dims, channelAxis);
-          perChannel = { axis: channelAxis, min: Array.from(r.min), max: Array.from(r.max) };
-        }
+        channelAxis = weightAxes(consumer.opType, dims.length, { transB: attr('transB', 0), group: attr('group', 1) }, consumer.name).channelAxis;
       }
+      // Large weights are measured in a worker thread, so the host keeps answering meanwhile.
+      const st = await weightStatsOffThread({ values, dims, channelAxis, bits, percentile, name: req.tensor });
       return {
         tensor: req.tensor, kind: 'weight', dtype: dataTypeName[weight.dataType] ?? String(weight.dataType), shape: dims,
-        count: values.length, min, max, mean: mo.mean, std: mo.std, histogram: plotHistogram(histogram, 200, { min, max }), exact: true,
-        choices: quantChoices(cals, { values, histogram, min, max }, bits), perChannel,
+        count: st.count, min: st.min, max: st.max, mean: st.mean, std: st.std, histogram: st.histogram, exact: true,
+        choices: st.choices, perChannel: st.perChannel,
         source: consumer ? `weight of ${consumer.opType} '${consumer.name}'` : 'weight',
       };
     }
