@@ -69,11 +69,13 @@ const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\.|$)/i;
 /**
  * The file name an artifact gets in its run folder: a job names its outputs from user input (the
  * outputName param, a model's name). Control characters (CR/LF broke the download header), path
- * separators and characters Windows refuses become '_'; leading dots go (a '.work' output was renamed
+ * separators, characters Windows refuses and lone surrogates become '_'; leading dots go (a '.work' output was renamed
  * onto the run's own scratch folder and failed the run; dot files are hidden); at most 200 UTF-8 bytes.
  */
 export function artifactFileName(name: string): string {
-  let n = name.normalize('NFC').replace(/[\u0000-\u001f\u007f/\\:*?"<>|]+/g, '_').replace(/^[.\s]+/, '').replace(/[.\s]+$/, '');
+  // Lone surrogates first: a file system writes them as U+FFFD while the store would keep them, and
+  // encodeURIComponent (the download header) throws on them.
+  let n = name.replace(/[\uD800-\uDFFF]/gu, '_').normalize('NFC').replace(/[\u0000-\u001f\u007f/\\:*?"<>|]+/g, '_').replace(/^[.\s]+/, '').replace(/[.\s]+$/, '');
   if (WINDOWS_DEVICE.test(n)) n = `_${n}`;
   // Too long: shorten the stem, keep the extension (it says what the file is).
   const ext = /\.[A-Za-z0-9]{1,16}$/.exec(n)?.[0] ?? '';

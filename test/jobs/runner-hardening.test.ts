@@ -44,6 +44,8 @@ describe('job runner: artifact names', () => {
     expect(artifactFileName('résumé ✓.txt')).toBe('résumé ✓.txt');
     expect(artifactFileName('a/b\\c:d*e?.txt')).toBe('a_b_c_d_e_.txt');
     expect(artifactFileName('CON.txt')).toBe('_CON.txt');
+    expect(artifactFileName('a\uD800b.txt')).toBe('a_b.txt'); // a lone surrogate
+    expect(artifactFileName('emoji 😀.txt')).toBe('emoji 😀.txt'); // a pair is kept
     const long = artifactFileName('é'.repeat(300) + '.onnx');
     expect(Buffer.byteLength(long)).toBeLessThanOrEqual(200);
     expect(long.endsWith('.onnx')).toBe(true);
