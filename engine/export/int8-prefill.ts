@@ -16,7 +16,8 @@ import {
   type ModelProto, type GraphProto, type NodeProto, type TensorProto,
 } from '../onnx/proto';
 import { DataType, makeTensor, tensorToFloat32, tensorToTypedArray } from '../onnx/tensor';
-import { GraphIndex, attrInt, intAttr, makeNode, onnxOpset, outerReads, subgraphsOf } from '../onnx/graph';
+import { GraphIndex, intAttr, makeNode, onnxOpset, outerReads, subgraphsOf } from '../onnx/graph';
+import { attrInt } from '../onnx/attributes';
 import { unpackMatMulNBits } from './matmulnbits-layout';
 import { isExternal } from '../onnx/external-data';
 import { renameOuterReads } from '../onnx/outer-scope';

@@ -12,7 +12,7 @@ import { elementTypes, FLOAT_TYPES } from '../onnx/elem-types';
 import { StudioError, quote } from '../errors';
 import { upgradeOpset } from '../onnx/opset';
 import { pruneUnused } from '../onnx/graph';
-import { attrFloat, attrInt } from '../quant/algorithms/linear-layers';
+import { attrFloat, attrInt } from '../onnx/attributes';
 import type { WeightOnlyLayerResult } from '../quant/algorithms/weight-only';
 import { foldBiasIntoFastGelu, fuseTanhGelu } from './matmulnbits-gelu';
 import { fuseAttention } from './fuse-attention';
@@ -178,4 +178,3 @@ export function fuseTransformerOps(g: GraphProto, baseDir?: string): string[] {
 }
 
 
-export { attrInt };

@@ -2,7 +2,8 @@
 // quantized Conv carries the real per-channel weight range and ORT sees one QLinearConv, not Conv + BN.
 import { DataType, type ModelProto } from '../onnx/proto';
 import { makeTensor, tensorDims, tensorToFloat32 } from '../onnx/tensor';
-import { GraphIndex, attr, pruneUnused } from '../onnx/graph';
+import { GraphIndex, pruneUnused } from '../onnx/graph';
+import { attr } from '../onnx/attributes';
 
 export function foldConvBatchNorm(model: ModelProto, baseDir?: string): string[] {
   const g = model.graph!;

@@ -5,7 +5,8 @@
 import type { GraphProto, ModelProto, NodeProto } from '../onnx/proto';
 import type { Recipe } from '../pipeline/recipe';
 import { StudioError, quote } from '../errors';
-import { GraphIndex, attrInt, subgraphsOf } from '../onnx/graph';
+import { GraphIndex, subgraphsOf } from '../onnx/graph';
+import { attrInt } from '../onnx/attributes';
 import { QUANT_OPS, SHARE_SCALE_OPS } from '../core/ops';
 
 export interface QdqTarget {

@@ -3,8 +3,6 @@
 // building nodes, unique names, declared types and shapes, and pruning what nothing reads.
 import { create, NodeProtoSchema, AttributeProtoSchema, AttributeType, type AttributeProto, type GraphProto, type NodeProto, type ModelProto, type ValueInfoProto, type TensorProto } from './proto';
 
-export { attr, attrInt } from './attributes';
-
 /** Where a graph sits: [] for the main graph, then (node name, attribute name) hops. */
 export type GraphPath = { node: string; attribute: string }[];
 

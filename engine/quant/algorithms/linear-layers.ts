@@ -26,7 +26,6 @@ export interface LinearLayer {
   sharedWith: string[];
 }
 
-export { attrInt, attrFloat };
 
 export interface LinearSelection {
   opTypes: string[];
