@@ -4,7 +4,7 @@
 import { StudioError, quote } from '../../errors';
 import { computeQParams, roundHalfEven, type QDType, type QuantParams } from './qparams';
 import { paramLayout, minMaxPerParam, normalizeAxis, forEachElementParam } from './layout';
-import type { Scheme, Granularity } from '../../pipeline/recipe';
+import type { Scheme, Granularity } from '../../../contract/recipe';
 
 export { roundHalfEven };
 
