@@ -69,3 +69,26 @@ const n0 = time(() => new NativeCollector(0));
 console.log(`TypeScript collector: ${ts.toFixed(1)} ms for ${BATCHES} batches`);
 console.log(`native, 1 thread:     ${n1.toFixed(1)} ms (${(ts / n1).toFixed(2)}x)`);
 console.log(`native, all threads:  ${n0.toFixed(1)} ms (${(ts / n0).toFixed(2)}x)`);
+
+// What share of a whole calibration run is the collector: runCalibration on the same CNN and tensors
+// (512 real images, batches of 64) with the engine's collector and with one that only counts values.
+const { runCalibration } = await import('../engine/quant/calibration/run-calibration');
+const { loadModel } = await import('../engine/onnx/model-io');
+const { fmnistImages } = await import('../test/engine/quant/calibrators/fmnist-activations');
+const { models } = await import('../test/helpers/shared');
+const { model } = await loadModel(models.cnn);
+const inputs = { image: { dtype: 'float32' as const, shape: [512, 1, 28, 28], data: fmnistImages(512) } };
+async function calib(noop: boolean): Promise<number> {
+  let best = Infinity;
+  for (let r = 0; r < 3; r++) {
+    const t0 = performance.now();
+    await runCalibration(model, names, inputs, {
+      samples: 512, batchSize: 64, device: 'cpu',
+      ...(noop ? { makeCollector: () => { let n = 0; return { update: (v: Float32Array) => { n += v.length; }, range: () => ({ min: 0, max: 1 }), histogram: () => ({ edges: new Float64Array(2), counts: new Float64Array(1) }), count: () => n }; } } : {}),
+    });
+    best = Math.min(best, performance.now() - t0);
+  }
+  return best;
+}
+const full = await calib(false), bare = await calib(true);
+console.log(`runCalibration, 512 images, ${names.length} tensors: ${full.toFixed(0)} ms with the TypeScript collector, ${bare.toFixed(0)} ms with a counting-only collector (collector share ${((1 - bare / full) * 100).toFixed(0)} %)`);
