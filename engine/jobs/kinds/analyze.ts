@@ -10,7 +10,7 @@ import { writeFileAtomic } from '../../onnx/model-io';
 import { parseRecipe } from '../../pipeline/recipe';
 import { analyzeSensitivity } from '../../analysis/sensitivity';
 import { lmWindows } from '../../eval/output-scores';
-import type { JobContext } from '../kinds';
+import type { JobContext } from './job-context';
 import type { JobOutcome } from '../protocol';
 
 function arrays(v: Json | undefined, what: string): Record<string, NpyArray> | undefined {
