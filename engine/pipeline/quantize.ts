@@ -107,6 +107,7 @@ async function quantizeModelInFolder(o: QuantizeOptions): Promise<QuantizeReport
   const supportNotices = checkModelSupport(loaded.model, recipe.opTypes, recipe.activations !== null, o.modelPath);
   // NaN/Inf data would calibrate NaN scales and report meaningless metrics: refused here, for every caller.
   assertFiniteInputs(o.inputs, o.inputSources);
+  if (o.evalInputs) assertFiniteInputs(o.evalInputs, {}, 'evaluation');
   // Every figure is measured apart from calibration/training: on --eval-data, else on a held-out split.
   const { calibration: calibrationData, evaluation } = splitEvaluation(o);
   o = { ...o, inputs: calibrationData.inputs, labels: calibrationData.labels };
