@@ -11,14 +11,14 @@ import { DataType, makeTensor, makeFloatTensor, tensorToFloat32 } from '../onnx/
 import { elementTypes, FLOAT_TYPES } from '../onnx/elem-types';
 import { StudioError, quote } from '../errors';
 import { upgradeOpset } from '../onnx/opset';
-import { pruneUnused } from '../onnx/graph';
+import { pruneUnused, walkGraphs } from '../onnx/graph';
 import { attrFloat, attrInt } from '../onnx/attributes';
 import type { WeightOnlyLayerResult } from '../quant/algorithms/weight-only';
 import { foldBiasIntoFastGelu, fuseTanhGelu } from './matmulnbits-gelu';
 import { fuseAttention } from './fuse-attention';
 import { fuseSkipLayerNorm } from './fuse-skip-layernorm';
 import { addInt8PrefillPath, int8PrefillNotice } from './int8-prefill';
-import { packMatMulNBits } from './matmulnbits-layout';
+import { blockBytes, packMatMulNBits } from './matmulnbits-layout';
 import { mergeSharedInputMatMulNBits } from './matmulnbits-merge';
 import { opsetVersion } from '../onnx/opset';
 
@@ -56,7 +56,17 @@ export function exportWeightOnly(model: ModelProto, results: WeightOnlyLayerResu
   const names = new Set<string>([...g.initializer.map((t) => t.name), ...g.node.flatMap((n) => [...n.input, ...n.output]), ...g.node.map((n) => n.name)]);
   const uniq = (base: string) => { let s = base; for (let i = 1; names.has(s); i++) s = `${base}_${i}`; names.add(s); return s; };
   const byName = new Map(g.node.map((n) => [n.name ? n.name : n.output[0]!, n]));
-  const find = (orig: NodeProto) => byName.get(orig.name ? orig.name : orig.output[0]!)!;
+  // The copy's twin of each node of `model`, with the graph holding it (If branches often repeat node
+  // names, so bodies are matched by position, not by name).
+  const twin = new Map<NodeProto, { node: NodeProto; graph: GraphProto }>();
+  const pair = (a: GraphProto, b: GraphProto) => a.node.forEach((n, i) => {
+    const c = b.node[i]!;
+    twin.set(n, { node: c, graph: b });
+    n.attribute.forEach((at, j) => { if (at.g) pair(at.g, c.attribute[j]!.g!); at.graphs.forEach((sg, k) => pair(sg, c.attribute[j]!.graphs[k]!)); });
+  });
+  pair(model.graph!, g);
+  const find = (orig: NodeProto) => twin.get(orig)?.node ?? byName.get(orig.name ? orig.name : orig.output[0]!)!;
+  const graphOf = (orig: NodeProto): GraphProto => twin.get(orig)?.graph ?? g;
   const newInits: TensorProto[] = [];
   const accuracyLevel = opts.accuracyLevel ?? 4;
   if (opts.format === 'qdq') {
@@ -72,10 +82,15 @@ export function exportWeightOnly(model: ModelProto, results: WeightOnlyLayerResu
     const { rows: N, cols: K } = r.layer;
     const base = r.layer.weight.replace(/[^A-Za-z0-9_.]/g, '_');
     const ft = FLOAT_TYPES.has(types.get(r.layer.weight) ?? 0) ? types.get(r.layer.weight)! : DataType.FLOAT;
+    // A layer whose nodes all sit in one If/Loop body gets its tensors (and DequantizeLinear) there;
+    // otherwise in the main graph, which every body can read.
+    const homes = new Set(r.layer.nodes.map(graphOf));
+    const home = homes.size === 1 ? [...homes][0]! : g;
+    const inits = home === g ? newInits : home.initializer;
     if (opts.format === 'matmulnbits') {
       const p = packMatMulNBits(r);
       const bName = uniq(`${base}_Q4`), sName = uniq(`${base}_scales`);
-      newInits.push(makeTensor(bName, DataType.UINT8, [N, p.nBlocks, p.blockSize / 2], p.B));
+      inits.push(makeTensor(bName, DataType.UINT8, [N, p.nBlocks, blockBytes(p.blockSize, p.bits)], p.B));
       const zName = p.zeroPoints ? uniq(`${base}_zp`) : '';
       for (const orig of r.layer.nodes) {
         const node = find(orig);
@@ -92,25 +107,26 @@ export function exportWeightOnly(model: ModelProto, results: WeightOnlyLayerResu
               const ct = g.initializer.find((t) => t.name === c);
               if (!ct) throw new StudioError('UNSUPPORTED_OP', `Gemm ${quote(node.name)}: beta ${quote(beta)} with a non-constant C cannot be exported to MatMulNBits.`);
               c = uniq(`${c}_beta`);
-              newInits.push(makeFloatTensor(c, ft, ct.dims.map(Number), tensorToFloat32(ct, opts.baseDir).map((v) => v * beta)));
+              inits.push(makeFloatTensor(c, ft, ct.dims.map(Number), tensorToFloat32(ct, opts.baseDir).map((v) => v * beta)));
             }
             addBias = c;
             outName = uniq(`${node.output[0]}_nobias`);
           }
         }
         const scaleName = scales === p.scales ? sName : uniq(`${base}_scales_alpha`);
-        if (!newInits.some((t) => t.name === scaleName)) newInits.push(makeFloatTensor(scaleName, ft, [N * p.nBlocks], scales));
-        if (zName && !newInits.some((t) => t.name === zName)) newInits.push(makeTensor(zName, DataType.UINT8, [p.zeroPoints!.length], p.zeroPoints!));
+        if (!inits.some((t) => t.name === scaleName)) inits.push(makeFloatTensor(scaleName, ft, [N * p.nBlocks], scales));
+        if (zName && !inits.some((t) => t.name === zName)) inits.push(makeTensor(zName, DataType.UINT8, [p.zeroPoints!.length], p.zeroPoints!));
         const mm = create(NodeProtoSchema, {
           name: uniq(`${node.name || 'MatMul'}_MatMulNBits`), opType: 'MatMulNBits', domain: 'com.microsoft',
           input: zName ? [node.input[0]!, bName, scaleName, zName] : [node.input[0]!, bName, scaleName],
           output: [outName],
-          attribute: [intAttr('K', K), intAttr('N', N), intAttr('bits', 4), intAttr('block_size', p.blockSize), intAttr('accuracy_level', accuracyLevel)],
+          attribute: [intAttr('K', K), intAttr('N', N), intAttr('bits', p.bits), intAttr('block_size', p.blockSize), intAttr('accuracy_level', accuracyLevel)],
         });
-        const at = g.node.indexOf(node);
+        const own = graphOf(orig);
+        const at = own.node.indexOf(node);
         const repl = [mm];
         if (addBias) repl.push(create(NodeProtoSchema, { name: uniq(`${node.name}_bias`), opType: 'Add', input: [outName, addBias], output: [node.output[0]!] }));
-        g.node.splice(at, 1, ...repl);
+        own.node.splice(at, 1, ...repl);
       }
     } else {
       // Opset-21 blocked DequantizeLinear: uint4 [K, N] along axis 0 (MatMul's layout), scales/zps [K/bs, N].
@@ -123,10 +139,10 @@ export function exportWeightOnly(model: ModelProto, results: WeightOnlyLayerResu
       for (let n = 0; n < N; n++) for (let j = 0; j < nG; j++) { sT[j * N + n] = r.qw.scales[n * nG + j]!; zT[j * N + n] = r.qw.zeroPoints[n * nG + j]!; }
       const dtype = r.config.bits <= 4 ? DataType.UINT4 : DataType.UINT8;
       const qName = uniq(`${base}_q`), sName = uniq(`${base}_scale`), zName = uniq(`${base}_zero_point`), wName = uniq(`${base}_dq`);
-      newInits.push(makeTensor(qName, dtype, [K, N], qKN));
+      inits.push(makeTensor(qName, dtype, [K, N], qKN));
       const perChannel = gs === 0;
-      newInits.push(makeFloatTensor(sName, ft, perChannel ? [N] : [nG, N], sT));
-      newInits.push(makeTensor(zName, dtype, perChannel ? [N] : [nG, N], zT));
+      inits.push(makeFloatTensor(sName, ft, perChannel ? [N] : [nG, N], sT));
+      inits.push(makeTensor(zName, dtype, perChannel ? [N] : [nG, N], zT));
       const dq = create(NodeProtoSchema, {
         name: uniq(`${base}_DequantizeLinear`), opType: 'DequantizeLinear', input: [qName, sName, zName], output: [wName],
         attribute: perChannel ? [intAttr('axis', 1)] : [intAttr('axis', 0), intAttr('block_size', gs)],
@@ -134,15 +150,15 @@ export function exportWeightOnly(model: ModelProto, results: WeightOnlyLayerResu
       let first = -1;
       for (const orig of r.layer.nodes) {
         const node = find(orig);
-        const at = g.node.indexOf(node);
-        if (first < 0 || at < first) first = at;
+        const at = home.node.indexOf(node);
+        if (at >= 0 && (first < 0 || at < first)) first = at;
         if (r.layer.opType === 'Gemm') {
           // Gemm reads B as [K, N] once transB is cleared.
           node.attribute = node.attribute.filter((a) => a.name !== 'transB');
         }
         node.input[1] = wName;
       }
-      g.node.splice(first, 0, dq);
+      home.node.splice(Math.max(0, first), 0, dq);
     }
   }
   g.initializer.push(...newInits);
@@ -156,6 +172,9 @@ export function exportWeightOnly(model: ModelProto, results: WeightOnlyLayerResu
   }
   if (opts.format === 'matmulnbits' && (opts.fuseTransformerOps ?? true)) notices.push(...fuseTransformerOps(g, opts.baseDir));
   if (opts.format === 'matmulnbits' && (opts.fuseGelu ?? true)) foldBiasIntoFastGelu(g);
+  // Float weights the rewrite left unread inside If/Loop bodies go too (bodies first: the main graph's
+  // pass then sees what the bodies still read).
+  for (const { graph } of [...walkGraphs(g)].reverse()) if (graph !== g) pruneUnused(graph);
   pruneUnused(g);
   if (opts.format === 'matmulnbits' && (opts.prefill ?? 'int8') === 'int8') {
     const p = addInt8PrefillPath(m, { minRows: opts.prefillMinRows, baseDir: opts.baseDir });

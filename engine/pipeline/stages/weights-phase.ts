@@ -10,7 +10,8 @@ import type { QuantizedNodeInfo } from '../report';
 import { StudioError } from '../../errors';
 import { subProgress, type WorkContext } from '../../jobs/progress';
 import { weightResultsExporter, type ExportInput } from '../../export/exporters';
-import { calibrationBatches, weightOnlyConfig, type WeightOnlyLayerResult } from '../../quant/algorithms/weight-only';
+import { calibrationBatches, weightOnlyConfig, rtnLayers, type WeightOnlyLayerResult } from '../../quant/algorithms/weight-only';
+import { findLinearLayers, layerWeightNK } from '../../quant/algorithms/linear-layers';
 import { recipeStages, type WeightsWork } from './stage';
 import './builtin';
 
@@ -64,6 +65,14 @@ export async function quantizeWeightOnly(o: WeightOnlyRunOptions): Promise<Weigh
     work.earlier.push(spec.name);
   }
   const results = work.results ?? [];
+  // Layers inside If/Loop bodies (found apart: calibration data does not reach them) are rounded to
+  // nearest, so this path quantizes what the QDQ path does and the summary agrees with inspect.
+  const rounded = new Set(results.map((r) => r.layer.weight));
+  const inBodies = findLinearLayers(model, selection, { subgraphs: true }).filter((l) => l.inSubgraph && !rounded.has(l.weight));
+  if (inBodies.length) {
+    results.push(...rtnLayers(new Map(inBodies.map((l) => [l, layerWeightNK(model, baseDir, l)])), config));
+    notices.push(`${inBodies.length} weight(s) inside If/Loop bodies rounded to nearest${rounding.length ? ' (calibration data does not reach into the branches, so GPTQ/AWQ do not see them)' : ''}.`);
+  }
   timingsMs.quantize = performance.now() - t0;
 
   const t1 = performance.now();

@@ -6,6 +6,7 @@ import type { ModelProto, NodeProto, TensorProto } from '../../onnx/proto';
 import { DataType, tensorDims, tensorToFloat32 } from '../../onnx/tensor';
 import { transposeMatrix } from './weight-quant';
 import { attrInt, attrFloat } from '../../onnx/attributes';
+import { walkGraphs } from '../../onnx/graph';
 
 export interface LinearLayer {
   /** Initializer name of the weight. */
@@ -24,6 +25,8 @@ export interface LinearLayer {
   transposeNode?: NodeProto;
   /** Other, non-linear consumers of the initializer (e.g. a Gather for tied embeddings). */
   sharedWith: string[];
+  /** Inside an If/Loop/Scan body (found with `subgraphs`): calibration data does not reach it. */
+  inSubgraph?: boolean;
 }
 
 
@@ -32,17 +35,21 @@ export interface LinearSelection {
   exclude: string[];
 }
 
-/** Find the quantizable linear layers of the main graph, in model order. */
-export function findLinearLayers(model: ModelProto, sel: LinearSelection): LinearLayer[] {
-  const g = model.graph!;
-  const inits = new Map<string, TensorProto>(g.initializer.map((t) => [t.name, t]));
+/** Find the quantizable linear layers of the main graph (and with `subgraphs`, of If/Loop/Scan bodies
+ *  too, which calibration data cannot reach but round-to-nearest can), in model order. */
+export function findLinearLayers(model: ModelProto, sel: LinearSelection, o: { subgraphs?: boolean } = {}): LinearLayer[] {
+  const main = model.graph!;
+  const graphs = o.subgraphs ? [...walkGraphs(main)].map((v) => v.graph) : [main];
+  // A body may read an initializer of a graph around it.
+  const inits = new Map<string, TensorProto>(graphs.flatMap((g) => g.initializer.map((t) => [t.name, t] as const)));
+  const nodes = graphs.flatMap((g) => g.node.map((n) => [n, g] as const));
   const producer = new Map<string, NodeProto>();
-  for (const n of g.node) for (const o of n.output) producer.set(o, n);
+  for (const [n] of nodes) for (const o of n.output) producer.set(o, n);
   const consumers = new Map<string, NodeProto[]>();
-  for (const n of g.node) for (const i of n.input) { if (!consumers.has(i)) consumers.set(i, []); consumers.get(i)!.push(n); }
+  for (const [n] of nodes) for (const i of n.input) { if (!consumers.has(i)) consumers.set(i, []); consumers.get(i)!.push(n); }
   const byWeight = new Map<string, LinearLayer>();
   const out: LinearLayer[] = [];
-  for (const n of g.node) {
+  for (const [n, g] of nodes) {
     if (!sel.opTypes.includes(n.opType) || sel.exclude.includes(n.name)) continue;
     if (n.opType !== 'MatMul' && n.opType !== 'Gemm') continue;
     let wName = n.input[1] ?? '';
@@ -73,7 +80,7 @@ export function findLinearLayers(model: ModelProto, sel: LinearSelection): Linea
       existing.inputs.push(n.input[0]!);
       continue;
     }
-    const layer: LinearLayer = { weight: wName, nodes: [n], inputs: [n.input[0]!], opType: n.opType, rows: N, cols: K, kn, transposeNode, sharedWith: [] };
+    const layer: LinearLayer = { weight: wName, nodes: [n], inputs: [n.input[0]!], opType: n.opType, rows: N, cols: K, kn, transposeNode, sharedWith: [], ...(g !== main ? { inSubgraph: true } : {}) };
     byWeight.set(wName, layer);
     out.push(layer);
   }
@@ -86,7 +93,7 @@ export function findLinearLayers(model: ModelProto, sel: LinearSelection): Linea
 
 /** The layer's weight as rows × cols (N × K), from the model or from an override map. */
 export function layerWeightNK(model: ModelProto, baseDir: string | undefined, layer: LinearLayer): Float32Array {
-  const t = model.graph!.initializer.find((x) => x.name === layer.weight)!;
+  const t = model.graph!.initializer.find((x) => x.name === layer.weight) ?? [...walkGraphs(model.graph!)].flatMap((v) => v.graph.initializer).find((x) => x.name === layer.weight)!;
   const data = tensorToFloat32(t, baseDir);
   return layer.kn ? transposeMatrix(data, layer.cols, layer.rows) : data;
 }

@@ -1,7 +1,8 @@
 // Layers inside a model's own `If` (a seeded fixture: MatMul/Gemm in both branches, reading an
 // outer-scope value and an outer initializer): int8 QDQ quantizes the branch layers into a model ORT
-// loads (weights beside their DequantizeLinear, in the branch), and the int4 export with the default
-// int8 prefill wraps the model's If without losing the outer-scope values it reads.
+// loads (weights beside their DequantizeLinear, in the branch); the int4 export quantizes the same
+// layers (MatMulNBits inside the branches) and its default int8 prefill wraps the model's If without
+// losing the outer-scope values it reads.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,7 @@ import { fixtureDir } from '../../fixtures/model-variants';
 const dir = mkdtempSync(join(tmpdir(), 'qs-if-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let model: string;
+const ALL_LAYERS = ['else/Gemm', 'else/MatMul', 'skip/MatMul', 'stem/MatMul', 'then/Gemm', 'then/MatMul'];
 const rnd = seededRandom(1);
 const x = { dtype: 'float32' as const, shape: [64, 64], data: Float32Array.from({ length: 64 * 64 }, () => rnd() * 2 - 1) };
 const inputs = (flag: boolean) => ({ x: { ...x }, use_relu: { dtype: 'bool' as const, shape: [], data: Uint8Array.of(flag ? 1 : 0) } });
@@ -46,7 +48,7 @@ describe('models with If', () => {
   it('int8 QDQ quantizes the layers in both branches; the branch weights sit in their branch', async () => {
     const out = join(dir, 'int8.onnx');
     const report = await quantizeModel({ modelPath: model, outputPath: out, recipe: parseRecipe({ opTypes: ['MatMul', 'Gemm'] }), inputs: inputs(true) });
-    expect(report.quantized.map((q) => q.node).sort()).toEqual(['else/Gemm', 'else/MatMul', 'skip/MatMul', 'stem/MatMul', 'then/Gemm', 'then/MatMul']);
+    expect(report.quantized.map((q) => q.node).sort()).toEqual(ALL_LAYERS);
     const { model: m } = await loadModel(out);
     for (const { graph } of walkGraphs(m.graph!)) {
       if (graph === m.graph) continue;
@@ -60,7 +62,21 @@ describe('models with If', () => {
     const out = join(dir, 'int4.onnx');
     const recipe = parseRecipe({ weights: { dtype: 'int4', scheme: 'symmetric', granularity: { group: 32 } }, activations: null, format: 'matmulnbits', opTypes: ['MatMul', 'Gemm'] });
     const report = await quantizeModel({ modelPath: model, outputPath: out, recipe, inputs: inputs(true) });
-    expect(report.quantized.length).toBeGreaterThanOrEqual(2);
+    // The same layers as the int8 path: the branch Gemms/MatMuls too, as MatMulNBits inside their branch.
+    expect(report.quantized.map((q) => q.node).sort()).toEqual(ALL_LAYERS);
+    const { model: m } = await loadModel(out);
+    let inBranches = 0;
+    for (const { graph } of walkGraphs(m.graph!)) if (graph !== m.graph) inBranches += graph.node.filter((n) => n.opType === 'MatMulNBits').length;
+    expect(inBranches).toBeGreaterThanOrEqual(4);
+    for (const e of await relErrors(out)) expect(e).toBeLessThan(0.2);
+  });
+
+  it('GPTQ int4: main-graph layers from the data, branch layers rounded to nearest, with a notice', async () => {
+    const out = join(dir, 'gptq.onnx');
+    const recipe = parseRecipe({ weights: { dtype: 'int4', scheme: 'symmetric', granularity: { group: 32 } }, activations: null, algorithms: [{ name: 'gptq' }], format: 'matmulnbits', opTypes: ['MatMul', 'Gemm'] });
+    const report = await quantizeModel({ modelPath: model, outputPath: out, recipe, inputs: inputs(true) });
+    expect(report.quantized.map((q) => q.node).sort()).toEqual(ALL_LAYERS);
+    expect(report.notices.join(' ')).toMatch(/3 weight\(s\) inside If\/Loop bodies rounded to nearest \(calibration data/);
     for (const e of await relErrors(out)) expect(e).toBeLessThan(0.2);
   });
 });
