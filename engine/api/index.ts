@@ -1,3 +1,0 @@
-export { createService, handlerModules, type Service } from './service';
-export type { ServiceDeps, Handler, Handlers } from './types';
-export { startStudioEngine, type StudioEngine, type StudioEngineOptions } from './engine-host';
