@@ -117,6 +117,25 @@ describe('qstudio refuses to overwrite its inputs', () => {
     expect(snapshot()).toEqual(before);
   });
 
+  // A real full disk: a 64 KiB tmpfs, nearly filled (needs root and mount, as on the CI machine).
+  const canMount = process.getuid?.() === 0 && spawnSync('mount', ['--version']).status === 0;
+  it.skipIf(!canMount)('a full disk while writing the report leaves no partial report and no temp file; the model stays', () => {
+    const disk = join(dir, 'full');
+    mkdirSync(disk);
+    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', disk]).status).toBe(0);
+    try {
+      writeFileSync(join(disk, 'filler'), new Uint8Array(56 * 1024));
+      const out = join(dir, 'q7.onnx');
+      const r = run(['quantize', model, '--recipe', recipe, '--data', `image=${cal}`, '-o', out, '--report', join(disk, 'r.json'), '--no-eval']);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/error \[IO_ERROR\]: The quantized model was written to .*q7\.onnx.*but the report was not: .*the disk is full/);
+      expect(readdirSync(disk)).toEqual(['filler']);
+      expect(existsSync(out)).toBe(true);
+    } finally {
+      spawnSync('umount', [disk]);
+    }
+  });
+
   it('io-paths: outputs compared by device+inode and real path, unit level', () => {
     const inputs = [{ role: '--data', path: cal }];
     expect(() => checkOutputsApart(inputs, [{ role: '-o', path: join(dir, 'cal-hardlink.npy') }])).toThrow(StudioError);
