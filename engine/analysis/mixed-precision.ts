@@ -30,6 +30,9 @@ import type { NpyArray } from '../data/npy';
 
 export type UnitLevel = LayerPrecision | 'quantized';
 
+/** Output rows (predictions) the ranking pass is measured on, at least. */
+export const RANK_ROWS = 2048;
+
 export interface PrecisionDecision {
   step: 'raise' | 'lower back' | 'kept';
   kind: AnalysisUnit['kind'];
@@ -197,7 +200,13 @@ export async function searchMixedPrecision(o: {
 
 /** Units, most worth raising first: isolated error, then what leaving each alone in float repairs. */
 async function rankUnits(p: PreparedAnalysis, run: (t: VariantTask[]) => Promise<{ id: string; scores: OutputScores }[]>, target: AccuracyTarget): Promise<AnalysisUnit[]> {
-  const tasks = p.units.flatMap((u) => unitTasks(p, u));
+  // The ranking only orders units, so it is measured on a subset holding RANK_ROWS output rows (an LM
+  // window of 256 tokens is 256 predictions: 8 windows suffice, where a classifier keeps every sample);
+  // every raise / lower-back decision is measured on the whole evaluation set.
+  const ref = p.shared.reference[0];
+  const rowsPerSample = ref && ref.dims.length > 2 ? ref.dims.slice(1, -1).reduce((a, b) => a * b, 1) : 1;
+  const samples = Math.min(p.shared.samples, Math.max(8, Math.ceil(RANK_ROWS / rowsPerSample)));
+  const tasks = p.units.flatMap((u) => unitTasks(p, u)).map((t) => ({ ...t, samples }));
   const res = new Map((await run(tasks)).map((r) => [r.id, r.scores]));
   const key = (u: AnalysisUnit) => ({
     repair: -badness(res.get(`f:${u.kind}:${u.name}`)!, target.metric),

@@ -60,6 +60,8 @@ export interface PrepareOptions {
   /** At most this many evaluation samples (default: the evaluation cap). */
   evalSamples?: number;
   inputSources?: Record<string, string>;
+  /** How descriptions name the data (default "--data" / "--eval-data", as the CLI flags). */
+  dataNames?: { data: string; eval: string };
   /** The inputs are already split: `inputs` calibrate, `evalInputs` (described by this) evaluate. */
   evaluationInfo?: EvaluationInfo;
   ctx?: WorkContext;
@@ -75,7 +77,7 @@ export async function prepareAnalysis(o: PrepareOptions): Promise<PreparedAnalys
   validateInputs(loaded.model, o.inputs, o.modelPath, o.inputSources);
   if (o.evalInputs && Object.keys(o.evalInputs).length) validateInputs(loaded.model, o.evalInputs, o.modelPath);
   if (recipe.algorithms.some((a) => a.name === 'qat')) notices.push('QAT is not simulated by the analysis: the figures are those of post-training quantization with the same recipe.');
-  const split = splitEvaluation({ inputs: o.inputs, labels: o.labels, evalInputs: o.evalInputs, evalLabels: o.evalLabels, cap: o.evalSamples });
+  const split = splitEvaluation({ inputs: o.inputs, labels: o.labels, evalInputs: o.evalInputs, evalLabels: o.evalLabels, cap: o.evalSamples, dataName: o.dataNames?.data, evalName: o.dataNames?.eval });
   const evaluation = split.evaluation!;
   if (o.evaluationInfo) evaluation.info = { ...o.evaluationInfo, samples: evaluation.info.samples };
   const cal = split.calibration.inputs;

@@ -55,6 +55,8 @@ export interface VariantTask {
   weights: Record<string, LayerPrecision>;
   /** Activation tensors given a QuantizeLinear/DequantizeLinear pair (qdq only). */
   activations: string[];
+  /** Score on the first N evaluation samples only (rounded up to whole batches); default all. */
+  samples?: number;
 }
 
 export interface VariantResult { id: string; scores: OutputScores; ms: number; sizeBytes: number }
@@ -100,18 +102,20 @@ export async function runVariant(shared: AnalysisShared, task: VariantTask): Pro
   const bytes = serializeModel(buildVariant(shared, task));
   const s = await createSession(bytes, { device: 'cpu', threads: 1, source: `variant ${task.id}`, baseDir: shared.baseDir });
   try {
-    const scores = await scoreSession(s, shared);
+    const scores = await scoreSession(s, shared, task.samples);
     return { id: task.id, scores, ms: performance.now() - t0, sizeBytes: bytes.byteLength };
   } finally {
     await s.release();
   }
 }
 
-export async function scoreSession(s: StudioSession, shared: AnalysisShared): Promise<OutputScores> {
+export async function scoreSession(s: StudioSession, shared: AnalysisShared, samples = shared.samples): Promise<OutputScores> {
   const out = s.outputNames[0]!;
   const scorer = new OutputScorer({ labels: shared.evalLabels, ids: lmWindows(shared.evalInputs) });
+  // Whole batches only: the reference outputs were computed batch by batch.
+  const n = Math.min(shared.samples, Math.ceil(Math.max(1, samples) / shared.batchSize) * shared.batchSize);
   let k = 0;
-  for (const [a, b] of batchRanges(shared.samples, shared.batchSize)) {
+  for (const [a, b] of batchRanges(n, shared.batchSize)) {
     const r = await s.run(feedsFor(shared.evalInputs, a, b), [out]);
     const ref = shared.reference[k++]!;
     scorer.add(ref, { data: r[out]!.data, dims: r[out]!.dims.map(Number), type: r[out]!.type }, a, b);

@@ -33,7 +33,8 @@ export async function analyzeJob(params: { [k: string]: Json }, ctx: JobContext)
   const labels = typeof params.labels === 'string' ? readNpy(params.labels) : undefined;
   const evalLabels = typeof params.evalLabels === 'string' ? readNpy(params.evalLabels) : undefined;
   const metric = (evalInputs ? evalLabels : labels) ? 'top1' : lmWindows(evalInputs ?? inputs) ? 'perplexity' : 'sqnr';
-  const report = await analyzeSensitivity({ modelPath, recipe, inputs, labels, evalInputs, evalLabels, metric, ctx });
+  const report = await analyzeSensitivity({ modelPath, recipe, inputs, labels, evalInputs, evalLabels, metric, ctx,
+    dataNames: { data: 'the calibration dataset', eval: 'the evaluation dataset' } });
   const path = join(ctx.workDir, 'sensitivity.json');
   const text = JSON.stringify(report);
   await writeFileAtomic(path, text);

@@ -44,6 +44,10 @@ describe('sensitivity analysis', () => {
     const pooled = await runVariantTasks(p.shared, tasks, { concurrency: 2 });
     expect(pooled.map((x) => x.scores.sqnrDb)).toEqual(here.map((x) => x.scores.sqnrDb));
     expect(here[2]!.scores.sqnrDb).toBeCloseTo(r.allQuantized.sqnrDb, 6);
+    // A task may score a prefix of the evaluation data (the mixed-precision ranking does): whole batches.
+    const part = await runVariant(p.shared, { ...tasks[2]!, samples: 1 });
+    expect(part.scores.samples).toBe(p.shared.batchSize);
+    expect(p.shared.batchSize).toBeLessThan(p.shared.samples);
   }, 120_000);
 
   it('a layer with one huge outlier weight under per-tensor scales ranks first, and leaving it float repairs the output', async () => {
