@@ -6,6 +6,7 @@
 //   import … from 'x' / import type … from 'x' / export … from 'x'  → import 'x';
 //   import('x'), require('x')                                       → import('x') / require('x')
 //   import(name) where `const name = 'x'` in scope                  → import('x')
+//   new URL('./x.ts', import.meta.url)  (a worker entry)            → import('./x.ts')
 // Type-only imports are kept as imports on purpose: a cycle through a type is still two modules
 // that cannot be understood one without the other. The last form is how the engine loads the native
 // addon (a string path keeps bundlers from inlining it); reading it lets the layer rules see it.
@@ -60,6 +61,15 @@ module.exports = function typescriptImports({ types: t }) {
                 const spec = specifierOf(arg);
                 if (spec !== null) requires.push(spec);
               }
+            },
+            NewExpression(nw) {
+              // A worker thread's entry, found beside this module: the module depends on it running.
+              const [first, second] = nw.get('arguments');
+              if (!t.isIdentifier(nw.node.callee, { name: 'URL' }) || !first || !second) return;
+              const meta = t.isMemberExpression(second.node) ? second.node.object : null; // import.meta.url
+              if (!meta || !t.isMetaProperty(meta) || meta.meta.name !== 'import' || meta.property.name !== 'meta') return;
+              const spec = specifierOf(first);
+              if (spec !== null && spec.startsWith('.')) dynamics.push(spec);
             },
             ImportExpression(call) {
               const spec = specifierOf(call.get('source'));

@@ -27,7 +27,7 @@ describe('dependency rules', () => {
         mkdirSync(join(base, p, '..'), { recursive: true });
         writeFileSync(join(base, p), src);
       };
-      put('engine/cli/main.ts', "import '../a';\nimport '../x';\nimport '../../contract/b';\nimport '../../native-kernels/lib/index';\nimport { s } from '../store/store';\nexport const m = s;\n");
+      put('engine/cli/main.ts', "import '../jobs/runner';\nimport '../a';\nimport '../x';\nimport '../../contract/b';\nimport '../../native-kernels/lib/index';\nimport { s } from '../store/store';\nexport const m = s;\n");
       put('engine/a.ts', "import { app } from 'electron';\nexport const a = app;\n");
       put('engine/store/store.ts', 'export const s = 1;\n');
       // A cycle in which one side is a type-only import: still a cycle.
@@ -35,6 +35,9 @@ describe('dependency rules', () => {
       put('engine/y.ts', "import type { X } from './x-types';\nimport { x } from './x';\nexport const y = 2;\nexport type Y = X | typeof x;\n");
       put('engine/x-types.ts', "import type { Y } from './y';\nexport type X = Y[];\n");
       put('engine/nobody-imports-me.ts', 'export const lonely = 3;\n');
+      // A worker entry is reached through new URL(…, import.meta.url), not an import.
+      put('engine/jobs/runner.ts', "export const entry = new URL('./worker-entry.ts', import.meta.url);\n");
+      put('engine/jobs/worker-entry.ts', 'export const runsInAWorker = true;\n');
       put('contract/b.ts', "import { readFileSync } from 'node:fs';\nexport const b = readFileSync;\n");
       put('contract/ipc.ts', 'export type Project = { id: string };\n');
       put('renderer/src/main.tsx', "import './c';\nimport './ok';\nimport './p';\n");
