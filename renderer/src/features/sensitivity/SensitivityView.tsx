@@ -9,7 +9,7 @@ import { EmptyState, ErrorNote, ProgressBar, errMessage } from '../../components
 import { calibrationDatasets } from '../projects/project-data';
 import { compilePipeline } from '../pipeline/compile';
 import { asPipelineDoc } from '../pipeline/pipeline-doc';
-import { asSensitivityResult, excludedNodes, fmtSqnr, heat, sortRows, withExcluded, type SortKey } from './sensitivity-table';
+import { asSensitivityResult, excludedNodes, fmtSqnr, heat, runWarnings, sortRows, withExcluded, type SortKey } from './sensitivity-table';
 
 export function SensitivityView({ project }: ProjectViewProps) {
   const studio = useStudio();
@@ -36,6 +36,9 @@ export function SensitivityView({ project }: ProjectViewProps) {
   const result = asSensitivityResult(latest?.result);
   const running = analyses.find((r) => r.status === 'queued' || r.status === 'running');
   const excluded = excludedNodes(doc);
+  // The latest quantize run's quality warnings (report.warnings): which layers/tensors to look at first.
+  const lastQuantize = (runs.data ?? []).find((r) => r.kind === 'quantize' && r.status === 'succeeded');
+  const warnings = runWarnings(lastQuantize?.result);
 
   useStudioEvents(useCallback((e) => {
     if (e.event === 'run.progress' && (live?.runId === e.payload.runId || running?.id === e.payload.runId)) setLive({ runId: e.payload.runId, fraction: e.payload.fraction, message: e.payload.message });
@@ -102,6 +105,12 @@ export function SensitivityView({ project }: ProjectViewProps) {
       {running && <div data-testid="sens-progress"><ProgressBar fraction={live?.fraction ?? running.progress} /> <span className="qs-muted">{live?.message ?? running.message}</span>
         <button className="qs-btn-secondary" data-testid="sens-cancel" onClick={() => studio.invoke('runs.cancel', { id: running.id }).then(() => runs.reload(), (e) => setErr(errMessage(e)))}>Cancel</button></div>}
       {fixed && <p data-testid="sens-fixed" className="qs-note">{fixed}</p>}
+      {warnings.length > 0 && (
+        <div className="qs-note" data-testid="sens-warnings">
+          <b>Latest run “{lastQuantize?.id}”:</b>
+          <ul>{warnings.map((w, i) => <li key={i}>{w.message}</li>)}</ul>
+        </div>
+      )}
       {result && (
         <>
           <p data-testid="sens-summary">Measured on {result.evaluation.description}; calibration on {result.calibrationSamples} sample(s). All quantized: output {fmtSqnr(result.allQuantized)}. {result.timing.tasks} variants, {(result.timing.wallMs / 1000).toFixed(1)} s with {result.timing.workers} worker(s).</p>

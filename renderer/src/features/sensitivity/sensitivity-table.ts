@@ -82,3 +82,9 @@ export function excludedNodes(doc: DocLike | undefined): Set<string> {
   const q = doc?.nodes.find((n) => n.type === 'quant-params');
   return new Set(String(q?.params.exclude ?? '').split(',').map((s) => s.trim()).filter(Boolean));
 }
+
+/** A quantize run's quality warnings (engine/analysis/warnings.ts), from its report. */
+export function runWarnings(result: unknown): { message: string; culprits: { name: string; kind: string }[] }[] {
+  const w = (result as { warnings?: unknown } | null)?.warnings;
+  return Array.isArray(w) ? w.filter((x): x is { message: string; culprits: { name: string; kind: string }[] } => typeof x?.message === 'string') : [];
+}
