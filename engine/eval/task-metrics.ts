@@ -22,13 +22,15 @@ export async function top1Accuracy(s: StudioSession, inputs: Record<string, NpyA
  * Perplexity of a byte-level LM: exp of the mean next-byte cross-entropy over each window
  * (logits [B,T,V] predict ids[t+1] from position t).
  */
-export async function perplexity(s: StudioSession, ids: NpyArray, o: { batchSize?: number; input?: string; output?: string; ctx?: WorkContext } = {}): Promise<number> {
-  const input = o.input ?? s.inputNames[0]!;
+export async function perplexity(s: StudioSession, ids: NpyArray, o: { batchSize?: number; input?: string; output?: string; ctx?: WorkContext; inputs?: Record<string, NpyArray> } = {}): Promise<number> {
+  // `inputs`: the model's other inputs (attention_mask, position_ids, an empty cache: validateInputs
+  // derives them from the token ids), fed alongside the windows.
+  const input = o.input ?? (s.inputNames.includes('input_ids') ? 'input_ids' : s.inputNames[0]!);
   const output = o.output ?? s.outputNames[0]!;
   if (ids.dtype !== 'int64' || ids.shape.length !== 2) throw new StudioError('BAD_DATA', `Perplexity needs int64 [B,T] token windows, got ${ids.dtype} ${quote(ids.shape)}.`);
   const T = ids.shape[1]!;
   let nll = 0, count = 0;
-  await forEachBatch(s, { [input]: ids }, o.batchSize ?? 8, (out, a, b) => {
+  await forEachBatch(s, { ...(o.inputs ?? {}), [input]: ids }, o.batchSize ?? 8, (out, a, b) => {
     const logits = out[output]!.data as Float32Array;
     const V = Number(out[output]!.dims[2]);
     for (let r = 0; r < b - a; r++) {

@@ -9,8 +9,10 @@ import { parseRecipe } from '../../../engine/pipeline/recipe';
 import { validateInputs } from '../../../engine/pipeline/validate-inputs';
 import { saveModel, loadModel } from '../../../engine/onnx/model-io';
 import { bytesToWindows } from '../../../engine/data/text-windows';
+import { createSession } from '../../../engine/runtime/session';
+import { perplexity } from '../../../engine/eval/task-metrics';
 import { sharedPath } from '../../helpers/shared';
-import { decoderExport } from '../../fixtures/transformer-exports';
+import { decoderExport, mergedDecoderExport } from '../../fixtures/transformer-exports';
 import { fixtureDir } from '../../fixtures/model-variants';
 
 const dir = mkdtempSync(join(tmpdir(), 'qs-tx-'));
@@ -42,6 +44,28 @@ describe('transformer exports', () => {
     expect(report.quantized.length).toBe(5);
     expect(report.notices.join(' ')).toMatch(/Derived attention_mask/);
     expect(report.outputAgreement!.sqnrDb).toBeGreaterThan(15);
+  });
+
+  it('perplexity of the export and its int8 model with the derived inputs', async () => {
+    const out = join(dir, 'dec-ppl.onnx');
+    await quantizeModel({ modelPath: decoder, outputPath: out, recipe: parseRecipe({ opTypes: ['MatMul'] }), inputs: { input_ids: ids() }, evaluate: false });
+    const inputs: Record<string, ReturnType<typeof ids>> = { input_ids: ids() };
+    validateInputs((await loadModel(decoder)).model, inputs, decoder);
+    const ppl = async (p: string) => { const s = await createSession(p, { device: 'cpu' }); try { return await perplexity(s, inputs.input_ids!, { inputs }); } finally { await s.release(); } };
+    const [a, b] = [await ppl(decoder), await ppl(out)];
+    expect(Number.isFinite(a)).toBe(true);
+    expect(Math.abs(b - a) / a).toBeLessThan(0.05);
+  });
+
+  it('merged decoder (use_cache_branch If): tokens only, both branches quantized, the taken one calibrated', async () => {
+    const merged = join(fixtureDir, 'optimum-merged-decoder.onnx');
+    await saveModel(mergedDecoderExport(), merged);
+    const report = await quantizeModel({ modelPath: merged, outputPath: join(dir, 'merged.onnx'), recipe: parseRecipe({ opTypes: ['MatMul'] }), inputs: { input_ids: ids() } });
+    expect(report.notices.join(' ')).toMatch(/Derived .*use_cache_branch/);
+    expect(report.quantized.length).toBe(10);
+    expect(report.outputAgreement!.sqnrDb).toBeGreaterThan(15);
+    const int4 = await quantizeModel({ modelPath: merged, outputPath: join(dir, 'merged-int4.onnx'), recipe: parseRecipe({ weights: { dtype: 'int4', scheme: 'symmetric', granularity: { group: 32 } }, activations: null, format: 'matmulnbits', opTypes: ['MatMul'] }), inputs: { input_ids: ids() } });
+    expect(int4.quantized.length).toBe(10);
   });
 
   it('BERT-style encoder: token_type_ids derived', async () => {
