@@ -88,6 +88,15 @@ describe('fixed leading dimension', () => {
     expect(report.quantized.length).toBeGreaterThan(0);
   });
 
+  it('batch 4: QAT trains, calibrates and evaluates in runs of 4', async () => {
+    const image = { ...train.images, shape: [32, 1, 28, 28], data: train.images.data.subarray(0, 32 * 784) };
+    const labels = { ...train.labels, shape: [32], data: train.labels.data.subarray(0, 32) };
+    const recipe = parseRecipe({ calibration: { samples: 16, batchSize: 8 }, algorithms: [{ name: 'qat', steps: 2 }] });
+    const report = await quantizeModel({ modelPath: batch4, outputPath: join(dir, 'b4-qat.onnx'), recipe, inputs: { image }, labels });
+    expect(report.metrics?.qatSteps).toBe(2);
+    expect(report.quantized.length).toBe(6);
+  });
+
   it('a wrong shape gets one message naming the fixed axis and the accepted layouts', async () => {
     const out = join(dir, 'bad.onnx');
     const bad = { dtype: 'float32' as const, shape: [4, 28, 28], data: new Float32Array(4 * 784) };
