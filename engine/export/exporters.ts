@@ -76,7 +76,7 @@ const matmulnbits: Exporter = {
   accepts: (r) => r.format === 'matmulnbits' && isWeightOnlyRecipe(r),
   async write(i) {
     const results = i.weightResults ?? [];
-    if (results.some((r) => r.config.bits > 4)) throw new StudioError('BAD_RECIPE', 'Recipe format: "matmulnbits" takes 3- or 4-bit weights.');
+    if (results.some((r) => r.config.bits > 8)) throw new StudioError('BAD_RECIPE', 'Recipe format: "matmulnbits" takes 2- to 8-bit weights.');
     const notices: string[] = [];
     const opts = { prefill: i.recipe.prefill, ...i.exportOptions, format: 'matmulnbits', baseDir: i.baseDir, accuracyLevel: i.accuracyLevel } as const;
     const wantBranch = (opts.prefill ?? 'int8') === 'int8';

@@ -18,7 +18,7 @@ import {
 import { DataType, makeTensor, tensorToFloat32, tensorToTypedArray } from '../onnx/tensor';
 import { GraphIndex, intAttr, makeNode, onnxOpset, outerReads, subgraphsOf } from '../onnx/graph';
 import { attrInt } from '../onnx/attributes';
-import { unpackMatMulNBits } from './matmulnbits-layout';
+import { blockBytes, unpackMatMulNBits, zeroPointRowBytes } from './matmulnbits-layout';
 import { isExternal } from '../onnx/external-data';
 import { renameOuterReads } from '../onnx/outer-scope';
 
@@ -64,7 +64,8 @@ export function addInt8PrefillPath(model: ModelProto, opts: Int8PrefillOptions =
   const nbits = g.node.filter((n) => n.opType === 'MatMulNBits' && n.domain === 'com.microsoft');
   if (!nbits.length) return undefined;
   for (const n of nbits) {
-    if (attrInt(n, 'bits', 4) !== 4 || n.input[4] || !idx.initializers.has(n.input[1]!) || !idx.initializers.has(n.input[2]!)) return undefined;
+    const bits = attrInt(n, 'bits', 4);
+    if ((bits !== 4 && bits !== 8) || n.input[4] || !idx.initializers.has(n.input[1]!) || !idx.initializers.has(n.input[2]!)) return undefined;
     if (idx.initializers.get(n.input[2]!)!.dataType !== DataType.FLOAT) return undefined;
     if (n.input[3] && idx.initializers.get(n.input[3])?.dataType !== DataType.UINT8) return undefined;
   }
@@ -102,8 +103,9 @@ export function addInt8PrefillPath(model: ModelProto, opts: Int8PrefillOptions =
     const B = tensorToTypedArray(idx.initializers.get(n.input[1]!)!, opts.baseDir) as Uint8Array;
     const scales = tensorToFloat32(idx.initializers.get(n.input[2]!)!, opts.baseDir);
     const zp = n.input[3] ? tensorToTypedArray(idx.initializers.get(n.input[3])!, opts.baseDir) as Uint8Array : undefined;
-    if (!(K > 0 && N > 0 && bs >= 16) || B.length !== N * nB * (bs / 2) || scales.length !== N * nB) return undefined;
-    return unpackMatMulNBits(B, scales, zp, N, K, bs);
+    const bits = attrInt(n, 'bits', 4);
+    if (!(K > 0 && N > 0 && bs >= 16) || B.length !== N * nB * blockBytes(bs, bits) || scales.length !== N * nB) return undefined;
+    return unpackMatMulNBits(B, scales, zp, N, K, bs, bits);
   };
   const keep = opts.keepMatMulNBits ?? new Set<string>();
   const converted = nbits.filter((n) => !keep.has(n.name));
@@ -132,7 +134,7 @@ export function addInt8PrefillPath(model: ModelProto, opts: Int8PrefillOptions =
   };
   const sixteen = name('i8c.16');
   inits.push(makeTensor(sixteen, DataType.INT32, [], Int32Array.of(16)));
-  let eight = '';
+  let eight = '', c128f = '';
   let layer = 0;
   for (const n of converted) {
     const K = attrInt(n, 'K', 0), N = attrInt(n, 'N', 0), bs = attrInt(n, 'block_size', 0);
@@ -149,19 +151,27 @@ export function addInt8PrefillPath(model: ModelProto, opts: Int8PrefillOptions =
     inits.push(makeTensor(sName, DataType.FLOAT, [N], S));
     const t = (x: string) => name(`i8.${id}.${x}`);
     const node = (op: string, ins: string[], out: string, attrs: ReturnType<typeof intAttr>[] = []) => { newMain.push(makeNode(op, ins, [out], '', attrs)); return out; };
-    const Bi = node('Cast', [n.input[1]!], t('b'), [intAttr('to', DataType.INT32)]);
-    const hi = node('Div', [Bi, sixteen], t('hi'));
-    const lo = node('Sub', [Bi, node('Mul', [hi, sixteen], t('h16'))], t('lo'));
-    const quarter = i64s([N, nB, bs / 2, 1]);
-    const q = node('Concat', [node('Reshape', [lo, quarter], t('l4')), node('Reshape', [hi, quarter], t('h4'))], t('q'), [intAttr('axis', 3)]);
-    const qf = node('Cast', [node('Reshape', [q, i64s([N, nB, bs])], t('qb'))], t('qf'), [intAttr('to', DataType.FLOAT)]);
-    // zero point: 8 (symmetric, no zp input) or the packed per-block nibbles
+    const bits = attrInt(n, 'bits', 4);
+    let qf: string;
+    if (bits === 8) {
+      // a code a byte: B [N, nB, bs] as it is
+      qf = node('Cast', [node('Reshape', [n.input[1]!, i64s([N, nB, bs])], t('qb'))], t('qf'), [intAttr('to', DataType.FLOAT)]);
+    } else {
+      const Bi = node('Cast', [n.input[1]!], t('b'), [intAttr('to', DataType.INT32)]);
+      const hi = node('Div', [Bi, sixteen], t('hi'));
+      const lo = node('Sub', [Bi, node('Mul', [hi, sixteen], t('h16'))], t('lo'));
+      const quarter = i64s([N, nB, bs / 2, 1]);
+      const q = node('Concat', [node('Reshape', [lo, quarter], t('l4')), node('Reshape', [hi, quarter], t('h4'))], t('q'), [intAttr('axis', 3)]);
+      qf = node('Cast', [node('Reshape', [q, i64s([N, nB, bs])], t('qb'))], t('qf'), [intAttr('to', DataType.FLOAT)]);
+    }
+    // zero point: 2^(bits−1) (symmetric, no zp input) or the per-block values (4-bit: packed nibbles)
     let zName: string;
-    if (!zp) zName = eight ||= f32('i8c.8', [8], []);
+    if (!zp && bits === 8) zName = c128f ||= f32('i8c.128', [128], []);
+    else if (!zp) zName = eight ||= f32('i8c.8', [8], []);
     else {
-      const zPer = Math.ceil(nB / 2);
+      const zPer = zeroPointRowBytes(nB, bits);
       const zf = new Float32Array(N * nB);
-      for (let j = 0; j < N; j++) for (let b = 0; b < nB; b++) { const byte = zp[j * zPer + (b >> 1)]!; zf[j * nB + b] = (b & 1) ? byte >> 4 : byte & 15; }
+      for (let j = 0; j < N; j++) for (let b = 0; b < nB; b++) { const byte = zp[j * zPer + (bits === 8 ? b : b >> 1)]!; zf[j * nB + b] = bits === 8 ? byte : (b & 1) ? byte >> 4 : byte & 15; }
       // stored as float [N, nB, 1]: small (one value per block, like the scales)
       zName = f32(`i8.${id}.zp`, Array.from(zf), [N, nB, 1]);
     }

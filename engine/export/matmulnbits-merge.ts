@@ -7,12 +7,13 @@
 // node moves into MatMulNBits' bias input (ORT fuses it there for single nodes too).
 import { create, NodeProtoSchema, AttributeProtoSchema, AttributeType, type GraphProto, type NodeProto, type TensorProto } from '../onnx/proto';
 import { DataType, makeTensor, tensorToFloat32, tensorToTypedArray } from '../onnx/tensor';
+import { blockBytes, zeroPointRowBytes } from './matmulnbits-layout';
 
 const attr = (n: NodeProto, name: string) => { const a = n.attribute.find((x) => x.name === name); return a ? Number(a.i) : undefined; };
 
 /**
  * Merge MatMulNBits nodes of `g` that share input A and K / bits / block_size / accuracy_level, have
- * constant B, scales (float) and zero points (packed uint8, or none on all of them), and no g_idx or bias.
+ * bits (4 or 8), constant B, scales (float) and zero points (uint8, or none on all of them), and no g_idx or bias.
  * `opset` is the model's default-domain opset (Split takes its sizes as an input from 13). Returns how
  * many groups were merged.
  */
@@ -28,11 +29,11 @@ export function mergeSharedInputMatMulNBits(g: GraphProto, opset: number, baseDi
   const eligible = (n: NodeProto) => n.opType === 'MatMulNBits' && n.domain === 'com.microsoft' && n.input.length >= 3 && n.input.length <= 4
     && n.output.length === 1 && inits.get(n.input[1]!)?.dataType === DataType.UINT8 && inits.get(n.input[2]!)?.dataType === DataType.FLOAT
     && (n.input.length < 4 || !n.input[3] || inits.get(n.input[3])?.dataType === DataType.UINT8)
-    && attr(n, 'bits') === 4 && attr(n, 'K') !== undefined && attr(n, 'N') !== undefined && attr(n, 'block_size') !== undefined;
+    && (attr(n, 'bits') === 4 || attr(n, 'bits') === 8) && attr(n, 'K') !== undefined && attr(n, 'N') !== undefined && attr(n, 'block_size') !== undefined;
   const groups = new Map<string, NodeProto[]>();
   for (const n of g.node) {
     if (!eligible(n)) continue;
-    const key = JSON.stringify([n.input[0], attr(n, 'K'), attr(n, 'block_size'), attr(n, 'accuracy_level') ?? 0, Boolean(n.input[3])]);
+    const key = JSON.stringify([n.input[0], attr(n, 'K'), attr(n, 'bits'), attr(n, 'block_size'), attr(n, 'accuracy_level') ?? 0, Boolean(n.input[3])]);
     if (!groups.has(key)) groups.set(key, []);
     groups.get(key)!.push(n);
   }
@@ -42,16 +43,16 @@ export function mergeSharedInputMatMulNBits(g: GraphProto, opset: number, baseDi
   let merged = 0;
   for (const nodes of groups.values()) {
     if (nodes.length < 2) continue;
-    const K = attr(nodes[0]!, 'K')!, bs = attr(nodes[0]!, 'block_size')!;
+    const K = attr(nodes[0]!, 'K')!, bs = attr(nodes[0]!, 'block_size')!, bits = attr(nodes[0]!, 'bits')!;
     const nBlocks = Math.ceil(K / bs);
     const Ns = nodes.map((n) => attr(n, 'N')!);
     const total = Ns.reduce((a, b) => a + b, 0);
     const cat = <T extends Uint8Array | Float32Array>(parts: T[], make: (n: number) => T) => { const out = make(parts.reduce((a, p) => a + p.length, 0)); let o = 0; for (const p of parts) { out.set(p, o); o += p.length; } return out; };
     const Bs = nodes.map((n) => tensorToTypedArray(inits.get(n.input[1]!)!, baseDir) as Uint8Array);
     const Ss = nodes.map((n) => tensorToFloat32(inits.get(n.input[2]!)!, baseDir));
-    if (Bs.some((b, i) => b.length !== Ns[i]! * nBlocks * (bs / 2)) || Ss.some((s, i) => s.length !== Ns[i]! * nBlocks)) continue;
+    if (Bs.some((b, i) => b.length !== Ns[i]! * nBlocks * blockBytes(bs, bits)) || Ss.some((s, i) => s.length !== Ns[i]! * nBlocks)) continue;
     const Zs = nodes[0]!.input[3] ? nodes.map((n) => tensorToTypedArray(inits.get(n.input[3]!)!, baseDir) as Uint8Array) : undefined;
-    if (Zs && Zs.some((z, i) => z.length !== Ns[i]! * Math.ceil(nBlocks / 2))) continue;
+    if (Zs && Zs.some((z, i) => z.length !== Ns[i]! * zeroPointRowBytes(nBlocks, bits))) continue;
     // A bias Add (constant float [N], sole reader of the node's output) moves into the merged node.
     const biasAdd = nodes.map((n, i) => {
       const cs = consumers.get(n.output[0]!) ?? [];
@@ -66,9 +67,9 @@ export function mergeSharedInputMatMulNBits(g: GraphProto, opset: number, baseDi
     const useBias = biasAdd.some(Boolean);
     const base = uniq(`${nodes[0]!.name || nodes[0]!.output[0]}_merged`);
     const bName = uniq(`${base}_Q4`), sName = uniq(`${base}_scales`), zName = Zs ? uniq(`${base}_zp`) : '', biasName = useBias ? uniq(`${base}_bias`) : '';
-    newInits.push(makeTensor(bName, DataType.UINT8, [total, nBlocks, bs / 2], cat(Bs, (n) => new Uint8Array(n))));
+    newInits.push(makeTensor(bName, DataType.UINT8, [total, nBlocks, blockBytes(bs, bits)], cat(Bs, (n) => new Uint8Array(n))));
     newInits.push(makeTensor(sName, DataType.FLOAT, [total * nBlocks], cat(Ss, (n) => new Float32Array(n))));
-    if (Zs) newInits.push(makeTensor(zName, DataType.UINT8, [total * Math.ceil(nBlocks / 2)], cat(Zs, (n) => new Uint8Array(n))));
+    if (Zs) newInits.push(makeTensor(zName, DataType.UINT8, [total * zeroPointRowBytes(nBlocks, bits)], cat(Zs, (n) => new Uint8Array(n))));
     if (useBias) newInits.push(makeTensor(biasName, DataType.FLOAT, [total], cat(biasAdd.map((b, i) => b ? b.values : new Float32Array(Ns[i]!)), (n) => new Float32Array(n))));
     const mmOut = uniq(`${base}_out`);
     const mm = create(NodeProtoSchema, {

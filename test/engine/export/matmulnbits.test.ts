@@ -38,6 +38,9 @@ describe.skipIf(!hasShared)('MatMulNBits export (moby-gpt, real weights)', () =>
     ['int4 asym g128', { bits: 4, symmetric: false, groupSize: 128 }],
     ['int3 sym g64', { bits: 3, symmetric: true, groupSize: 64 }],
     ['int4 sym per-channel', { bits: 4, symmetric: true, groupSize: 0 }],
+    // bits = 8: a code a byte, zero points a byte each (default 128)
+    ['int8 sym g32', { bits: 8, symmetric: true, groupSize: 32 }],
+    ['int8 asym g64', { bits: 8, symmetric: false, groupSize: 64 }],
   ];
   for (const [label, cfg] of configs) {
     it(`${label}: packed weights read back exactly; ORT MatMulNBits matches the dequantized float model`, async () => {
@@ -45,9 +48,12 @@ describe.skipIf(!hasShared)('MatMulNBits export (moby-gpt, real weights)', () =>
       expect(layers.length).toBe(37); // 6 × (q, k, v, o, fc, proj) + head; attention MatMuls have no weight
       const results = rtnLayers(new Map(layers.map((l) => [l, layerWeightNK(gpt.model, gpt.baseDir, l)])), cfg);
       const p = packMatMulNBits(results[0]!);
-      const back = unpackMatMulNBits(p.B, p.scales, p.zeroPoints, results[0]!.layer.rows, results[0]!.layer.cols, p.blockSize);
+      const back = unpackMatMulNBits(p.B, p.scales, p.zeroPoints, results[0]!.layer.rows, results[0]!.layer.cols, p.blockSize, p.bits);
       expect(maxAbsDiff(back, results[0]!.qw.dequantized)).toBe(0);
-      if (cfg.symmetric && cfg.bits === 4) expect(p.zeroPoints).toBeUndefined(); // ORT's default 8
+      expect(p.bits).toBe(cfg.bits === 8 ? 8 : 4);
+      expect(p.B.length).toBe(results[0]!.layer.rows * p.nBlocks * p.blockSize * p.bits / 8);
+      if (cfg.symmetric && (cfg.bits === 4 || cfg.bits === 8)) expect(p.zeroPoints).toBeUndefined(); // ORT's default 8 / 128
+      else expect(p.zeroPoints!.length).toBe(results[0]!.layer.rows * (p.bits === 8 ? p.nBlocks : Math.ceil(p.nBlocks / 2)));
 
       const ref = await logits(withWeights(gpt.model, dequantOverrides(results)), ids, val.shape);
       const exact = exportWeightOnly(gpt.model, results, { format: 'matmulnbits', prefill: 'matmulnbits', accuracyLevel: 0 }).model;
@@ -64,6 +70,38 @@ describe.skipIf(!hasShared)('MatMulNBits export (moby-gpt, real weights)', () =>
       expect(maxAbsDiff(await logits(serializeModel(fast), ids, val.shape), ref)).toBeLessThan(INT8_ACT_TOL);
     });
   }
+
+  it('mixed widths in one export: 8-bit layers beside 4-bit ones, each exact against its dequantized weights; the int8 branch takes both', async () => {
+    const layers = findLinearLayers(gpt.model, { opTypes: ['MatMul'], exclude: [] });
+    // every fc (the MLP's first layer) and the v projections at 8 bits, the rest at 4
+    const wide = new Map(layers.filter((l) => /fc|v_proj|\/v\//.test(l.nodes[0]!.name) || /mlp.*fc|c_fc/.test(l.weight)).map((l) => [l.weight, 8]));
+    const pick = wide.size ? wide : new Map(layers.filter((_, i) => i % 3 === 0).map((l) => [l.weight, 8]));
+    const results = rtnLayers(new Map(layers.map((l) => [l, layerWeightNK(gpt.model, gpt.baseDir, l)])), { bits: 4, symmetric: true, groupSize: 32 }, pick);
+    expect(results.filter((r) => r.config.bits === 8).length).toBe(pick.size);
+    const exact = exportWeightOnly(gpt.model, results, { format: 'matmulnbits', prefill: 'matmulnbits', accuracyLevel: 0 }).model;
+    const bitsOf = (n: { attribute: { name: string; i: bigint }[] }) => Number(n.attribute.find((a) => a.name === 'bits')!.i);
+    const nb = exact.graph!.node.filter((n) => n.opType === 'MatMulNBits');
+    expect(new Set(nb.map(bitsOf))).toEqual(new Set([4, 8]));
+    // nodes merged only with others of the same width
+    for (const n of nb) {
+      const init = exact.graph!.initializer.find((t) => t.name === n.input[1])!;
+      expect(Number(init.dims[2])).toBe(Number(n.attribute.find((a) => a.name === 'block_size')!.i) * bitsOf(n) / 8);
+    }
+    const ref = await logits(withWeights(gpt.model, dequantOverrides(results)), ids, val.shape);
+    expect(maxAbsDiff(await logits(serializeModel(exact), ids, val.shape), ref)).toBeLessThan(2e-3 * maxAbs(ref));
+    // the 8-bit layers are closer to the float weights than they were at 4 bits
+    const all4 = rtnLayers(new Map(layers.map((l) => [l, layerWeightNK(gpt.model, gpt.baseDir, l)])), { bits: 4, symmetric: true, groupSize: 32 });
+    const fp = await logits(serializeModel(gpt.model), ids, val.shape);
+    const e = (x: Float32Array) => maxAbsDiff(x, fp);
+    expect(e(ref)).toBeLessThan(e(await logits(withWeights(gpt.model, dequantOverrides(all4)), ids, val.shape)));
+    // the multi-row int8 branch unpacks both widths; one-row steps stay bit-identical to MatMulNBits
+    const withBranch = exportWeightOnly(gpt.model, results, { format: 'matmulnbits', accuracyLevel: 0 }).model;
+    expect(withBranch.graph!.node.some((n) => n.opType === 'If')).toBe(true);
+    const one = BigInt64Array.of(72n);
+    expect(await logits(serializeModel(withBranch), one, [1, 1])).toEqual(await logits(serializeModel(exact), one, [1, 1]));
+    const viaInt8 = await logits(serializeModel(withBranch), ids, val.shape);
+    expect(maxAbsDiff(viaInt8, ref)).toBeLessThan(0.08 * maxAbs(ref));
+  });
 
   it('merging MatMulNBits that share an input (q/k/v + bias) changes no logit, at accuracy_level 0 and 4', async () => {
     const layers = findLinearLayers(gpt.model, { opTypes: ['MatMul'], exclude: [] });
