@@ -86,6 +86,23 @@ export async function searchClip(w: Float32Array, rows: number, cols: number, H:
   return best;
 }
 
+/** Row by row, the quantization of `w` (rows × cols) with the lower output error δᵀHδ. */
+async function betterRows(w: Float32Array, a: QuantizedWeight, b: QuantizedWeight, rows: number, cols: number, H: Float32Array): Promise<QuantizedWeight> {
+  const da = new Float32Array(w.length), db = new Float32Array(w.length);
+  for (let i = 0; i < w.length; i++) { da[i] = w[i]! - a.dequantized[i]!; db[i] = w[i]! - b.dequantized[i]!; }
+  const ea = await rowQuadraticForms(da, rows, cols, H), eb = await rowQuadraticForms(db, rows, cols, H);
+  const nG = a.scales.length / rows;
+  const out: QuantizedWeight = { q: a.q.slice(), scales: a.scales.slice(), zeroPoints: a.zeroPoints.slice(), dequantized: a.dequantized.slice() };
+  for (let r = 0; r < rows; r++) {
+    if (!(eb[r]! < ea[r]!)) continue;
+    out.q.set(b.q.subarray(r * cols, (r + 1) * cols), r * cols);
+    out.dequantized.set(b.dequantized.subarray(r * cols, (r + 1) * cols), r * cols);
+    out.scales.set(b.scales.subarray(r * nG, (r + 1) * nG), r * nG);
+    out.zeroPoints.set(b.zeroPoints.subarray(r * nG, (r + 1) * nG), r * nG);
+  }
+  return out;
+}
+
 export async function runAwq(o: AwqOptions): Promise<AwqResult> {
   const { model, baseDir, config, params, ctx } = o;
   const layers = findLinearLayers(model, o.selection);
@@ -159,11 +176,14 @@ export async function runAwq(o: AwqOptions): Promise<AwqResult> {
       const info = before.get(l);
       const w = layerWeightNK(model, baseDir, l); // scaled weight when the group was scaled
       if (!info) {
-        results.push({ layer: l, qw: rtnQuantize(w, l.rows, l.cols, config, config.groupSize), config, errors: [{ algorithm: 'awq' }] });
+        results.push({ layer: l, qw: rtnQuantize(w, l.rows, l.cols, config, config.groupSize, undefined, { method: config.gridSearch ?? 'minmax' }), config, errors: [{ algorithm: 'awq' }] });
         continue;
       }
       const clip = params.clip ? await searchClip(w, l.rows, l.cols, info.H, config) : undefined;
-      const qw: QuantizedWeight = rtnQuantize(w, l.rows, l.cols, config, config.groupSize, clip);
+      let qw: QuantizedWeight = rtnQuantize(w, l.rows, l.cols, config, config.groupSize, clip);
+      // The searched grid (weight error per group, both sides of the signed grid) against AWQ's own
+      // clips (output error per group, one side): each row keeps whichever gives the lower δᵀHδ.
+      if (config.gridSearch && config.gridSearch !== 'minmax') qw = await betterRows(w, qw, rtnQuantize(w, l.rows, l.cols, config, config.groupSize, undefined, { method: config.gridSearch }), l.rows, l.cols, info.H);
       // Errors in the original space: effective weight = Q(W·s)/s, compared with the original W.
       const s = scaleOf.get(l);
       const eff = s ? scaleColumns(qw.dequantized, l.rows, l.cols, s, true) : qw.dequantized;

@@ -6,13 +6,15 @@ import type { NpyArray } from '../../data/npy';
 import { runRanges, feedsFor, sampleCount } from '../../runtime/batching';
 import { StudioError, quote } from '../../errors';
 import type { LinearLayer } from './linear-layers';
-import { rtnQuantize, type QuantizedWeight } from './weight-quant';
+import { rtnQuantize, type GridSearch, type QuantizedWeight } from './weight-quant';
 
 export interface WeightOnlyConfig {
   bits: number;
   symmetric: boolean;
   /** 0 = per output channel. */
   groupSize: number;
+  /** How each group's scale is chosen (weight-quant.ts GridSearch); absent = 'minmax'. Recipes get 'mse'. */
+  gridSearch?: GridSearch;
 }
 
 export interface AlgorithmError {
@@ -39,14 +41,24 @@ export function weightOnlyConfig(w: WeightSpec, notices?: string[]): WeightOnlyC
   if (groupSize && (groupSize & (groupSize - 1)) !== 0) {
     throw new StudioError('BAD_RECIPE', `Recipe weights.granularity.group: ${quote(groupSize)} must be a power of two (16, 32, 64, 128, …) for weight-only formats.`);
   }
-  return { bits, symmetric: w.scheme === 'symmetric', groupSize };
+  // The searched grid: on moby-gpt int4 g32 it takes RTN from perplexity 4.0297 to 4.0237 (ORT's own
+  // min-max RTN: 4.0289) for ~2 s of CPU per 8M weights; Hessian-weighted and least-squares-refit
+  // variants measured no better (4.0234–4.0236) at 2–6× the time.
+  return { bits, symmetric: w.scheme === 'symmetric', groupSize, gridSearch: 'mse' };
 }
 
-/** Round-to-nearest for every layer (no calibration). */
-export function rtnLayers(weights: Map<LinearLayer, Float32Array>, cfg: WeightOnlyConfig): WeightOnlyLayerResult[] {
+/**
+ * Round-to-nearest for every layer (no calibration). `bitsByWeight` (weight initializer name → bits)
+ * gives some layers another width than `cfg.bits` — e.g. 8 for the layers a mixed-precision search keeps
+ * wider; the MatMulNBits export stores each layer at its own width.
+ */
+export function rtnLayers(weights: Map<LinearLayer, Float32Array>, base: WeightOnlyConfig, bitsByWeight?: ReadonlyMap<string, number>): WeightOnlyLayerResult[] {
   const out: WeightOnlyLayerResult[] = [];
   for (const [layer, w] of weights) {
-    const qw = rtnQuantize(w, layer.rows, layer.cols, cfg, cfg.groupSize);
+    const bits = bitsByWeight?.get(layer.weight);
+    if (bits !== undefined && !(Number.isInteger(bits) && bits >= 2 && bits <= 8)) throw new StudioError('BAD_ARGUMENT', `Bits for weight ${quote(layer.weight)}: ${quote(bits)} is not an integer from 2 to 8.`);
+    const cfg = bits !== undefined && bits !== base.bits ? { ...base, bits } : base;
+    const qw = rtnQuantize(w, layer.rows, layer.cols, cfg, cfg.groupSize, undefined, { method: cfg.gridSearch ?? 'minmax' });
     let dw = 0, ww = 0;
     for (let i = 0; i < w.length; i++) { const d = w[i]! - qw.dequantized[i]!; dw += d * d; ww += w[i]! * w[i]!; }
     out.push({ layer, qw, config: cfg, errors: [{ algorithm: 'rtn', weightErrorAfter: ww > 0 ? dw / ww : 0 }] });
