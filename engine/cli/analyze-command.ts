@@ -7,7 +7,7 @@ import { parseRecipe } from '../pipeline/recipe';
 import { analyzeSensitivity, type SensitivityReport } from '../analysis/sensitivity';
 import { fmtSqnr, fmtScore } from '../analysis/report-format';
 import { lmWindows } from '../eval/output-scores';
-import { parseArgs, one, has } from './args';
+import { parseArgs, one, has, intFlag, MAX_WORKERS } from './args';
 import { stderrProgress } from './progress-printer';
 import { readRecipeFile } from './quantize-command';
 import { readDataFlag, readEvalFlags, readLabelsFlag } from './data-flags';
@@ -53,7 +53,7 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   try {
     report = await analyzeSensitivity({
       modelPath, recipe, inputs, labels, evalInputs, evalLabels, inputSources: sources, metric,
-      evalSamples: posInt(one(p, 'eval-samples'), 'eval-samples'), concurrency: posInt(one(p, 'jobs'), 'jobs'),
+      evalSamples: posInt(one(p, 'eval-samples'), 'eval-samples'), concurrency: intFlag(p, 'jobs', MAX_WORKERS),
       ctx: has(p, 'quiet') ? undefined : progress,
     });
   } finally {

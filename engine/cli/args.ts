@@ -34,5 +34,19 @@ export function parseArgs(argv: string[], specs: FlagSpec[], command: string): P
   return { positionals, flags };
 }
 
+/** Upper bounds for counts users type: beyond them a value is a typo, and taking it literally would
+ *  start that many threads or workers (100000 onnxruntime threads hang the process). */
+export const MAX_THREADS = 256;
+export const MAX_WORKERS = 64;
+
+/** An integer flag in [min, max] (undefined when absent); refused with BAD_ARGUMENT naming the flag. */
+export function intFlag(p: ParsedArgs, name: string, max: number, min = 1): number | undefined {
+  const v = p.flags.get(name)?.[0];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) throw new StudioError('BAD_ARGUMENT', `--${name} ${quote(v)} must be an integer from ${min} to ${max}.`);
+  return n;
+}
+
 export const one = (p: ParsedArgs, name: string): string | undefined => p.flags.get(name)?.[0];
 export const has = (p: ParsedArgs, name: string): boolean => p.flags.has(name);

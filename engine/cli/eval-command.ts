@@ -9,7 +9,7 @@ import { top1Accuracy } from '../eval/task-metrics';
 import { compareModels } from '../eval/layer-error';
 import { measureLatency } from '../eval/latency';
 import { validateInputs } from '../pipeline/validate-inputs';
-import { parseArgs, one } from './args';
+import { parseArgs, one, intFlag, MAX_THREADS } from './args';
 
 export async function evalCommand(argv: string[]): Promise<number> {
   const p = parseArgs(argv, [
@@ -27,8 +27,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     assertFiniteInputs({ [spec.slice(0, eq)]: inputs[spec.slice(0, eq)]! }, { [spec.slice(0, eq)]: spec.slice(eq + 1) }, 'evaluation');
   }
   validateInputs(model, inputs, modelPath);
-  const num = (name: string, d: number) => { const v = one(p, name); if (v === undefined) return d; const n = Number(v); if (!Number.isInteger(n) || n < 1) throw new StudioError('BAD_ARGUMENT', `--${name} ${quote(v)} must be a positive integer.`); return n; };
-  const batch = num('batch', 1), threads = num('threads', 1);
+  const batch = intFlag(p, 'batch', 1 << 20) ?? 1, threads = intFlag(p, 'threads', MAX_THREADS) ?? 1;
   const lines: string[] = [];
   const labelsPath = one(p, 'labels');
   if (labelsPath) {

@@ -181,6 +181,17 @@ describe('qstudio bounds what it reads', () => {
     expect(existsSync(join(dir, 'o.onnx'))).toBe(false);
   });
 
+  it('thread and worker counts are bounded: --threads 100000 and --jobs 1000000 are refused, not started', () => {
+    const t = run(['eval', models.cnn, '--data', `image=${join(dir, 'cal.npy')}`, '--threads', '100000']);
+    expect(t.status).toBe(2);
+    expect(t.stderr).toMatch(/--threads '"100000"' must be an integer from 1 to 256/);
+    const b = run(['eval', models.cnn, '--data', `image=${join(dir, 'cal.npy')}`, '--batch', '1e3']);
+    expect(b.stderr).toMatch(/--batch '"1e3"' must be an integer/);
+    const j = run(['analyze', models.cnn, '--data', `image=${join(dir, 'cal.npy')}`, '--jobs', '1000000']);
+    expect(j.status).toBe(2);
+    expect(j.stderr).toMatch(/--jobs '"1000000"' must be an integer from 1 to 64/);
+  });
+
   it('NaN/Inf calibration data: BAD_DATA naming the input, the file and the first bad sample', () => {
     const r = run(['quantize', models.cnn, '-o', join(dir, 'o.onnx'), '--data', `image=${join(dir, 'nan.npy')}`]);
     expect(r.status).toBe(1);
