@@ -116,6 +116,12 @@ describe('fuzz: ONNX reader', () => {
     for (let i = 0; i < 100_000; i++) deep.push(0x3a, 0x00);
     endsWell(() => readModel(Uint8Array.from(deep)));
     endsWell(() => readModel(Uint8Array.from([0x3a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x0a])));
+    // Graphs truly nested through If-style attributes (graph > node > attribute.g > graph ...), 60 deep.
+    const varint = (n: number) => { const o: number[] = []; while (n > 127) { o.push((n & 127) | 128); n >>>= 7; } o.push(n); return o; };
+    const field = (tag: number, body: number[]) => [tag, ...varint(body.length), ...body];
+    let g: number[] = [];
+    for (let i = 0; i < 60; i++) g = field(0x0a, field(0x2a, field(0x32, g)));
+    endsWell(() => readModel(Uint8Array.from([...field(0x3a, g), 0x42, 0x02, 0x10, 0x11])));
   });
 });
 
