@@ -13,7 +13,11 @@ export function formatSummary(r: QuantizeReport, maxLayers = 12): string {
   for (const q of r.quantized) byOp.set(q.opType, (byOp.get(q.opType) ?? 0) + 1);
   const first = r.quantized[0];
   const what = [...byOp].map(([op, n]) => `${n} ${op}`).join(', ');
-  lines.push(`Quantized ${r.quantized.length} node(s) (${what})${first ? `: weights ${first.weightDtype ?? '-'} ${first.granularity ?? ''}, activations ${first.activationDtype ?? 'float (weight-only)'}` : ''}.`);
+  // Activations per node: a recipe target can leave some nodes' inputs float while others are quantized.
+  const acts = new Map<string, number>();
+  for (const q of r.quantized) acts.set(q.activationDtype ?? 'float', (acts.get(q.activationDtype ?? 'float') ?? 0) + 1);
+  const actText = acts.size === 1 && acts.has('float') ? 'float (weight-only)' : acts.size === 1 ? [...acts.keys()][0]! : [...acts].map(([d, n]) => `${d} on ${n}`).join(', ');
+  lines.push(`Quantized ${r.quantized.length} node(s) (${what})${first ? `: weights ${first.weightDtype ?? '-'} ${first.granularity ?? ''}, activations ${actText}` : ''}.`);
   if (r.skipped.length) lines.push(`Left in float: ${r.skipped.length} node(s) (${r.skipped.slice(0, 4).map((s) => `${s.node}: ${s.reason}`).join('; ')}${r.skipped.length > 4 ? '; ...' : ''}).`);
   lines.push(`Size ${mb(r.sizeBytes.original)} -> ${mb(r.sizeBytes.quantized)}; time ${(r.timingsMs.total! / 1000).toFixed(2)} s (${Object.entries(r.timingsMs).filter(([k]) => k !== 'total').map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`).join(', ')}); device ${r.device.used}.`);
   const on = r.evaluation ? ` on ${r.evaluation.description}` : '';

@@ -244,7 +244,8 @@ async function quantizeModelInFolder(o: QuantizeOptions): Promise<QuantizeReport
     progress(ctx, 'evaluate', weightOnly ? 0.95 : 0.8, `comparing FP32 and quantized on ${evaluation.info.description}`);
     await timed('evaluate', () => evaluateRun(report, {
       original: loaded.model, quantized: out, nodes: evaluatedNodes(st.plan), dequantized: st.dequantized, evaluation, batchSize: recipe.calibration.batchSize, device: recipe.device, ctx,
-      diagnose: { modelPath: o.modelPath, recipe, calibration: o.inputs },
+      // With a target, its own report says what was chosen and whether it holds: no second diagnosis.
+      diagnose: mixed ? undefined : { modelPath: o.modelPath, recipe, calibration: o.inputs },
     }));
     recordFinal(report);
   }
