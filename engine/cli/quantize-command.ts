@@ -3,7 +3,7 @@ import { existsSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { StudioError, quote } from '../errors';
 import { readNpy, type NpyArray } from '../data/npy';
-import { textCalibrationWindows } from '../data/tokenizer';
+import { textCalibrationWindows, tokenizerBeside } from '../data/tokenizer';
 import { assertFiniteInputs } from '../data/finite';
 import { loadModel, writeFileAtomic } from '../onnx/model-io';
 import { parseRecipe, type Recipe } from '../pipeline/recipe';
@@ -78,7 +78,7 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
   const recipePath = one(p, 'recipe');
   const recipe = recipePath ? readRecipeFile(recipePath) : parseRecipe({});
   if (!existsSync(modelPath)) throw new StudioError('NOT_FOUND', `Model file ${quote(modelPath)} does not exist.`);
-  const { inputs, sources } = await readData(p.flags.get('data') ?? [], modelPath, one(p, 'tokenizer'));
+  const { inputs, sources } = await readData(p.flags.get('data') ?? [], modelPath, one(p, 'tokenizer') ?? tokenizerBeside(modelPath));
   let labels: NpyArray | undefined;
   const labelsPath = one(p, 'labels');
   if (labelsPath) {

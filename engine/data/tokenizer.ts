@@ -66,3 +66,9 @@ export function readTokenWindows(textPath: string, tokenizerPath: string, window
 export function textCalibrationWindows(textPath: string, tokenizerPath?: string, windows = 128, length = 256): NpyArray {
   return tokenizerPath ? readTokenWindows(textPath, tokenizerPath, windows, length) : readTextWindows(textPath, windows, length);
 }
+
+/** The `tokenizer.json` Hugging Face exports keep beside the model, if there is one. */
+export function tokenizerBeside(modelPath: string): string | undefined {
+  const p = join(dirname(modelPath), 'tokenizer.json');
+  return existsSync(p) ? p : undefined;
+}

@@ -102,8 +102,33 @@ export function validateInputs(model: ModelProto, inputs: Record<string, NpyArra
   for (const [name, n] of later) {
     if (samples !== undefined && n !== samples) throw new StudioError('BAD_DATA', `Data for input ${quote(name)}${file(name)} holds ${n} samples along its batch axis, but the other inputs hold ${samples}.`);
   }
+  checkTokenRange(model, inputs, source, file);
   if (derived.length) notices.unshift(`Derived ${derived.join(', ')} from the token ids (the model's auxiliary inputs; give them with --data to override).`);
   return { ...(fixedRun !== undefined ? { fixedRunSize: fixedRun } : {}), notices };
+}
+
+/**
+ * Token ids past the embedding table would fail in the first calibration run with an ORT Gather error
+ * (a tokenizer of another model, a byte model fed BPE ids): checked here, naming the table's size.
+ */
+function checkTokenRange(model: ModelProto, inputs: Record<string, NpyArray>, source: string, file: (n: string) => string): void {
+  const g = model.graph!;
+  const inits = new Map(g.initializer.map((t) => [t.name, t]));
+  for (const n of g.node) {
+    if (n.opType !== 'Gather' || !inputs[n.input[1] ?? '']) continue;
+    const table = inits.get(n.input[0] ?? '');
+    const axis = Number(n.attribute.find((x) => x.name === 'axis')?.i ?? 0);
+    if (!table || axis !== 0 || table.dims.length < 1) continue;
+    const rows = Number(table.dims[0]);
+    const a = inputs[n.input[1]!]!;
+    if (a.dtype !== 'int64' && a.dtype !== 'int32') continue;
+    let max = -Infinity;
+    for (let i = 0; i < a.data.length; i++) { const v = Number(a.data[i] as bigint | number); if (v > max) max = v; }
+    if (max < rows) continue;
+    const at = `(Gather ${quote(n.name || n.output[0]!)} on ${quote(table.name)})`;
+    if (/position/i.test(n.input[1]!)) throw new StudioError('BAD_DATA', `Input ${quote(n.input[1]!)} reaches position ${max}, but model ${quote(source)} embeds ${rows} positions ${at}: use windows of at most ${rows} tokens.`);
+    throw new StudioError('BAD_DATA', `Data for input ${quote(n.input[1]!)}${file(n.input[1]!)} holds token id ${max}, but model ${quote(source)} embeds ${rows} tokens ${at}: was the text tokenized with this model's tokenizer?`);
+  }
 }
 
 // Transformer exports as users have them (Hugging Face Optimum / transformers.js decoders and BERT-style

@@ -19,6 +19,7 @@ const dir = mkdtempSync(join(tmpdir(), 'qs-tx-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const ids = () => bytesToWindows(readFileSync(sharedPath('data', 'text', 'train.txt')), 32, 64);
 let decoder: string, encoder: string;
+let decoderModel: Awaited<ReturnType<typeof loadModel>>['model'];
 
 beforeAll(async () => {
   mkdirSync(fixtureDir, { recursive: true });
@@ -26,6 +27,7 @@ beforeAll(async () => {
   encoder = join(fixtureDir, 'bert-encoder.onnx');
   await saveModel(decoderExport('decoder'), decoder);
   await saveModel(decoderExport('encoder'), encoder);
+  decoderModel = (await loadModel(decoder)).model;
 });
 
 describe('transformer exports', () => {
@@ -37,6 +39,11 @@ describe('transformer exports', () => {
     expect(Array.from(inputs.position_ids!.data.subarray(64, 68) as BigInt64Array)).toEqual([0n, 1n, 2n, 3n]);
     expect(inputs['past_key_values.0.key']!.shape).toEqual([32, 2, 0, 16]);
     expect(v.notices[0]).toMatch(/Derived attention_mask, position_ids, past_key_values\.0\.key, past_key_values\.0\.value/);
+  });
+
+  it('windows longer than the model\'s positions are refused before calibration, saying so', async () => {
+    const long = bytesToWindows(readFileSync(sharedPath('data', 'text', 'train.txt')), 4, 300);
+    expect(() => validateInputs(decoderModel, { input_ids: long }, decoder)).toThrow(/reaches position 299, but model .* embeds 256 positions .*use windows of at most 256 tokens/);
   });
 
   it('decoder: default int8 recipe with tokens only, evaluated on the derived inputs', async () => {
