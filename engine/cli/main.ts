@@ -14,7 +14,10 @@ Usage:
   qstudio quantize MODEL.onnx -o OUT.onnx --recipe RECIPE.json [--data INPUT=FILE.npy ...] [--labels FILE.npy]
       Post-training quantization as the recipe says (defaults: int8 symmetric per-channel weights,
       uint8 asymmetric MinMax activations, MatMul/Gemm/Conv, QDQ format). --data arrays are NumPy .npy
-      with the samples on axis 0, one per model input; they calibrate the activations. Progress goes to
+      with the samples on axis 0, one per model input; they calibrate the activations. A .txt file is
+      text: token windows with --tokenizer tokenizer.json (or the tokenizer.json beside the model),
+      byte windows without; a transformer export's masks, positions and empty cache are derived from
+      input_ids (docs/models.md). Progress goes to
       stderr; a summary (what was quantized, time, per-layer error) to stdout. OUT.onnx is written
       atomically: a failed run leaves no file.
       Every figure is measured on --eval-data INPUT=FILE.npy (repeatable; --eval-labels FILE.npy for top-1),
