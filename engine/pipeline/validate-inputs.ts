@@ -147,11 +147,11 @@ export function deriveAuxiliaryInputs(wanted: ModelInput[], inputs: Record<strin
   const made: string[] = [];
   const fill = (w: ModelInput, shape: number[], value: (b: number, t: number, i: number) => number): NpyArray | undefined => {
     const n = shape.reduce((a, b) => a * b, 1);
-    const inner = n / Math.max(1, shape[0]!) / Math.max(1, shape[1] ?? 1);
+    const inner = n / Math.max(1, shape[0] ?? 1) / Math.max(1, shape[1] ?? 1);
     switch (w.dtype) {
-      case 'int64': return { dtype: 'int64', shape, data: BigInt64Array.from({ length: n }, (_, i) => BigInt(value(Math.floor(i / (n / shape[0]!)), Math.floor(i / inner) % (shape[1] ?? 1), i))) };
-      case 'int32': return { dtype: 'int32', shape, data: Int32Array.from({ length: n }, (_, i) => value(Math.floor(i / (n / shape[0]!)), Math.floor(i / inner) % (shape[1] ?? 1), i)) };
-      case 'float32': return { dtype: 'float32', shape, data: Float32Array.from({ length: n }, (_, i) => value(Math.floor(i / (n / shape[0]!)), Math.floor(i / inner) % (shape[1] ?? 1), i)) };
+      case 'int64': return { dtype: 'int64', shape, data: BigInt64Array.from({ length: n }, (_, i) => BigInt(value(Math.floor(i / (n / Math.max(1, shape[0] ?? 1))), Math.floor(i / inner) % (shape[1] ?? 1), i))) };
+      case 'int32': return { dtype: 'int32', shape, data: Int32Array.from({ length: n }, (_, i) => value(Math.floor(i / (n / Math.max(1, shape[0] ?? 1))), Math.floor(i / inner) % (shape[1] ?? 1), i)) };
+      case 'float32': return { dtype: 'float32', shape, data: Float32Array.from({ length: n }, (_, i) => value(Math.floor(i / (n / Math.max(1, shape[0] ?? 1))), Math.floor(i / inner) % (shape[1] ?? 1), i)) };
       case 'float16': return { dtype: 'float16', shape, data: new Uint16Array(n).fill(value(0, 0, 0) ? 0x3c00 : 0) };
       case 'bool': return { dtype: 'bool', shape, data: new Uint8Array(n).fill(value(0, 0, 0) ? 1 : 0) };
       default: return undefined;
@@ -164,6 +164,9 @@ export function deriveAuxiliaryInputs(wanted: ModelInput[], inputs: Record<strin
     if (name === 'attention_mask' && w.dims.length === 2) a = fill(w, [B, T], () => 1);
     else if (name === 'position_ids' && w.dims.length === 2) a = fill(w, [B, T], (_b, t) => t);
     else if (name === 'token_type_ids' && w.dims.length === 2) a = fill(w, [B, T], () => 0);
+    // ORT GenAI-style decoders (GroupQueryAttention): per-sequence past length and the total length.
+    else if (name === 'seqlens_k' && w.dims.length === 1) a = fill(w, [B], () => T - 1);
+    else if (name === 'total_sequence_length' && w.dims.length === 0) a = fill(w, [], () => T);
     else if (/^past_key_values?\.|^past_|\.past_|^cache_/.test(name) && w.dims.length >= 3) {
       // Empty cache: the batch axis B, the sequence axis (the symbolic one that is not the batch) 0.
       const shape = w.dims.map((d, i) => (i === 0 ? B : typeof d === 'number' && d > 0 ? d : d === seqParam ? T : 0));

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { quantizeModel } from '../../../engine/pipeline/quantize';
 import { parseRecipe } from '../../../engine/pipeline/recipe';
-import { validateInputs } from '../../../engine/pipeline/validate-inputs';
+import { validateInputs, deriveAuxiliaryInputs } from '../../../engine/pipeline/validate-inputs';
 import { saveModel, loadModel } from '../../../engine/onnx/model-io';
 import { bytesToWindows } from '../../../engine/data/text-windows';
 import { createSession } from '../../../engine/runtime/session';
@@ -79,5 +79,21 @@ describe('transformer exports', () => {
     const report = await quantizeModel({ modelPath: encoder, outputPath: join(dir, 'enc.onnx'), recipe: parseRecipe({ opTypes: ['MatMul'] }), inputs: { input_ids: ids() } });
     expect(report.notices.join(' ')).toMatch(/Derived attention_mask, token_type_ids/);
     expect(report.outputAgreement!.sqnrDb).toBeGreaterThan(15);
+  });
+});
+
+describe('auxiliary inputs of ORT GenAI-style decoders', () => {
+  it('seqlens_k (T-1 per sequence) and total_sequence_length (T) come from input_ids', () => {
+    const inputs: Record<string, ReturnType<typeof ids>> = { input_ids: ids() };
+    const made = deriveAuxiliaryInputs([
+      { name: 'input_ids', dtype: 'int64', dims: ['batch_size', 'sequence_length'] },
+      { name: 'seqlens_k', dtype: 'int32', dims: ['batch_size'] },
+      { name: 'total_sequence_length', dtype: 'int32', dims: [] },
+      { name: 'past_key_values.0.key', dtype: 'float16', dims: ['batch_size', 4, 'past_sequence_length', 8] },
+    ], inputs);
+    expect(made).toEqual(['seqlens_k', 'total_sequence_length', 'past_key_values.0.key']);
+    expect(Array.from(inputs.seqlens_k!.data as Int32Array)).toEqual(Array(32).fill(63));
+    expect(inputs.total_sequence_length).toMatchObject({ shape: [], data: Int32Array.of(64) });
+    expect(inputs['past_key_values.0.key']).toMatchObject({ dtype: 'float16', shape: [32, 4, 0, 8] });
   });
 });
