@@ -12,7 +12,7 @@ import type { QuantizedNodeInfo } from '../pipeline/report';
 import { StudioError, quote } from '../errors';
 import { GraphIndex, intAttr, makeNode, onnxOpset, pruneUnused } from '../onnx/graph';
 import { graphIndexes, type QdqPlan, type QdqTarget } from './qdq-plan';
-import { quantizeWeight, rangeParams, roundHalfEven, type QParams } from './qdq-params';
+import { quantizeWeight, rangeParams, roundHalfEven, type QParams } from '../quant/math/qdq-params';
 import { upgradeOpset } from '../onnx/opset';
 import { fuseTanhGelu } from './qdq-gelu';
 

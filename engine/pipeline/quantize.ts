@@ -26,7 +26,7 @@ import { runCalibration } from '../quant/calibration/run-calibration';
 import type { TensorStats, CalibrationResult } from '../quant/calibration/run-calibration';
 import { calibrationMethod } from '../quant/calibration/methods';
 import { summarizeHistogram } from '../quant/calibration/histogram-summary';
-import { rangeParams } from '../export/qdq-params';
+import { rangeParams } from '../quant/math/qdq-params';
 import { foldConvBatchNorm } from '../export/qdq-fold-bn';
 import { planQdq, dropUncalibrated, type QdqPlan } from '../export/qdq-plan';
 import { splitEvaluation } from '../eval/eval-data';

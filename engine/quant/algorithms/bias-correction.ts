@@ -15,7 +15,7 @@ import { makeTensor, tensorDims, tensorToFloat32 } from '../../onnx/tensor';
 import type { NpyArray } from '../../data/npy';
 import type { Recipe } from '../../pipeline/recipe';
 import type { QdqPlan, QdqTarget } from '../../export/qdq-plan';
-import { quantizeWeight } from '../../export/qdq-params';
+import { quantizeWeight } from '../math/qdq-params';
 import { makeNode } from '../../onnx/graph';
 import { attrInt } from '../../onnx/attributes';
 import { addGraphOutputs } from '../calibration/augment';

@@ -1,7 +1,8 @@
-// The QDQ writer's view of the quantization math (engine/quant/math, bit-exact with ONNX): scale and
-// zero-point for an activation range, and a weight quantized per tensor, per channel or per block.
-import { qparamsForRange, quantizeTensor, roundHalfEven } from '../quant/math';
-import type { ActivationDType, Scheme, WeightDType } from '../pipeline/recipe';
+// The quantization math in the shape the QDQ writer and bias correction use (bit-exact with ONNX):
+// scale and zero-point for an activation range, and a weight quantized per tensor, per channel or per block.
+import { qparamsForRange } from './qparams';
+import { quantizeTensor, roundHalfEven } from './quantize';
+import type { ActivationDType, Scheme, WeightDType } from '../../../contract/recipe';
 
 export { roundHalfEven };
 export interface QParams { scale: number; zeroPoint: number }
