@@ -1,4 +1,4 @@
-// PTQ benchmark (issue 3 "Done when"): quantize the shared CNN and byte GPT with the default recipe,
+// PTQ benchmark: quantize the shared CNN and byte GPT with the default recipe,
 // then print FP32 vs ours — task metric, latency under onnxruntime-node (1 thread) measured in this
 // run, the ratio against the peer's (ORT's own quantizer) and the time each quantization took.
 // Latency: every model's session is opened and warmed up first, then ROUNDS rounds run each model in

@@ -7,7 +7,7 @@
 // `{ ok: false, error: { code, message } }`. Requests are validated on both sides of the wire
 // (the client before sending, the server before handling); responses are validated by the client.
 //
-// Adding channels (other teams): append a block at the end, e.g. `export const studioUiChannels = {...}`
+// Adding channels: append a block at the end, e.g. `export const studioChannels = {...}`
 // in the same style, and spread it into `channels` in the marked line. Keep names `area.verb`.
 import {
   arr, bool, json, jsonObject, nullable, num, obj, oneOf, opt, record, str, tagged,
@@ -129,7 +129,7 @@ export function quantizeRunParams(p: QuantizeRunParams): { [k: string]: Json } {
 // ---------- channels ----------
 const ch = <Req, Res>(request: Validator<Req>, response: Validator<Res>) => ({ request, response });
 
-export const foundationChannels = {
+export const coreChannels = {
   'app.info': ch(empty, obj({ version: str(), host: oneOf('electron', 'browser'), dataDir: str({ max: 4096 }), platform: str() })),
 
   'projects.list': ch(empty, arr(ProjectV)),
@@ -171,7 +171,7 @@ export const foundationChannels = {
   'dialog.saveFile': ch(obj({ title: opt(str({ max: 200 })), defaultName: opt(str({ max: 255 })), filters: opt(arr(FileFilterV, { max: 10 })) }), obj({ path: nullable(str({ max: 4096 })) })),
 } as const;
 
-// ---- studio-ui block (append channels here in the same style) ----
+// ---- studio block (append channels here in the same style) ----
 // Sample projects, the model graph, tensor statistics for the range/histogram views, hardware.
 const tensorName = str({ min: 1, max: 1000 });
 const dimV = nullable(oneOfNumOrStr());
@@ -269,7 +269,7 @@ export const RunEvaluationV = obj({
 });
 export type RunEvaluation = Infer<typeof RunEvaluationV>;
 
-export const studioUiChannels = {
+export const studioChannels = {
   'samples.list': ch(empty, arr(SampleV, { max: 100 })),
   /** Copies a sample into a new project (model, datasets); answers with the project and the sample's recipe. */
   'samples.open': ch(obj({ sampleId: id, name: opt(name) }), obj({ project: ProjectV, recipe: jsonObject() })),
@@ -295,7 +295,7 @@ export const studioUiChannels = {
     window: opt(num({ int: true, min: 2, max: 65_536 })),
   }), DatasetV),
 } as const;
-// ---- end studio-ui block ----
+// ---- end studio block ----
 
 // ---- studio workflow block: data checked on attach, runs named / annotated / deleted ----
 export const DatasetFactsV = obj({
@@ -357,8 +357,8 @@ export const sensitivityChannels = {
 // ---- end sensitivity block ----
 
 export const channels = {
-  ...foundationChannels,
-  ...studioUiChannels,
+  ...coreChannels,
+  ...studioChannels,
   ...studioWorkflowChannels,
   ...sensitivityChannels,
   ...sensitivityChannels,

@@ -24,7 +24,7 @@ export interface QuantizedNodeInfo {
   weightDtype?: string;
   granularity?: string;
   activationDtype?: string;
-  /** Per-algorithm weight / output error, before and after (issue 4's per-layer report). */
+  /** Per-algorithm weight / output error, before and after (the per-layer report). */
   algorithmErrors?: { algorithm: string; weightErrorBefore?: number; weightErrorAfter?: number; outputErrorBefore?: number; outputErrorAfter?: number }[];
 }
 

@@ -68,7 +68,7 @@ export interface PrepareOptions {
  */
 export function qatPlan(model: ModelProto, recipe: Recipe): QdqPlan {
   const plan = planQdq(model, recipe);
-  // No input-channel padding (QdqTarget.padChannelsTo, ptq f622f6c): the export below writes the trained
+  // No input-channel padding (QdqTarget.padChannelsTo): the export below writes the trained
   // weights with their own dims, which a padded Conv would no longer accept (ORT: "Input channels C is
   // not equal to kernel channels * group"). Padding is only a speed-up; QAT's model stays exact without it.
   for (const t of plan.targets) delete t.padChannelsTo;

@@ -1,4 +1,4 @@
-// Acceptance on the shared CNN (issue 3): the default recipe with 512 calibration images keeps top-1
+// Acceptance on the shared CNN: the default recipe with 512 calibration images keeps top-1
 // >= 93.01 % on the full 10k test set; the report names what was quantized and the per-layer error.
 import { describe, it, expect } from 'vitest';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// Acceptance on the byte GPT (issue 3): opTypes ["MatMul"], 32 calibration windows from train.txt ->
+// Acceptance on the byte GPT: opTypes ["MatMul"], 32 calibration windows from train.txt ->
 // perplexity <= 4.027 on val.txt's first 128 windows of 256 bytes.
 import { describe, it, expect } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
