@@ -2,7 +2,7 @@
 // method picks, and for each range the symmetric and the asymmetric integer grid — how much of the
 // data they clip, how many codes they waste, and the error (MSE, SQNR) they cause. Weights are
 // measured exactly on their values; activations on the calibrators' streaming histogram. The ranges
-// come from onnx-quant-core's calibrators (engine/quant/calibrators), the same ones a run uses.
+// come from the engine's calibrators (engine/quant/calibrators), the same ones a run uses.
 import type { QuantChoice } from '../../contract/ipc';
 import { qparamsForRange } from '../quant/math/qparams';
 import type { WeightDType } from '../pipeline/recipe';
@@ -87,7 +87,7 @@ export function evaluateChoice(
   };
 }
 
-/** One calibrator per method (onnx-quant-core's), fed the same values. */
+/** One calibrator per method (engine/quant/calibrators), fed the same values. */
 export function makeCalibrators(percentile: number, name = ''): Map<RangeMethod, Calibrator> {
   return new Map(RANGE_METHODS.map((m) => [m, createCalibrator(m, { name, percentile })]));
 }

@@ -70,7 +70,7 @@ export function exportWeightOnly(model: ModelProto, results: WeightOnlyLayerResu
   const newInits: TensorProto[] = [];
   const accuracyLevel = opts.accuracyLevel ?? 4;
   if (opts.format === 'qdq') {
-    // Blocked int4 DequantizeLinear needs opset 21 (onnx-quant-core's upgrade rewrites the ops that changed).
+    // Blocked int4 DequantizeLinear needs opset 21 (engine/onnx/opset.ts's upgrade rewrites the ops that changed).
     const up = upgradeOpset(m, 21);
     if (up.changes.length) notices.push(`Raised the opset from ${up.from} to 21 for int4 DequantizeLinear (${up.changes.length} node(s) rewritten).`);
   }

@@ -1,6 +1,6 @@
 // Quantization-aware training on the ONNX model itself: prepare (fold BN, plan the QDQ points as the
 // exporter will place them, MSE weight grids, calibrated activation ranges), train (the generated
-// forward+backward graph in onnxruntime, AdamW on the host), export (ptq's QDQ writer, then the
+// forward+backward graph in onnxruntime, AdamW on the host), export (the QDQ writer, then the
 // trained integers and scales written into it, so the file holds exactly what training simulated).
 import { createHash } from 'node:crypto';
 import { clone, create, ModelProtoSchema, NodeProtoSchema, DataType, type ModelProto, type NodeProto, type TensorProto } from '../onnx/proto';
@@ -63,7 +63,7 @@ export interface PrepareOptions {
 }
 
 /**
- * ptq's QDQ plan, less the Q/DQ pairs on outputs of ops that only move values (MaxPool, Reshape, ...)
+ * the QDQ plan, less the Q/DQ pairs on outputs of ops that only move values (MaxPool, Reshape, ...)
  * and share their input's grid when activations are 4-bit: those pairs change no value.
  */
 export function qatPlan(model: ModelProto, recipe: Recipe): QdqPlan {
@@ -516,7 +516,7 @@ function replaceInitializer(g: NonNullable<ModelProto['graph']>, t: TensorProto)
 }
 
 /**
- * The real QDQ model of the current state: ptq's QDQ writer lays out the graph; then every quantized
+ * The real QDQ model of the current state: the QDQ writer lays out the graph; then every quantized
  * weight's integers and scales, every bias, and every activation scale/zero-point are replaced by the
  * ones training used, so ORT computes what the fake-quant graph computed.
  */
