@@ -56,6 +56,8 @@ export interface StudioSession {
   notice?: string;
   inputNames: readonly string[];
   outputNames: readonly string[];
+  /** Declared input types and shapes (a fixed batch shows as a number on axis 0). */
+  inputMetadata: ort.InferenceSession['inputMetadata'];
   run(feeds: Record<string, ort.Tensor>, outputs?: readonly string[]): Promise<Record<string, ort.Tensor>>;
   release(): Promise<void>;
 }
@@ -120,6 +122,7 @@ export async function createSession(model: string | Uint8Array, o: SessionOption
     notice,
     inputNames: s.inputNames,
     outputNames: s.outputNames,
+    inputMetadata: s.inputMetadata,
     async run(feeds, outputs) {
       try {
         return (outputs ? await s.run(feeds, outputs as string[]) : await s.run(feeds)) as Record<string, ort.Tensor>;
