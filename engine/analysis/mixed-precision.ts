@@ -110,7 +110,10 @@ export async function searchMixedPrecision(o: {
   };
   const pool = new VariantPool(p.shared, Math.max(1, Math.min(o.concurrency ?? defaultConcurrency(), p.units.length * 2)));
   let evaluations = 0;
-  const run = async (tasks: VariantTask[]) => { evaluations += tasks.length; return pool.run(tasks, { ctx: o.ctx }); };
+  const run = async (tasks: VariantTask[], stage?: [number, number]) => {
+    evaluations += tasks.length;
+    return pool.run(tasks, { ctx: o.ctx, onResult: stage && ((_r, done, total) => o.ctx?.onProgress?.({ stage: 'target', fraction: stage[0] + (stage[1] - stage[0]) * done / total, message: `ranking: ${done}/${total} variants` })) });
+  };
   const decisions: PrecisionDecision[] = [];
   try {
     const [start] = await run([{ id: 'all', ...allQuantized(p) }]);
@@ -199,7 +202,7 @@ export async function searchMixedPrecision(o: {
 }
 
 /** Units, most worth raising first: isolated error, then what leaving each alone in float repairs. */
-async function rankUnits(p: PreparedAnalysis, run: (t: VariantTask[]) => Promise<{ id: string; scores: OutputScores }[]>, target: AccuracyTarget): Promise<AnalysisUnit[]> {
+async function rankUnits(p: PreparedAnalysis, run: (t: VariantTask[], stage?: [number, number]) => Promise<{ id: string; scores: OutputScores }[]>, target: AccuracyTarget): Promise<AnalysisUnit[]> {
   // The ranking only orders units, so it is measured on a subset holding RANK_ROWS output rows (an LM
   // window of 256 tokens is 256 predictions: 8 windows suffice, where a classifier keeps every sample);
   // every raise / lower-back decision is measured on the whole evaluation set.
@@ -207,7 +210,7 @@ async function rankUnits(p: PreparedAnalysis, run: (t: VariantTask[]) => Promise
   const rowsPerSample = ref && ref.dims.length > 2 ? ref.dims.slice(1, -1).reduce((a, b) => a * b, 1) : 1;
   const samples = Math.min(p.shared.samples, Math.max(8, Math.ceil(RANK_ROWS / rowsPerSample)));
   const tasks = p.units.flatMap((u) => unitTasks(p, u)).map((t) => ({ ...t, samples }));
-  const res = new Map((await run(tasks)).map((r) => [r.id, r.scores]));
+  const res = new Map((await run(tasks, [0.25, 0.3])).map((r) => [r.id, r.scores]));
   const key = (u: AnalysisUnit) => ({
     repair: -badness(res.get(`f:${u.kind}:${u.name}`)!, target.metric),
     isolated: badness(res.get(`q:${u.kind}:${u.name}`)!, target.metric),
