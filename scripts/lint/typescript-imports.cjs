@@ -6,7 +6,10 @@
 //   import … from 'x' / import type … from 'x' / export … from 'x'  → import 'x';
 //   import('x'), require('x')                                       → import('x') / require('x')
 //   import(name) where `const name = 'x'` in scope                  → import('x')
-//   new URL('./x.ts', import.meta.url)  (a worker entry)            → import('./x.ts')
+//   new URL('./x.ts', import.meta.url)  (a worker entry)            → workerEntry('./x.ts')
+// The last is a dependency for reachability (the worker runs this module's code) but not for cycles:
+// a module that starts a worker running its own helpers is not a load-time cycle. dependency-cruiser
+// sees it as an 'exotic-require' (.dependency-cruiser.cjs: exoticRequireStrings), which no-cycle skips.
 // Type-only imports are kept as imports on purpose: a cycle through a type is still two modules
 // that cannot be understood one without the other. The last form is how the engine loads the native
 // addon (a string path keeps bundlers from inlining it); reading it lets the layer rules see it.
@@ -41,6 +44,7 @@ module.exports = function typescriptImports({ types: t }) {
           const statics = [];
           const dynamics = [];
           const requires = [];
+          const workers = [];
           for (const stmt of program.get('body')) {
             const n = stmt.node;
             if ((t.isImportDeclaration(n) || t.isExportAllDeclaration(n) || t.isExportNamedDeclaration(n)) && n.source) {
@@ -69,7 +73,7 @@ module.exports = function typescriptImports({ types: t }) {
               const meta = t.isMemberExpression(second.node) ? second.node.object : null; // import.meta.url
               if (!meta || !t.isMetaProperty(meta) || meta.meta.name !== 'import' || meta.property.name !== 'meta') return;
               const spec = specifierOf(first);
-              if (spec !== null && spec.startsWith('.')) dynamics.push(spec);
+              if (spec !== null && spec.startsWith('.')) workers.push(spec);
             },
             ImportExpression(call) {
               const spec = specifierOf(call.get('source'));
@@ -81,6 +85,7 @@ module.exports = function typescriptImports({ types: t }) {
             ...statics.map((s) => t.importDeclaration([], lit(s))),
             ...dynamics.map((s) => t.expressionStatement(t.callExpression(t.import(), [lit(s)]))),
             ...requires.map((s) => t.expressionStatement(t.callExpression(t.identifier('require'), [lit(s)]))),
+            ...workers.map((s) => t.expressionStatement(t.callExpression(t.identifier('workerEntry'), [lit(s)]))),
           ];
           program.node.directives = [];
         },
