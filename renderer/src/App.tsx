@@ -195,7 +195,7 @@ function ProjectPage({ project, tab, onProjectChanged }: { project: Project; tab
 
 const SHELL_CSS = `
 *{box-sizing:border-box} body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2330;background:#f5f6f8}
-.qs-shell{display:grid;grid-template-columns:260px 1fr;height:100vh;position:relative} .qs-shell.collapsed{grid-template-columns:0 1fr} .qs-shell.collapsed .qs-header{padding-left:56px}
+.qs-shell{display:grid;grid-template-columns:260px 1fr;height:100vh;position:relative} .qs-shell.collapsed{grid-template-columns:minmax(0,1fr)} .qs-shell.collapsed .qs-header{padding-left:56px}
 .qs-sidebar{background:#1f2633;color:#d8dee9;padding:16px;overflow:auto}
 .qs-brand{font-weight:700;font-size:18px;margin-bottom:16px;color:#fff}
 .qs-section{text-transform:uppercase;font-size:11px;letter-spacing:.08em;color:#8a94a6;margin:18px 0 6px}

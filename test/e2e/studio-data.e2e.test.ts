@@ -110,4 +110,22 @@ describe('studio: data checked on attach', () => {
     await s.shot('overview-900');
     await page.setViewportSize({ width: 1280, height: 800 });
   }, 60_000);
+
+  it('the Ranges view says what the pipeline does to a tensor, and marks a row only when it is that', async () => {
+    const { page } = s;
+    await page.getByTestId('tab-ranges').click();
+    const line = page.getByTestId('pipeline-treatment');
+    await line.waitFor({ timeout: 60_000 });
+    // The sample recipe: int8 per channel. The per-tensor rows are not what it does: none is marked.
+    expect(await line.getAttribute('data-kind')).toBe('weight');
+    expect(await line.textContent()).toMatch(/int8 symmetric, one scale per output channel — weight of '\/0\/0\.0\/Conv'/);
+    expect(await page.getByTestId('pipeline-choice').count()).toBe(0);
+    // An activation: uint8 asymmetric by MinMax, and that row is marked.
+    const act = await page.getByTestId('tensor-select').locator('optgroup').nth(1).locator('option').first().getAttribute('value');
+    await page.getByTestId('tensor-select').selectOption(act!);
+    await expect.poll(() => line.getAttribute('data-kind'), { timeout: 60_000 }).toBe('activation');
+    await expect.poll(() => page.getByTestId('pipeline-choice').count(), { timeout: 60_000 }).toBe(1);
+    expect(await page.getByTestId('choices-table').locator('tr', { has: page.getByTestId('pipeline-choice') }).textContent()).toMatch(/minmax.*asymmetric \(uint8\)/);
+    await s.shot('ranges-pipeline-marker');
+  }, 90_000);
 });

@@ -155,4 +155,19 @@ describe('studio pipeline editor', () => {
     await s.shot('pipeline-900');
     await page.setViewportSize({ width: 1280, height: 800 });
   }, 60_000);
+
+  it('leaves a node in float by picking it on the graph; the editor shows it in the exclude list', async () => {
+    const { page } = s;
+    await page.getByTestId('tab-graph').click();
+    await page.locator('[data-op="Conv"]').nth(2).click();
+    await page.getByTestId('toggle-exclude').click();
+    await page.getByTestId('excluded-note').waitFor();
+    await expect.poll(() => page.getByTestId('node-state').textContent()).toBe('excluded');
+    const name = (await page.getByTestId('node-details').locator('h3 span').textContent())!.trim();
+    await s.shot('graph-exclude-picked');
+    await page.getByTestId('tab-pipeline').click();
+    await page.getByTestId('pnode-quant-params').click();
+    expect(await page.locator('#param-exclude').inputValue()).toContain(name);
+    expect(await page.getByTestId('pnode-quant-params').getAttribute('data-invalid')).toBe('false');
+  }, 60_000);
 });

@@ -33,6 +33,8 @@ describe('studio e2e', () => {
   beforeAll(async () => {
     s = await startStudio({ allowPaths: true });
     s.page.setDefaultTimeout(20_000);
+    // Loading the 8 MB bundle takes long on a busy 2-core machine.
+    s.page.setDefaultNavigationTimeout(90_000);
   }, 60_000);
   afterAll(async () => {
     const errs = s?.errors.filter((e) => !/frame-ancestors|favicon|404/.test(e)) ?? [];
@@ -59,7 +61,7 @@ describe('studio e2e', () => {
     const chooser = page.waitForEvent('filechooser');
     await page.getByTestId('attach-data').click();
     await (await chooser).setFiles(['camera.png', 'coins.png', 'moon.png'].map((f) => join(assets, f)));
-    await page.getByTestId('dataset-list').getByText('3 images').waitFor({ timeout: 30_000 });
+    await page.getByTestId('dataset-list').getByText('3 images', { exact: true }).waitFor({ timeout: 30_000 });
     expect(await page.getByTestId('dataset-list').textContent()).toMatch(/3 images → gray 28×28/);
     await shot(page, 'projects-overview');
   }, 60_000);

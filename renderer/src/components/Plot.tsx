@@ -14,12 +14,21 @@ export interface PlotProps {
 }
 
 export function Plot({ data, layout, style, testId }: PlotProps) {
+  // Title on the left, legend on the right above the plot, the toolbar only on hover: none of them
+  // lands on another (a legend under the x axis covered long, angled layer names).
+  const title = layout?.title as { text?: string } | undefined;
+  const titled = Boolean(title?.text);
   return (
     <div data-testid={testId}>
       <PlotlyComponent
         data={data}
-        layout={{ margin: { l: 56, r: 16, t: 28, b: 44 }, font: { family: 'system-ui, sans-serif', size: 12, color: '#1d2330' }, paper_bgcolor: '#fff', plot_bgcolor: '#fff', legend: { orientation: 'h', y: -0.2 }, ...layout }}
-        config={{ displaylogo: false, responsive: true, modeBarButtonsToRemove: ['lasso2d', 'select2d'] }}
+        layout={{
+          margin: { l: 56, r: 16, t: titled ? 56 : 32, b: 44 }, font: { family: 'system-ui, sans-serif', size: 12, color: '#1d2330' }, paper_bgcolor: '#fff', plot_bgcolor: '#fff',
+          legend: { orientation: 'h', x: 1, xanchor: 'right', y: 1.01, yanchor: 'bottom', bgcolor: 'rgba(255,255,255,0)' },
+          ...layout,
+          ...(titled ? { title: { x: 0, xanchor: 'left', y: 0.98, yanchor: 'top', font: { size: 13 }, ...title } } : {}),
+        }}
+        config={{ displaylogo: false, responsive: true, displayModeBar: 'hover', modeBarButtonsToRemove: ['lasso2d', 'select2d'] }}
         style={{ width: '100%', height: 320, ...style }}
         useResizeHandler
       />

@@ -1,12 +1,13 @@
 // The model graph (dagre layout, drawn with xyflow), coloured by quantization state — predicted from
 // a pipeline's recipe or read from a run's report — or by per-layer error once a run exists.
-import { Fragment, useMemo, useState } from 'react';
-import { ReactFlow, Background, Controls, Handle, Position, type Node, type Edge, type NodeProps } from '@xyflow/react';
+import { Fragment, useMemo, useRef, useState } from 'react';
+import { ReactFlow, Background, Controls, MiniMap, Handle, Position, type Node, type Edge, type NodeProps, type ReactFlowInstance } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import type { GraphView as GraphData, GraphNode } from '../../../../contract/ipc';
 import type { ProjectViewProps } from '../../routing';
 import { navigate } from '../../routing';
 import { useQuery } from '../../api/use-studio';
+import { SUPPORTED_OP_TYPES } from '../../../../contract/recipe';
 import { EmptyState, ErrorNote, fmtNum } from '../../components/ui';
 import { layoutGraph, NODE_W, NODE_H } from './graph-layout';
 import { STATE_COLOURS, errorColour, errorsFromReport, statesFromRecipe, statesFromReport, type QuantState } from './quant-state';
@@ -14,12 +15,16 @@ import { parseRunReport } from '../runs/run-report';
 import { compilePipeline } from '../pipeline/compile';
 import { asPipelineDoc } from '../pipeline/pipeline-doc';
 import { useTensorSelection } from '../tensors/selection';
+import { useStudio } from '../../api/use-studio';
+import { rememberedPipeline } from '../pipeline/pipeline-memory';
+import { excludedNames, toggleExcluded } from '../pipeline/exclude-toggle';
+import type { Json, PipelineInfo } from '../../../../contract/ipc';
 
-type OpNode = Node<{ op: string; name: string; colour: string; io: boolean; sqnr?: number }, 'op'>;
+type OpNode = Node<{ op: string; name: string; colour: string; io: boolean; sqnr?: number; match?: boolean }, 'op'>;
 
 function OpNodeView({ data, selected }: NodeProps<OpNode>) {
   return (
-    <div className={`qs-gnode${data.io ? ' io' : ''}${selected ? ' selected' : ''}`} style={{ background: data.io ? undefined : data.colour, width: NODE_W }} data-testid="graph-node" data-op={data.op}>
+    <div className={`qs-gnode${data.io ? ' io' : ''}${selected ? ' selected' : ''}${data.match ? ' match' : ''}`} style={{ background: data.io ? undefined : data.colour, width: NODE_W }} data-testid="graph-node" data-op={data.op}>
       <Handle type="target" position={Position.Top} style={{ opacity: 0 }} />
       <div className="op">{data.op}{data.sqnr !== undefined ? ` · ${data.sqnr.toFixed(1)} dB` : ''}</div>
       <div className="nm">{data.name}</div>
@@ -39,9 +44,14 @@ export function GraphView({ project }: ProjectViewProps) {
   const [source, setSource] = useState<string>('auto');
   const [mode, setMode] = useState<'state' | 'error'>('state');
   const [selected, setSelected] = useState<string | null>(null);
+  const [query, setQuery] = useState('');
+  const [hit, setHit] = useState(0);
+  const rf = useRef<ReactFlowInstance<OpNode, Edge> | null>(null);
 
   const done = (runs.data ?? []).filter((r) => r.status === 'succeeded' && r.result);
-  const src = source === 'auto' ? (done[0] ? `run:${done[0].id}` : pipelines.data?.[0] ? `pipe:${pipelines.data[0].id}` : 'none') : source;
+  // Auto: the latest run's report; before any run, the pipeline open in the editor (else the first).
+  const openPipeline = pipelines.data?.find((p) => p.id === rememberedPipeline(project.id)) ?? pipelines.data?.[0];
+  const src = source === 'auto' ? (done[0] ? `run:${done[0].id}` : openPipeline ? `pipe:${openPipeline.id}` : 'none') : source;
   const report = src.startsWith('run:') ? parseRunReport(done.find((r) => `run:${r.id}` === src)?.result) : null;
 
   const layout = useMemo(() => (graph.data ? layoutGraph({ nodes: graph.data.nodes.map((n) => ({ id: n.id, width: NODE_W, height: NODE_H })), edges: graph.data.edges }) : null), [graph.data]);
@@ -55,6 +65,21 @@ export function GraphView({ project }: ProjectViewProps) {
     return { states: c?.ok ? statesFromRecipe(g.nodes, c.recipe) : new Map<string, QuantState>(), errors: new Map<string, number>() };
   }, [graph.data, report, src, pipelines.data]);
 
+  // Search by node name, op type or the name of a tensor it reads or writes (as Netron's find).
+  const q = query.trim().toLowerCase();
+  const matches = useMemo(() => (q && graph.data ? graph.data.nodes.filter((n) => n.opType !== 'Input' && n.opType !== 'Output' && (n.name.toLowerCase().includes(q) || n.opType.toLowerCase() === q || n.outputs.some((o) => o.toLowerCase().includes(q)) || n.inputs.some((i) => i.toLowerCase() === q))) : []), [q, graph.data]);
+  const matchIds = useMemo(() => new Set(matches.map((n) => n.id)), [matches]);
+  const goTo = (i: number) => {
+    if (!matches.length || !layout) return;
+    const k = ((i % matches.length) + matches.length) % matches.length;
+    const n = matches[k]!;
+    setHit(k);
+    setSelected(n.id);
+    const p = layout.positions.get(n.id);
+    if (p) void rf.current?.setCenter(p.x + NODE_W / 2, p.y + NODE_H / 2, { zoom: Math.max(1, rf.current.getZoom()), duration: 250 });
+  };
+  const shapeOf = useMemo(() => new Map((graph.data?.tensors ?? []).map((t) => [t.name, t.shape.length ? `[${t.shape.map((d) => d ?? '?').join(',')}]` : ''])), [graph.data]);
+
   if (models.data?.length === 0) return <EmptyState title="No model in this project">Import an ONNX model on the Overview tab to see its graph.</EmptyState>;
   const g = graph.data;
   const effectiveMode = mode === 'error' && errors.size ? 'error' : 'state';
@@ -62,9 +87,10 @@ export function GraphView({ project }: ProjectViewProps) {
     const st = states.get(n.id) ?? 'float';
     const e = errors.get(n.id);
     const colour = effectiveMode === 'error' ? (e !== undefined ? errorColour(e) : STATE_COLOURS.float) : STATE_COLOURS[st];
-    return { id: n.id, type: 'op', position: layout.positions.get(n.id) ?? { x: 0, y: 0 }, selected: n.id === selected, draggable: false, data: { op: n.opType, name: n.name || n.outputs[0] || '', colour, io: n.opType === 'Input' || n.opType === 'Output', sqnr: effectiveMode === 'error' ? e : undefined } };
+    return { id: n.id, type: 'op', position: layout.positions.get(n.id) ?? { x: 0, y: 0 }, selected: n.id === selected, draggable: false, data: { op: n.opType, name: n.name || n.outputs[0] || '', colour, io: n.opType === 'Input' || n.opType === 'Output', sqnr: effectiveMode === 'error' ? e : undefined, match: matchIds.has(n.id) } };
   }) : [];
-  const edges: Edge[] = g ? g.edges.map((e, i) => ({ id: `e${i}`, source: e.source, target: e.target, style: { stroke: '#94a3b8' } })) : [];
+  // Tensor shapes on the edges (as Netron draws them), small so they do not cover the nodes.
+  const edges: Edge[] = g ? g.edges.map((e, i) => ({ id: `e${i}`, source: e.source, target: e.target, style: { stroke: '#94a3b8' }, label: shapeOf.get(e.tensor) || undefined, labelStyle: { fontSize: 9, fill: '#64748b' }, labelBgStyle: { fillOpacity: 0.8 }, labelBgPadding: [2, 1] as [number, number] })) : [];
   const counts = new Map<QuantState, number>();
   for (const s of states.values()) counts.set(s, (counts.get(s) ?? 0) + 1);
   const selNode = g?.nodes.find((n) => n.id === selected);
@@ -90,21 +116,31 @@ export function GraphView({ project }: ProjectViewProps) {
             : <span><span className="qs-swatch" style={{ background: errorColour(5) }} />&lt;10 dB <span className="qs-swatch" style={{ background: errorColour(22) }} />~22 dB <span className="qs-swatch" style={{ background: errorColour(40) }} />≥35 dB SQNR</span>}
         </div>
         {g && <span className="qs-muted" style={{ fontSize: 12 }}>opset {g.opset} · {g.nodes.length} nodes</span>}
+        {g && (
+          <span className="qs-row" style={{ gap: 6 }}>
+            <input className="qs-input" data-testid="graph-search" style={{ width: 200 }} placeholder="Find a node, op or tensor…" aria-label="Find in the graph" value={query}
+              onChange={(e) => { setQuery(e.target.value); setHit(0); }} onKeyDown={(e) => { if (e.key === 'Enter') { e.preventDefault(); goTo(e.shiftKey ? hit - 1 : matches[hit]?.id === selected ? hit + 1 : hit); } }} />
+            {q && <span className="qs-muted" style={{ fontSize: 12 }} data-testid="graph-search-count">{matches.length ? `${hit + 1} of ${matches.length}` : 'no match'}</span>}
+            {q && matches.length > 1 && <button className="qs-btn-secondary qs-btn-small" data-testid="graph-search-next" onClick={() => goTo(matches[hit]?.id === selected ? hit + 1 : hit)}>Next</button>}
+          </span>
+        )}
       </div>
       <ErrorNote error={graph.error ?? models.error} />
       <div className="qs-split">
         <div className="qs-canvas" data-testid="graph-canvas">
           {graph.loading && !g && <p className="qs-muted" style={{ padding: 16 }}>Reading the model…</p>}
           {g && (
-            <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} onNodeClick={(_, n) => setSelected(n.id)} onPaneClick={() => setSelected(null)}
+            <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} onInit={(i) => { rf.current = i; }} onNodeClick={(_, n) => setSelected(n.id)} onPaneClick={() => setSelected(null)}
               nodesConnectable={false} nodesDraggable={false} fitView fitViewOptions={{ padding: 0.05, maxZoom: 1, nodes: nodes.slice(0, 9).map((n) => ({ id: n.id })) }} minZoom={0.05}>
               <Background gap={20} color="#eef2f7" />
               <Controls showInteractive={false} position="top-right" />
+              <MiniMap pannable zoomable position="bottom-right" style={{ width: 140, height: 100 }} nodeColor={(n) => (n.data as OpNode['data']).match ? '#f43f5e' : (n.data as OpNode['data']).colour} />
             </ReactFlow>
           )}
         </div>
         <div className="qs-side">
-          {selNode && g && model ? <NodeDetails node={selNode} graph={g} modelId={model.id} projectId={project.id} state={states.get(selNode.id)} sqnr={errors.get(selNode.id)} />
+          {selNode && g && model ? <NodeDetails node={selNode} graph={g} modelId={model.id} projectId={project.id} state={states.get(selNode.id)} sqnr={errors.get(selNode.id)}
+            pipeline={pipelines.data?.find((p) => p.id === rememberedPipeline(project.id)) ?? pipelines.data?.[0]} onPipelineSaved={pipelines.reload} />
             : <EmptyState title="Click a node">Its inputs, weights and outputs appear here with shapes and dtypes; open any tensor's histogram from there.</EmptyState>}
         </div>
       </div>
@@ -120,7 +156,28 @@ function WeightStats({ modelId, tensor }: { modelId: string; tensor: string }) {
   return <div className="qs-muted qs-ellipsis" style={{ fontSize: 11.5 }} data-testid="weight-stats">[{fmtNum(st.data.min)}, {fmtNum(st.data.max)}] σ {fmtNum(st.data.std)}</div>;
 }
 
-function NodeDetails({ node, graph, modelId, projectId, state, sqnr }: { node: GraphNode; graph: GraphData; modelId: string; projectId: string; state?: QuantState; sqnr?: number }) {
+/** Leave the node in float (or quantize it again) in the project's open pipeline: its exclude list, saved at once. */
+function ExcludeToggle({ node, pipeline, onSaved }: { node: GraphNode; pipeline: PipelineInfo; onSaved: () => void }) {
+  const studio = useStudio();
+  const [err, setErr] = useState<string | null>(null);
+  const doc = asPipelineDoc(pipeline.graph);
+  if (!doc || !node.name || !doc.nodes.some((n) => n.type === 'quant-params')) return null;
+  const excluded = excludedNames(doc).includes(node.name);
+  const toggle = async () => {
+    setErr(null);
+    const next = toggleExcluded(doc, node.name)!;
+    try { await studio.invoke('pipelines.save', { projectId: pipeline.projectId, id: pipeline.id, name: pipeline.name, graph: next as unknown as { [k: string]: Json } }); onSaved(); } catch (e) { setErr((e as Error).message); }
+  };
+  return (
+    <div style={{ margin: '8px 0' }}>
+      <button className="qs-btn-secondary qs-btn-small" data-testid="toggle-exclude" onClick={toggle}>{excluded ? `Quantize it again in “${pipeline.name}”` : `Leave in float in “${pipeline.name}”`}</button>
+      {excluded && <span className="qs-muted" style={{ fontSize: 12, marginLeft: 6 }} data-testid="excluded-note">excluded by the pipeline</span>}
+      <ErrorNote error={err} />
+    </div>
+  );
+}
+
+function NodeDetails({ node, graph, modelId, projectId, state, sqnr, pipeline, onPipelineSaved }: { node: GraphNode; graph: GraphData; modelId: string; projectId: string; state?: QuantState; sqnr?: number; pipeline?: PipelineInfo; onPipelineSaved: () => void }) {
   const pick = useTensorSelection((s) => s.pick);
   const info = (name: string) => graph.tensors.find((t) => t.name === name);
   const open = (t: string) => { pick(modelId, t); navigate({ kind: 'project', projectId, tab: 'ranges' }); };
@@ -144,8 +201,9 @@ function NodeDetails({ node, graph, modelId, projectId, state, sqnr }: { node: G
   return (
     <div className="qs-card" data-testid="node-details">
       <h3 className="qs-ellipsis" title={node.name}>{node.opType} <span className="qs-muted" style={{ fontWeight: 400 }}>{node.name}</span></h3>
+      {pipeline && (SUPPORTED_OP_TYPES as readonly string[]).includes(node.opType) && <ExcludeToggle node={node} pipeline={pipeline} onSaved={onPipelineSaved} />}
       <dl className="qs-kv">
-        <dt>State</dt><dd>{state ?? 'float'}</dd>
+        <dt>State</dt><dd data-testid="node-state">{state ?? 'float'}</dd>
         {sqnr !== undefined && <><dt>SQNR</dt><dd>{fmtNum(sqnr, 2)} dB</dd></>}
         {Object.entries(node.attributes).map(([k, v]) => <Fragment key={k}><dt>{k}</dt><dd className="qs-mono">{v}</dd></Fragment>)}
       </dl>

@@ -19,6 +19,7 @@ import { TEMPLATES, templateById } from './templates';
 import { PipelineNodeView, type PipelineFlowNode } from './PipelineNodeView';
 import { calibrationDatasets, labelDataset } from '../projects/project-data';
 import { excludeProblems } from './exclude-check';
+import { rememberedPipeline, rememberPipeline } from './pipeline-memory';
 import type { PipelineFlowNode as FlowNode } from './PipelineNodeView';
 
 const nodeTypes = { qs: PipelineNodeView };
@@ -62,15 +63,6 @@ export function PipelineEditor({ project }: ProjectViewProps) {
       {current && <EditorFor key={current.id} info={current} projectId={project.id} projectDir={project.dir} onSaved={pipelines.reload} />}
     </div>
   );
-}
-
-// The pipeline open in each project survives tab switches and reloads (per browser profile).
-const PIPELINE_KEY = (projectId: string) => `qstudio.pipeline.${projectId}`;
-function rememberedPipeline(projectId: string): string | null {
-  try { return window.localStorage.getItem(PIPELINE_KEY(projectId)); } catch { return null; }
-}
-function rememberPipeline(projectId: string, id: string | null): void {
-  try { if (id) window.localStorage.setItem(PIPELINE_KEY(projectId), id); else window.localStorage.removeItem(PIPELINE_KEY(projectId)); } catch { /* storage disabled: only this visit remembers */ }
 }
 
 /** Rename or delete the open pipeline (delete asks twice). */

@@ -458,12 +458,12 @@ function CompareRuns({ runs, label, projectName }: { runs: RunInfo[]; label: (r:
       )}
       <div className="qs-grid2">
         <Plot testId="compare-layers" data={runs.map((r, i) => ({ type: 'scatter', mode: 'lines+markers', name: short(r), x: layerNames, y: layerNames.map((n) => reports[i]?.layers.find((l) => (l.node || l.tensor) === n)?.sqnrDb ?? null) }))}
-          layout={{ title: { text: 'Per-layer SQNR (dB)' }, legend: { orientation: 'h', y: -0.3 }, xaxis: { type: 'category', tickangle: -35, automargin: true, showticklabels: layerNames.length <= 30 } }} />
+          layout={{ title: { text: 'Per-layer SQNR (dB)' }, xaxis: { type: 'category', tickangle: -35, automargin: true, showticklabels: layerNames.length <= 30 } }} />
         <Plot testId="compare-metrics" data={[
           { type: 'bar', name: 'Output SQNR (dB)', x: runs.map(short), y: reports.map((r) => r?.outputAgreement?.sqnrDb ?? null), marker: { color: '#2563eb' } },
           { type: 'bar', name: 'Mean layer SQNR (dB)', x: runs.map(short), y: reports.map((r) => meanLayerSqnr(r)), marker: { color: '#93c5fd' } },
           { type: 'scatter', mode: 'markers', name: 'Size (MiB)', x: runs.map(short), y: reports.map((r) => (r?.sizeBytes ? r.sizeBytes.quantized / 2 ** 20 : null)), yaxis: 'y2', marker: { color: '#ea580c', size: 13, symbol: 'diamond' } },
-        ]} layout={{ title: { text: 'Error and size per run' }, barmode: 'group', legend: { orientation: 'h', y: -0.2 }, xaxis: { type: 'category' }, yaxis: { title: { text: 'dB' } }, yaxis2: { overlaying: 'y', side: 'right', title: { text: 'MiB', standoff: 4 }, rangemode: 'tozero', showgrid: false }, margin: { l: 56, r: 64, t: 28, b: 44 } }} />
+        ]} layout={{ title: { text: 'Error and size per run' }, barmode: 'group', xaxis: { type: 'category' }, yaxis: { title: { text: 'dB' } }, yaxis2: { overlaying: 'y', side: 'right', title: { text: 'MiB', standoff: 4 }, rangemode: 'tozero', showgrid: false }, margin: { l: 56, r: 64, t: 56, b: 44 } }} />
       </div>
     </div>
   );

@@ -12,6 +12,8 @@ import { useTensorSelection } from './selection';
 import { histogramTraces, METHOD_COLOURS, SCHEME_COLOURS } from './range-plot';
 import { compilePipeline } from '../pipeline/compile';
 import { asPipelineDoc } from '../pipeline/pipeline-doc';
+import { rememberedPipeline } from '../pipeline/pipeline-memory';
+import { INTEGER_DTYPE, pipelineTreatment, treatmentText } from './pipeline-treatment';
 
 export function RangesView({ project }: ProjectViewProps) {
   const models = useQuery('models.list', { projectId: project.id });
@@ -21,7 +23,7 @@ export function RangesView({ project }: ProjectViewProps) {
   const graph = useQuery('graph.view', model ? { modelId: model.id } : null);
   const [tensorChoice, setTensor] = useState<string | null>(null);
   const [datasetId, setDatasetId] = useState<string>('');
-  const [bits, setBits] = useState<8 | 4>(8);
+  const [bitsChoice, setBits] = useState<8 | 4 | null>(null);
   const [method, setMethod] = useState('minmax');
   const [log, setLog] = useState(false);
   const [showLayers, setShowLayers] = useState(false);
@@ -34,12 +36,21 @@ export function RangesView({ project }: ProjectViewProps) {
     if (!g) return { weights: [] as string[], activations: [] as string[] };
     const quantOps = new Set<string>(SUPPORTED_OP_TYPES);
     const weights = g.nodes.filter((n) => quantOps.has(n.opType)).flatMap((n) => n.weights.filter((w) => (g.tensors.find((t) => t.name === w)?.shape.length ?? 0) >= 2));
-    const activations = g.nodes.filter((n) => quantOps.has(n.opType)).flatMap((n) => n.inputs.filter((i) => i && !n.weights.includes(i)));
+    // Only float activations: int64 shape/index tensors (Gather's indices, Reshape shapes) are never quantized.
+    const isFloat = (name: string) => !INTEGER_DTYPE.test(g.tensors.find((t) => t.name === name)?.dtype ?? '');
+    const activations = g.nodes.filter((n) => quantOps.has(n.opType)).flatMap((n) => n.inputs.filter((i) => i && !n.weights.includes(i) && isFloat(i)));
     return { weights: [...new Set(weights)], activations: [...new Set(activations)] };
   }, [graph.data]);
   const fromGraph = selection.modelId === model?.id ? selection.tensor : null;
   const tensor = tensorChoice ?? fromGraph ?? weights[0] ?? null;
   const isActivation = !!tensor && !weights.includes(tensor) && !graph.data?.tensors.some((t) => t.name === tensor && t.kind === 'weight');
+  // The pipeline open in the editor (else the latest saved): what it does to this tensor, exactly.
+  const remembered = rememberedPipeline(project.id);
+  const latest = pipelines.data?.find((p) => p.id === remembered) ?? pipelines.data?.slice().sort((a, b) => b.updatedAt.localeCompare(a.updatedAt))[0];
+  const compiled = latest ? compilePipeline(asPipelineDoc(latest.graph) ?? { version: 1, name: '', nodes: [], edges: [] }) : null;
+  const treatment = compiled?.ok && graph.data && tensor ? pipelineTreatment(tensor, graph.data, compiled.recipe) : null;
+  // Bits follow the pipeline (int3 drawn on the 4-bit grid) until the user picks others.
+  const bits: 8 | 4 = bitsChoice ?? (treatment && (treatment.kind === 'weight' || treatment.kind === 'activation') && treatment.bits <= 4 ? 4 : 8);
   const stats = useQuery('tensors.stats', model && tensor && (!isActivation || ds) ? { modelId: model.id, tensor, bits, ...(isActivation && ds ? { datasetId: ds.id, samples: 64 } : {}) } : null);
   const ranges = useQuery('tensors.activationRanges', showLayers && model && ds ? { modelId: model.id, datasetId: ds.id, samples: 32 } : null);
 
@@ -47,12 +58,11 @@ export function RangesView({ project }: ProjectViewProps) {
   const s = stats.data;
   const plot = s ? histogramTraces(s, method, log) : null;
   const best = s ? s.choices.reduce((a, b) => (b.sqnrDb > a.sqnrDb ? b : a), s.choices[0]!) : null;
-  // What the project's latest pipeline would choose for this tensor (weights: MinMax + weight scheme).
-  const latest = pipelines.data?.slice().sort((a, b) => b.updatedAt.localeCompare(a.updatedAt))[0];
-  const compiled = latest ? compilePipeline(asPipelineDoc(latest.graph) ?? { version: 1, name: '', nodes: [], edges: [] }) : null;
-  const mine = compiled?.ok && s
-    ? s.kind === 'weight' ? { method: 'minmax', scheme: compiled.recipe.weights.scheme }
-      : compiled.recipe.activations ? { method: compiled.recipe.activations.calibration.method, scheme: compiled.recipe.activations.scheme } : null
+  // The table's rows are per-tensor ranges: a row is marked only when that is what the pipeline does
+  // (a per-tensor weight: MinMax; an activation: its calibration method), at the pipeline's bits.
+  const mine = s && treatment && bits === (treatment.kind === 'weight' || treatment.kind === 'activation' ? (treatment.bits <= 4 ? 4 : 8) : 0)
+    ? treatment.kind === 'weight' && treatment.granularity === 'tensor' ? { method: 'minmax', scheme: treatment.scheme }
+      : treatment.kind === 'activation' ? { method: treatment.method, scheme: treatment.scheme } : null
     : null;
 
   return (
@@ -93,6 +103,12 @@ export function RangesView({ project }: ProjectViewProps) {
           </div>
           <div className="qs-card">
             <h3>Each choice side by side ({bits}-bit)</h3>
+            {treatment && latest && (
+              <p style={{ fontSize: 13, margin: '0 0 8px' }} data-testid="pipeline-treatment" data-kind={treatment.kind}>
+                <span className="qs-badge running">pipeline</span> “{latest.name}”: {treatmentText(treatment)}
+                {treatment.kind === 'weight' && treatment.granularity !== 'tensor' ? ' — the per-tensor rows below are not what it does; the per-channel plot shows the ranges it uses.' : ''}
+              </p>
+            )}
             <table className="qs-table2" data-testid="choices-table">
               <thead><tr><th>Range method</th><th>Scheme</th><th className="num">Range</th><th className="num">Scale</th><th className="num">Zero-point</th><th className="num">Clipped</th><th className="num">Wasted codes</th><th className="num">MSE</th><th className="num">SQNR dB</th></tr></thead>
               <tbody>

@@ -67,3 +67,16 @@ describe('exclude-list check', () => {
     expect(closestName('zzzzzz', names)).toBeUndefined();
   });
 });
+
+describe('exclude toggled from the graph', () => {
+  it('adds a node name once and removes it again, keeping the others', async () => {
+    const { toggleExcluded, excludedNames } = await import('../../../../renderer/src/features/pipeline/exclude-toggle');
+    const doc = templateById('ptq')!.build();
+    doc.nodes.find((n) => n.type === 'quant-params')!.params.exclude = '/9/Gemm';
+    const on = toggleExcluded(doc, '/0/0.0/Conv')!;
+    expect(excludedNames(on)).toEqual(['/9/Gemm', '/0/0.0/Conv']);
+    expect(excludedNames(toggleExcluded(on, '/0/0.0/Conv')!)).toEqual(['/9/Gemm']);
+    expect(excludedNames(doc)).toEqual(['/9/Gemm']);
+    expect(toggleExcluded({ ...doc, nodes: doc.nodes.filter((n) => n.type !== 'quant-params') }, 'x')).toBeUndefined();
+  });
+});

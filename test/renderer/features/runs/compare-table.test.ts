@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildCompare, compareCsv, compareJson, formatCell, recipeDiff } from '../../../../renderer/src/features/runs/compare-table';
+import { buildCompare, compareCsv, compareJson, formatCell, recipeDiff, type CompareInput } from '../../../../renderer/src/features/runs/compare-table';
 import { parseRunReport } from '../../../../renderer/src/features/runs/run-report';
 import { etaMs, fmtDuration, stageLabel } from '../../../../renderer/src/features/runs/stage-names';
 import { esc, runHtmlReport } from '../../../../renderer/src/features/runs/run-html-report';
@@ -14,7 +14,7 @@ const report = (top1: number, sqnr: number, size: number) => parseRunReport({
 });
 
 describe('compare table', () => {
-  const runs = [
+  const runs: CompareInput[] = [
     { id: 'a', label: '#2 percentile', report: report(0.92, 39.5, 2 ** 20), recipe: { weights: { dtype: 'int8' }, activations: { calibration: { method: 'percentile', percentile: 99.99 } } } },
     { id: 'b', label: '#1 minmax', report: report(0.93, 40, 2 ** 20), recipe: { weights: { dtype: 'int8' }, activations: { calibration: { method: 'minmax' } } }, evaluation: { fp32Ms: 1.9, quantMs: 0.6, speedup: 3.1, metric: { name: 'top-1 accuracy', fp32: 0.93, quant: 0.92 } } },
   ];
