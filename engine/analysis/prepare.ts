@@ -95,8 +95,12 @@ export async function prepareAnalysis(o: PrepareOptions): Promise<PreparedAnalys
   let calibrationSamples = 0;
   throwIfCancelled(ctx);
   if (weightOnly) {
-    const wo = await quantizeWeightOnly({ model, baseDir: loaded.baseDir, recipe, inputs: cal, ctx: subProgress(ctx, 'quantize', 0.05, 0.3) });
-    notices.push(...wo.notices.filter((n) => !/int8 branch|Fused|Merged/.test(n)));
+    // Only the rounded weights are used (variants substitute them into the float graph): the export is
+    // kept plain — no fusions, merges or int8 branch, whose check alone runs sessions.
+    const wo = await quantizeWeightOnly({
+      model, baseDir: loaded.baseDir, recipe: { ...recipe, prefill: 'matmulnbits' }, inputs: cal, ctx: subProgress(ctx, 'quantize', 0.05, 0.3),
+      exportOptions: { prefill: 'matmulnbits', fuseTransformerOps: false, mergeSharedInput: false, fuseGelu: false },
+    });
     const cfg = weightOnlyConfig(recipe.weights);
     const ws = new Map(wo.results.map((r) => [r.layer, layerWeightNK(model, loaded.baseDir, r.layer)]));
     const int8 = new Map(rtnLayers(ws, { ...cfg, bits: 8 }).map((r) => [r.layer, r]));

@@ -67,7 +67,7 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
 export function formatSensitivity(r: SensitivityReport, top = 15): string {
   const lines: string[] = [];
   const w = r.entries.filter((e) => e.kind === 'weight').length, a = r.entries.length - w;
-  lines.push(`Sensitivity of ${w} quantized node(s)${a ? ` and ${a} activation tensor(s)` : ''}, measured on ${r.evaluation.description}; calibration on ${r.calibrationSamples} sample(s), once.`);
+  lines.push(`Sensitivity of ${w} quantized node(s)${a ? ` and ${a} activation tensor(s)` : ''}, measured on ${r.evaluation.description}; ${r.calibrationSamples ? `calibration on ${r.calibrationSamples} sample(s), once` : 'no calibration (round-to-nearest weights)'}.`);
   const fp = [r.fp32.top1 !== undefined ? `top-1 ${(100 * r.fp32.top1).toFixed(2)} %` : '', r.fp32.perplexity !== undefined ? `ppl ${r.fp32.perplexity.toFixed(4)}` : ''].filter(Boolean).join(', ');
   lines.push(`All quantized: output ${fmtScore(r.allQuantized)}${fp ? ` (FP32: ${fp})` : ''}.`);
   lines.push(`Worst first by ${r.rankedBy === 'sqnr' ? 'output SQNR' : r.rankedBy === 'top1' ? 'top-1' : 'perplexity'} when only that one is quantized (isolated). "cumulative": SQNR of the node's own output with the whole model quantized.`);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { loadModel, saveModel } from '../../../engine/onnx/model-io';
 import { tensorToFloat32, makeTensor } from '../../../engine/onnx/tensor';
 import { loadFashionMnist } from '../../../engine/data/fashion-mnist';
+import { readTextWindows } from '../../../engine/data/text-windows';
 import { parseRecipe } from '../../../engine/pipeline/recipe';
 import { prepareAnalysis, allQuantized } from '../../../engine/analysis/prepare';
 import { sensitivityFromPrepared, unitTasks } from '../../../engine/analysis/sensitivity';
@@ -49,6 +50,24 @@ describe('sensitivity analysis', () => {
     expect(part.scores.samples).toBe(p.shared.batchSize);
     expect(p.shared.batchSize).toBeLessThan(p.shared.samples);
   }, 120_000);
+
+  it('weight-only int4 on the GPT: every MatMul with a weight (q/k/v included) is a unit; variants substitute the rounded weights', async () => {
+    const recipe = parseRecipe({ weights: { dtype: 'int4', scheme: 'symmetric', granularity: { group: 32 } }, activations: null, format: 'matmulnbits' });
+    const ids = readTextWindows(sharedPath('data', 'text', 'val.txt'), 6, 64);
+    const p = await prepareAnalysis({ modelPath: models.gpt, recipe, inputs: { input_ids: ids } });
+    expect(p.shared.mode).toBe('weight-only');
+    expect(p.units).toHaveLength(37);
+    expect(p.units.map((u) => u.name)).toContain('/blocks.0/q/MatMul');
+    const units = p.units.filter((u) => u.name === '/head/MatMul' || u.name === '/blocks.0/q/MatMul');
+    const r = await sensitivityFromPrepared(p, { units, metric: 'perplexity', concurrency: 1, cumulative: false });
+    expect(r.fp32.perplexity).toBeGreaterThan(1);
+    for (const e of r.entries) {
+      // Only one int4 layer moves perplexity less than all of them; all-but-one float is between.
+      expect(e.onlyQuantized.perplexity!).toBeLessThan(r.allQuantized.perplexity!);
+      expect(e.onlyQuantized.sqnrDb).toBeGreaterThan(r.allQuantized.sqnrDb);
+      expect(e.onlyFloat.sqnrDb).toBeGreaterThanOrEqual(r.allQuantized.sqnrDb - 0.5);
+    }
+  }, 180_000);
 
   it('a layer with one huge outlier weight under per-tensor scales ranks first, and leaving it float repairs the output', async () => {
     const { model } = await loadModel(models.cnn);
