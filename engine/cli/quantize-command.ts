@@ -73,6 +73,8 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
   // `-o` also writes `<OUT>.data` when the model keeps (or needs) external data.
   await checkCommandOutputs(p, modelPath, [
     { role: '-o', path: outputPath }, { role: '-o (its external data file)', path: `${outputPath}.data` },
+    // QAT keeps a checkpoint beside the output while it trains, and deletes it at the end.
+    { role: '-o (its QAT checkpoint)', path: `${outputPath}.qat-checkpoint` },
     ...(reportPath ? [{ role: '--report', path: reportPath }] : []),
   ]);
   const recipePath = one(p, 'recipe');

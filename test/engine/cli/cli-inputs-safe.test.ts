@@ -36,6 +36,7 @@ describe('qstudio refuses to overwrite its inputs', () => {
     await saveModel((await loadModel(models.cnn)).model, ext, { externalData: { location: 'ext.onnx.data', thresholdBytes: 256 } });
     symlinkSync(model, join(dir, 'model-link.onnx'));
     linkSync(cal, join(dir, 'cal-hardlink.npy'));
+    copyFileSync(cal, join(dir, 'cq.onnx.qat-checkpoint'));
     mkdirSync(join(dir, 'sub'));
     symlinkSync(dir, join(dir, 'sub', 'up'));
     before = snapshot();
@@ -51,6 +52,7 @@ describe('qstudio refuses to overwrite its inputs', () => {
     ['-o onto the model through a symlinked folder', (d) => ['-o', join(d, 'sub', 'up', 'model.onnx')], /same file as input model/],
     ['-o onto a hard link of the --data file', (d) => ['-o', join(d, 'cal-hardlink.npy')], /same file as input --data/],
     ['--report equal to -o', (d) => ['-o', join(d, 'q2.onnx'), '--report', join(d, 'q2.onnx')], /Outputs -o .* and --report .* are the same file/],
+    ['-o whose QAT checkpoint name is the --data file', (d) => ['-o', join(d, 'cq.onnx'), '--data', `aux=${join(d, 'cq.onnx.qat-checkpoint')}`], /-o \(its QAT checkpoint\).*same file as input --data '"aux"'/],
     ['--report onto the data through a relative path', (d) => ['-o', join(d, 'q3.onnx'), '--report', join(d, 'sub', '..', 'cal.npy')], /--report.*same file as input --data/],
   ];
   for (const [what, extra, msg] of cases) {
