@@ -34,20 +34,24 @@ export interface Int8PrefillOptions {
   inputRanges?: Map<string, Float32Array>;
   /**
    * How the branch quantizes activations: 'tensor' = one dynamic scale per step (DynamicQuantizeMatMul),
-   * 'row' = one scale per row (token) — MatMulInteger on u8 codes then the two scales as float Muls:
-   * a token with large values no longer coarsens every other token's grid. Default 'row'.
+   * 'row' = one scale per row (token), max |x| / 127 — MatMulInteger on u8 codes then the two scales as
+   * float Muls: a token with large values no longer coarsens every other token's grid;
+   * 'row-centered' = per row around the row's mid-range c = (max + min) / 2: codes of x − c, and
+   * c·Σ_k W[k, n] added back (one more Mul + Add per layer). Meant for one-sided rows (GELU/SiLU
+   * outputs), but measured worse on moby-gpt (1.021× MatMulNBits' error vs 1.013× for 'row'): kept as
+   * an option for the bench. Default 'row'.
    */
-  activationScale?: 'tensor' | 'row';
+  activationScale?: 'tensor' | 'row' | 'row-centered';
   /** MatMulNBits node names that stay MatMulNBits inside the multi-row branch (layers whose int8 error is not negligible). */
   keepMatMulNBits?: ReadonlySet<string>;
 }
 
-export interface Int8PrefillResult { layers: number; minRows: number; smoothedInputs: number; activationScale: 'tensor' | 'row'; keptMatMulNBits: number }
+export interface Int8PrefillResult { layers: number; minRows: number; smoothedInputs: number; activationScale: 'tensor' | 'row' | 'row-centered'; keptMatMulNBits: number }
 
 /** What the export says it did. */
 export function int8PrefillNotice(p: Int8PrefillResult): string {
   const kept = p.keptMatMulNBits ? `, ${p.keptMatMulNBits} layer(s) stay MatMulNBits there` : '';
-  return `Steps of ${p.minRows} or more rows run ${p.layers} int8 QGEMM layer(s) (weights unpacked from the int4 data when the session starts; activations quantized per ${p.activationScale === 'row' ? 'row' : 'step'}${kept}); single-row steps run MatMulNBits.`;
+  return `Steps of ${p.minRows} or more rows run ${p.layers} int8 QGEMM layer(s) (weights unpacked from the int4 data when the session starts; activations quantized per ${p.activationScale === 'tensor' ? 'step' : 'row'}${kept}); single-row steps run MatMulNBits.`;
 }
 
 const graphAttr = (name: string, g: GraphProto) => create(AttributeProtoSchema, { name, type: AttributeType.GRAPH, g });
@@ -122,7 +126,7 @@ export function addInt8PrefillPath(model: ModelProto, opts: Int8PrefillOptions =
   const smoothing = smoothingVectors(idx, converted, rowMax, opts.baseDir, opts.inputRanges);
 
   // int8 weights for each MatMulNBits, from its own int4 data (folded by ORT at session creation)
-  const int8Of = new Map<NodeProto, { w: string; s: string }>();
+  const int8Of = new Map<NodeProto, { w: string; s: string; colSum?: string }>();
   const f32 = (base: string, v: number[], dims: number[]) => { const n = name(base); inits.push(makeTensor(n, DataType.FLOAT, dims, Float32Array.from(v))); return n; };
   // Shape constants are shared between layers of the same shape; the chain's tensors get short names
   // (a model has one chain per linear layer, and names are stored in the file).
@@ -190,12 +194,24 @@ export function addInt8PrefillPath(model: ModelProto, opts: Int8PrefillOptions =
     if (nB * bs !== K) wKN = node('Slice', [wKN, i64s([0]), i64s([K]), i64s([1])], t('wk'));
     const wT = t('w');
     newMain.push(makeNode('Transpose', [wKN], [wT], '', [create(AttributeProtoSchema, { name: 'perm', type: AttributeType.INTS, ints: [1n, 0n] })]));
-    int8Of.set(n, { w: wT, s: sName });
+    // Column sums of the int8 weights as the branch uses them (round(w·s / S)·S): what a row's centre
+    // multiplies. JS rounds half away from zero where ORT's Round rounds to even: a tie moves one
+    // column sum by S, rarely and harmlessly.
+    let colSum: string | undefined;
+    if (opts.activationScale === 'row-centered') {
+      const cs = new Float32Array(N);
+      for (let j = 0; j < N; j++) { let acc = 0; for (let k = 0; k < K; k++) acc += Math.round((w[j * K + k]! * (sm ? sm[k]! : 1)) / S[j]!); cs[j] = acc * S[j]!; }
+      colSum = name(`i8.${id}.colsum`);
+      inits.push(makeTensor(colSum, DataType.FLOAT, [N], cs));
+    }
+    int8Of.set(n, { w: wT, s: sName, colSum });
   }
 
   // Per-row activation quantization: s_row = max(max_k |x_k| / 127, tiny), codes = round(x / s_row) + 128
   // as uint8 (the u8×s8 QGEMM ORT runs fastest; the zero point 128 is one scalar for every row).
-  const rowScale = (opts.activationScale ?? 'row') === 'row';
+  const mode = opts.activationScale ?? 'row';
+  const rowScale = mode !== 'tensor';
+  const centered = mode === 'row-centered';
   const opset = onnxOpset(model);
   const c128 = rowScale ? name('i8c.zp128') : '';
   if (rowScale) {
@@ -206,21 +222,34 @@ export function addInt8PrefillPath(model: ModelProto, opts: Int8PrefillOptions =
     if (opset >= 18) inits.push(makeTensor(name('i8c.lastAxis'), DataType.INT64, [1], BigInt64Array.of(-1n)));
   }
   const [inv127, tiny, f128, lastAxis] = rowScale ? inits.slice(-(opset >= 18 ? 4 : 3)).map((t) => t.name) : [];
-  const quantizeRows = (x: string, out: NodeProto[]) => {
+  const half = centered ? f32('i8c.half', [0.5], []) : '';
+  const reduce = (op: string, x: string, out: string) => opset >= 18
+    ? makeNode(op, [x, lastAxis!], [out], '', [intAttr('keepdims', 1)])
+    : makeNode(op, [x], [out], '', [intAttr('keepdims', 1), create(AttributeProtoSchema, { name: 'axes', type: AttributeType.INTS, ints: [-1n] })]);
+  const quantizeRows = (x: string, out: NodeProto[]): { codes: string; scale: string; center?: string } => {
     const t = (s: string) => name(`${x}.${s}`);
-    const abs = t('abs'), mx = t('max'), sc0 = t('s0'), sc = t('s'), inv = t('inv'), xs = t('xs'), xr = t('xr'), xu = t('xu'), codes = t('u8');
-    out.push(makeNode('Abs', [x], [abs], ''));
-    out.push(opset >= 18
-      ? makeNode('ReduceMax', [abs, lastAxis!], [mx], '', [intAttr('keepdims', 1)])
-      : makeNode('ReduceMax', [abs], [mx], '', [intAttr('keepdims', 1), create(AttributeProtoSchema, { name: 'axes', type: AttributeType.INTS, ints: [-1n] })]));
+    const mx = t('max'), sc0 = t('s0'), sc = t('s'), inv = t('inv'), xs = t('xs'), xr = t('xr'), xu = t('xu'), codes = t('u8');
+    let xq = x, center: string | undefined;
+    if (centered) {
+      // c = (max + min) / 2, half-range (max − min) / 2 = max |x − c|
+      const hi = t('hi'), lo = t('lo'), sum = t('sum'), diff = t('diff');
+      center = t('c'); xq = t('xc');
+      out.push(reduce('ReduceMax', x, hi), reduce('ReduceMin', x, lo));
+      out.push(makeNode('Add', [hi, lo], [sum], ''), makeNode('Mul', [sum, half], [center], ''));
+      out.push(makeNode('Sub', [x, center], [xq], ''));
+      out.push(makeNode('Sub', [hi, lo], [diff], ''), makeNode('Mul', [diff, half], [mx], ''));
+    } else {
+      const abs = t('abs');
+      out.push(makeNode('Abs', [x], [abs], ''), reduce('ReduceMax', abs, mx));
+    }
     out.push(makeNode('Mul', [mx, inv127!], [sc0], ''));
     out.push(makeNode('Max', [sc0, tiny!], [sc], ''));
     out.push(makeNode('Reciprocal', [sc], [inv], ''));
-    out.push(makeNode('Mul', [x, inv], [xs], ''));
+    out.push(makeNode('Mul', [xq, inv], [xs], ''));
     out.push(makeNode('Round', [xs], [xr], ''));
     out.push(makeNode('Add', [xr, f128!], [xu], ''));
     out.push(makeNode('Cast', [xu], [codes], '', [intAttr('to', DataType.UINT8)]));
-    return { codes, scale: sc };
+    return { codes, scale: sc, center };
   };
 
   // The two branches: the suffix, cloned with its own names
@@ -235,7 +264,7 @@ export function addInt8PrefillPath(model: ModelProto, opts: Int8PrefillOptions =
     const rename = (x: string) => (x && local.has(x) ? local.get(x)! : x);
     const nodeName = (x: string) => (x && !int8 ? `${x}__${tag}` : x);
     const smoothed = new Map<string, string>();
-    const rowCodes = new Map<string, { codes: string; scale: string }>();
+    const rowCodes = new Map<string, { codes: string; scale: string; center?: string }>();
     const nodes = [...suffix].flatMap((n) => {
       if (int8 && int8Of.has(n)) {
         const q = int8Of.get(n)!;
@@ -263,11 +292,19 @@ export function addInt8PrefillPath(model: ModelProto, opts: Int8PrefillOptions =
           pre.push(makeNode('Cast', [acc], [accF], '', [intAttr('to', DataType.FLOAT)]));
           pre.push(makeNode('Mul', [accF, c.scale], [rowS], ''));
           const outs = n.output.map(rename);
-          if (bias) {
-            const colS = name(`${base}.cs`);
-            pre.push(makeNode('Mul', [rowS, q.s], [colS], ''));
-            pre.push(makeNode('Add', [colS, bias], outs, ''));
-          } else pre.push(makeNode('Mul', [rowS, q.s], outs, ''));
+          const tail: [string, string][] = [];
+          if (c.center) tail.push([name(`${base}.cc`), q.colSum!]);
+          if (bias) tail.push(['', bias]);
+          let y = rowS, last = tail.length ? name(`${base}.cs`) : '';
+          pre.push(makeNode('Mul', [y, q.s], tail.length ? [last] : outs, ''));
+          y = last;
+          tail.forEach(([cc, add], i) => {
+            let addend = add;
+            if (cc) { pre.push(makeNode('Mul', [c.center!, q.colSum!], [cc], '')); addend = cc; } // c_row · Σ_k W[k, n]
+            const o = i === tail.length - 1 ? outs : [name(`${base}.a${i}`)];
+            pre.push(makeNode('Add', [y, addend], o, ''));
+            y = o[0]!;
+          });
           return pre;
         }
         return [...pre, makeNode('DynamicQuantizeMatMul', [aIn, q.w, q.s, ...(bias ? ['', bias] : [])], n.output.map(rename), n.name ? `${n.name}_DynamicQuantizeMatMul` : '', [], 'com.microsoft')];
@@ -286,7 +323,7 @@ export function addInt8PrefillPath(model: ModelProto, opts: Int8PrefillOptions =
   g.initializer.push(...inits);
   for (const sm of smoothing.values()) g.initializer.push(sm.tensor);
   localizeSmallInitializers(g, ifNode);
-  return { layers: converted.length, minRows, smoothedInputs: smoothing.size, activationScale: rowScale ? 'row' : 'tensor', keptMatMulNBits: nbits.length - converted.length };
+  return { layers: converted.length, minRows, smoothedInputs: smoothing.size, activationScale: mode, keptMatMulNBits: nbits.length - converted.length };
 }
 
 /** Initializers up to this size that only the branches read are copied into them. */
