@@ -118,7 +118,10 @@ export async function sensitivityFromPrepared(p: PreparedAnalysis, o: Sensitivit
   const allSummary = summarize(allScores);
   const isolatedBadness = (e: SensitivityEntry) => badness({ sqnrDb: e.onlyQuantized.sqnrDb, cosine: 0, mse: 0, samples: 0, top1Quantized: e.onlyQuantized.top1, top1Fp32: allScores.top1Fp32, perplexityQuantized: e.onlyQuantized.perplexity, perplexityFp32: allScores.perplexityFp32 }, metric);
   // Worst first: the largest isolated error; ties (e.g. exact) by how much leaving it in float helps.
-  entries.sort((a, b) => isolatedBadness(b) - isolatedBadness(a) || responsibility(b, allSummary, metric) - responsibility(a, allSummary, metric));
+  // A task metric often ties (top-1 unchanged by one layer): then output SQNR decides, isolated first.
+  const sq = (x: number) => (Number.isNaN(x) ? -Infinity : x);
+  entries.sort((a, b) => isolatedBadness(b) - isolatedBadness(a) || responsibility(b, allSummary, metric) - responsibility(a, allSummary, metric)
+    || sq(a.onlyQuantized.sqnrDb) - sq(b.onlyQuantized.sqnrDb) || sq(b.onlyFloat.sqnrDb) - sq(a.onlyFloat.sqnrDb));
   const cpu = process.cpuUsage(c0);
   return {
     model: '', recipe: p.shared.recipe, evaluation: p.evaluation, calibrationSamples: p.calibrationSamples, rankedBy: metric,

@@ -61,6 +61,13 @@ describe('qstudio analyze and --eval-data', () => {
       expect(e.onlyFloat).toHaveProperty('top1');
     }
     expect(rep.entries.filter((e: { kind: string; cumulativeSqnrDb?: number }) => e.kind === 'weight' && typeof e.cumulativeSqnrDb === 'number')).toHaveLength(6);
+    // Ranked worst first by isolated top-1; where top-1 ties, by isolated output SQNR.
+    const es = rep.entries as { onlyQuantized: { top1: number; sqnrDb: number }; onlyFloat: { top1: number } }[];
+    for (let i = 1; i < es.length; i++) {
+      const a = es[i - 1]!, b = es[i]!;
+      expect(a.onlyQuantized.top1).toBeLessThanOrEqual(b.onlyQuantized.top1);
+      if (a.onlyQuantized.top1 === b.onlyQuantized.top1 && a.onlyFloat.top1 === b.onlyFloat.top1) expect(a.onlyQuantized.sqnrDb).toBeLessThanOrEqual(b.onlyQuantized.sqnrDb);
+    }
     expect(wall).toBeLessThan(60_000 * 2); // the contract's 60 s, with room for a loaded shared machine
   }, 240_000);
 });
