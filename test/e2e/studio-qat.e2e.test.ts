@@ -32,6 +32,8 @@ describe('studio QAT e2e', () => {
   beforeAll(async () => {
     s = await startStudio({ allowPaths: true });
     s.page.setDefaultTimeout(20_000);
+    // Loading the 8 MB bundle takes long on a busy 2-core machine.
+    s.page.setDefaultNavigationTimeout(90_000);
     await s.open('#/g/samples');
     await s.page.getByTestId('open-sample-fmnist-cnn').click();
     await s.page.getByTestId('project-title').filter({ hasText: 'Fashion-MNIST CNN' }).waitFor({ timeout: 30_000 });
