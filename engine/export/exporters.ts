@@ -15,8 +15,8 @@ import type { WeightOnlyLayerResult } from '../quant/algorithms/weight-only';
 import type { QdqPlan } from './qdq-plan';
 import { rewriteQdq } from './qdq-rewrite';
 import { exportWeightOnly, type WeightOnlyExportOptions } from './matmulnbits';
-import { checkInt8Branch, measureInputRanges } from './int8-prefill-check';
-import { addInt8PrefillPath, int8PrefillNotice } from './int8-prefill';
+import { chooseInt8Branch } from './int8-prefill-check';
+import { int8PrefillNotice } from './int8-prefill';
 
 export interface ExportInput {
   /** The float model as the stages left it (the QDQ writer edits it in place; the others copy it). */
@@ -83,17 +83,12 @@ const matmulnbits: Exporter = {
     // Export once with MatMulNBits for every step; the int8 branch goes onto a copy, which stays only if
     // calibration samples say it costs no more accuracy than MatMulNBits.
     let exported = exportWeightOnly(i.model, results, wantBranch ? { ...opts, prefill: 'matmulnbits' } : opts);
-    const withBranch = wantBranch ? clone(ModelProtoSchema, exported.model) : undefined;
-    // The branch's smoothing comes from the int4 model's own activation ranges on calibration samples (when given).
-    const inputRanges = withBranch ? await measureInputRanges(exported.model, i.inputs) : undefined;
-    const branch = withBranch && addInt8PrefillPath(withBranch, { minRows: opts.prefillMinRows, baseDir: i.baseDir, inputRanges });
-    if (withBranch && branch) {
-      const check = await checkInt8Branch(i.original, withBranch, exported.model, i.inputs);
-      const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
-      if (!check) notices.push('The int8 branch for multi-row steps was not checked against calibration data (none given).');
-      else if (check.keep) notices.push(`Checked the int8 branch on ${check.samples} calibration sample(s): output error ${pct(check.errorInt8)} vs MatMulNBits ${pct(check.errorMatMulNBits)}.`);
-      else notices.push(`Dropped the int8 branch: on ${check.samples} calibration sample(s) its output error was ${pct(check.errorInt8)} against MatMulNBits' ${pct(check.errorMatMulNBits)}; every step runs MatMulNBits ("prefill": "matmulnbits").`);
-      if (!check || check.keep) exported = { model: withBranch, notices: [...exported.notices, int8PrefillNotice(branch)] };
+    if (wantBranch) {
+      // The int8 branch (per layer where needed) only where calibration samples say it keeps the int4
+      // model's accuracy (engine/export/int8-prefill-check.ts).
+      const choice = await chooseInt8Branch(i.original, exported.model, i.inputs, { minRows: opts.prefillMinRows, baseDir: i.baseDir });
+      notices.push(...choice.notices);
+      if (choice.model && choice.branch) exported = { model: choice.model, notices: [...exported.notices, int8PrefillNotice(choice.branch)] };
     }
     return { model: exported.model, notices: [...notices, ...exported.notices], quantized: [] };
   },

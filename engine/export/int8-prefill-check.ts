@@ -13,6 +13,8 @@ import { createSession } from '../runtime/session';
 import { feedsFor, sampleCount, fixedRunSize, runRanges, floatValues } from '../runtime/batching';
 import { elementTypes } from '../onnx/elem-types';
 import { sqnrDb } from '../quant/math/metrics';
+import { GraphIndex } from '../onnx/graph';
+import { addInt8PrefillPath, type Int8PrefillOptions, type Int8PrefillResult } from './int8-prefill';
 
 /**
  * The branch is kept while its error ≤ RATIO × MatMulNBits' error + SLACK (relative L2 of the first
@@ -93,4 +95,57 @@ export async function measureInputRanges(matmulNBitsOnly: ModelProto, inputs: Re
     await s.release();
   }
   return ranges;
+}
+
+const NORM_OPS = new Set(['LayerNormalization', 'SkipLayerNormalization', 'RMSNormalization', 'SimplifiedLayerNormalization', 'SkipSimplifiedLayerNormalization']);
+
+/**
+ * MatMulNBits nodes whose input no norm writes (attention outputs, MLP activations): the inputs whose
+ * outliers sit behind ops smoothing cannot see into, and so the layers a partial branch leaves on
+ * MatMulNBits. A Mul by a constant vector (the end of a written-out RMSNorm) counts as a norm.
+ */
+export function matmulNBitsNotBehindNorms(model: ModelProto): Set<string> {
+  const g = model.graph!;
+  const idx = new GraphIndex(g);
+  const out = new Set<string>();
+  for (const n of g.node) {
+    if (n.opType !== 'MatMulNBits' || n.domain !== 'com.microsoft') continue;
+    const p = idx.producer.get(n.input[0]!);
+    const norm = p && (NORM_OPS.has(p.opType) || (p.opType === 'Mul' && !p.domain && p.input.some((x) => { const t = idx.constant(x); return !!t && t.dims.length === 1; })));
+    if (!norm) out.add(n.name);
+  }
+  return out;
+}
+
+export interface Int8BranchChoice {
+  /** The export with the branch, or undefined when every step stays on MatMulNBits. */
+  model?: ModelProto;
+  branch?: Int8PrefillResult;
+  notices: string[];
+}
+
+/**
+ * The int8 branch for an export whose every step runs MatMulNBits, held to the guard on calibration
+ * samples: first with every layer on int8; if that costs too much, with the layers no norm feeds left on
+ * MatMulNBits (a per-layer policy: multi-row steps are still faster where most of the arithmetic sits);
+ * else none. Smoothing comes from the int4 model's own activation ranges when samples are given.
+ */
+export async function chooseInt8Branch(original: ModelProto, matmulNBitsOnly: ModelProto, inputs: Record<string, NpyArray> | undefined, opts: Pick<Int8PrefillOptions, 'minRows' | 'baseDir'> = {}): Promise<Int8BranchChoice> {
+  const notices: string[] = [];
+  const inputRanges = await measureInputRanges(matmulNBitsOnly, inputs);
+  const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
+  const attempts: (ReadonlySet<string> | undefined)[] = [undefined, matmulNBitsNotBehindNorms(matmulNBitsOnly)];
+  for (const [i, keep] of attempts.entries()) {
+    if (i > 0 && !keep?.size) break;
+    const m = clone(ModelProtoSchema, matmulNBitsOnly);
+    const branch = addInt8PrefillPath(m, { ...opts, inputRanges, keepMatMulNBits: keep });
+    if (!branch) break;
+    const check = await checkInt8Branch(original, m, matmulNBitsOnly, inputs);
+    const what = i === 0 ? 'The int8 branch' : `The int8 branch with ${keep!.size} layer(s) no norm feeds left on MatMulNBits`;
+    if (!check) return { model: m, branch, notices: ['The int8 branch for multi-row steps was not checked against calibration data (none given).'] };
+    if (check.keep) return { model: m, branch, notices: [...notices, `${what}: checked on ${check.samples} calibration sample(s), output error ${pct(check.errorInt8)} vs MatMulNBits ${pct(check.errorMatMulNBits)}.`] };
+    notices.push(`${what} was not kept: on ${check.samples} calibration sample(s) its output error was ${pct(check.errorInt8)} against MatMulNBits' ${pct(check.errorMatMulNBits)} (allowed ${INT8_BRANCH_ERROR_RATIO}×).`);
+  }
+  notices.push('Every step runs MatMulNBits ("prefill": "matmulnbits"): no int8 branch met the accuracy guard.');
+  return { notices };
 }
