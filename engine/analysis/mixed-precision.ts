@@ -23,49 +23,16 @@ import { StudioError, quote } from '../errors';
 import { subProgress, type WorkContext } from '../jobs/progress';
 import { prepareAnalysis, allQuantized, type AnalysisUnit, type PreparedAnalysis } from './prepare';
 import type { LayerPrecision, VariantTask } from './variant-task';
+import type { UnitLevel, PrecisionDecision, MixedPrecisionReport } from './report-types';
 import { VariantPool, defaultConcurrency } from './pool';
 import { unitTasks, summarize, type ScoreSummary } from './sensitivity';
 import { badness, meetsTarget, metricValue, targetUnmeasurable, describeMetric, describeTarget, type AccuracyTarget } from './target';
 import type { NpyArray } from '../data/npy';
 
-export type UnitLevel = LayerPrecision | 'quantized';
+export type { UnitLevel, PrecisionDecision, MixedPrecisionReport };
 
 /** Output rows (predictions) the ranking pass is measured on, at least. */
 export const RANK_ROWS = 2048;
-
-export interface PrecisionDecision {
-  step: 'raise' | 'lower back' | 'kept';
-  kind: AnalysisUnit['kind'];
-  name: string;
-  opType?: string;
-  from: UnitLevel;
-  to: UnitLevel;
-  /** The target metric after this decision (SQNR dB, top-1 drop, perplexity increase). */
-  metricAfter: number;
-  met: boolean;
-}
-
-export interface MixedPrecisionReport {
-  target: AccuracyTarget;
-  met: boolean;
-  /** On the evaluation data, for the chosen assignment (the search's own figure). */
-  achieved: ScoreSummary & { metric: number; description: string };
-  /** The fully quantized model's figure, where the search started. */
-  start: { metric: number; description: string };
-  /** Per unit: the level chosen. */
-  assignment: { kind: AnalysisUnit['kind']; name: string; opType?: string; level: UnitLevel }[];
-  decisions: PrecisionDecision[];
-  /** Weight params at each level, and the estimated weight bytes vs all-float. */
-  cost: { bytes: number; fp32Bytes: number; floatActivations: number };
-  evaluation: EvaluationInfo;
-  evaluations: number;
-  timing: { wallMs: number; cpuMs: number; workers: number };
-  notices: string[];
-  /** Lines for the CLI summary. */
-  summary: string[];
-  /** The final model measured by the pipeline after export (filled in by the pipeline's evaluation). */
-  final?: { metric: number; met: boolean; description: string };
-}
 
 export interface MixedPrecisionResult {
   report: MixedPrecisionReport;

@@ -1,6 +1,6 @@
 // Text for sensitivity figures (CLI summaries, warnings): SQNR as dB, "exact" only for identical
 // outputs, "undefined (reason)" where the data gives no value.
-import type { ScoreSummary } from './sensitivity';
+import type { ScoreSummary } from './report-types';
 
 export const fmtSqnr = (x: number, reason?: string): string =>
   Number.isNaN(x) ? `undefined (${reason ?? 'no value'})` : Number.isFinite(x) ? `${x.toFixed(1)} dB` : 'exact';

@@ -4,7 +4,8 @@
 // algorithm) runs once (engine/analysis/prepare.ts); every variant is an independent task run in the
 // worker pool (engine/analysis/pool.ts).
 import { compareModels } from '../eval/layer-error';
-import { comparedTensorsFor } from '../eval/evaluate-run';
+import { comparedTensorsFor } from '../eval/compared-tensors';
+import type { ScoreSummary } from './report-types';
 import type { OutputScores } from '../eval/output-scores';
 import type { EvaluationInfo } from '../eval/eval-data';
 import { subProgress, type WorkContext } from '../jobs/progress';
@@ -13,14 +14,7 @@ import { buildVariantDetailed, type VariantTask } from './variant-task';
 import { VariantPool, defaultConcurrency } from './pool';
 import { badness, type TargetMetric } from './target';
 
-/** The figures of one variant the report keeps. */
-export interface ScoreSummary {
-  sqnrDb: number;
-  undefinedReason?: string;
-  top1Agreement?: number;
-  top1?: number;
-  perplexity?: number;
-}
+export type { ScoreSummary };
 
 export interface SensitivityEntry {
   kind: AnalysisUnit['kind'];

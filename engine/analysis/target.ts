@@ -6,12 +6,8 @@
 import { StudioError, quote } from '../errors';
 import type { OutputScores } from '../eval/output-scores';
 
-export type AccuracyTarget =
-  | { metric: 'sqnr'; min: number }
-  | { metric: 'top1'; maxDrop: number }
-  | { metric: 'perplexity'; maxIncrease: number };
-
-export type TargetMetric = AccuracyTarget['metric'];
+import type { AccuracyTarget, TargetMetric } from './report-types';
+export type { AccuracyTarget, TargetMetric };
 
 export function parseTarget(v: unknown, where = 'Recipe target'): AccuracyTarget {
   const o = v as Record<string, unknown>;

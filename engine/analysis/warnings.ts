@@ -14,6 +14,7 @@ import type { WorkContext } from '../jobs/progress';
 import { prepareAnalysis, type AnalysisUnit } from './prepare';
 import { sensitivityFromPrepared, type SensitivityEntry } from './sensitivity';
 import { fmtSqnr } from './report-format';
+import type { Culprit, QualityWarning } from './report-types';
 
 export const WARN_SQNR_DB = 20;
 export const WARN_TOP1_DROP = 0.01;
@@ -23,25 +24,7 @@ export const DIAGNOSIS_BUDGET_MS = 60_000;
 /** Name at most this many culprits. */
 export const CULPRITS = 3;
 
-export interface Culprit {
-  kind: AnalysisUnit['kind'];
-  name: string;
-  opType?: string;
-  /** Output SQNR with only this unit quantized. */
-  onlyQuantizedSqnrDb: number;
-  /** Output SQNR with everything but this unit quantized. */
-  onlyFloatSqnrDb: number;
-}
-
-export interface QualityWarning {
-  metric: 'sqnr' | 'top1' | 'perplexity';
-  value: number;
-  threshold: number;
-  message: string;
-  culprits: Culprit[];
-  /** How many units the quick pass measured, of how many. */
-  analysed?: { units: number; of: number; ms: number };
-}
+export type { Culprit, QualityWarning };
 
 /** The thresholds the scores cross (empty: no warning). */
 export function crossedThresholds(s: OutputScores): Omit<QualityWarning, 'message' | 'culprits'>[] {

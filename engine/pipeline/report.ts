@@ -1,8 +1,7 @@
 // What a quantization run produces besides the model file: stored with the run, printed by the CLI,
 // plotted by the studio. Every algorithm adds to the same report.
 import type { EvaluationInfo } from '../eval/eval-data';
-import type { QualityWarning } from '../analysis/warnings';
-import type { MixedPrecisionReport } from '../analysis/mixed-precision';
+import type { QualityWarning, MixedPrecisionReport } from '../analysis/report-types';
 
 export interface LayerError {
   /** Tensor compared (an activation or a node output). */
