@@ -156,7 +156,7 @@ export async function searchMixedPrecision(o: {
       achieved: { ...summarize(best.scores), metric: metricValue(best.scores, target.metric), description: describeMetric(best.scores, target.metric) },
       start: startInfo, assignment, decisions,
       cost: { bytes, fp32Bytes, floatActivations: floatActivations.length },
-      evaluation: p.evaluation, evaluations, timing: { wallMs: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000, workers: pool.size }, notices, summary: [],
+      evaluation: p.evaluation, evaluations, timing: { wallMs: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000, workers: pool.inProcess ? 1 : pool.size }, notices, summary: [],
     };
     // Weight-only: float layers are excluded from the export (every node that reads the weight).
     const layerNodes = new Map(p.shared.layers.map((l) => [l.node, l.nodes]));

@@ -25,11 +25,14 @@ export const defaultConcurrency = () => Math.max(1, Math.min(4, availableParalle
 export class VariantPool {
   private workers: Worker[] = [];
   private started?: Promise<void>;
-  constructor(private readonly shared: AnalysisShared, readonly size = defaultConcurrency()) {}
+  /** Set when worker threads could not start (e.g. a bundle without the TS worker entry): tasks run here. */
+  inProcess = false;
+  /** `entry`: the worker script (default: worker-shim.mjs loading variant-worker.ts through tsx). */
+  constructor(private readonly shared: AnalysisShared, readonly size = defaultConcurrency(), private readonly entry?: { shim: string; target: string }) {}
 
   private start(): Promise<void> {
-    const shim = fileURLToPath(new URL('../jobs/worker-shim.mjs', import.meta.url));
-    const target = new URL('./variant-worker.ts', import.meta.url).href;
+    const shim = this.entry?.shim ?? fileURLToPath(new URL('../jobs/worker-shim.mjs', import.meta.url));
+    const target = this.entry?.target ?? new URL('./variant-worker.ts', import.meta.url).href;
     this.started ??= Promise.all(Array.from({ length: this.size }, (_, i) => new Promise<void>((resolve, reject) => {
       const w = new Worker(shim, { workerData: { __target: target, shared: this.shared }, name: `analysis-${i}` });
       this.workers.push(w);
@@ -43,11 +46,17 @@ export class VariantPool {
     const results = new Map<string, VariantResult>();
     let done = 0;
     const finish = (r: VariantResult) => { results.set(r.id, r); done++; o.onResult?.(r, done, tasks.length); };
-    if (this.size <= 1 || tasks.length <= 1) {
+    if (!this.inProcess && this.size > 1 && tasks.length > 1) {
+      try { await this.start(); } catch {
+        // Same tasks, same pure function: only slower. Said once in the timing (workers: 1).
+        await this.close();
+        this.inProcess = true;
+      }
+    }
+    if (this.inProcess || this.size <= 1 || tasks.length <= 1) {
       for (const t of tasks) { throwIfCancelled(o.ctx); finish(await runVariant(this.shared, t)); }
       return tasks.map((t) => results.get(t.id)!);
     }
-    await this.start();
     const queue = [...tasks];
     const listeners: [Worker, (m: unknown) => void, (e: unknown) => void][] = [];
     try {

@@ -122,7 +122,7 @@ export async function sensitivityFromPrepared(p: PreparedAnalysis, o: Sensitivit
     fp32: { ...(allScores.top1Fp32 !== undefined ? { top1: allScores.top1Fp32 } : {}), ...(allScores.perplexityFp32 !== undefined ? { perplexity: allScores.perplexityFp32 } : {}) },
     allQuantized: allSummary, entries, notices: [...p.notices],
     // CPU of this process: worker threads are threads of it, so their time is included.
-    timing: { wallMs: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000, tasks: tasks.length, workers: pool.size, prepareMs: p.timingsMs.prepare ?? 0 },
+    timing: { wallMs: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000, tasks: tasks.length, workers: pool.inProcess ? 1 : pool.size, prepareMs: p.timingsMs.prepare ?? 0 },
   };
 }
 

@@ -12,7 +12,7 @@ import { parseRecipe } from '../../../engine/pipeline/recipe';
 import { prepareAnalysis, allQuantized } from '../../../engine/analysis/prepare';
 import { sensitivityFromPrepared, unitTasks } from '../../../engine/analysis/sensitivity';
 import { runVariant } from '../../../engine/analysis/variant-task';
-import { runVariantTasks } from '../../../engine/analysis/pool';
+import { runVariantTasks, VariantPool } from '../../../engine/analysis/pool';
 import { models, sharedPath } from '../../helpers/shared';
 
 describe('sensitivity analysis', () => {
@@ -45,6 +45,12 @@ describe('sensitivity analysis', () => {
     const pooled = await runVariantTasks(p.shared, tasks, { concurrency: 2 });
     expect(pooled.map((x) => x.scores.sqnrDb)).toEqual(here.map((x) => x.scores.sqnrDb));
     expect(here[2]!.scores.sqnrDb).toBeCloseTo(r.allQuantized.sqnrDb, 6);
+    // Where worker threads cannot start (a bundle without the TS worker entry), the pool runs the same tasks here.
+    const broken = new VariantPool(p.shared, 2, { shim: join(dir, 'no-such-shim.mjs'), target: 'file:///no-such-worker.ts' });
+    const fallback = await broken.run(tasks);
+    await broken.close();
+    expect(broken.inProcess).toBe(true);
+    expect(fallback.map((x) => x.scores.sqnrDb)).toEqual(here.map((x) => x.scores.sqnrDb));
     // A task may score a prefix of the evaluation data (the mixed-precision ranking does): whole batches.
     const part = await runVariant(p.shared, { ...tasks[2]!, samples: 1 });
     expect(part.scores.samples).toBe(p.shared.batchSize);
