@@ -114,6 +114,16 @@ describe('studio: every view, two widths, dark mode, shortcuts', () => {
     await page.getByTestId('project-title').filter({ hasText: 'Byte-level GPT' }).waitFor({ timeout: 60_000 });
     await page.getByTestId('tab-graph').click();
     await page.locator('[data-op="MatMul"]').first().waitFor({ timeout: 60_000 });
+    // The count adds up to the model table's (the GPT has Constant nodes the graph draws as weights).
+    const countText = (await page.getByTestId('graph-count').textContent())!;
+    const [, drawn, folded, inModel] = /· (\d+) nodes \+ (\d+) Constant folded into weights = (\d+) in the model/.exec(countText)!.map(Number);
+    expect(drawn! + folded!).toBe(inModel);
+    const nodeCount = inModel!;
+    await page.getByTestId('tab-overview').click();
+    const tableCount = Number(await page.getByTestId('model-list').locator('tbody tr').first().locator('td').nth(2).textContent());
+    expect(nodeCount).toBe(tableCount);
+    await page.getByTestId('tab-graph').click();
+    await page.locator('[data-op="MatMul"]').first().waitFor({ timeout: 60_000 });
     await page.getByTestId('graph-search').fill('MatMul');
     const count = page.getByTestId('graph-search-count');
     await expect.poll(() => count.textContent()).toMatch(/^1 of \d+$/);

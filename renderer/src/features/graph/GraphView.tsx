@@ -115,7 +115,13 @@ export function GraphView({ project }: ProjectViewProps) {
           {effectiveMode === 'state' ? (Object.keys(STATE_COLOURS) as QuantState[]).map((s) => <span key={s}><span className="qs-swatch" style={{ background: STATE_COLOURS[s] }} />{s} {counts.get(s) ? `(${counts.get(s)})` : ''}</span>)
             : <span><span className="qs-swatch" style={{ background: errorColour(5) }} />&lt;10 dB <span className="qs-swatch" style={{ background: errorColour(22) }} />~22 dB <span className="qs-swatch" style={{ background: errorColour(40) }} />≥35 dB SQNR</span>}
         </div>
-        {g && <span className="qs-muted" style={{ fontSize: 12 }}>opset {g.opset} · {g.nodes.length} nodes</span>}
+        {/* Operators counted as the model table counts them; the drawn Input/Output boxes are said apart. */}
+        {g && (() => {
+          const ops = g.nodes.filter((n) => n.opType !== 'Input' && n.opType !== 'Output').length;
+          // The graph view draws Constant nodes as the weights they are: say so, so the count adds up to the model table's.
+          const folded = (model?.nodeCount ?? ops) - ops;
+          return <span className="qs-muted" style={{ fontSize: 12 }} data-testid="graph-count">opset {g.opset} · {ops} nodes{folded > 0 ? ` + ${folded} Constant folded into weights = ${model!.nodeCount} in the model` : ''}</span>;
+        })()}
         {g && (
           <span className="qs-row" style={{ gap: 6 }}>
             <input className="qs-input" data-testid="graph-search" style={{ width: 200 }} placeholder="Find a node, op or tensor…" aria-label="Find in the graph" value={query}
@@ -126,7 +132,7 @@ export function GraphView({ project }: ProjectViewProps) {
         )}
       </div>
       <ErrorNote error={graph.error ?? models.error} />
-      <div className="qs-split">
+      <div className="qs-split qs-graph-split">
         <div className="qs-canvas" data-testid="graph-canvas">
           {graph.loading && !g && <p className="qs-muted" style={{ padding: 16 }}>Reading the model…</p>}
           {g && (
