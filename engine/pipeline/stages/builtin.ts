@@ -8,7 +8,7 @@ import { runBiasCorrection } from '../../quant/algorithms/bias-correction';
 import { runAwq } from '../../quant/algorithms/awq';
 import { runGptq } from '../../quant/algorithms/gptq';
 import { findLinearLayers, layerWeightNK, type LinearLayer } from '../../quant/algorithms/linear-layers';
-import { rtnLayers } from '../../quant/algorithms/weight-only';
+import { normInputWeights, rtnLayers } from '../../quant/algorithms/weight-only';
 import { runQatStage } from '../../qat';
 import { registerStage, registeredStages, type Stage, type StageInput, type WeightsWork } from './stage';
 
@@ -28,7 +28,8 @@ const rtn: Stage<Spec<'rtn'>> = {
     const w = i.weights;
     const layers = findLinearLayers(w.model, w.selection);
     const ws = new Map<LinearLayer, Float32Array>(layers.map((l) => [l, layerWeightNK(w.model, i.baseDir, l)]));
-    return { weightResults: rtnLayers(ws, w.config) };
+    // the grid search weighs each input channel by its norm's scale (data-free; weight-only.ts)
+    return { weightResults: rtnLayers(ws, w.config, undefined, normInputWeights(w.model, i.baseDir, layers)) };
   },
 };
 

@@ -183,7 +183,7 @@ export async function runAwq(o: AwqOptions): Promise<AwqResult> {
       let qw: QuantizedWeight = rtnQuantize(w, l.rows, l.cols, config, config.groupSize, clip);
       // The searched grid (weight error per group, both sides of the signed grid) against AWQ's own
       // clips (output error per group, one side): each row keeps whichever gives the lower δᵀHδ.
-      if (config.gridSearch && config.gridSearch !== 'minmax') qw = await betterRows(w, qw, rtnQuantize(w, l.rows, l.cols, config, config.groupSize, undefined, { method: config.gridSearch }), l.rows, l.cols, info.H);
+      if (config.gridSearch && config.gridSearch !== 'minmax') qw = await betterRows(w, qw, rtnQuantize(w, l.rows, l.cols, config, config.groupSize, undefined, { method: config.gridSearch, h: Float64Array.from({ length: l.cols }, (_, k) => info.H[k * l.cols + k]!) }), l.rows, l.cols, info.H);
       // Errors in the original space: effective weight = Q(W·s)/s, compared with the original W.
       const s = scaleOf.get(l);
       const eff = s ? scaleColumns(qw.dequantized, l.rows, l.cols, s, true) : qw.dequantized;

@@ -70,3 +70,25 @@ describe('per-group grid search', () => {
     expect(e1).toBeLessThan(0.92 * e0);
   });
 });
+
+describe('data-free error weights from the norms (normInputWeights)', () => {
+  it('weights the RMSNorm-fed layers of the LLaMA fixture by γ², and the search then spares the outlier channels', async () => {
+    const { buildLlamaFixture } = await import('./llama-fixture');
+    const { normInputWeights } = await import('../../../../engine/quant/algorithms/weight-only');
+    const { model } = buildLlamaFixture({ dim: 64, layers: 2, hidden: 128 });
+    const layers = findLinearLayers(model, { opTypes: ['MatMul'], exclude: [] });
+    const h = normInputWeights(model, undefined, layers);
+    // q, k, v, gate, up of both layers and the head read a norm; o and down do not
+    expect([...h.keys()].map((l) => l.nodes[0]!.name).sort()).toEqual(layers.filter((l) => !/\/(o|down)\//.test(l.nodes[0]!.name)).map((l) => l.nodes[0]!.name).sort());
+    const [l, hw] = [...h].find(([x]) => /\/q\//.test(x.nodes[0]!.name))!;
+    // the fixture's outlier channels (k % 16 = 3) carry γ ×8: weights ×64
+    expect(hw[3]! / hw[4]!).toBeGreaterThan(20);
+    // weighted by them, the output-relevant error (Σ h·δ²) is lower than the unweighted search's
+    const w = layerWeightNK(model, undefined, l);
+    const grid = { bits: 4, symmetric: true };
+    const err = (q: Float32Array) => { let e = 0; for (let r = 0; r < l.rows; r++) for (let k = 0; k < l.cols; k++) e += hw[k]! * (w[r * l.cols + k]! - q[r * l.cols + k]!) ** 2; return e; };
+    const plain = rtnQuantize(w, l.rows, l.cols, grid, 32, undefined, { method: 'mse' });
+    const weighted = rtnQuantize(w, l.rows, l.cols, grid, 32, undefined, { method: 'mse', h: hw });
+    expect(err(weighted.dequantized)).toBeLessThan(err(plain.dequantized));
+  });
+});
