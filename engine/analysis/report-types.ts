@@ -39,7 +39,7 @@ export interface QualityWarning {
   message: string;
   culprits: Culprit[];
   /** How many units the quick pass measured, of how many. */
-  analysed?: { units: number; of: number; ms: number };
+  analysed?: { units: number; of: number; ms: number; samples: number };
 }
 
 export interface PrecisionDecision {

@@ -75,13 +75,13 @@ export async function qualityWarnings(scores: OutputScores, o: {
     const r = await sensitivityFromPrepared(p, { units, metric, concurrency: o.concurrency, cumulative: false, ctx: o.ctx });
     // r.entries is worst first by isolated error (alone quantized), ties by what leaving it float repairs.
     entries = r.entries;
-    analysed = { units: units.length, of: p.units.length, ms: performance.now() - t0 };
+    analysed = { units: units.length, of: p.units.length, ms: performance.now() - t0, samples: p.shared.samples };
   } catch (e) {
     failure = ` (the quick sensitivity pass failed: ${(e as Error).message})`;
   }
   const culprits: Culprit[] = entries.slice(0, CULPRITS).map((e) => ({ kind: e.kind, name: e.name, ...(e.opType ? { opType: e.opType } : {}), onlyQuantizedSqnrDb: e.onlyQuantized.sqnrDb, onlyFloatSqnrDb: e.onlyFloat.sqnrDb }));
   const named = culprits.map((c) => `${c.kind === 'weight' ? 'node' : 'activation'} ${c.name} (left in float: output ${fmtSqnr(c.onlyFloatSqnrDb)}; alone quantized: ${fmtSqnr(c.onlyQuantizedSqnrDb)})`).join('; ');
-  const scope = analysed && analysed.units < analysed.of ? ` (quick pass over ${analysed.units} of ${analysed.of} units)` : '';
+  const scope = analysed ? ` (quick pass on ${analysed.samples} of those samples${analysed.units < analysed.of ? `, ${analysed.units} of ${analysed.of} units` : ''})` : '';
   return crossed.map((c) => ({
     ...c, culprits, ...(analysed ? { analysed } : {}),
     message: `${describe(c, o.evaluation.info.description)}.${named ? ` Most responsible${scope}: ${named}. Exclude them, raise them to int8/float, or set a recipe "target" to choose per-layer precision automatically.` : failure}`,
