@@ -100,13 +100,24 @@ ${table(['Layer', 'Op', 'SQNR (dB)', 'Cosine', 'MSE'], layers.map((l) => [`<code
       return [`<code>${esc(a.tensor)}</code>`, `${num(Number(a.min), 4)} … ${num(Number(a.max), 4)}`, `${num(Number(a.rangeMin), 4)} … ${num(Number(a.rangeMax), 4)}`, a.scale === undefined ? '—' : num(Number(a.scale), 6), a.zeroPoint === undefined ? '—' : esc(a.zeroPoint), h.length ? svgHistogram(h) : ''];
     }), 'num')}${ranges.length > 500 ? `<p>First 500 of ${ranges.length}.</p>` : ''}</section>`);
   }
-  const sens = Array.isArray(res.sensitivity) ? res.sensitivity.filter(isObj) : [];
-  if (sens.length) {
-    const cols = Object.keys(sens[0]!).filter((k) => typeof sens[0]![k] !== 'object');
-    sections.push(`<section id="sensitivity"><h2>Sensitivity</h2>${table(cols, sens.map((s) => cols.map((c) => esc(typeof s[c] === 'number' ? num(s[c] as number, 4) : s[c]))), 'num')}</section>`);
-  }
+  // Sensitivity: the layers a quality warning names, each measured alone (only it quantized / all but it).
   const warnings = Array.isArray(res.warnings) ? res.warnings.filter(isObj) : [];
-  if (warnings.length || r.notices.length) sections.push(`<section id="notes"><h2>Warnings and notices</h2><ul>${warnings.map((w) => `<li class="warn">${esc(w.message ?? JSON.stringify(w))}</li>`).join('')}${r.notices.map((n) => `<li>${esc(n)}</li>`).join('')}</ul></section>`);
+  const culprits = warnings.flatMap((w) => (Array.isArray(w.culprits) ? w.culprits.filter(isObj) : []));
+  if (warnings.length || r.notices.length) sections.push(`<section id="notes"><h2>Warnings and notices</h2><ul>${warnings.map((w) => `<li class="warn">${esc(w.message ?? '')}</li>`).join('')}${r.notices.map((n) => `<li>${esc(n)}</li>`).join('')}</ul></section>`);
+  if (culprits.length) {
+    sections.push(`<section id="sensitivity"><h2>Sensitivity (layers the warnings name)</h2>${table(['Unit', 'Kind', 'Op', 'Output SQNR, only it quantized (dB)', 'Output SQNR, all but it quantized (dB)'],
+      culprits.map((c) => [`<code>${esc(c.name)}</code>`, esc(c.kind), esc(c.opType ?? '—'), num(Number(c.onlyQuantizedSqnrDb), 2), num(Number(c.onlyFloatSqnrDb), 2)]), 'num')}</section>`);
+  }
+  const mp = isObj(res.mixedPrecision) ? res.mixedPrecision : null;
+  if (mp) {
+    const assignment = Array.isArray(mp.assignment) ? mp.assignment.filter(isObj) : [];
+    const decisions = Array.isArray(mp.decisions) ? mp.decisions.filter(isObj) : [];
+    const achieved = isObj(mp.achieved) ? mp.achieved : {};
+    const start = isObj(mp.start) ? mp.start : {};
+    sections.push(`<section id="mixed-precision"><h2>Mixed precision</h2><p>Target ${esc(JSON.stringify(mp.target))}: ${mp.met ? 'met' : '<strong class="warn">not met</strong>'}; from ${esc(start.description ?? '')} to ${esc(achieved.description ?? '')}.</p>
+${decisions.length ? table(['Step', 'Unit', 'Kind', 'From', 'To', 'Metric after', 'Met'], decisions.map((d) => [esc(d.step), `<code>${esc(d.name)}</code>`, esc(d.kind), esc(d.from), esc(d.to), num(Number(d.metricAfter), 3), d.met ? 'yes' : 'no'])) : ''}
+${assignment.length ? `<details><summary>Level of every unit (${assignment.length})</summary>${table(['Unit', 'Kind', 'Op', 'Level'], assignment.map((a) => [`<code>${esc(a.name)}</code>`, esc(a.kind), esc(a.opType ?? '—'), esc(a.level)]))}</details>` : ''}</section>`);
+  }
   sections.push(`<section id="nodes"><h2>Quantized nodes (${r.quantized.length})</h2>${table(['Node', 'Op', 'Weight', 'Granularity', 'Activation'], r.quantized.map((q) => [`<code>${esc(q.node)}</code>`, esc(q.opType), esc(q.weightDtype ?? '—'), esc(q.granularity ?? '—'), esc(q.activationDtype ?? '—')]))}
 ${r.skipped.length ? `<h3>Left in float (${r.skipped.length})</h3>${table(['Node', 'Op', 'Why'], r.skipped.map((q) => [`<code>${esc(q.node)}</code>`, esc(q.opType), esc(q.reason)]))}` : ''}</section>`);
   const t = Object.entries(r.timingsMs);

@@ -81,5 +81,18 @@ describe('HTML report', () => {
     expect(html.match(/<svg/g)!.length).toBe(2);
     expect(html).toContain('GPTQ capture');
     expect(esc(`"'`)).toBe('&quot;&#39;');
+    // Sensitivity and mixed precision, when the run has them.
+    const withAnalysis = runHtmlReport({
+      title: 'r', projectName: 'p', run: { id: 'r', status: 'succeeded', createdAt: '2026-01-01T00:00:00Z', startedAt: null, finishedAt: null, params: {} },
+      report: report(0.5, 9, 2 ** 20)!, datasets: [], evaluation: null, generatedAt: 'now',
+      result: {
+        warnings: [{ metric: 'sqnr', value: 9, threshold: 20, message: 'Output SQNR 9 dB is under 20 dB', culprits: [{ kind: 'weight', name: 'conv1.w', opType: 'Conv', onlyQuantizedSqnrDb: 11.5, onlyFloatSqnrDb: 31.2 }] }],
+        mixedPrecision: { target: { metric: 'sqnr', min: 20 }, met: true, achieved: { description: '24.1 dB' }, start: { description: '9.0 dB' }, assignment: [{ kind: 'weight', name: 'conv1.w', opType: 'Conv', level: 'float' }], decisions: [{ step: 'raise', kind: 'weight', name: 'conv1.w', from: 'recipe', to: 'float', metricAfter: 24.1, met: true }] },
+      },
+    });
+    expect(withAnalysis).toContain('<section id="sensitivity">');
+    expect(withAnalysis).toMatch(/conv1\.w<\/code><\/td><td>weight<\/td><td>Conv<\/td><td>11\.5<\/td><td>31\.2/);
+    expect(withAnalysis).toContain('<section id="mixed-precision">');
+    expect(withAnalysis).toContain('Output SQNR 9 dB is under 20 dB');
   });
 });
