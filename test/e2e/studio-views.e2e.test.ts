@@ -104,6 +104,13 @@ describe('studio: every view, two widths, dark mode, shortcuts', () => {
       await settle();
       await s.shot(`view-${t}-dark`);
     }
+    // Plots too: a dark paper, not a white box.
+    await page.getByTestId('tab-ranges').click();
+    const svg = page.getByTestId('histogram-plot').locator('.main-svg').first();
+    await svg.waitFor({ timeout: 60_000 });
+    // (The test is typechecked without the DOM library: the browser's getComputedStyle is reached through globalThis.)
+    expect(await svg.evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(el).backgroundColor)).toBe('rgb(22, 29, 39)');
+    await s.shot('view-ranges-dark');
     await page.emulateMedia({ colorScheme: 'light' });
   }, 30_000);
 
