@@ -2,7 +2,8 @@
 // method's range as a vertical band, and the integer grid of the symmetric and asymmetric choice.
 import type { QuantChoice, TensorStats } from '../../../../contract/ipc';
 
-export const METHOD_COLOURS: Record<string, string> = { minmax: '#0f172a', percentile: '#0891b2', entropy: '#c026d3', mse: '#ea580c' };
+// (MinMax is rose, not near-black: the lines must read on the dark theme's plot paper too.)
+export const METHOD_COLOURS: Record<string, string> = { minmax: '#be123c', percentile: '#0891b2', entropy: '#c026d3', mse: '#ea580c' };
 export const SCHEME_COLOURS = { symmetric: '#2563eb', asymmetric: '#16a34a' } as const;
 
 /** Grid code positions (float values) of a choice, thinned to at most `max` marks. */
