@@ -20,9 +20,10 @@ async function latencyRatio(fp32: string, quantized: string, feeds: Record<strin
 
 const only = process.argv.slice(2);
 const rows: string[] = ['| model | family | traits | exit | task (FP32 → quantized) | kept | output SQNR dB | size | quantize s | latency wall / CPU |', '|---|---|---|---|---|---|---|---|---|---|'];
-for (const e of zooEntries.filter((x) => !only.length || only.includes(x.id))) {
+for (const [e, recipe] of zooEntries.filter((x) => !only.length || only.includes(x.id)).flatMap((x) => [[x, {}], ...(x.target ? [[x, { target: x.target }]] : [])] as [typeof x, object][])) {
   if (!zooAvailable(e)) { rows.push(`| ${e.id} | ${e.family} | | not fetched (bash scripts/fetch-test-models.sh) | | | | | | |`); continue; }
-  const run = await runZooEntry(e);
+  const run = await runZooEntry(e, recipe);
+  const label = 'target' in recipe ? `${e.id} + target ${JSON.stringify((recipe as { target: unknown }).target)}` : e.id;
   let lat = '';
   if (run.exitCode === 0) {
     const cal = await taskFor(e).calibration();
@@ -40,9 +41,9 @@ for (const e of zooEntries.filter((x) => !only.length || only.includes(x.id))) {
   }
   const size = run.exitCode === 0 ? `${(statSync(run.quantizedPath).size / statSync(modelPath(e)).size).toFixed(3)}×` : '';
   const t = run.task;
-  rows.push(`| ${e.id} | ${e.family} | ${e.traits.join(', ')} | ${run.exitCode}${run.exitCode ? `: ${run.stderr.split('\n').find((l) => l.includes('error')) ?? ''}` : ''} | ${t ? `${t.fp32} → ${t.quantized} (${t.metric})` : ''} | ${t ? (t.kept ? 'yes' : '**no**') : ''} | ${run.report?.outputAgreement?.sqnrDb?.toFixed(1) ?? ''} | ${size} | ${run.seconds.toFixed(1)} | ${lat} |`);
+  rows.push(`| ${label} | ${e.family} | ${e.traits.join(', ')} | ${run.exitCode}${run.exitCode ? `: ${run.stderr.split('\n').find((l) => l.includes('error')) ?? ''}` : ''} | ${t ? `${t.fp32} → ${t.quantized} (${t.metric})` : ''} | ${t ? (t.kept ? 'yes' : '**no**') : ''} | ${run.report?.outputAgreement?.sqnrDb?.toFixed(1) ?? ''} | ${size} | ${run.seconds.toFixed(1)} | ${lat} |`);
   console.error(`${e.id}: done`);
   cleanUp(run);
 }
-console.log(`Model zoo, default recipe ({}), ${new Date().toISOString().slice(0, 10)}, onnxruntime-node CPU, 1 thread for latency (ratios quantized/FP32, median of 7 interleaved rounds of 5 runs at the model's batch).\n`);
+console.log(`Model zoo, default recipe ({}) and, where an entry names one, the recipe target, ${new Date().toISOString().slice(0, 10)}, onnxruntime-node CPU, 1 thread for latency (ratios quantized/FP32, median of 7 interleaved rounds of 5 runs at the model's batch).\n`);
 console.log(rows.join('\n'));

@@ -24,6 +24,8 @@ export interface ZooEntry {
   id: string; family: string; package: string; file: string; license: string; traits: string[];
   task: { kind: 'face-detection'; size: number } | { kind: 'wakeword'; stage: 'melspectrogram' | 'embedding' | 'head'; head: string; phrase: string };
   expect: 'keeps-task' | 'warns-if-wrecked'; ci: boolean;
+  /** A recipe `target` that must bring a wrecked model back to its task. */
+  target?: Record<string, unknown>;
 }
 
 /** One task check's outcome: what was measured, on what, and whether the quantized model kept the task. */

@@ -17,7 +17,11 @@ export interface ZooRun {
   exitCode: number;
   /** The command's last stderr lines (its error paragraph when it failed). */
   stderr: string;
-  report?: { notices?: string[]; warnings?: unknown[]; outputAgreement?: { sqnrDb?: number }; timingsMs?: Record<string, number>; sizeBytes?: { original: number; quantized: number } };
+  report?: {
+    notices?: string[]; outputAgreement?: { sqnrDb?: number }; timingsMs?: Record<string, number>; sizeBytes?: { original: number; quantized: number };
+    warnings?: { message?: string; culprits?: { kind: string; name: string }[] }[];
+    mixedPrecision?: { met?: boolean; assignment?: { kind: string; name: string; precision: string }[] };
+  };
   task?: TaskResult;
   quantizedPath: string;
   seconds: number;
