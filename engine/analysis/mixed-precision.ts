@@ -8,13 +8,16 @@
 //      in float repairs the metric (both measured in parallel in the pool);
 //   3. raise units in that order one level (recipe dtype -> int8 -> float; activation -> float),
 //      evaluating `pool size` candidate prefixes at once, until the target holds;
-//   4. lower raised units back one at a time, cheapest saving last, keeping each step that still meets.
+//   4. lower raised units back one at a time, cheapest saving last, keeping each step that still meets;
+//   5. MatMulNBits recipes: export the choice as the pipeline writes it and score that; while it misses,
+//      raise one more unit (cheapest step first) and score the export again (at most EXPORT_RAISES).
 // Every decision and the metric after it is reported. At least one weighted layer stays quantized. If
 // nothing meets the target, the best assignment found is returned and the report says so.
 //
-// Levels available: QDQ recipes choose recipe dtype or float per weight (int8 is the default dtype);
-// weight-only recipes choose recipe dtype or float, because the MatMulNBits export writes one bit
-// width for every layer (raised layers are left in float, i.e. excluded, and the report says so).
+// Levels available: QDQ recipes choose recipe dtype or float per weight (int8 is the default dtype).
+// Weight-only MatMulNBits recipes below 8 bits climb recipe dtype -> int8 (MatMulNBits bits=8, ~1 byte a
+// weight plus its scales) -> float (4 bytes, excluded from the export): the cheaper raise is always tried
+// first. Other weight-only formats (int4 QDQ) choose recipe dtype or float.
 import type { Recipe } from '../pipeline/recipe';
 import type { QdqPlan } from '../export/qdq-plan';
 import type { EvaluationData, EvaluationInfo } from '../eval/eval-data';
@@ -22,12 +25,16 @@ import type { OutputScores } from '../eval/output-scores';
 import { StudioError, quote } from '../errors';
 import { subProgress, type WorkContext } from '../jobs/progress';
 import { prepareAnalysis, allQuantized, type AnalysisUnit, type PreparedAnalysis } from './prepare';
-import type { LayerPrecision, VariantTask } from './variant-task';
+import { scoreSession, type LayerPrecision, type VariantTask } from './variant-task';
+import { weightResultsExporter } from '../export/exporters';
+import { createSession } from '../runtime/session';
+import { serializeModel } from '../onnx/model-io';
 import type { UnitLevel, PrecisionDecision, MixedPrecisionReport } from './report-types';
 import { VariantPool, defaultConcurrency } from './pool';
 import { unitTasks, summarize, type ScoreSummary } from './sensitivity';
 import { badness, meetsTarget, metricValue, targetUnmeasurable, describeMetric, describeTarget, type AccuracyTarget } from './target';
 import type { NpyArray } from '../data/npy';
+import { weightOnlyConfig } from '../quant/algorithms/weight-only';
 
 export type { UnitLevel, PrecisionDecision, MixedPrecisionReport };
 
@@ -41,6 +48,22 @@ export interface MixedPrecisionResult {
   /** QDQ: weights left float and activation tensors left float, applied to the pipeline's plan. */
   floatWeights: string[];
   floatActivations: string[];
+  /** Weight-only: weight initializer name -> bits, for the layers raised to int8 (the weights phase rounds them at 8 bits). */
+  weightBits: Map<string, number>;
+}
+
+/** Whether weight units get the int8 middle step: MatMulNBits writes 8-bit layers beside narrower ones. */
+export function offersInt8Weights(recipe: Recipe, mode: 'qdq' | 'weight-only'): boolean {
+  return mode === 'weight-only' && recipe.format === 'matmulnbits' && weightOnlyConfig(recipe.weights).bits < 8;
+}
+
+/** How a level reads in the report: the dtype and the op it exports as. */
+export function levelPrecision(recipe: Recipe, mode: 'qdq' | 'weight-only', kind: 'weight' | 'activation', level: UnitLevel): string {
+  if (kind === 'activation') return level === 'float' ? 'float' : `${recipe.activations?.dtype ?? 'quantized'}`;
+  const op = mode === 'weight-only' ? (recipe.format === 'matmulnbits' ? 'MatMulNBits' : 'QDQ') : 'QDQ';
+  if (level === 'float') return 'float (not quantized)';
+  if (level === 'int8') return mode === 'weight-only' ? `int8 (${op} bits=8)` : 'int8';
+  return mode === 'weight-only' && recipe.format === 'matmulnbits' ? `${recipe.weights.dtype} (${op} bits=${weightOnlyConfig(recipe.weights).bits})` : recipe.weights.dtype;
 }
 
 /** Bytes per weight parameter at a level: the recipe dtype's bits plus its scales, int8, float. */
@@ -62,8 +85,11 @@ export async function searchMixedPrecision(o: {
     evalInputs: o.evaluation.inputs, evalLabels: o.evaluation.labels, evaluationInfo: o.evaluation.info, ctx: subProgress(o.ctx, 'target', 0, 0.2),
   });
   const notices = [...p.notices];
-  const levels = (u: AnalysisUnit): UnitLevel[] => (u.kind === 'activation' ? ['quantized', 'float'] : ['recipe', 'float']);
-  if (p.shared.mode === 'weight-only') notices.push('Raised layers are left in float (excluded): the weight-only export writes one bit width for every MatMulNBits layer, so an int8 step is not offered.');
+  const int8Step = offersInt8Weights(recipe, p.shared.mode);
+  const weightLevels: UnitLevel[] = int8Step ? ['recipe', 'int8', 'float'] : ['recipe', 'float'];
+  const levels = (u: AnalysisUnit): UnitLevel[] => (u.kind === 'activation' ? ['quantized', 'float'] : weightLevels);
+  const precision = (u: AnalysisUnit, l: UnitLevel) => levelPrecision(recipe, p.shared.mode, u.kind, l);
+  if (p.shared.mode === 'weight-only' && !int8Step) notices.push(`Raised layers are left in float (excluded): an int8 step is offered for MatMulNBits below 8 bits only (format ${quote(recipe.format)}, ${recipe.weights.dtype}).`);
   const level = new Map<AnalysisUnit, number>(p.units.map((u) => [u, 0]));
   const taskOf = (id: string, lv: Map<AnalysisUnit, number>): VariantTask => {
     const weights: Record<string, LayerPrecision> = {};
@@ -86,13 +112,14 @@ export async function searchMixedPrecision(o: {
     const [start] = await run([{ id: 'all', ...allQuantized(p) }]);
     const why = targetUnmeasurable(start!.scores, target);
     if (why) throw new StudioError('BAD_RECIPE', `Recipe target ${quote(target)} cannot be measured on ${p.evaluation.description}: ${why}.`);
+    let ranked: AnalysisUnit[] | undefined;
     let best = { scores: start!.scores, lv: new Map(level) };
     let current = start!.scores;
     const startInfo = { metric: metricValue(start!.scores, target.metric), description: describeMetric(start!.scores, target.metric) };
     if (!meetsTarget(current, target)) {
       // 2. rank by isolated error, ties by "only float" repair.
       o.ctx?.onProgress?.({ stage: 'target', fraction: 0.25, message: `ranking ${p.units.length} unit(s) by sensitivity` });
-      const ranked = await rankUnits(p, run, target);
+      ranked = await rankUnits(p, run, target);
       // 3. raise, one level at a time in rank order; `pool.size` prefixes evaluated at once.
       const raised: AnalysisUnit[] = [];
       const queue: AnalysisUnit[] = [];
@@ -117,7 +144,7 @@ export async function searchMixedPrecision(o: {
           if (take < 0) take = res.length - 1;
           for (let i = 0; i <= take; i++) {
             const u = batch[i]!;
-            decisions.push({ step: 'raise', kind: u.kind, name: u.name, ...(u.opType ? { opType: u.opType } : {}), from: levels(u)[level.get(u)!]!, to: levels(u)[level.get(u)! + 1]!, metricAfter: metricValue(res[i]!.scores, target.metric), met: meetsTarget(res[i]!.scores, target) });
+            decisions.push({ step: 'raise', kind: u.kind, name: u.name, ...(u.opType ? { opType: u.opType } : {}), from: levels(u)[level.get(u)!]!, to: levels(u)[level.get(u)! + 1]!, fromPrecision: precision(u, levels(u)[level.get(u)!]!), toPrecision: precision(u, levels(u)[level.get(u)! + 1]!), metricAfter: metricValue(res[i]!.scores, target.metric), met: meetsTarget(res[i]!.scores, target) });
             level.set(u, level.get(u)! + 1);
             raised.push(u);
           }
@@ -138,24 +165,63 @@ export async function searchMixedPrecision(o: {
           const [r] = await run([taskOf(`lower-${evaluations}`, lv)]);
           const ok = meetsTarget(r!.scores, target);
           // 'kept': lowering it (from -> to) missed the target; metricAfter is what the lowered model gave.
-          decisions.push({ step: ok ? 'lower back' : 'kept', kind: u.kind, name: u.name, ...(u.opType ? { opType: u.opType } : {}), from: levels(u)[level.get(u)!]!, to: levels(u)[level.get(u)! - 1]!, metricAfter: metricValue(r!.scores, target.metric), met: ok });
+          decisions.push({ step: ok ? 'lower back' : 'kept', kind: u.kind, name: u.name, ...(u.opType ? { opType: u.opType } : {}), from: levels(u)[level.get(u)!]!, to: levels(u)[level.get(u)! - 1]!, fromPrecision: precision(u, levels(u)[level.get(u)!]!), toPrecision: precision(u, levels(u)[level.get(u)! - 1]!), metricAfter: metricValue(r!.scores, target.metric), met: ok });
           if (ok) { level.set(u, lv.get(u)!); current = r!.scores; best = { scores: current, lv: new Map(level) }; }
         }
       }
     }
+    // 5. The search scored dequantized weights in the float graph; MatMulNBits (accuracy_level 4) also
+    // rounds activations per block, so the candidate is exported for real (the same rounded weights,
+    // the pipeline's export options) and scored on the same evaluation data. While that misses, one
+    // more unit is raised — the cheapest step first (recipe dtype -> int8 before int8 -> float), in
+    // sensitivity order — and the export scored again.
+    let exportCheck: MixedPrecisionReport['exportCheck'];
+    if (p.shared.mode === 'weight-only' && recipe.format === 'matmulnbits' && p.weightResults && meetsTarget(best.scores, target)) {
+      o.ctx?.onProgress?.({ stage: 'target', fraction: 0.85, message: 'scoring the chosen assignment through the real MatMulNBits export' });
+      let scores = await scoreExport(p, recipe, best.lv, levels, o.inputs);
+      evaluations++;
+      const first = metricValue(scores, target.metric);
+      let raisedByExport = 0;
+      while (!meetsTarget(scores, target) && raisedByExport < EXPORT_RAISES) {
+        ranked ??= await rankUnits(p, run, target);
+        const lv0 = best.lv;
+        const quantizedWeights = p.units.filter((u) => u.kind === 'weight' && levels(u)[lv0.get(u)!] !== 'float').length;
+        const canRaise = (u: AnalysisUnit) => lv0.get(u)! < levels(u).length - 1 && !(u.kind === 'weight' && levels(u)[lv0.get(u)! + 1] === 'float' && quantizedWeights <= 1);
+        // Cheapest first: the lowest current level, then the ranking.
+        const minLevel = Math.min(...ranked.filter(canRaise).map((u) => lv0.get(u)!));
+        const u = ranked.find((x) => canRaise(x) && lv0.get(x) === minLevel);
+        if (!u) break;
+        const lv = new Map(lv0);
+        lv.set(u, lv0.get(u)! + 1);
+        const next = await scoreExport(p, recipe, lv, levels, o.inputs);
+        evaluations++;
+        raisedByExport++;
+        const ok = meetsTarget(next, target);
+        decisions.push({ step: 'raise', kind: u.kind, name: u.name, ...(u.opType ? { opType: u.opType } : {}), from: levels(u)[lv0.get(u)!]!, to: levels(u)[lv.get(u)!]!, fromPrecision: precision(u, levels(u)[lv0.get(u)!]!), toPrecision: precision(u, levels(u)[lv.get(u)!]!), metricAfter: metricValue(next, target.metric), met: ok, measuredOn: 'export' });
+        best = { scores: next, lv };
+        scores = next;
+      }
+      // From here the export's own figure is the achieved one.
+      best = { ...best, scores };
+      exportCheck = { first, metric: metricValue(scores, target.metric), met: meetsTarget(scores, target), raised: raisedByExport };
+    }
     const met = meetsTarget(best.scores, target);
-    const assignment = p.units.map((u) => ({ kind: u.kind, name: u.name, ...(u.opType ? { opType: u.opType } : {}), level: levels(u)[best.lv.get(u)!]! }));
+    const assignment = p.units.map((u) => ({ kind: u.kind, name: u.name, ...(u.opType ? { opType: u.opType } : {}), level: levels(u)[best.lv.get(u)!]!, precision: precision(u, levels(u)[best.lv.get(u)!]!) }));
     const weightUnits = p.units.filter((u) => u.kind === 'weight');
     const bytes = weightUnits.reduce((s, u) => s + (u.params ?? 0) * bytesPerParam(recipe, levels(u)[best.lv.get(u)!]!), 0);
     const fp32Bytes = weightUnits.reduce((s, u) => s + (u.params ?? 0) * 4, 0);
     const floatWeights = assignment.filter((a) => a.kind === 'weight' && a.level === 'float').map((a) => a.name);
     const floatActivations = assignment.filter((a) => a.kind === 'activation' && a.level === 'float').map((a) => a.name);
+    const int8Weights = assignment.filter((a) => a.kind === 'weight' && a.level === 'int8').map((a) => a.name);
+    const weightOf = new Map(p.shared.layers.map((l) => [l.node, l.weight]));
+    const weightBits = new Map(p.shared.mode === 'weight-only' ? int8Weights.map((n) => [weightOf.get(n)!, 8] as [string, number]) : []);
     const cpu = process.cpuUsage(c0);
     const report: MixedPrecisionReport = {
       target, met,
       achieved: { ...summarize(best.scores), metric: metricValue(best.scores, target.metric), description: describeMetric(best.scores, target.metric) },
       start: startInfo, assignment, decisions,
       cost: { bytes, fp32Bytes, floatActivations: floatActivations.length },
+      ...(exportCheck ? { exportCheck } : {}),
       evaluation: p.evaluation, evaluations, timing: { wallMs: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000, workers: pool.inProcess ? 1 : pool.size }, notices, summary: [],
     };
     // Weight-only: float layers are excluded from the export (every node that reads the weight).
@@ -167,11 +233,31 @@ export async function searchMixedPrecision(o: {
     // MatMulNBits for every step unless the recipe asks for the branch.
     const weightOnlyRecipe = p.shared.mode === 'weight-only' && recipe.format === 'matmulnbits' && recipe.prefill === undefined;
     if (weightOnlyRecipe) report.notices.push('Multi-row steps run MatMulNBits ("prefill": "matmulnbits"): the int8 branch rounds activations, which the target search does not measure; set "prefill": "int8" in the recipe to keep it.');
-    report.summary = summaryLines(report, floatWeights, floatActivations);
-    return { report, recipe: { ...recipe, exclude, ...(weightOnlyRecipe ? { prefill: 'matmulnbits' as const } : {}) }, floatWeights: p.shared.mode === 'qdq' ? floatWeights : [], floatActivations };
+    report.summary = summaryLines(report, floatWeights, floatActivations, int8Weights);
+    return { report, recipe: { ...recipe, exclude, ...(weightOnlyRecipe ? { prefill: 'matmulnbits' as const } : {}) }, floatWeights: p.shared.mode === 'qdq' ? floatWeights : [], floatActivations, weightBits };
   } finally {
     await pool.close();
   }
+}
+
+/** Raises the export check may add after the search (each costs one export and one evaluation pass). */
+export const EXPORT_RAISES = 8;
+
+/** The candidate as the pipeline would write it (MatMulNBits, int8 layers at 8 bits, float layers left out), scored on the evaluation data. */
+async function scoreExport(p: PreparedAnalysis, recipe: Recipe, lv: Map<AnalysisUnit, number>, levels: (u: AnalysisUnit) => UnitLevel[], inputs: Record<string, NpyArray>): Promise<OutputScores> {
+  const byNode = new Map(p.units.filter((u) => u.kind === 'weight').map((u) => [u.name, levels(u)[lv.get(u)!]!]));
+  const wr = p.weightResults!;
+  const results = wr.recipe.flatMap((r) => {
+    const l = byNode.get(r.layer.nodes[0]!.name);
+    if (l === 'float') return [];
+    return [l === 'int8' ? wr.int8.get(r.layer.nodes[0]!.name)! : r];
+  });
+  const exported = await weightResultsExporter(recipe.format).write({
+    model: p.prepared, original: p.original, baseDir: p.shared.baseDir, weightResults: results,
+    recipe: { ...recipe, prefill: recipe.prefill ?? 'matmulnbits' }, inputs,
+  });
+  const s = await createSession(serializeModel(exported.model), { device: 'cpu', source: 'target candidate export', baseDir: p.shared.baseDir });
+  try { return await scoreSession(s, p.shared); } finally { await s.release(); }
 }
 
 /** Units, most worth raising first: isolated error, then what leaving each alone in float repairs. */
@@ -193,18 +279,20 @@ async function rankUnits(p: PreparedAnalysis, run: (t: VariantTask[], stage?: [n
   return [...p.units].sort((a, b) => cmp(keys.get(a)!.isolated, keys.get(b)!.isolated) || cmp(keys.get(a)!.repair, keys.get(b)!.repair));
 }
 
-function summaryLines(r: MixedPrecisionReport, floatWeights: string[], floatActivations: string[]): string[] {
+function summaryLines(r: MixedPrecisionReport, floatWeights: string[], floatActivations: string[], int8Weights: string[]): string[] {
   const lines: string[] = [];
   const mb = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
   lines.push(`Target ${describeTarget(r.target)} on ${r.evaluation.description}: ${r.met ? 'met' : 'NOT met by any assignment tried; the best found is used'} — ${r.achieved.description} (fully quantized: ${r.start.description}); ${r.evaluations} evaluations, ${(r.timing.wallMs / 1000).toFixed(1)} s wall, ${(r.timing.cpuMs / 1000).toFixed(1)} s CPU, ${r.timing.workers} worker(s).`);
   const q = r.assignment.filter((a) => a.kind === 'weight' && a.level !== 'float').length;
-  lines.push(`  Precision: ${q} of ${r.assignment.filter((a) => a.kind === 'weight').length} weighted layer(s) quantized, float weights: ${floatWeights.length ? floatWeights.join(', ') : 'none'}; float activations: ${floatActivations.length ? floatActivations.join(', ') : 'none'}; weights ~${mb(r.cost.bytes)} (FP32 ${mb(r.cost.fp32Bytes)}).`);
+  lines.push(`  Precision: ${q} of ${r.assignment.filter((a) => a.kind === 'weight').length} weighted layer(s) quantized${int8Weights.length ? ` (${int8Weights.length} raised to int8: ${int8Weights.join(', ')})` : ''}, float weights: ${floatWeights.length ? floatWeights.join(', ') : 'none'}; float activations: ${floatActivations.length ? floatActivations.join(', ') : 'none'}; weights ~${mb(r.cost.bytes)} (FP32 ${mb(r.cost.fp32Bytes)}).`);
   const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : String(x));
   for (const d of r.decisions) {
     const what = `${d.kind === 'weight' ? 'node' : 'activation'} ${d.name}`;
-    if (d.step === 'kept') lines.push(`  kept       ${what} at ${d.from} (at ${d.to} the metric would be ${fmt(d.metricAfter)}, missing the target)`);
-    else lines.push(`  ${d.step.padEnd(10)} ${what}: ${d.from} -> ${d.to} (metric after: ${fmt(d.metricAfter)}${d.met ? ', meets the target' : ''})`);
+    const from = d.fromPrecision ?? d.from, to = d.toPrecision ?? d.to;
+    if (d.step === 'kept') lines.push(`  kept       ${what} at ${from} (at ${to} the metric would be ${fmt(d.metricAfter)}, missing the target)`);
+    else lines.push(`  ${d.step.padEnd(10)} ${what}: ${from} -> ${to} (${d.measuredOn === 'export' ? 'exported model' : 'metric'} after: ${fmt(d.metricAfter)}${d.met ? ', meets the target' : ''})`);
   }
+  if (r.exportCheck) lines.push(`  Export check (MatMulNBits as written, same evaluation data): ${fmt(r.exportCheck.first)} for the search's choice${r.exportCheck.raised ? `, ${r.exportCheck.raised} more unit(s) raised -> ${fmt(r.exportCheck.metric)}` : ''} — ${r.exportCheck.met ? 'meets' : 'misses'} the target.`);
   for (const n of r.notices) lines.push(`  Note: ${n}`);
   return lines;
 }

@@ -15,7 +15,7 @@ import { runCalibration } from '../quant/calibration/run-calibration';
 import { calibrationMethod } from '../quant/calibration/methods';
 import { runSmoothQuant } from '../quant/algorithms/smoothquant';
 import { quantizeWeightOnly, isWeightOnlyRecipe } from '../quant/algorithms/run-weight-only';
-import { rtnLayers, weightOnlyConfig } from '../quant/algorithms/weight-only';
+import { rtnLayers, weightOnlyConfig, type WeightOnlyLayerResult } from '../quant/algorithms/weight-only';
 import { layerWeightNK, weightToStored } from '../quant/algorithms/linear-layers';
 import { tensorDims } from '../onnx/tensor';
 import { splitEvaluation, type EvaluationInfo } from '../eval/eval-data';
@@ -48,6 +48,8 @@ export interface PreparedAnalysis {
   timingsMs: Record<string, number>;
   /** The FP32 model's size on disk. */
   fp32Bytes: number;
+  /** Weight-only: the rounded layers themselves (recipe dtype, and int8 by node), for exporting a candidate for real. */
+  weightResults?: { recipe: WeightOnlyLayerResult[]; int8: Map<string, WeightOnlyLayerResult> };
 }
 
 export interface PrepareOptions {
@@ -93,6 +95,7 @@ export async function prepareAnalysis(o: PrepareOptions): Promise<PreparedAnalys
   let layers: AnalysisShared['layers'] = [];
   const units: AnalysisUnit[] = [];
   let calibrationSamples = 0;
+  let weightResults: PreparedAnalysis['weightResults'];
   throwIfCancelled(ctx);
   if (weightOnly) {
     // Only the rounded weights are used (variants substitute them into the float graph): the export is
@@ -104,6 +107,7 @@ export async function prepareAnalysis(o: PrepareOptions): Promise<PreparedAnalys
     const cfg = weightOnlyConfig(recipe.weights);
     const ws = new Map(wo.results.map((r) => [r.layer, layerWeightNK(model, loaded.baseDir, r.layer)]));
     const int8 = new Map(rtnLayers(ws, { ...cfg, bits: 8 }).map((r) => [r.layer, r]));
+    weightResults = { recipe: wo.results, int8: new Map([...int8].map(([l, r]) => [l.nodes[0]!.name, r])) };
     layers = wo.results.map((r) => {
       const init = model.graph!.initializer.find((t) => t.name === r.layer.weight)!;
       return {
@@ -140,7 +144,7 @@ export async function prepareAnalysis(o: PrepareOptions): Promise<PreparedAnalys
   const { size } = statSync(o.modelPath);
   return {
     shared: { modelBytes, baseDir: loaded.baseDir, recipe, mode: weightOnly ? 'weight-only' : 'qdq', ranges, layers, evalInputs: evaluation.inputs, evalLabels: evaluation.labels, samples: evaluation.info.samples, batchSize, reference },
-    original: loaded.model, prepared: model, units, evaluation: evaluation.info, calibrationSamples, notices, timingsMs, fp32Bytes: size,
+    original: loaded.model, prepared: model, units, evaluation: evaluation.info, calibrationSamples, notices, timingsMs, fp32Bytes: size, weightResults,
   };
 }
 

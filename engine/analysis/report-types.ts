@@ -49,9 +49,14 @@ export interface PrecisionDecision {
   opType?: string;
   from: UnitLevel;
   to: UnitLevel;
+  /** The levels as precisions, e.g. "int4 (MatMulNBits bits=4)", "int8 (MatMulNBits bits=8)", "float (not quantized)". */
+  fromPrecision?: string;
+  toPrecision?: string;
   /** The target metric after this decision (SQNR dB, top-1 drop, perplexity increase). */
   metricAfter: number;
   met: boolean;
+  /** 'export': measured on the candidate exported as the pipeline writes it (the search's last step); else on the search's variant. */
+  measuredOn?: 'variant' | 'export';
 }
 
 export interface MixedPrecisionReport {
@@ -62,7 +67,7 @@ export interface MixedPrecisionReport {
   /** The fully quantized model's figure, where the search started. */
   start: { metric: number; description: string };
   /** Per unit: the level chosen. */
-  assignment: { kind: UnitKind; name: string; opType?: string; level: UnitLevel }[];
+  assignment: { kind: UnitKind; name: string; opType?: string; level: UnitLevel; precision?: string }[];
   decisions: PrecisionDecision[];
   /** Estimated weight bytes at the chosen levels vs all-float, and how many activation tensors stay float. */
   cost: { bytes: number; fp32Bytes: number; floatActivations: number };
@@ -72,6 +77,8 @@ export interface MixedPrecisionReport {
   notices: string[];
   /** Lines for the CLI summary. */
   summary: string[];
+  /** MatMulNBits recipes: the search's choice exported for real and scored (first), units raised after it, and the figure the export then gave. */
+  exportCheck?: { first: number; metric: number; met: boolean; raised: number };
   /** The final model measured by the pipeline after export (filled in by the pipeline's evaluation). */
   final?: { metric: number; met: boolean; description: string };
 }

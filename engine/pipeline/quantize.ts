@@ -159,7 +159,7 @@ async function quantizeModelInFolder(o: QuantizeOptions): Promise<QuantizeReport
   const exporter = exporterFor(recipe);
   const weightOnly = exporter.takes === 'weight-results';
   if (weightOnly) {
-    const wo = await timed('quantize', () => quantizeWeightOnly({ model: st.model, baseDir: st.baseDir, recipe, inputs: o.inputs, ctx: subProgress(ctx, 'quantize', 0.05, 0.9) }));
+    const wo = await timed('quantize', () => quantizeWeightOnly({ model: st.model, baseDir: st.baseDir, recipe, inputs: o.inputs, bitsByWeight: mixed?.weightBits, ctx: subProgress(ctx, 'quantize', 0.05, 0.9) }));
     Object.assign(timings, wo.timingsMs);
     st.exported = wo.model;
     report.quantized.push(...wo.quantized);

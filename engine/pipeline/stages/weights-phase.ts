@@ -25,6 +25,9 @@ export interface WeightOnlyRunOptions {
   inputs?: Record<string, NpyArray>;
   /** MatMulNBits accuracy_level (default 4: ORT's int8 compute path). */
   accuracyLevel?: number;
+  /** Weight initializer name -> bits for layers stored at another width than the recipe's (a target
+   *  search's int8 layers): rounded to nearest at that width, as the search measured them. */
+  bitsByWeight?: ReadonlyMap<string, number>;
   /** Export knobs beyond the recipe (tests and the bench compare variants). */
   exportOptions?: ExportInput['exportOptions'];
   ctx?: WorkContext;
@@ -64,7 +67,12 @@ export async function quantizeWeightOnly(o: WeightOnlyRunOptions): Promise<Weigh
     Object.assign(timingsMs, r.timingsMs);
     work.earlier.push(spec.name);
   }
-  const results = work.results ?? [];
+  let results = work.results ?? [];
+  const wider = o.bitsByWeight ? results.filter((r) => (o.bitsByWeight!.get(r.layer.weight) ?? config.bits) !== config.bits) : [];
+  if (wider.length) {
+    const again = new Map(rtnLayers(new Map(wider.map((r) => [r.layer, layerWeightNK(model, baseDir, r.layer)])), config, o.bitsByWeight).map((r) => [r.layer, r]));
+    results = results.map((r) => again.get(r.layer) ?? r);
+  }
   // Layers inside If/Loop bodies (found apart: calibration data does not reach them) are rounded to
   // nearest, so this path quantizes what the QDQ path does and the summary agrees with inspect.
   const rounded = new Set(results.map((r) => r.layer.weight));
@@ -82,7 +90,7 @@ export async function quantizeWeightOnly(o: WeightOnlyRunOptions): Promise<Weigh
   timingsMs.export = performance.now() - t1;
   const gran = config.groupSize ? `group ${config.groupSize}` : 'channel';
   const quantized: QuantizedNodeInfo[] = results.flatMap((r) => r.layer.nodes.map((n) => ({
-    node: n.name, opType: n.opType, weight: r.layer.weight, weightDtype: recipe.weights.dtype, granularity: gran,
+    node: n.name, opType: n.opType, weight: r.layer.weight, weightDtype: r.config.bits !== config.bits ? `int${r.config.bits}` : recipe.weights.dtype, granularity: gran,
     algorithmErrors: r.errors,
   })));
   ctx?.onProgress?.({ stage: 'export', fraction: 1, message: `${results.length} weights quantized to ${config.bits} bits (${recipe.format})` });

@@ -1,0 +1,75 @@
+// Mixed precision with an int8 step for weight-only MatMulNBits recipes: on the LLaMA-style fixture
+// (outlier RMSNorm channels) an int4 g32 RTN recipe with an SQNR target raises layers to MatMulNBits
+// bits=8 before anything goes to float, the export check scores the candidate as actually written
+// (MatMulNBits also rounds activations, which the search's variants do not), and the written model
+// has 8-bit MatMulNBits where those layers were.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseRecipe } from '../../../engine/pipeline/recipe';
+import { quantizeModel } from '../../../engine/pipeline/quantize';
+import { loadModel } from '../../../engine/onnx/model-io';
+import { offersInt8Weights } from '../../../engine/analysis/mixed-precision';
+import { buildLlamaFixture } from '../quant/algorithms/llama-fixture';
+import { textWindows } from '../quant/algorithms/lm-helpers';
+
+const attr = (n: { attribute: { name: string; i: bigint }[] }, name: string) => { const a = n.attribute.find((x) => x.name === name); return a ? Number(a.i) : undefined; };
+
+describe('mixed precision: int4 -> int8 MatMulNBits -> float', () => {
+  let dir = '', model = '';
+  const { bytes, seq } = buildLlamaFixture();
+  const cal = { input_ids: textWindows('train.txt', 16, seq) }, ev = { input_ids: textWindows('val.txt', 16, seq) };
+  beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'qmp8-')); model = join(dir, 'llama.onnx'); writeFileSync(model, bytes); });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('raises layers to 8-bit MatMulNBits (no float MatMul left for them), checks the real export and meets the target', async () => {
+    const out = join(dir, 'target.onnx');
+    const recipe = parseRecipe({ activations: null, opTypes: ['MatMul'], format: 'matmulnbits', weights: { dtype: 'int4', granularity: { group: 32 } }, target: { metric: 'sqnr', min: 18 } });
+    const r = await quantizeModel({ modelPath: model, outputPath: out, recipe, inputs: cal, evalInputs: ev });
+    const mp = r.mixedPrecision!;
+    expect(mp.start.metric).toBeLessThan(18);
+    expect(mp.met).toBe(true);
+    expect(mp.final!.met).toBe(true);
+    expect(r.outputAgreement!.sqnrDb).toBeGreaterThanOrEqual(18);
+    // The export check ran and its figure is what the pipeline then measured on the written model.
+    expect(mp.exportCheck).toBeDefined();
+    expect(mp.exportCheck!.met).toBe(true);
+    expect(mp.exportCheck!.metric).toBeCloseTo(mp.final!.metric, 1);
+    // The cheaper step first: every raise in the search goes int4 -> int8, each decision names the precision.
+    const raises = mp.decisions.filter((d) => d.step === 'raise');
+    expect(raises.length).toBeGreaterThan(0);
+    expect(raises.every((d) => d.from === 'recipe' && d.to === 'int8')).toBe(true);
+    expect(raises[0]!.toPrecision).toBe('int8 (MatMulNBits bits=8)');
+    expect(raises[0]!.fromPrecision).toBe('int4 (MatMulNBits bits=4)');
+    const int8 = mp.assignment.filter((a) => a.level === 'int8');
+    expect(int8.length).toBeGreaterThan(0);
+    expect(mp.assignment.some((a) => a.level === 'recipe')).toBe(true); // still a mixed 4/8-bit model
+    expect(mp.summary.join('\n')).toMatch(/-> int8 \(MatMulNBits bits=8\)/);
+    expect(mp.summary.join('\n')).toMatch(/Export check \(MatMulNBits as written/);
+    // The written model: 8-bit MatMulNBits beside 4-bit ones; no float MatMul reads an int8 layer's weight,
+    // and the float weight itself is gone.
+    const g = (await loadModel(out)).model.graph!;
+    const nbits = g.node.filter((n) => n.opType === 'MatMulNBits');
+    expect(nbits.some((n) => attr(n, 'bits') === 8)).toBe(true);
+    expect(nbits.some((n) => attr(n, 'bits') === 4)).toBe(true);
+    const src = (await loadModel(model)).model.graph!;
+    const weightOf = (node: string) => src.node.find((n) => n.name === node)!.input.find((i) => src.initializer.some((t) => t.name === i))!;
+    for (const a of int8) {
+      const w = weightOf(a.name);
+      expect(g.node.some((n) => n.opType === 'MatMul' && n.input.includes(w))).toBe(false);
+      expect(g.initializer.some((t) => t.name === w)).toBe(false);
+    }
+    // 8-bit rows: as many output columns in bits=8 nodes as the int8 layers have.
+    const int8Cols = int8.reduce((s, a) => s + Number(src.initializer.find((t) => t.name === weightOf(a.name))!.dims[1]), 0);
+    expect(nbits.filter((n) => attr(n, 'bits') === 8).reduce((s, n) => s + attr(n, 'N')!, 0)).toBe(int8Cols);
+  }, 240_000);
+
+  it('the int8 step is offered for MatMulNBits below 8 bits only', () => {
+    const wo = (o: object) => parseRecipe({ activations: null, weights: { dtype: 'int4', granularity: { group: 32 } }, ...o });
+    expect(offersInt8Weights(wo({ format: 'matmulnbits' }), 'weight-only')).toBe(true);
+    expect(offersInt8Weights(wo({ format: 'matmulnbits', weights: { dtype: 'int3', granularity: { group: 32 } } }), 'weight-only')).toBe(true);
+    expect(offersInt8Weights(wo({ format: 'qdq' }), 'weight-only')).toBe(false);
+    expect(offersInt8Weights(parseRecipe({}), 'qdq')).toBe(false);
+  });
+});
