@@ -334,34 +334,10 @@ export const sensitivityChannels = {
 } as const;
 // ---- end sensitivity block ----
 
-// ---- sensitivity block: per-layer sensitivity analysis as a run (engine/analysis) ----
-export const sensitivityChannels = {
-  /** Starts a sensitivity analysis run (kind 'analyze') of a project's model with a recipe: calibration
-   *  data, optional evaluation data and labels. Its result is the sensitivity report. */
-  'analysis.start': ch(obj({
-    projectId: id, modelId: id, datasetId: id, recipe: opt(jsonObject()), pipelineId: opt(id),
-    evalDatasetId: opt(id), labelsDatasetId: opt(id), evalLabelsDatasetId: opt(id),
-  }), RunV),
-} as const;
-// ---- end sensitivity block ----
-
-// ---- sensitivity block: per-layer sensitivity analysis as a run (engine/analysis) ----
-export const sensitivityChannels = {
-  /** Starts a sensitivity analysis run (kind 'analyze') of a project's model with a recipe: calibration
-   *  data, optional evaluation data and labels. Its result is the sensitivity report. */
-  'analysis.start': ch(obj({
-    projectId: id, modelId: id, datasetId: id, recipe: opt(jsonObject()), pipelineId: opt(id),
-    evalDatasetId: opt(id), labelsDatasetId: opt(id), evalLabelsDatasetId: opt(id),
-  }), RunV),
-} as const;
-// ---- end sensitivity block ----
-
 export const channels = {
   ...coreChannels,
   ...studioChannels,
   ...studioWorkflowChannels,
-  ...sensitivityChannels,
-  ...sensitivityChannels,
   ...sensitivityChannels,
   // other blocks are spread here
 } as const;

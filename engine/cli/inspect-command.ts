@@ -24,7 +24,7 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   out.push(`  ops: ${[...counts].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   const plan = planQdq(model, parseRecipe({ opTypes: [...ACTIVATION_QUANT_OP_TYPES] }), argv[0]);
   // The plan sees op types; model-support adds what the writers refuse (float types) and what is quantized already.
-  const support = modelSupport(model, ['MatMul', 'Gemm', 'Conv', 'ConvTranspose'], true);
+  const support = modelSupport(model, [...ACTIVATION_QUANT_OP_TYPES], true);
   const refused = new Set(support.unsupported.map((u) => u.node));
   const quantizable = plan.targets.filter((t) => !refused.has(t.node.name || t.node.output[0] || t.node.opType)).length;
   out.push(`  quantizable with the default recipe: ${quantizable} node(s)${support.floatTypes.size ? ` (${[...support.floatTypes].join(', ')})` : ''}; left in float: ${plan.skipped.length + plan.targets.length - quantizable}`);
