@@ -18,6 +18,7 @@ import { quantizeWeightOnly, isWeightOnlyRecipe } from '../quant/algorithms/run-
 import { rtnLayers, weightOnlyConfig, type WeightOnlyLayerResult } from '../quant/algorithms/weight-only';
 import { layerWeightNK, weightToStored } from '../quant/algorithms/linear-layers';
 import { tensorDims } from '../onnx/tensor';
+import { runSize, wholeRuns } from '../runtime/batching';
 import { splitEvaluation, type EvaluationInfo } from '../eval/eval-data';
 import { subProgress, throwIfCancelled, type WorkContext } from '../jobs/progress';
 import { StudioError, quote } from '../errors';
@@ -138,12 +139,16 @@ export async function prepareAnalysis(o: PrepareOptions): Promise<PreparedAnalys
   timingsMs.prepare = performance.now() - t0;
   const t1 = performance.now();
   const modelBytes = serializeModel(model);
-  const batchSize = Math.max(1, Math.min(16, recipe.calibration.batchSize));
-  const reference = await referenceOutputs(modelBytes, evaluation.inputs, evaluation.info.samples, batchSize, loaded.baseDir);
+  // Variants score whole batches against these reference batches, so a model with a fixed batch axis
+  // gets batches of exactly its size (and whole runs of them); the fixed-size marks on the arrays do
+  // not survive the copy into the worker threads, so the size is settled here.
+  const batchSize = runSize(evaluation.inputs, Math.max(1, Math.min(16, recipe.calibration.batchSize)));
+  const samples = wholeRuns(evaluation.inputs, evaluation.info.samples);
+  const reference = await referenceOutputs(modelBytes, evaluation.inputs, samples, batchSize, loaded.baseDir);
   timingsMs.reference = performance.now() - t1;
   const { size } = statSync(o.modelPath);
   return {
-    shared: { modelBytes, baseDir: loaded.baseDir, recipe, mode: weightOnly ? 'weight-only' : 'qdq', ranges, layers, evalInputs: evaluation.inputs, evalLabels: evaluation.labels, samples: evaluation.info.samples, batchSize, reference },
+    shared: { modelBytes, baseDir: loaded.baseDir, recipe, mode: weightOnly ? 'weight-only' : 'qdq', ranges, layers, evalInputs: evaluation.inputs, evalLabels: evaluation.labels, samples, batchSize, reference },
     original: loaded.model, prepared: model, units, evaluation: evaluation.info, calibrationSamples, notices, timingsMs, fp32Bytes: size, weightResults,
   };
 }
