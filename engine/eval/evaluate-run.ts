@@ -41,7 +41,7 @@ export async function evaluateRun(report: QuantizeReport, o: {
     // error, interleaved with activation tensors in graph order (an input spanning 0...8e11 is one).
     const cumulative = new Map(cmp.layers.map((l) => [l.node ?? l.tensor, Number.isNaN(l.sqnrDb) ? -Infinity : l.sqnrDb]));
     const warnings = await qualityWarnings(cmp.outputAgreement, {
-      ...o.diagnose, evaluation: o.evaluation, ctx: o.ctx,
+      ...o.diagnose, evaluation: o.evaluation, ctx: diagnosisProgress(o.ctx),
       unitOrder: (units) => {
         const w = units.filter((u) => u.kind === 'weight').sort((a, b) => (cumulative.get(a.name) ?? Infinity) - (cumulative.get(b.name) ?? Infinity));
         const a = units.filter((u) => u.kind === 'activation');
@@ -57,4 +57,20 @@ export async function evaluateRun(report: QuantizeReport, o: {
 /** The nodes a QDQ plan quantized, with the tensor each writes (after a Relu fold, the Relu's output). */
 export function evaluatedNodes(plan: { targets: { node: { name: string; opType: string; output: string[] } }[] } | undefined): EvaluatedNode[] {
   return (plan?.targets ?? []).map((t) => ({ node: t.node.name, opType: t.node.opType, tensor: t.node.output[0]! }));
+}
+
+/**
+ * The diagnosis runs after the evaluation as stage "diagnose" in 96-99 % of the run: its own
+ * calibration and variant passes restart their fractions, and a run's progress must never go back.
+ */
+function diagnosisProgress(ctx: WorkContext | undefined): WorkContext | undefined {
+  if (!ctx) return ctx;
+  let done = 0;
+  return {
+    ...ctx,
+    onProgress: (e) => {
+      done = Math.max(done, Math.min(1, Math.max(0, e.fraction)));
+      ctx.onProgress?.({ ...e, stage: 'diagnose', message: `finding the layers responsible: ${e.message ?? e.stage}`, fraction: 0.96 + 0.03 * done });
+    },
+  };
 }

@@ -11,6 +11,7 @@ import { loadFashionMnist } from '../../../engine/data/fashion-mnist';
 import { loadModel, serializeModel } from '../../../engine/onnx/model-io';
 import { prepareQat, trainQat, exportQatDetailed } from '../../../engine/qat';
 import type { ProgressEvent } from '../../../engine/jobs/progress';
+import { sliceSamples } from '../../../engine/runtime/batching';
 import { models, sharedPath } from '../../helpers/shared';
 
 describe('quantizeModel with QAT on fmnist-cnn', () => {
@@ -34,7 +35,7 @@ describe('quantizeModel with QAT on fmnist-cnn', () => {
     for (let i = 1; i < events.length; i++) {
       expect(events[i]!.fraction, `${events[i - 1]!.stage} ${events[i - 1]!.fraction} -> ${events[i]!.stage} ${events[i]!.fraction}`).toBeGreaterThanOrEqual(events[i - 1]!.fraction);
     }
-    expect(events.map((e) => e.stage).filter((s, i, a) => s !== a[i - 1])).toEqual(['load', 'plan', 'calibrate', 'qat', 'export', 'evaluate', 'done']);
+    expect(events.map((e) => e.stage).filter((s, i, a) => s !== a[i - 1] && s !== 'diagnose')).toEqual(['load', 'plan', 'calibrate', 'qat', 'export', 'evaluate', 'done']);
     expect(report.timingsMs.calibrate).toBeUndefined(); // no pipeline calibration pass
 
     // QAT's calibration is the one reported.
@@ -42,12 +43,16 @@ describe('quantizeModel with QAT on fmnist-cnn', () => {
     expect(report.activationRanges!.map((r) => r.tensor)).toContain('image');
     expect(report.metrics?.qatSteps).toBe(4);
 
-    // The same run without the pipeline.
+    // The same run without the pipeline, on the samples the pipeline trained on: it holds the last
+    // 20 % out for evaluation, so QAT never sees them.
+    const kept = report.evaluation!.calibrationSamples!;
+    expect(report.evaluation).toMatchObject({ source: 'held-out', samples: 256 - kept });
+    const images = sliceSamples(train.images, 0, kept), labels = sliceSamples(train.labels, 0, kept);
     const { model, baseDir } = await loadModel(models.cnn);
-    const setup = await prepareQat(model, { baseDir, recipe, calibration: { image: train.images }, device: recipe.device });
+    const setup = await prepareQat(model, { baseDir, recipe, calibration: { image: images }, device: recipe.device });
     expect(report.activationRanges!.map((r) => [r.tensor, r.rangeMin, r.rangeMax])).toEqual([...setup.calibration!.stats].map(([t, s]) => [t, s.rangeMin, s.rangeMax]));
     const spec = recipe.algorithms[0] as Extract<(typeof recipe.algorithms)[number], { name: 'qat' }>;
-    const result = await trainQat(setup, { inputs: { image: train.images }, labels: train.labels }, {
+    const result = await trainQat(setup, { inputs: { image: images }, labels }, {
       steps: spec.steps, lr: spec.lr, batchSize: spec.batchSize, learnScales: spec.learnScales, trainSamples: spec.trainSamples, evalEvery: spec.evalEvery,
       checkpointEvery: 50, checkpointPath: join(dir, 'direct.qat-checkpoint'), device: recipe.device,
     });
