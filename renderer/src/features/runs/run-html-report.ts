@@ -115,7 +115,7 @@ ${table(['Layer', 'Op', 'SQNR (dB)', 'Cosine', 'MSE'], layers.map((l) => [`<code
     const achieved = isObj(mp.achieved) ? mp.achieved : {};
     const start = isObj(mp.start) ? mp.start : {};
     sections.push(`<section id="mixed-precision"><h2>Mixed precision</h2><p>Target ${esc(JSON.stringify(mp.target))}: ${mp.met ? 'met' : '<strong class="warn">not met</strong>'}; from ${esc(start.description ?? '')} to ${esc(achieved.description ?? '')}.</p>
-${decisions.length ? table(['Step', 'Unit', 'Kind', 'From', 'To', 'Metric after', 'Met'], decisions.map((d) => [esc(d.step), `<code>${esc(d.name)}</code>`, esc(d.kind), esc(d.from), esc(d.to), num(Number(d.metricAfter), 3), d.met ? 'yes' : 'no'])) : ''}
+${decisions.length ? table(['Step', 'Unit', 'Kind', 'From', 'To', 'Metric after', 'Met'], decisions.map((d) => [esc(d.step), `<code>${esc(d.name)}</code>`, esc(d.kind), esc(d.fromPrecision ?? d.from), esc(d.toPrecision ?? d.to), num(Number(d.metricAfter), 3), d.met ? 'yes' : 'no'])) : ''}
 ${assignment.length ? `<details><summary>Level of every unit (${assignment.length})</summary>${table(['Unit', 'Kind', 'Op', 'Level'], assignment.map((a) => [`<code>${esc(a.name)}</code>`, esc(a.kind), esc(a.opType ?? '—'), esc(a.level)]))}</details>` : ''}</section>`);
   }
   sections.push(`<section id="nodes"><h2>Quantized nodes (${r.quantized.length})</h2>${table(['Node', 'Op', 'Weight', 'Granularity', 'Activation'], r.quantized.map((q) => [`<code>${esc(q.node)}</code>`, esc(q.opType), esc(q.weightDtype ?? '—'), esc(q.granularity ?? '—'), esc(q.activationDtype ?? '—')]))}
