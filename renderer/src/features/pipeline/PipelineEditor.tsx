@@ -151,6 +151,7 @@ function EditorFor({ info, projectId, projectDir, onSaved }: { info: PipelineInf
   }, [store, save]);
 
   const rf = useRef<ReactFlowInstance<FlowNode, Edge> | null>(null);
+  const measuredRef = useRef(new Map<string, { width: number; height: number }>());
   const addFromPalette = (type: string) => {
     // Near the top-left of what is visible, at the first spot no other node covers.
     const el = document.querySelector('[data-testid="pipeline-canvas"]')?.getBoundingClientRect();
@@ -164,7 +165,13 @@ function EditorFor({ info, projectId, projectDir, onSaved }: { info: PipelineInf
     requestAnimationFrame(() => void rf.current?.fitView({ padding: 0.12, maxZoom: 1.1, duration: 200 }));
   };
 
-  const nodes: PipelineFlowNode[] = doc.nodes.map((n) => ({ id: n.id, type: 'qs', position: n.position, selected: n.id === selected, data: { type: n.type, params: n.params, problems: problems.get(n.id) ?? [] } }));
+  // The flow is controlled: React Flow rebuilds its nodes from these objects on every render and takes
+  // their size from `measured`, hiding a node until it has one. Without the sizes it reported, every
+  // edit would hide all nodes until they are measured again (clicks in between miss).
+  const nodes: PipelineFlowNode[] = doc.nodes.map((n) => {
+    const measured = measuredRef.current.get(n.id);
+    return { id: n.id, type: 'qs', position: n.position, selected: n.id === selected, ...(measured ? { measured } : {}), data: { type: n.type, params: n.params, problems: problems.get(n.id) ?? [] } };
+  });
   const edges: Edge[] = doc.edges.map((e) => {
     const loop = doc.nodes.find((n) => n.id === e.source)?.type === 'qat-update' && doc.nodes.find((n) => n.id === e.target)?.type === 'qat-forward';
     const sel = e.id === selectedEdge;
@@ -198,7 +205,8 @@ function EditorFor({ info, projectId, projectDir, onSaved }: { info: PipelineInf
       else if (c.type === 'position' && c.dragging === false) {
         const n = st().history.present.nodes.find((x) => x.id === c.id);
         if (n) st().moveNode(c.id, n.position, true);
-      } else if (c.type === 'select') { if (c.selected) st().select(c.id); else if (st().selected === c.id) st().select(null); }
+      } else if (c.type === 'dimensions' && c.dimensions) measuredRef.current.set(c.id, { width: c.dimensions.width, height: c.dimensions.height });
+      else if (c.type === 'select') { if (c.selected) st().select(c.id); else if (st().selected === c.id) st().select(null); }
       else if (c.type === 'remove') removed.push(c.id);
     }
     if (removed.length) { for (const id of removed) pending.nodes.add(id); scheduleRemoval(); }
