@@ -1,7 +1,7 @@
 // The short summary `qstudio quantize` prints at the end: what was quantized, how long it took, how
 // much the output moved and on which data (with the sample count), the per-layer error (cumulative,
 // worst layers first), quality warnings and what a target chose. Undefined metrics say why.
-import type { QuantizeReport } from '../pipeline/report';
+import type { QuantizeReport } from '../../contract/report';
 import { fmtSqnr } from '../analysis/report-format';
 
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;

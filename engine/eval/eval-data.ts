@@ -7,25 +7,14 @@
 import type { NpyArray } from '../data/npy';
 import { sliceSamples, sampleCount, isConstantInput, fixedRunSize, markFixedRunSize } from '../runtime/batching';
 import { StudioError } from '../errors';
+import type { EvaluationInfo } from '../../contract/report';
 
 /** The share of --data held out for evaluation when no evaluation data is given. */
 export const HELD_OUT_FRACTION = 0.2;
 /** At most this many evaluation samples are run (the rest are not: the summary states the count). */
 export const EVAL_SAMPLE_CAP = 512;
 
-export type EvaluationSource = 'eval-data' | 'held-out' | 'calibration';
-
-export interface EvaluationInfo {
-  source: EvaluationSource;
-  /** Samples every figure was measured on. */
-  samples: number;
-  /** Samples the evaluation data had (more than `samples` when the cap applied). */
-  available: number;
-  /** Samples left for calibration / training after a held-out split. */
-  calibrationSamples?: number;
-  /** One phrase for "measured on ...", e.g. "128 held-out samples of --data". */
-  description: string;
-}
+export type { EvaluationSource, EvaluationInfo } from '../../contract/report';
 
 export interface EvaluationData {
   inputs: Record<string, NpyArray>;

@@ -3,7 +3,7 @@
 // cumulative per-layer error of every quantized node, output agreement and the task metrics the data
 // allows. The pipeline calls this once (engine/pipeline/quantize.ts).
 import type { ModelProto } from '../onnx/proto';
-import type { QuantizeReport } from '../pipeline/report';
+import type { QuantizeReport } from '../../contract/report';
 import type { Device } from '../runtime/session';
 import type { WorkContext } from '../jobs/progress';
 import { compareModels } from './layer-error';
@@ -19,13 +19,15 @@ export { comparedTensorsFor };
 /** Fill the report's evaluation, per-layer (cumulative) error, output agreement and task metrics. */
 export async function evaluateRun(report: QuantizeReport, o: {
   original: ModelProto; quantized: ModelProto; nodes: EvaluatedNode[]; dequantized?: Map<string, string>;
+  /** Folder the quantized model's external data is read from, when it was saved with external data. */
+  quantizedDir?: string;
   evaluation: EvaluationData; batchSize: number; device?: Device; ctx?: WorkContext;
   /** Where a quality warning's quick sensitivity pass gets the model, recipe and calibration data. */
   diagnose?: { modelPath: string; recipe: Recipe; calibration: Record<string, NpyArray> };
 }): Promise<void> {
   const tensors = comparedTensorsFor(o.original, o.quantized, o.nodes, o.dequantized);
   const cmp = await compareModels(o.original, o.quantized, tensors, o.evaluation.inputs, {
-    samples: o.evaluation.info.samples, offset: 0, batchSize: Math.max(1, Math.min(8, o.batchSize)), device: o.device, ctx: o.ctx, labels: o.evaluation.labels,
+    samples: o.evaluation.info.samples, offset: 0, batchSize: Math.max(1, Math.min(8, o.batchSize)), device: o.device, ctx: o.ctx, labels: o.evaluation.labels, quantizedDir: o.quantizedDir,
   });
   report.evaluation = o.evaluation.info;
   report.layers = cmp.layers;

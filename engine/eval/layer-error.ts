@@ -6,11 +6,16 @@
 import type { ModelProto } from '../onnx/proto';
 import { serializeModel } from '../onnx/model-io';
 import type { NpyArray } from '../data/npy';
-import type { LayerError } from '../pipeline/report';
+import type { LayerError } from '../../contract/report';
 import { addGraphOutputs } from '../quant/calibration/augment';
 import { inlineTakenBranches } from '../quant/calibration/inline-branches';
 import { createSession, type Device } from '../runtime/session';
-import { runRanges, feedsFor, sampleCount, wholeRuns, floatValues } from '../runtime/batching';
+import { feedsFor, sampleCount, wholeRuns, runSize, floatValues } from '../runtime/batching';
+import { openSync, writeSync, readSync, closeSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { StudioError, quote } from '../errors';
 import { throwIfCancelled, type WorkContext } from '../jobs/progress';
 import { AgreementAccumulator } from './agreement';
 import { OutputScorer, lmWindows, type OutputScores } from './output-scores';
@@ -30,12 +35,22 @@ export interface ModelComparison {
   samples: number;
 }
 
+/** Compared values one run of the FP32 pass may hold (they are written to a scratch file at once). */
+export const EVAL_RUN_BYTES = 256 * 2 ** 20;
+
 /**
  * `samples` (default 64) from `offset` (default: the middle of the data, where calibration data
  * often has its most typical samples; pass 0 for evaluation data). `labels` [N] / token windows in
  * `inputs` add top-1 accuracy / perplexity of both models on the same samples.
+ *
+ * The two models run one after the other, never side by side: the FP32 pass writes the compared
+ * values of each run to a scratch file and lets its session go, then the quantized pass reads them back
+ * run by run. Runs hold at most `runBytes` of compared values (measured on the first run of one
+ * sample): on a 1 B-parameter LLM both sessions at once plus eight samples' layer outputs of both were
+ * five times the model's size. `quantizedDir`: the folder the quantized model's external data is in,
+ * when it is not the FP32 model's.
  */
-export async function compareModels(fp32: ModelProto, quant: ModelProto, tensors: ComparedTensor[], inputs: Record<string, NpyArray>, o: { samples?: number; offset?: number; batchSize?: number; device?: Device; ctx?: WorkContext; labels?: NpyArray } = {}): Promise<ModelComparison> {
+export async function compareModels(fp32: ModelProto, quant: ModelProto, tensors: ComparedTensor[], inputs: Record<string, NpyArray>, o: { samples?: number; offset?: number; batchSize?: number; device?: Device; ctx?: WorkContext; labels?: NpyArray; quantizedDir?: string; runBytes?: number } = {}): Promise<ModelComparison> {
   const outName = fp32.graph!.output[0]!.name;
   // Values inside If branches: compare through the branch the data takes (both models inlined alike).
   const fa = await inlineTakenBranches(fp32, tensors.map((t) => t.tensor), inputs, o.device);
@@ -43,8 +58,6 @@ export async function compareModels(fp32: ModelProto, quant: ModelProto, tensors
   const visible = (m: ModelProto) => new Set([...m.graph!.node.flatMap((n) => n.output), ...m.graph!.input.map((i) => i.name)]);
   const va = visible(fa.model), vb = visible(fb.model);
   tensors = tensors.filter((t) => va.has(t.tensor) && vb.has(t.quantizedTensor));
-  const a = await createSession(serializeModel(addGraphOutputs(fa.model, tensors.map((t) => t.tensor))), { device: o.device, source: 'FP32 model' });
-  const b = await createSession(serializeModel(addGraphOutputs(fb.model, tensors.map((t) => t.quantizedTensor))), { device: o.device, source: 'quantized model' });
   const acc = tensors.map(() => new AgreementAccumulator());
   const available = sampleCount(inputs);
   const total = wholeRuns(inputs, Math.min(o.samples ?? 64, available));
@@ -52,23 +65,75 @@ export async function compareModels(fp32: ModelProto, quant: ModelProto, tensors
   const ids = lmWindows(inputs);
   const shift = (x: NpyArray | undefined) => x && offset ? { ...x, shape: [x.shape[0]! - offset, ...x.shape.slice(1)], data: x.data.subarray(offset * x.shape.slice(1).reduce((p, q) => p * q, 1)) as NpyArray['data'] } : x;
   const scorer = new OutputScorer({ labels: shift(o.labels), ids: shift(ids) });
+  const wanted = Math.max(1, o.batchSize ?? 16), budget = o.runBytes ?? EVAL_RUN_BYTES;
+  const scratch = new ScratchFile();
+  // Each run: where its values sit in the scratch file (per compared tensor, then the output).
+  const runs: { s: number; e: number; values: (SpilledValue | undefined)[]; output: SpilledValue }[] = [];
   try {
-    for (const [s, e] of runRanges(inputs, total, o.batchSize ?? 16)) {
-      throwIfCancelled(o.ctx);
-      const feeds = feedsFor(inputs, offset + s, offset + e);
-      const ra = await a.run(feeds, [outName, ...tensors.map((t) => t.tensor)]);
-      const rb = await b.run(feeds, [outName, ...tensors.map((t) => t.quantizedTensor)]);
-      tensors.forEach((t, i) => {
-        const x = ra[t.tensor], y = rb[t.quantizedTensor];
-        const xv = x && floatValues(x), yv = y && floatValues(y);
-        if (xv && yv) acc[i]!.add(xv, yv);
-      });
-      scorer.add(ra[outName]!, rb[outName]!, s, e);
+    const a = await createSession(serializeModel(addGraphOutputs(fa.model, tensors.map((t) => t.tensor))), { device: o.device, source: 'FP32 model' });
+    try {
+      for (let s = 0, size = runSize(inputs, 1); s < total;) {
+        throwIfCancelled(o.ctx);
+        const e = Math.min(total, s + size);
+        const ra = await a.run(feedsFor(inputs, offset + s, offset + e), [outName, ...tensors.map((t) => t.tensor)]);
+        let bytes = 0;
+        const values = tensors.map((t) => { const v = ra[t.tensor]; const f = v && floatValues(v); bytes += f?.byteLength ?? 0; return f ? scratch.write(f, v.dims, 'float32') : undefined; });
+        const out = ra[outName]!;
+        runs.push({ s, e, values, output: scratch.write(out.type === 'float32' ? out.data as Float32Array : new Float32Array(0), out.dims, out.type) });
+        // After the first run: as many samples per run as the budget allows, at most the batch size.
+        if (runs.length === 1) size = runSize(inputs, Math.min(wanted, Math.max(1, Math.floor(budget / Math.max(1, bytes / (e - s))))));
+        s = e;
+      }
+    } finally {
+      await a.release();
+    }
+    const b = await createSession(serializeModel(addGraphOutputs(fb.model, tensors.map((t) => t.quantizedTensor))), { device: o.device, source: 'quantized model', baseDir: o.quantizedDir });
+    try {
+      for (const r of runs) {
+        throwIfCancelled(o.ctx);
+        const rb = await b.run(feedsFor(inputs, offset + r.s, offset + r.e), [outName, ...tensors.map((t) => t.quantizedTensor)]);
+        tensors.forEach((t, i) => {
+          const y = rb[t.quantizedTensor];
+          const yv = y && floatValues(y), at = r.values[i];
+          if (at && yv) acc[i]!.add(scratch.read(at), yv);
+        });
+        scorer.add({ data: scratch.read(r.output), dims: r.output.dims, type: r.output.type }, rb[outName]!, r.s, r.e);
+      }
+    } finally {
+      await b.release();
     }
   } finally {
-    await a.release();
-    await b.release();
+    scratch.close();
   }
   const layers: LayerError[] = tensors.map((t, i) => ({ tensor: t.tensor, ...(t.node ? { node: t.node } : {}), ...(t.opType ? { opType: t.opType } : {}), ...acc[i]!.result() }));
   return { layers, outputAgreement: scorer.result(), samples: total };
+}
+
+interface SpilledValue { offset: number; length: number; dims: readonly number[]; type: string }
+
+/** An unlinked-on-close scratch file in the OS temp folder holding float32 values written once, read once. */
+class ScratchFile {
+  private readonly path = join(tmpdir(), `qstudio-eval-${process.pid}-${randomBytes(4).toString('hex')}.f32`);
+  private readonly fd = openSync(this.path, 'w+');
+  private end = 0;
+  write(v: Float32Array, dims: readonly number[], type: string): SpilledValue {
+    const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+    for (let done = 0; done < bytes.length;) done += writeSync(this.fd, bytes, done, bytes.length - done, this.end + done);
+    const at = { offset: this.end, length: v.length, dims: [...dims], type };
+    this.end += bytes.length;
+    return at;
+  }
+  read(at: SpilledValue): Float32Array {
+    const out = new Float32Array(at.length);
+    const bytes = new Uint8Array(out.buffer);
+    for (let done = 0; done < bytes.length;) {
+      const n = readSync(this.fd, bytes, done, bytes.length - done, at.offset + done);
+      if (n === 0) throw new StudioError('IO_ERROR', `Evaluation scratch file ${quote(this.path)} ends early (${done} of ${bytes.length} bytes at offset ${at.offset}).`);
+      done += n;
+    }
+    return out;
+  }
+  close(): void {
+    try { closeSync(this.fd); } finally { rmSync(this.path, { force: true }); }
+  }
 }

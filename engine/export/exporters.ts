@@ -8,7 +8,7 @@ import type { ModelProto } from '../onnx/proto';
 import { clone, ModelProtoSchema } from '../onnx/proto';
 import type { NpyArray } from '../data/npy';
 import type { Recipe } from '../pipeline/recipe';
-import type { QuantizedNodeInfo } from '../pipeline/report';
+import type { QuantizedNodeInfo } from '../../contract/report';
 import { StudioError } from '../errors';
 import { algorithmDecl } from '../../contract/algorithms';
 import type { WeightOnlyLayerResult } from '../quant/algorithms/weight-only';

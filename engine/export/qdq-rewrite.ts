@@ -8,7 +8,7 @@ import { makeTensor, makeFloatTensor, tensorToFloat32, tensorDims, halfToFloat, 
 import { elementTypes, FLOAT_TYPES } from '../onnx/elem-types';
 import type { ActivationDType, Recipe, WeightDType } from '../pipeline/recipe';
 import { dtypeInfo } from '../core/dtypes';
-import type { QuantizedNodeInfo } from '../pipeline/report';
+import type { QuantizedNodeInfo } from '../../contract/report';
 import { StudioError, quote } from '../errors';
 import { GraphIndex, intAttr, makeNode, onnxOpset, pruneUnused } from '../onnx/graph';
 import { graphIndexes, type QdqPlan, type QdqTarget } from './qdq-plan';

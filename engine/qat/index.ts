@@ -11,7 +11,7 @@ import type { ModelProto } from '../onnx/proto';
 import type { NpyArray } from '../data/npy';
 import type { QdqPlan } from '../export/qdq-plan';
 import type { CalibrationResult } from '../quant/calibration/run-calibration';
-import type { QuantizedNodeInfo } from '../pipeline/report';
+import type { QuantizedNodeInfo } from '../../contract/report';
 import type { WorkContext } from '../jobs/progress';
 import { subProgress } from '../jobs/progress';
 import { prepareQat, trainQat, exportQatDetailed } from './qat';

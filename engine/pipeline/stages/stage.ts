@@ -11,7 +11,7 @@ import type { LinearSelection } from '../../quant/algorithms/linear-layers';
 import type { WeightOnlyConfig, WeightOnlyLayerResult, AlgorithmError } from '../../quant/algorithms/weight-only';
 import type * as ort from 'onnxruntime-node';
 import type { Recipe } from '../recipe';
-import type { QuantizedNodeInfo } from '../report';
+import type { QuantizedNodeInfo } from '../../../contract/report';
 import { StudioError, quote } from '../../errors';
 import { registerAlgorithm, unregisterAlgorithm, algorithmDecl, type AlgorithmDecl, type Phase } from '../../../contract/algorithms';
 

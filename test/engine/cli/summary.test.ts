@@ -1,10 +1,11 @@
 // The quantize summary: which data, undefined metrics in words, cumulative per-layer error, mixed activations.
 import { describe, it, expect } from 'vitest';
 import { formatSummary } from '../../../engine/cli/summary';
-import type { QuantizeReport } from '../../../engine/pipeline/report';
+import type { QuantizeReport } from '../../../contract/report';
+import { DEFAULT_RECIPE } from '../../../contract/recipe';
 
 const base: QuantizeReport = {
-  modelPath: 'm.onnx', outputPath: 'o.onnx', recipe: {}, skipped: [], timingsMs: { total: 1000 }, sizeBytes: { original: 4 << 20, quantized: 1 << 20 },
+  modelPath: 'm.onnx', outputPath: 'o.onnx', recipe: DEFAULT_RECIPE, skipped: [], timingsMs: { total: 1000 }, sizeBytes: { original: 4 << 20, quantized: 1 << 20 },
   notices: [], device: { requested: 'auto', used: 'cpu' },
   quantized: [
     { node: 'a', opType: 'Conv', weightDtype: 'int8', granularity: 'channel' },

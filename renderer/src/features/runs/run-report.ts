@@ -1,17 +1,21 @@
 // Reading a run's result (the engine's QuantizeReport, stored as JSON) without trusting its shape:
 // every field is checked, so an old or partial report shows what it has instead of crashing a view.
 import type { Json } from '../../../../contract/ipc';
+import type { LayerError, QuantizedNodeInfo, QuantizeReport, SkippedNode } from '../../../../contract/report';
 
-export interface LayerErrorRow { tensor: string; node: string; opType: string; sqnrDb: number; cosine: number; mse: number }
-export interface QuantizedRow { node: string; opType: string; weight?: string; weightDtype?: string; granularity?: string; activationDtype?: string }
+/** A per-layer error row: the report's LayerError, node/opType '' when the report names none, NaN for a figure JSON carried as null. */
+export type LayerErrorRow = Required<Pick<LayerError, 'tensor' | 'node' | 'opType' | 'sqnrDb' | 'cosine' | 'mse'>>;
+export type QuantizedRow = Omit<QuantizedNodeInfo, 'algorithmErrors'>;
+type Agreement = NonNullable<QuantizeReport['outputAgreement']>;
+/** The parts of a quantize run's report (contract/report.ts) the run views draw, each checked. */
 export interface RunReport {
   quantized: QuantizedRow[];
-  skipped: { node: string; opType: string; reason: string }[];
+  skipped: SkippedNode[];
   layers: LayerErrorRow[];
-  sizeBytes: { original: number; quantized: number } | null;
-  timingsMs: Record<string, number>;
-  metrics: Record<string, number>;
-  outputAgreement: { sqnrDb?: number; cosine?: number; top1Agreement?: number } | null;
+  sizeBytes: QuantizeReport['sizeBytes'] | null;
+  timingsMs: QuantizeReport['timingsMs'];
+  metrics: NonNullable<QuantizeReport['metrics']>;
+  outputAgreement: Partial<Pick<Agreement, 'sqnrDb' | 'cosine' | 'top1Agreement'>> | null;
   notices: string[];
   device: string;
 }

@@ -1,5 +1,6 @@
 // Pure helpers of the sensitivity view: the rows of an analysis report, their sort, and the one-click
 // fix that leaves a node in float (its name appended to the pipeline's "Exclude nodes").
+import type { QualityWarning } from '../../../../contract/report';
 
 export interface ScoreSummary { sqnrDb: number | null; undefinedReason?: string; top1Agreement?: number; top1?: number; perplexity?: number }
 export interface SensitivityRow {
@@ -83,8 +84,11 @@ export function excludedNodes(doc: DocLike | undefined): Set<string> {
   return new Set(String(q?.params.exclude ?? '').split(',').map((s) => s.trim()).filter(Boolean));
 }
 
+/** A quality warning as a quantize run's report carries it (contract/report.ts), the parts this view reads. */
+export type RunWarning = Pick<QualityWarning, 'message'> & { culprits: Pick<QualityWarning['culprits'][number], 'name' | 'kind'>[] };
+
 /** A quantize run's quality warnings (engine/analysis/warnings.ts), from its report. */
-export function runWarnings(result: unknown): { message: string; culprits: { name: string; kind: string }[] }[] {
+export function runWarnings(result: unknown): RunWarning[] {
   const w = (result as { warnings?: unknown } | null)?.warnings;
-  return Array.isArray(w) ? w.filter((x): x is { message: string; culprits: { name: string; kind: string }[] } => typeof x?.message === 'string') : [];
+  return Array.isArray(w) ? w.filter((x): x is RunWarning => typeof x?.message === 'string') : [];
 }
