@@ -13,6 +13,8 @@ import { prepareAnalysis, allQuantized, type AnalysisUnit, type PrepareOptions, 
 import { buildVariantDetailed, type VariantTask } from './variant-task';
 import { VariantPool, defaultConcurrency } from './pool';
 import { badness, type TargetMetric } from './target';
+import { withModelFolder } from '../runtime/session';
+import { dirname, resolve } from 'node:path';
 
 export type { ScoreSummary };
 
@@ -135,8 +137,13 @@ async function cumulativeErrors(p: PreparedAnalysis, units: AnalysisUnit[], ctx?
   return new Map(cmp.layers.map((l) => [l.node ?? l.tensor, l.sqnrDb]));
 }
 
-/** `qstudio analyze`: prepare once, then every unit's two variants in the pool. */
-export async function analyzeSensitivity(o: PrepareOptions & SensitivityOptions): Promise<SensitivityReport> {
+/** `qstudio analyze`: prepare once, then every unit's two variants in the pool. Sessions made from
+ *  bytes during the analysis read external data from the model's own folder. */
+export function analyzeSensitivity(o: PrepareOptions & SensitivityOptions): Promise<SensitivityReport> {
+  return withModelFolder(dirname(resolve(o.modelPath)), () => analyzeSensitivityInFolder(o));
+}
+
+async function analyzeSensitivityInFolder(o: PrepareOptions & SensitivityOptions): Promise<SensitivityReport> {
   const t0 = performance.now(), c0 = process.cpuUsage();
   const p = await prepareAnalysis({ ...o, ctx: subProgress(o.ctx, 'prepare', 0, 0.3) });
   const r = await sensitivityFromPrepared(p, { ...o, ctx: subProgress(o.ctx, 'analyze', 0.3, 1) });

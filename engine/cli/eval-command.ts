@@ -4,7 +4,8 @@ import { StudioError, quote } from '../errors';
 import { readNpy, type NpyArray } from '../data/npy';
 import { assertFiniteInputs } from '../data/finite';
 import { loadModel } from '../onnx/model-io';
-import { createSession } from '../runtime/session';
+import { createSession, withModelFolder } from '../runtime/session';
+import { dirname, resolve } from 'node:path';
 import { top1Accuracy } from '../eval/task-metrics';
 import { compareModels } from '../eval/layer-error';
 import { measureLatency } from '../eval/latency';
@@ -39,7 +40,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
   lines.push(`latency: ${lat.medianMs.toFixed(2)} ms median (batch ${lat.batch}, ${threads} thread(s))`);
   const ref = one(p, 'ref');
   if (ref) {
-    const cmp = await compareModels((await loadModel(ref)).model, model, [], inputs, { samples: 64 });
+    // Both models are compared from bytes: each reads its external data from its own folder.
+    const cmp = await withModelFolder(dirname(resolve(ref)), async () => compareModels((await loadModel(ref)).model, model, [], inputs, { samples: 64, quantizedDir: dirname(resolve(modelPath)) }));
     const rl = await measureLatency(ref, inputs, { batch, threads });
     lines.push(`vs ${ref}: output SQNR ${cmp.outputAgreement.sqnrDb.toFixed(1)} dB${cmp.outputAgreement.top1Agreement !== undefined ? `, top-1 agreement ${(100 * cmp.outputAgreement.top1Agreement).toFixed(2)} %` : ''}, latency ratio ${(lat.medianMs / rl.medianMs).toFixed(3)} (ref ${rl.medianMs.toFixed(2)} ms)`);
   }

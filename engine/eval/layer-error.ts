@@ -9,7 +9,7 @@ import type { NpyArray } from '../data/npy';
 import type { LayerError } from '../../contract/report';
 import { addGraphOutputs } from '../quant/calibration/augment';
 import { inlineTakenBranches } from '../quant/calibration/inline-branches';
-import { createSession, type Device } from '../runtime/session';
+import { createSession, withModelFolder, type Device } from '../runtime/session';
 import { feedsFor, sampleCount, wholeRuns, runSize, floatValues } from '../runtime/batching';
 import { openSync, writeSync, readSync, closeSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -54,7 +54,8 @@ export async function compareModels(fp32: ModelProto, quant: ModelProto, tensors
   const outName = fp32.graph!.output[0]!.name;
   // Values inside If branches: compare through the branch the data takes (both models inlined alike).
   const fa = await inlineTakenBranches(fp32, tensors.map((t) => t.tensor), inputs, o.device);
-  const fb = await inlineTakenBranches(quant, tensors.map((t) => t.quantizedTensor), inputs, o.device);
+  const inlineQuant = () => inlineTakenBranches(quant, tensors.map((t) => t.quantizedTensor), inputs, o.device);
+  const fb = await (o.quantizedDir ? withModelFolder(o.quantizedDir, inlineQuant) : inlineQuant());
   const visible = (m: ModelProto) => new Set([...m.graph!.node.flatMap((n) => n.output), ...m.graph!.input.map((i) => i.name)]);
   const va = visible(fa.model), vb = visible(fb.model);
   tensors = tensors.filter((t) => va.has(t.tensor) && vb.has(t.quantizedTensor));
