@@ -15,7 +15,7 @@ import { rewriteQdq } from '../export/qdq-rewrite';
 import { makeTensor } from '../onnx/tensor';
 import { createSession, type StudioSession } from '../runtime/session';
 import { batchRanges, feedsFor } from '../runtime/batching';
-import { OutputScorer, lmWindows, type OutputScores } from '../eval/output-scores';
+import { OutputScorer, lmWindows, scoreValues, type OutputScores } from '../eval/output-scores';
 
 export type LayerPrecision = 'recipe' | 'int8' | 'float';
 
@@ -131,7 +131,8 @@ export async function referenceOutputs(modelBytes: Uint8Array, evalInputs: Recor
   try {
     for (const [a, b] of batchRanges(samples, batchSize)) {
       const r = (await s.run(feedsFor(evalInputs, a, b), [out]))[out]!;
-      refs.push({ data: r.type === 'float32' ? Float32Array.from(r.data as Float32Array) : new Float32Array(0), dims: r.dims.map(Number), type: r.type });
+      const v = scoreValues({ data: r.data, dims: r.dims, type: r.type });
+      refs.push({ data: v ? Float32Array.from(v) : new Float32Array(0), dims: r.dims.map(Number), type: r.type });
     }
   } finally {
     await s.release();

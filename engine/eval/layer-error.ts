@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { StudioError, quote } from '../errors';
 import { throwIfCancelled, type WorkContext } from '../jobs/progress';
 import { AgreementAccumulator } from './agreement';
-import { OutputScorer, lmWindows, type OutputScores } from './output-scores';
+import { OutputScorer, lmWindows, scoreValues, type OutputScores } from './output-scores';
 
 export interface ComparedTensor {
   /** Name in the FP32 model. */
@@ -80,7 +80,7 @@ export async function compareModels(fp32: ModelProto, quant: ModelProto, tensors
         let bytes = 0;
         const values = tensors.map((t) => { const v = ra[t.tensor]; const f = v && floatValues(v); bytes += f?.byteLength ?? 0; return f ? scratch.write(f, v.dims, 'float32') : undefined; });
         const out = ra[outName]!;
-        runs.push({ s, e, values, output: scratch.write(out.type === 'float32' ? out.data as Float32Array : new Float32Array(0), out.dims, out.type) });
+        runs.push({ s, e, values, output: scratch.write(scoreValues(out) ?? new Float32Array(0), out.dims, out.type) });
         // After the first run: as many samples per run as the budget allows, at most the batch size.
         if (runs.length === 1) size = runSize(inputs, Math.min(wanted, Math.max(1, Math.floor(budget / Math.max(1, bytes / (e - s))))));
         s = e;

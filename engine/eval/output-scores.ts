@@ -4,6 +4,7 @@
 // metric's drop is measured on exactly the same samples. Undefined metrics carry their reason.
 import type { NpyArray } from '../data/npy';
 import { AgreementAccumulator, argmaxRows, top1NotApplicable, type Agreement } from './agreement';
+import { halfToFloat, bfloat16ToFloat } from '../onnx/tensor';
 
 export interface TensorLike { data: ArrayLike<number> | unknown; dims: readonly number[]; type?: string }
 
@@ -26,6 +27,24 @@ export function lmWindows(inputs: Record<string, NpyArray>): NpyArray | undefine
   return v.length === 1 && v[0]!.dtype === 'int64' && v[0]!.shape.length === 2 ? v[0] : undefined;
 }
 
+const FLOAT_TYPES = new Set(['float32', 'float16', 'bfloat16', 'float64']);
+
+/**
+ * A float output's values as float32, the form every score is computed in: a float16 / bfloat16 /
+ * float64 output (a model exported in half precision keeps its output so) is widened. Data already
+ * widened (a reference kept between runs) passes as is. undefined: not a float output.
+ */
+export function scoreValues(t: TensorLike): Float32Array | undefined {
+  const d = t.data;
+  if (t.type !== undefined && !FLOAT_TYPES.has(t.type)) return undefined;
+  if (d instanceof Float32Array) return d;
+  // onnxruntime-node hands float16 as raw bits (Uint16Array), or as Float16Array where the runtime has one.
+  if (t.type === 'float16') return d instanceof Uint16Array ? Float32Array.from(d, halfToFloat) : Float32Array.from(d as ArrayLike<number>);
+  if (t.type === 'bfloat16') return Float32Array.from(d as Uint16Array, bfloat16ToFloat);
+  if (t.type === 'float64') return Float32Array.from(d as Float64Array);
+  return undefined;
+}
+
 export class OutputScorer {
   private agreement = new AgreementAccumulator();
   private agree = 0;
@@ -42,8 +61,8 @@ export class OutputScorer {
 
   add(ref: TensorLike, test: TensorLike, start: number, end: number): void {
     this.samples += end - start;
-    if (ref.type !== undefined && (ref.type !== 'float32' || test.type !== 'float32')) { this.notClasses ??= `the output is ${ref.type}, not float scores`; return; }
-    const x = ref.data as Float32Array, y = test.data as Float32Array;
+    const x = scoreValues(ref), y = scoreValues(test);
+    if (!x || !y) { this.notClasses ??= `the output is ${x ? test.type : ref.type}, not float scores`; return; }
     this.agreement.add(x, y);
     const dims = ref.dims.map(Number);
     const reason = top1NotApplicable(dims);

@@ -60,6 +60,24 @@ describe('float16 models', () => {
     expect(agreement(await predictions(fp16, x), await predictions(out, x))).toBeGreaterThan(0.95);
   });
 
+  it('float16 outputs are scored by widening: output SQNR, top-1 agreement and top-1 on labels', async () => {
+    const out = join(dir, 'fp16-int8-scored.onnx');
+    const held = loadFashionMnist(sharedPath('data', 'fmnist'), 'test', 64);
+    const report = await quantizeModel({ modelPath: fp16, outputPath: out, recipe: parseRecipe({}), inputs: { image: half(train.images) }, evalInputs: { image: half(held.images) }, evalLabels: held.labels });
+    // These were absent ("the output is float16, not float scores") before float16 was widened.
+    const a = report.outputAgreement!;
+    expect(a.top1AgreementUndefined).toBeUndefined();
+    expect(a.sqnrDb).toBeGreaterThan(15);
+    expect(Number.isFinite(a.sqnrDb)).toBe(true);
+    // The same figures computed here from both models' own float16 outputs.
+    const x = half(held.images), p = await predictions(fp16, x), q = await predictions(out, x);
+    expect(a.top1Agreement).toBeCloseTo(agreement(p, q), 10);
+    const labels = Array.from(held.labels.data as ArrayLike<number | bigint>, Number);
+    expect(report.metrics!.top1Fp32).toBeCloseTo(agreement(p, labels), 10);
+    expect(report.metrics!.top1Quantized).toBeCloseTo(agreement(q, labels), 10);
+    expect(report.metrics!.top1Fp32).toBeGreaterThan(0.8);
+  });
+
   it('fp16 inside float32 inputs/outputs (mixed graph): quantized, output agreement reported', async () => {
     const out = join(dir, 'mixed-int8.onnx');
     const report = await quantizeModel({ modelPath: mixed, outputPath: out, recipe: parseRecipe({}), inputs: { image: { ...train.images } } });
