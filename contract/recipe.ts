@@ -75,12 +75,26 @@ const activations = strict({
 const stringList = (max: number) => z.array(z.string().max(RECIPE_LIMITS.name), { error: (iss) => (iss.code === 'invalid_type' ? `value ${quote(iss.input)} is not a list of strings.` : undefined) }).max(max);
 
 /** `target`: automatic mixed precision's goal on the evaluation data (carried; the engine decides per layer). */
+export const TARGET_METRICS = ['sqnr', 'top1', 'perplexity'] as const;
+/** Each target metric's threshold key and its bounds (the editor's Target node draws them). */
+export const TARGET_BOUNDS = { min: [-1000, 1000], maxDrop: [0, 1], maxIncrease: [0, 1e6] } as const;
 export const TargetSchema = z.discriminatedUnion('metric', [
-  strict({ metric: z.literal('sqnr'), min: real(-1000, 1000) }),
-  strict({ metric: z.literal('top1'), maxDrop: real(0, 1) }),
-  strict({ metric: z.literal('perplexity'), maxIncrease: real(0, 1e6) }),
-]);
+  strict({ metric: z.literal('sqnr'), min: real(...TARGET_BOUNDS.min) }),
+  strict({ metric: z.literal('top1'), maxDrop: real(...TARGET_BOUNDS.maxDrop) }),
+  strict({ metric: z.literal('perplexity'), maxIncrease: real(...TARGET_BOUNDS.maxIncrease) }),
+], { error: (iss) => (iss.code === 'invalid_union' && (iss as { discriminator?: string }).discriminator ? `value ${quote(((iss as { input?: unknown }).input as { metric?: unknown } | undefined)?.metric)} is not one of sqnr, top1, perplexity.` : undefined) });
 export type Target = z.output<typeof TargetSchema>;
+
+/**
+ * A target alone (the engine reads a recipe's target with this), in the recipe's own words; an
+ * unknown key is named before a missing one ({"metric":"top1","min":3} is about "min").
+ */
+export function parseTargetContract(input: unknown): Target {
+  const r = TargetSchema.safeParse(input, { reportInput: true });
+  if (r.success) return r.data;
+  const iss = r.error.issues.find((i) => i.code === 'unrecognized_keys') ?? r.error.issues[0]!;
+  throw new RecipeError(issueMessage({ ...iss, path: ['target', ...iss.path] } as Parameters<typeof issueMessage>[0]));
+}
 
 /** One algorithm entry: a name (or a bare string) and that algorithm's registered parameters. */
 function algorithmEntry() {

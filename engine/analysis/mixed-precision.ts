@@ -10,7 +10,8 @@
 //      evaluating `pool size` candidate prefixes at once, until the target holds;
 //   4. lower raised units back one at a time, cheapest saving last, keeping each step that still meets;
 //   5. MatMulNBits recipes: export the choice as the pipeline writes it and score that; while it misses,
-//      raise one more unit (cheapest step first) and score the export again (at most EXPORT_RAISES).
+//      try one more raise (cheapest step first, kept only if the export improves; at most EXPORT_RAISES),
+//      then undo those raises the export meets without. That scored export is the model written.
 // Every decision and the metric after it is reported. At least one weighted layer stays quantized. If
 // nothing meets the target, the best assignment found is returned and the report says so.
 //
@@ -32,9 +33,10 @@ import { serializeModel } from '../onnx/model-io';
 import type { UnitLevel, PrecisionDecision, MixedPrecisionReport } from './report-types';
 import { VariantPool, defaultConcurrency } from './pool';
 import { unitTasks, summarize, type ScoreSummary } from './sensitivity';
-import { badness, meetsTarget, metricValue, targetUnmeasurable, describeMetric, describeTarget, type AccuracyTarget } from './target';
+import { badness, meetsTarget, metricValue, targetUnmeasurable, describeMetric, describeTarget, type AccuracyTarget, type TargetMetric } from './target';
 import type { NpyArray } from '../data/npy';
-import { weightOnlyConfig } from '../quant/algorithms/weight-only';
+import { weightOnlyConfig, type WeightOnlyLayerResult } from '../quant/algorithms/weight-only';
+import type { ModelProto } from '../onnx/proto';
 
 export type { UnitLevel, PrecisionDecision, MixedPrecisionReport };
 
@@ -50,6 +52,8 @@ export interface MixedPrecisionResult {
   floatActivations: string[];
   /** Weight-only: weight initializer name -> bits, for the layers raised to int8 (the weights phase rounds them at 8 bits). */
   weightBits: Map<string, number>;
+  /** MatMulNBits: the chosen assignment as exported and scored by the search; the pipeline writes this model as is. */
+  written?: WrittenExport;
 }
 
 /** Whether weight units get the int8 middle step: MatMulNBits writes 8-bit layers beside narrower ones. */
@@ -172,38 +176,66 @@ export async function searchMixedPrecision(o: {
     }
     // 5. The search scored dequantized weights in the float graph; MatMulNBits (accuracy_level 4) also
     // rounds activations per block, so the candidate is exported for real (the same rounded weights,
-    // the pipeline's export options) and scored on the same evaluation data. While that misses, one
-    // more unit is raised — the cheapest step first (recipe dtype -> int8 before int8 -> float), in
-    // sensitivity order — and the export scored again.
+    // the pipeline's export options) and scored on the same evaluation data. That export is what the
+    // pipeline writes (`written`): re-running GPTQ with the float layers excluded would round the
+    // others differently from what was scored. While the export misses, one more unit is raised —
+    // the cheapest step first (recipe dtype -> int8 before int8 -> float), in ranking order — and kept
+    // only if the export's figure improves (a raise can make it worse: the int8 layers' rounded
+    // activations meet the int4 ones' errors differently). Once met, each raise made here is undone
+    // again, the largest saving first, where the export still meets without it.
     let exportCheck: MixedPrecisionReport['exportCheck'];
-    if (p.shared.mode === 'weight-only' && recipe.format === 'matmulnbits' && p.weightResults && meetsTarget(best.scores, target)) {
+    let written: WrittenExport | undefined;
+    if (p.shared.mode === 'weight-only' && recipe.format === 'matmulnbits' && p.weightResults) {
       o.ctx?.onProgress?.({ stage: 'target', fraction: 0.85, message: 'scoring the chosen assignment through the real MatMulNBits export' });
-      let scores = await scoreExport(p, recipe, best.lv, levels, o.inputs);
+      let cur = await scoreExport(p, recipe, best.lv, levels, o.inputs);
       evaluations++;
-      const first = metricValue(scores, target.metric);
-      let raisedByExport = 0;
-      while (!meetsTarget(scores, target) && raisedByExport < EXPORT_RAISES) {
-        ranked ??= await rankUnits(p, run, target);
-        const lv0 = best.lv;
-        const quantizedWeights = p.units.filter((u) => u.kind === 'weight' && levels(u)[lv0.get(u)!] !== 'float').length;
-        const canRaise = (u: AnalysisUnit) => lv0.get(u)! < levels(u).length - 1 && !(u.kind === 'weight' && levels(u)[lv0.get(u)! + 1] === 'float' && quantizedWeights <= 1);
-        // Cheapest first: the lowest current level, then the ranking.
-        const minLevel = Math.min(...ranked.filter(canRaise).map((u) => lv0.get(u)!));
-        const u = ranked.find((x) => canRaise(x) && lv0.get(x) === minLevel);
-        if (!u) break;
-        const lv = new Map(lv0);
-        lv.set(u, lv0.get(u)! + 1);
-        const next = await scoreExport(p, recipe, lv, levels, o.inputs);
-        evaluations++;
-        raisedByExport++;
-        const ok = meetsTarget(next, target);
-        decisions.push({ step: 'raise', kind: u.kind, name: u.name, ...(u.opType ? { opType: u.opType } : {}), from: levels(u)[lv0.get(u)!]!, to: levels(u)[lv.get(u)!]!, fromPrecision: precision(u, levels(u)[lv0.get(u)!]!), toPrecision: precision(u, levels(u)[lv.get(u)!]!), metricAfter: metricValue(next, target.metric), met: ok, measuredOn: 'export' });
-        best = { scores: next, lv };
-        scores = next;
+      const first = metricValue(cur.scores, target.metric);
+      let lv = best.lv;
+      const exportDecision = (u: AnalysisUnit, step: PrecisionDecision['step'], from: UnitLevel, to: UnitLevel, after: OutputScores): PrecisionDecision => ({
+        step, kind: u.kind, name: u.name, ...(u.opType ? { opType: u.opType } : {}), from, to, fromPrecision: precision(u, from), toPrecision: precision(u, to),
+        metricAfter: metricValue(after, target.metric), met: meetsTarget(after, target), measuredOn: 'export',
+      });
+      const raisedHere: AnalysisUnit[] = [];
+      let tries = 0;
+      if (meetsTarget(best.scores, target)) {
+        const tried = new Set<AnalysisUnit>();
+        while (!meetsTarget(cur.scores, target) && tries < EXPORT_RAISES) {
+          ranked ??= await rankUnits(p, run, target);
+          const quantizedWeights = p.units.filter((u) => u.kind === 'weight' && levels(u)[lv.get(u)!] !== 'float').length;
+          const canRaise = (u: AnalysisUnit) => !tried.has(u) && lv.get(u)! < levels(u).length - 1 && !(u.kind === 'weight' && levels(u)[lv.get(u)! + 1] === 'float' && quantizedWeights <= 1);
+          // Cheapest first: the lowest current level, then the ranking.
+          const open = ranked.filter(canRaise);
+          if (!open.length) break;
+          const minLevel = Math.min(...open.map((u) => lv.get(u)!));
+          const u = open.find((x) => lv.get(x) === minLevel)!;
+          tried.add(u);
+          const next = new Map(lv);
+          next.set(u, lv.get(u)! + 1);
+          const scored = await scoreExport(p, recipe, next, levels, o.inputs);
+          evaluations++;
+          tries++;
+          const helps = badness(scored.scores, target.metric) < badness(cur.scores, target.metric);
+          decisions.push(exportDecision(u, helps ? 'raise' : 'no help', levels(u)[lv.get(u)!]!, levels(u)[next.get(u)!]!, scored.scores));
+          if (helps) { lv = next; cur = scored; raisedHere.push(u); }
+        }
+        // Undo what is not needed: the largest byte saving first.
+        if (meetsTarget(cur.scores, target) && raisedHere.length > 1) {
+          const saving = (u: AnalysisUnit) => (u.params ?? 0) * (bytesPerParam(recipe, levels(u)[lv.get(u)!]!) - bytesPerParam(recipe, levels(u)[lv.get(u)! - 1]!));
+          for (const u of [...raisedHere].sort((a, b) => saving(b) - saving(a))) {
+            const next = new Map(lv);
+            next.set(u, lv.get(u)! - 1);
+            const scored = await scoreExport(p, recipe, next, levels, o.inputs);
+            evaluations++;
+            const ok = meetsTarget(scored.scores, target);
+            decisions.push(exportDecision(u, ok ? 'lower back' : 'kept', levels(u)[lv.get(u)!]!, levels(u)[next.get(u)!]!, scored.scores));
+            if (ok) { lv = next; cur = scored; raisedHere.splice(raisedHere.indexOf(u), 1); }
+          }
+        }
       }
-      // From here the export's own figure is the achieved one.
-      best = { ...best, scores };
-      exportCheck = { first, metric: metricValue(scores, target.metric), met: meetsTarget(scores, target), raised: raisedByExport };
+      // From here the export's own figure is the achieved one, and that export is what gets written.
+      best = { scores: cur.scores, lv };
+      written = cur.written;
+      exportCheck = { first, metric: metricValue(cur.scores, target.metric), met: meetsTarget(cur.scores, target), raised: raisedHere.length, tried: tries };
     }
     const met = meetsTarget(best.scores, target);
     const assignment = p.units.map((u) => ({ kind: u.kind, name: u.name, ...(u.opType ? { opType: u.opType } : {}), level: levels(u)[best.lv.get(u)!]!, precision: precision(u, levels(u)[best.lv.get(u)!]!) }));
@@ -234,17 +266,20 @@ export async function searchMixedPrecision(o: {
     const weightOnlyRecipe = p.shared.mode === 'weight-only' && recipe.format === 'matmulnbits' && recipe.prefill === undefined;
     if (weightOnlyRecipe) report.notices.push('Multi-row steps run MatMulNBits ("prefill": "matmulnbits"): the int8 branch rounds activations, which the target search does not measure; set "prefill": "int8" in the recipe to keep it.');
     report.summary = summaryLines(report, floatWeights, floatActivations, int8Weights);
-    return { report, recipe: { ...recipe, exclude, ...(weightOnlyRecipe ? { prefill: 'matmulnbits' as const } : {}) }, floatWeights: p.shared.mode === 'qdq' ? floatWeights : [], floatActivations, weightBits };
+    return { report, recipe: { ...recipe, exclude, ...(weightOnlyRecipe ? { prefill: 'matmulnbits' as const } : {}) }, floatWeights: p.shared.mode === 'qdq' ? floatWeights : [], floatActivations, weightBits, ...(written ? { written } : {}) };
   } finally {
     await pool.close();
   }
 }
 
-/** Raises the export check may add after the search (each costs one export and one evaluation pass). */
-export const EXPORT_RAISES = 8;
+/** Raises the export check may try after the search (each costs one export and one evaluation pass). */
+export const EXPORT_RAISES = 10;
+
+/** A candidate exported as the pipeline writes it: the model, the rounded layers in it, the writer's notices. */
+export interface WrittenExport { model: ModelProto; results: WeightOnlyLayerResult[]; notices: string[] }
 
 /** The candidate as the pipeline would write it (MatMulNBits, int8 layers at 8 bits, float layers left out), scored on the evaluation data. */
-async function scoreExport(p: PreparedAnalysis, recipe: Recipe, lv: Map<AnalysisUnit, number>, levels: (u: AnalysisUnit) => UnitLevel[], inputs: Record<string, NpyArray>): Promise<OutputScores> {
+async function scoreExport(p: PreparedAnalysis, recipe: Recipe, lv: Map<AnalysisUnit, number>, levels: (u: AnalysisUnit) => UnitLevel[], inputs: Record<string, NpyArray>): Promise<{ scores: OutputScores; written: WrittenExport }> {
   const byNode = new Map(p.units.filter((u) => u.kind === 'weight').map((u) => [u.name, levels(u)[lv.get(u)!]!]));
   const wr = p.weightResults!;
   const results = wr.recipe.flatMap((r) => {
@@ -257,10 +292,12 @@ async function scoreExport(p: PreparedAnalysis, recipe: Recipe, lv: Map<Analysis
     recipe: { ...recipe, prefill: recipe.prefill ?? 'matmulnbits' }, inputs,
   });
   const s = await createSession(serializeModel(exported.model), { device: 'cpu', source: 'target candidate export', baseDir: p.shared.baseDir });
-  try { return await scoreSession(s, p.shared); } finally { await s.release(); }
+  try {
+    return { scores: await scoreSession(s, p.shared), written: { model: exported.model, results, notices: exported.notices } };
+  } finally { await s.release(); }
 }
 
-/** Units, most worth raising first: isolated error, then what leaving each alone in float repairs. */
+/** Units, most worth raising first: isolated error (weight-only: per parameter), then what leaving each alone in float repairs. */
 async function rankUnits(p: PreparedAnalysis, run: (t: VariantTask[], stage?: [number, number]) => Promise<{ id: string; scores: OutputScores }[]>, target: AccuracyTarget): Promise<AnalysisUnit[]> {
   // The ranking only orders units, so it is measured on a subset holding RANK_ROWS output rows (an LM
   // window of 256 tokens is 256 predictions: 8 windows suffice, where a classifier keeps every sample);
@@ -274,9 +311,22 @@ async function rankUnits(p: PreparedAnalysis, run: (t: VariantTask[], stage?: [n
     repair: -badness(res.get(`f:${u.kind}:${u.name}`)!, target.metric),
     isolated: badness(res.get(`q:${u.kind}:${u.name}`)!, target.metric),
   });
-  const keys = new Map(p.units.map((u) => [u, key(u)]));
+  return rankByBenefit(p.units, new Map(p.units.map((u) => [u, key(u)])), target.metric, p.shared.mode === 'weight-only');
+}
+
+/**
+ * The raise order from each unit's isolated badness (only it quantized) and repair (-badness with only
+ * it in float), worst first, ties by repair. `perParam` (weight-only recipes, where every unit is a
+ * weight and a raise costs bytes in proportion to its parameters: int8 twice int4's bits, float eight
+ * times): units go by error per parameter, so a small sensitive attention projection comes before an
+ * MLP layer 4x its size with the same isolated error. The error is taken as additive across layers:
+ * perplexity increase, top-1 drop, or noise power 10^(-SQNR/10).
+ */
+export function rankByBenefit<U extends { params?: number }>(units: U[], keys: Map<U, { isolated: number; repair: number }>, metric: TargetMetric, perParam: boolean): U[] {
   const cmp = (x: number, y: number) => (x === y ? 0 : x > y ? -1 : 1); // descending, Infinity-safe
-  return [...p.units].sort((a, b) => cmp(keys.get(a)!.isolated, keys.get(b)!.isolated) || cmp(keys.get(a)!.repair, keys.get(b)!.repair));
+  const additive = (b: number) => (metric !== 'sqnr' ? b : Number.isFinite(b) ? 10 ** (b / 10) : b === Infinity ? Infinity : 0);
+  const primary = new Map(units.map((u) => [u, perParam ? additive(keys.get(u)!.isolated) / Math.max(1, u.params ?? 1) : keys.get(u)!.isolated]));
+  return [...units].sort((a, b) => cmp(primary.get(a)!, primary.get(b)!) || cmp(keys.get(a)!.repair, keys.get(b)!.repair));
 }
 
 function summaryLines(r: MixedPrecisionReport, floatWeights: string[], floatActivations: string[], int8Weights: string[]): string[] {
@@ -289,10 +339,11 @@ function summaryLines(r: MixedPrecisionReport, floatWeights: string[], floatActi
   for (const d of r.decisions) {
     const what = `${d.kind === 'weight' ? 'node' : 'activation'} ${d.name}`;
     const from = d.fromPrecision ?? d.from, to = d.toPrecision ?? d.to;
-    if (d.step === 'kept') lines.push(`  kept       ${what} at ${from} (at ${to} the metric would be ${fmt(d.metricAfter)}, missing the target)`);
+    if (d.step === 'kept') lines.push(`  kept       ${what} at ${from} (at ${to} the ${d.measuredOn === 'export' ? 'exported model' : 'metric'} would be ${fmt(d.metricAfter)}, missing the target)`);
+    else if (d.step === 'no help') lines.push(`  no help    ${what}: ${from} -> ${to} tried, exported model ${fmt(d.metricAfter)}, no better: left at ${from}`);
     else lines.push(`  ${d.step.padEnd(10)} ${what}: ${from} -> ${to} (${d.measuredOn === 'export' ? 'exported model' : 'metric'} after: ${fmt(d.metricAfter)}${d.met ? ', meets the target' : ''})`);
   }
-  if (r.exportCheck) lines.push(`  Export check (MatMulNBits as written, same evaluation data): ${fmt(r.exportCheck.first)} for the search's choice${r.exportCheck.raised ? `, ${r.exportCheck.raised} more unit(s) raised -> ${fmt(r.exportCheck.metric)}` : ''} — ${r.exportCheck.met ? 'meets' : 'misses'} the target.`);
+  if (r.exportCheck) lines.push(`  Export check (MatMulNBits as written, same evaluation data): ${fmt(r.exportCheck.first)} for the search's choice${r.exportCheck.tried ? `, ${r.exportCheck.tried} more raise(s) tried, ${r.exportCheck.raised} kept -> ${fmt(r.exportCheck.metric)}` : ''} — ${r.exportCheck.met ? 'meets' : 'misses'} the target.`);
   for (const n of r.notices) lines.push(`  Note: ${n}`);
   return lines;
 }

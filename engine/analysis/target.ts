@@ -3,26 +3,20 @@
 //   { "metric": "sqnr", "min": dB }            output SQNR vs FP32 >= min
 //   { "metric": "top1", "maxDrop": fraction }  FP32 top-1 - quantized top-1 <= maxDrop (needs labels)
 //   { "metric": "perplexity", "maxIncrease": x } quantized perplexity - FP32 perplexity <= x (token windows)
-import { StudioError, quote } from '../errors';
+import { StudioError } from '../errors';
+import { parseTargetContract, RecipeError } from '../../contract/recipe';
 import type { OutputScores } from '../eval/output-scores';
 
 import type { AccuracyTarget, TargetMetric } from './report-types';
 export type { AccuracyTarget, TargetMetric };
 
-export function parseTarget(v: unknown, where = 'Recipe target'): AccuracyTarget {
-  const o = v as Record<string, unknown>;
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new StudioError('BAD_RECIPE', `${where}: ${quote(v)} is not an object like { "metric": "sqnr", "min": 30 }.`);
-  const keys = (allowed: string[]) => { for (const k of Object.keys(o)) if (!allowed.includes(k)) throw new StudioError('BAD_RECIPE', `${where}: unknown key ${quote(k)} for metric ${quote(o.metric)} (allowed: ${allowed.join(', ')}).`); };
-  const num = (k: string, min: number, max: number) => {
-    const x = o[k];
-    if (typeof x !== 'number' || !Number.isFinite(x) || x < min || x > max) throw new StudioError('BAD_RECIPE', `${where}.${k}: ${quote(x)} must be a number from ${min} to ${max}.`);
-    return x;
-  };
-  switch (o.metric) {
-    case 'sqnr': keys(['metric', 'min']); return { metric: 'sqnr', min: num('min', -100, 200) };
-    case 'top1': keys(['metric', 'maxDrop']); return { metric: 'top1', maxDrop: num('maxDrop', 0, 1) };
-    case 'perplexity': keys(['metric', 'maxIncrease']); return { metric: 'perplexity', maxIncrease: num('maxIncrease', 0, 1e6) };
-    default: throw new StudioError('BAD_RECIPE', `${where}.metric: ${quote(o.metric)} is not one of sqnr, top1, perplexity.`);
+/** The target validated by the recipe contract's own schema (contract/recipe.ts TargetSchema), as a StudioError('BAD_RECIPE') when it is wrong. */
+export function parseTarget(v: unknown): AccuracyTarget {
+  try {
+    return parseTargetContract(v);
+  } catch (e) {
+    if (e instanceof RecipeError) throw new StudioError('BAD_RECIPE', e.message);
+    throw e;
   }
 }
 

@@ -34,7 +34,7 @@ import { evaluateRun, evaluatedNodes } from '../eval/evaluate-run';
 import { mixedPrecisionFor, applyPrecision, recordFinal } from '../analysis/mixed-precision';
 import { throwIfCancelled, subProgress, type WorkContext } from '../jobs/progress';
 import { StudioError, quote } from '../errors';
-import { quantizeWeightOnly } from './stages/weights-phase';
+import { quantizeWeightOnly, quantizedNodeInfo } from './stages/weights-phase';
 import { recipeStages, stageProgress, type StageInput, type StageResult } from './stages/stage';
 import { exporterFor } from '../export/exporters';
 import type { Phase } from '../../contract/algorithms';
@@ -159,7 +159,12 @@ async function quantizeModelInFolder(o: QuantizeOptions): Promise<QuantizeReport
   const exporter = exporterFor(recipe);
   const weightOnly = exporter.takes === 'weight-results';
   if (weightOnly) {
-    const wo = await timed('quantize', () => quantizeWeightOnly({ model: st.model, baseDir: st.baseDir, recipe, inputs: o.inputs, bitsByWeight: mixed?.weightBits, ctx: subProgress(ctx, 'quantize', 0.05, 0.9) }));
+    // A target search hands over the model it exported and scored: written == measured (rounding again
+    // with its float layers excluded would give GPTQ other inputs, so other weights).
+    const written = mixed?.written;
+    const wo = written
+      ? { model: written.model, quantized: quantizedNodeInfo(written.results, recipe), notices: written.notices, timingsMs: {} }
+      : await timed('quantize', () => quantizeWeightOnly({ model: st.model, baseDir: st.baseDir, recipe, inputs: o.inputs, bitsByWeight: mixed?.weightBits, ctx: subProgress(ctx, 'quantize', 0.05, 0.9) }));
     Object.assign(timings, wo.timingsMs);
     st.exported = wo.model;
     report.quantized.push(...wo.quantized);

@@ -88,11 +88,17 @@ export async function quantizeWeightOnly(o: WeightOnlyRunOptions): Promise<Weigh
   const exported = await exporter.write({ model, original: o.original ?? o.model, baseDir, recipe, weightResults: results, inputs: o.inputs, accuracyLevel: o.accuracyLevel, exportOptions: o.exportOptions });
   notices.push(...exported.notices);
   timingsMs.export = performance.now() - t1;
+  const quantized = quantizedNodeInfo(results, recipe);
+  ctx?.onProgress?.({ stage: 'export', fraction: 1, message: `${results.length} weights quantized to ${config.bits} bits (${recipe.format})` });
+  return { model: exported.model, results, quantized, notices, timingsMs };
+}
+
+/** The report's rows for rounded layers: every node reading each weight, with the width it was stored at. */
+export function quantizedNodeInfo(results: WeightOnlyLayerResult[], recipe: Recipe): QuantizedNodeInfo[] {
+  const config = weightOnlyConfig(recipe.weights);
   const gran = config.groupSize ? `group ${config.groupSize}` : 'channel';
-  const quantized: QuantizedNodeInfo[] = results.flatMap((r) => r.layer.nodes.map((n) => ({
+  return results.flatMap((r) => r.layer.nodes.map((n) => ({
     node: n.name, opType: n.opType, weight: r.layer.weight, weightDtype: r.config.bits !== config.bits ? `int${r.config.bits}` : recipe.weights.dtype, granularity: gran,
     algorithmErrors: r.errors,
   })));
-  ctx?.onProgress?.({ stage: 'export', fraction: 1, message: `${results.length} weights quantized to ${config.bits} bits (${recipe.format})` });
-  return { model: exported.model, results, quantized, notices, timingsMs };
 }

@@ -218,7 +218,8 @@ export function dequantizeWeight(qw: Pick<QuantizedWeight, 'q' | 'scales' | 'zer
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const g = r * nG + Math.floor(c / gs);
-      out[r * cols + c] = (qw.q[r * cols + c]! - qw.zeroPoints[g]!) * qw.scales[g]!;
+      // q is unsigned (0 .. 2^bits-1) in an Int8Array: 8-bit codes above 127 read back negative, & 0xff restores them (as the MatMulNBits packer does).
+      out[r * cols + c] = ((qw.q[r * cols + c]! & 0xff) - qw.zeroPoints[g]!) * qw.scales[g]!;
     }
   }
   return out;
