@@ -3,7 +3,7 @@
 // draw the message there; a graph with any problem compiles to no recipe. The judge of the recipe is
 // the engine's own schema (contract/recipe.ts): what the editor's friendlier checks below do not catch,
 // the schema does, and its message goes on the node that owns the key.
-import { NODE_TYPES, nodeType, stageIndex, type Params } from './node-types';
+import { NODE_TYPES, defaultParams, nodeType, stageIndex, type Params } from './node-types';
 import type { PipelineDoc, PipelineNode } from './pipeline-doc';
 import { algorithmDecl, algorithmDecls, paramShapes, PHASES } from '../../../../contract/algorithms';
 import { DEFAULT_RECIPE, recipeProblem, type ActivationDType, type AlgorithmInput, type CalibrationMethod, type RecipeInput, type Scheme } from '../../../../contract/recipe';
@@ -146,6 +146,7 @@ function nodeOfRecipeProblem(doc: PipelineDoc, message: string): string | undefi
   if (key[1] === 'activations' && key[2] === 'calibration') return id('calibrate');
   if (key[1] === 'calibration') return id('data');
   if (key[1] === 'format' || key[1] === 'prefill') return id('quantized-model');
+  if (key[1] === 'target') return id('target');
   return id('quant-params');
 }
 
@@ -161,6 +162,7 @@ export function buildRecipe(doc: PipelineDoc): RecipeJson {
   const data = find('data')?.params;
   const cal = find('calibrate')?.params;
   const qmodel = find('quantized-model')?.params ?? {};
+  const target = find('target');
 
   const granularity = params.granularity === 'group' ? { group: num(params, 'groupSize', 32) } : (params.granularity as 'tensor' | 'channel');
   const activations: RecipeJson['activations'] = params.activationDtype === 'none' ? null : {
@@ -212,7 +214,16 @@ export function buildRecipe(doc: PipelineDoc): RecipeJson {
     format: qmodel.format === 'matmulnbits' ? 'matmulnbits' : 'qdq',
     calibration: { samples: num(data ?? {}, 'samples', DEFAULT_RECIPE.calibration.samples), batchSize: num(data ?? {}, 'batchSize', DEFAULT_RECIPE.calibration.batchSize) },
     ...(qmodel.format === 'matmulnbits' ? { prefill: qmodel.prefill === 'matmulnbits' ? 'matmulnbits' as const : 'int8' as const } : {}),
+    ...(target ? { target: compileTarget(target.params) } : {}),
   };
+}
+
+/** The Target node as the recipe's "target": its metric and that metric's one threshold. */
+function compileTarget(p: Params): NonNullable<RecipeJson['target']> {
+  const d = (key: string) => defaultParams('target')[key] as number;
+  if (p.metric === 'top1') return { metric: 'top1', maxDrop: num(p, 'maxDrop', d('maxDrop')) };
+  if (p.metric === 'perplexity') return { metric: 'perplexity', maxIncrease: num(p, 'maxIncrease', d('maxIncrease')) };
+  return { metric: 'sqnr', min: num(p, 'min', d('min')) };
 }
 
 /** Validate and, when the graph is sound, produce the recipe and run options. */

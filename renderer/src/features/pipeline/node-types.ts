@@ -4,7 +4,7 @@
 // The algorithm nodes come from the algorithm declarations the engine parses recipes with
 // (contract/algorithms.ts): their names, parameters, defaults and bounds are the engine's own.
 import { algorithmDecl, algorithmDecls, paramShapes, type AlgorithmDecl } from '../../../../contract/algorithms';
-import { DEFAULT_RECIPE, RECIPE_LIMITS } from '../../../../contract/recipe';
+import { DEFAULT_RECIPE, RECIPE_LIMITS, TARGET_METRICS, TARGET_BOUNDS } from '../../../../contract/recipe';
 
 export type ParamValue = string | number | boolean;
 export type Params = Record<string, ParamValue>;
@@ -141,6 +141,17 @@ export const NODE_TYPES: readonly NodeTypeDef[] = [
     description: 'QAT step 3: the optimizer updates the float shadow weights; loops back to the forward pass.',
     requires: [{ type: 'qat-backward', why: 'weights are updated from the backward pass' }],
     parameters: [qatParam('lr')],
+  }),
+  defineNode({
+    id: 'target', title: 'Accuracy target', stage: 'algorithm', unique: true,
+    description: 'Automatic mixed precision: the cheapest per-layer precision (the recipe dtype, int8, float) that keeps this accuracy on the evaluation data; every decision is in the run report.',
+    requires: [{ type: 'quant-params', why: 'the target chooses among the integer types of a Quantization params node' }],
+    parameters: [
+      { key: 'metric', label: 'Metric', kind: 'select', default: 'sqnr', options: TARGET_METRICS, help: 'sqnr: output SQNR vs FP32; top1: needs labels; perplexity: token windows' },
+      { key: 'min', label: 'Min output SQNR (dB)', kind: 'number', default: 30, min: TARGET_BOUNDS.min[0], max: TARGET_BOUNDS.min[1], step: 0.5, visible: (p) => p.metric === 'sqnr' },
+      { key: 'maxDrop', label: 'Max top-1 drop (fraction)', kind: 'number', default: 0.005, min: TARGET_BOUNDS.maxDrop[0], max: TARGET_BOUNDS.maxDrop[1], step: 0.001, visible: (p) => p.metric === 'top1' },
+      { key: 'maxIncrease', label: 'Max perplexity increase', kind: 'number', default: 0.004, min: TARGET_BOUNDS.maxIncrease[0], max: TARGET_BOUNDS.maxIncrease[1], step: 0.001, visible: (p) => p.metric === 'perplexity' },
+    ],
   }),
   defineNode({
     id: 'quantized-model', title: 'Quantized model', stage: 'output', unique: true,

@@ -43,6 +43,7 @@ export function recipeToDoc(name: string, r: Partial<RecipeJson>): PipelineDoc {
     }
     chain.push({ id: algName, type: algName, params: rest });
   }
+  if (r.target) chain.push({ id: 'target', type: 'target', params: { ...r.target } as Params });
   // The multi-token mode travels with the format (it applies to MatMulNBits only).
   chain.push({ id: 'qmodel', type: 'quantized-model', params: { format: r.format ?? d.format, ...(r.prefill ? { prefill: r.prefill } : {}) } });
   chain.push({ id: 'evaluate', type: 'evaluate' });

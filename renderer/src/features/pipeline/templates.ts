@@ -1,4 +1,5 @@
-// Ready-made pipelines: PTQ, QAT, W8A8 SmoothQuant and the two W4A16 weight-only methods.
+// Ready-made pipelines: PTQ, QAT, W8A8 SmoothQuant, the two W4A16 weight-only methods and mixed
+// precision under an accuracy target.
 import { chainDoc, type PipelineDoc } from './pipeline-doc';
 
 export interface PipelineTemplate {
@@ -72,6 +73,19 @@ export const TEMPLATES: readonly PipelineTemplate[] = [
       { id: 'qmodel', type: 'quantized-model', params: { format: 'matmulnbits' } },
       { id: 'evaluate', type: 'evaluate' },
       { id: 'export', type: 'export', params: { fileName: 'model.w4.onnx' } },
+    ]),
+  },
+  {
+    id: 'mixed-precision', title: 'Mixed precision (target)', summary: 'W8A8 where it keeps the output SQNR ≥ 30 dB; the layers and tensors that would break it stay float.',
+    build: () => chainDoc('Mixed precision', [
+      { id: 'model', type: 'model' },
+      { id: 'data', type: 'data', params: { samples: 256 } },
+      { id: 'calibrate', type: 'calibrate' },
+      { id: 'params', type: 'quant-params' },
+      { id: 'target', type: 'target', params: { metric: 'sqnr', min: 30 } },
+      { id: 'qmodel', type: 'quantized-model' },
+      { id: 'evaluate', type: 'evaluate' },
+      { id: 'export', type: 'export', params: { fileName: 'model.mixed.onnx' } },
     ]),
   },
 ];

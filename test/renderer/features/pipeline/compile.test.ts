@@ -114,3 +114,26 @@ describe('pipeline validation explains problems on the wrong node', () => {
     expect(validatePipeline(d).map((p) => p.message).join(' ')).toMatch(/add 'Backward \(STE\)'/);
   });
 });
+
+describe('the Target node', () => {
+  const withTarget = (params: Record<string, string | number>) => {
+    const doc = templateById('mixed-precision')!.build();
+    return { ...doc, nodes: doc.nodes.map((n) => (n.type === 'target' ? { ...n, params } : n)) };
+  };
+  it('compiles to the recipe "target" with the chosen metric and only its threshold', () => {
+    const r = (p: Record<string, string | number>) => { const c = compilePipeline(withTarget(p)); if (!c.ok) throw new Error(JSON.stringify(c.problems)); return c.recipe.target; };
+    expect(r({ metric: 'sqnr', min: 30, maxDrop: 0.5 })).toEqual({ metric: 'sqnr', min: 30 });
+    expect(r({ metric: 'top1', maxDrop: 0.005 })).toEqual({ metric: 'top1', maxDrop: 0.005 });
+    expect(r({ metric: 'perplexity', maxIncrease: 0.004, min: 12 })).toEqual({ metric: 'perplexity', maxIncrease: 0.004 });
+    expect(parseRecipe(r({ metric: 'top1', maxDrop: 0.01 }) === undefined ? {} : { target: r({ metric: 'top1', maxDrop: 0.01 }) }, 'target').target).toEqual({ metric: 'top1', maxDrop: 0.01 });
+  });
+  it('puts a threshold out of the contract bounds on the Target node', () => {
+    const c = compilePipeline(withTarget({ metric: 'top1', maxDrop: 2 }));
+    expect(c.ok).toBe(false);
+    if (!c.ok) expect(c.problems).toContainEqual({ nodeId: 'target', message: "Max top-1 drop (fraction): '2' is above 1." });
+  });
+  it('a pipeline without a Target node has no target', () => {
+    const c = compilePipeline(templateById('ptq')!.build());
+    expect(c.ok && 'target' in c.recipe).toBe(false);
+  });
+});

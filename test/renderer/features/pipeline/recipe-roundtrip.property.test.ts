@@ -50,7 +50,7 @@ describe('pipeline ↔ recipe round trip (property)', () => {
     expect(compiled).toBeGreaterThan(50);
   });
 
-  it('every recipe key the editor writes is covered: prefill, group granularity, percentile, each algorithm parameter', () => {
+  it('every recipe key the editor writes is covered: prefill, group granularity, percentile, each algorithm parameter, each target metric', () => {
     const seen = new Set<string>();
     const walk = (v: unknown, path: string) => {
       if (Array.isArray(v)) v.forEach((x) => walk(x, `${path}[]`));
@@ -63,7 +63,8 @@ describe('pipeline ↔ recipe round trip (property)', () => {
     }), { numRuns: 150, seed: 20261207 });
     for (const k of ['prefill', 'weights.granularity.group', 'activations.calibration.percentile', 'algorithms[].damp', 'algorithms[].actOrder', 'algorithms[].blockSize',
       'algorithms[].gridSize', 'algorithms[].clip', 'algorithms[].alpha', 'algorithms[].search', 'algorithms[].steps', 'algorithms[].lr', 'algorithms[].batchSize',
-      'algorithms[].learnScales', 'calibration.samples', 'calibration.batchSize', 'weights.scheme', 'activations.scheme', 'opTypes[]', 'exclude[]', 'format']) {
+      'algorithms[].learnScales', 'calibration.samples', 'calibration.batchSize', 'weights.scheme', 'activations.scheme', 'opTypes[]', 'exclude[]', 'format',
+      'target.metric', 'target.min', 'target.maxDrop', 'target.maxIncrease']) {
       expect(seen, k).toContain(k);
     }
   });
