@@ -6,7 +6,7 @@ import type { ProjectViewProps } from '../../routing';
 import { useQuery, useStudio, useStudioEvents } from '../../api/use-studio';
 import { ConfirmButton, EmptyState, ErrorNote, ProgressBar, errMessage, fmtBytes, fmtNum } from '../../components/ui';
 import { Plot } from '../../components/Plot';
-import { metricKeys, parseRunReport, type RunReport } from './run-report';
+import { metricKeys, parseRunReport, type MixedPrecisionView, type RunReport } from './run-report';
 import { evalMetricKey, formatMetric, metricDef, metricHeader } from './metric-format';
 import { addPoint, curveFromMetrics, pointFromProgress, smooth, type LossPoint } from './loss-curve';
 import { etaMs, fmtDuration, stageLabel } from './stage-names';
@@ -304,6 +304,7 @@ function RunResults({ run, projectId, projectName, title, runName, notes, live }
           {Object.entries(report.metrics).map(([k, v]) => <Fragment key={k}><dt title={k}>{metricDef(k).label}</dt><dd data-metric={k}>{formatMetric(k, v)}</dd></Fragment>)}
           {lat.fp32 !== undefined && lat.quant !== undefined && <><dt>Latency vs FP32</dt><dd>{fmtNum(lat.quant)} ms vs {fmtNum(lat.fp32)} ms ({(lat.fp32 / lat.quant).toFixed(2)}×)</dd></>}
           {report.outputAgreement && <><dt>Output SQNR</dt><dd>{fmtNum(report.outputAgreement.sqnrDb, 2)} dB{report.outputAgreement.top1Agreement !== undefined ? `, top-1 agreement ${(report.outputAgreement.top1Agreement * 100).toFixed(1)} %` : ''}</dd></>}
+          {report.evaluation && <><dt>Measured on</dt><dd data-testid="result-evaluation">{report.evaluation.description}</dd></>}
           <dt>Quantized</dt><dd>{report.quantized.length} nodes{report.skipped.length ? `, ${report.skipped.length} left in float` : ''}</dd>
           {report.device && <><dt>Device</dt><dd>{report.device}</dd></>}
           {Object.keys(report.timingsMs).length > 0 && <><dt>Stages</dt><dd data-testid="result-stages">{Object.entries(report.timingsMs).map(([k, v]) => <span key={k} title={k} className="qs-stage-time">{stageLabel(k)} {(v / 1000).toFixed(2)} s</span>)}</dd></>}
@@ -331,6 +332,12 @@ function RunResults({ run, projectId, projectName, title, runName, notes, live }
         <button className="qs-btn-secondary qs-btn-small" data-testid="download-report" onClick={downloadReport}>Download report (HTML)</button>
         <span className="qs-muted" style={{ fontSize: 12 }}>One self-contained file: recipe, data, metrics, per-layer error, ranges, plots{evaluation ? ', latency' : ''}.</span>
       </div>
+      {report.warnings.length > 0 && (
+        <div className="qs-note" data-testid="run-warnings" style={{ color: 'var(--qs-warn)' }}>
+          {report.warnings.map((w) => <p key={w.message} style={{ margin: '4px 0' }}><strong>Warning:</strong> {w.message}</p>)}
+        </div>
+      )}
+      {report.mixedPrecision && <MixedPrecisionResult mp={report.mixedPrecision} />}
       <EvaluationPanel runId={run.id} auto={latencyWanted} onMeasured={setEvaluation} />
       {report.notices.map((n) => <p key={n} className="qs-muted" style={{ fontSize: 12.5 }}>Note: {n}</p>)}
       {layers.length > 0 && (
@@ -344,6 +351,31 @@ function RunResults({ run, projectId, projectName, title, runName, notes, live }
             </table>
           </div>
         </>
+      )}
+    </div>
+  );
+}
+
+/** What a recipe target chose: whether it holds, which units left the recipe's precision, every decision in order. */
+function MixedPrecisionResult({ mp }: { mp: MixedPrecisionView }) {
+  const metric = (x: number) => (Number.isFinite(x) ? fmtNum(x, 4) : '—');
+  return (
+    <div data-testid="run-mixed-precision" style={{ margin: '8px 0' }}>
+      <h3>Mixed precision — target {mp.target}</h3>
+      <p data-testid="mp-outcome" style={{ color: mp.met ? 'var(--qs-ok)' : 'var(--qs-warn)', margin: '4px 0' }}>
+        {mp.met ? 'Met' : 'Not met by any assignment tried; the best found was used'}: {mp.achieved} (fully quantized: {mp.start}).
+        {mp.final && <> Written model: {mp.final.description} — {mp.final.met ? 'met' : 'not met'}.</>}
+      </p>
+      <p className="qs-muted" style={{ fontSize: 12.5, margin: '4px 0' }}>
+        {mp.quantizedWeights} of {mp.weights} weighted layers quantized; {mp.raised.length ? `left the recipe's precision: ${mp.raised.map((r) => `${r.name} → ${r.precision}`).join(', ')}` : "every unit at the recipe's precision"}.
+      </p>
+      {mp.decisions.length > 0 && (
+        <div style={{ maxHeight: 220, overflow: 'auto' }}>
+          <table className="qs-table2" data-testid="mp-decisions">
+            <thead><tr><th>Step</th><th>Unit</th><th>From</th><th>To</th><th className="num">Metric after</th><th>Meets</th><th>Measured on</th></tr></thead>
+            <tbody>{mp.decisions.map((d, i) => <tr key={i}><td>{d.step}</td><td className="qs-mono">{d.name}</td><td>{d.from}</td><td>{d.to}</td><td className="num">{metric(d.metricAfter)}</td><td>{d.met ? 'yes' : 'no'}</td><td>{d.measuredOn === 'export' ? 'exported model' : 'search variant'}</td></tr>)}</tbody>
+          </table>
+        </div>
       )}
     </div>
   );

@@ -18,6 +18,26 @@ export interface RunReport {
   outputAgreement: Partial<Pick<Agreement, 'sqnrDb' | 'cosine' | 'top1Agreement'>> | null;
   notices: string[];
   device: string;
+  /** Which data every figure was measured on (the engine's one phrase, and its sample count). */
+  evaluation: { description: string; samples: number; source: string } | null;
+  /** Quality and data warnings: the message and the units named as most responsible. */
+  warnings: { metric: string; message: string; culprits: string[] }[];
+  /** What a recipe target chose: met or not, the achieved figure, every decision and the precision of each unit. */
+  mixedPrecision: MixedPrecisionView | null;
+}
+
+export interface MixedPrecisionView {
+  target: string;
+  met: boolean;
+  achieved: string;
+  start: string;
+  /** The pipeline's measurement of the written model, when it ran. */
+  final: { met: boolean; description: string } | null;
+  decisions: { step: string; name: string; kind: string; from: string; to: string; metricAfter: number; met: boolean; measuredOn: string }[];
+  /** Units not at the recipe's precision: name -> precision. */
+  raised: { name: string; kind: string; precision: string }[];
+  quantizedWeights: number;
+  weights: number;
 }
 
 type O = Record<string, Json>;
@@ -46,6 +66,42 @@ export function parseRunReport(result: Json | null | undefined): RunReport | nul
     outputAgreement: oa ? { sqnrDb: n(oa.sqnrDb), cosine: n(oa.cosine), top1Agreement: Number.isFinite(n(oa.top1Agreement)) ? n(oa.top1Agreement) : undefined } : null,
     notices: Array.isArray(result.notices) ? (result.notices as Json[]).filter((x): x is string => typeof x === 'string') : [],
     device: dev,
+    evaluation: isObj(result.evaluation) && typeof result.evaluation.description === 'string'
+      ? { description: result.evaluation.description, samples: n(result.evaluation.samples), source: s(result.evaluation.source) } : null,
+    warnings: arr('warnings').filter((w) => typeof w.message === 'string').map((w) => ({
+      metric: s(w.metric), message: s(w.message),
+      culprits: Array.isArray(w.culprits) ? (w.culprits as Json[]).filter(isObj).map((c) => s(c.name)).filter(Boolean) : [],
+    })),
+    mixedPrecision: parseMixedPrecision(result.mixedPrecision),
+  };
+}
+
+function describeTarget(t: unknown): string {
+  if (!isObj(t)) return 'target';
+  if (t.metric === 'sqnr') return `output SQNR ≥ ${n(t.min)} dB`;
+  if (t.metric === 'top1') return `top-1 drop ≤ ${(100 * n(t.maxDrop)).toFixed(2)} points`;
+  if (t.metric === 'perplexity') return `perplexity increase ≤ ${n(t.maxIncrease)}`;
+  return s(t.metric, 'target');
+}
+
+function parseMixedPrecision(mp: unknown): MixedPrecisionView | null {
+  if (!isObj(mp) || typeof mp.met !== 'boolean') return null;
+  const list = (v: unknown) => (Array.isArray(v) ? (v as Json[]).filter(isObj) : []);
+  const assignment = list(mp.assignment);
+  const weights = assignment.filter((a) => a.kind === 'weight');
+  return {
+    target: describeTarget(mp.target),
+    met: mp.met,
+    achieved: isObj(mp.achieved) ? s(mp.achieved.description) : '',
+    start: isObj(mp.start) ? s(mp.start.description) : '',
+    final: isObj(mp.final) && typeof mp.final.met === 'boolean' ? { met: mp.final.met, description: s(mp.final.description) } : null,
+    decisions: list(mp.decisions).map((d) => ({
+      step: s(d.step), name: s(d.name), kind: s(d.kind), from: s(d.fromPrecision, s(d.from)), to: s(d.toPrecision, s(d.to)),
+      metricAfter: n(d.metricAfter), met: d.met === true, measuredOn: s(d.measuredOn, 'variant'),
+    })),
+    raised: assignment.filter((a) => a.level !== 'recipe' && a.level !== 'quantized').map((a) => ({ name: s(a.name), kind: s(a.kind), precision: s(a.precision, s(a.level)) })),
+    quantizedWeights: weights.filter((a) => a.level !== 'float').length,
+    weights: weights.length,
   };
 }
 
