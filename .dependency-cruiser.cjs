@@ -79,6 +79,16 @@ module.exports = {
       to: { path: ['^(engine|renderer|electron|contract)/', pkg('electron', 'react[^/]*')] },
     },
     {
+      name: 'ort-through-runtime',
+      severity: 'error',
+      comment:
+        'onnxruntime sessions are made in one place, engine/runtime/session.ts (provider, threads, the external-data ' +
+        'folder of a model given as bytes, load errors naming the model): import `ort` and `createSession` from there; ' +
+        'tests open sessions through test/helpers/ort.ts.',
+      from: { path: '^(engine|bench|test|bin|host|electron)/', pathNot: '^engine/runtime/|^test/helpers/ort\\.ts$' },
+      to: { path: pkg('onnxruntime-node', 'onnxruntime-common') },
+    },
+    {
       name: 'only-tests-use',
       severity: 'warn',
       comment:

@@ -15,7 +15,7 @@
 //   CUDA (only with a GPU) device-resident quantize vs cudaMemcpy D2D, int8 mma GEMM vs the cuBLASLt figure
 //   GPTQ                   matrices/s vs the TypeScript reference (engine/quant/algorithms/gptq-core.ts)
 // Flags: --quick (smaller sizes, fewer repeats), --only=quant|hist|gemm|gptq|cuda.
-import * as ort from 'onnxruntime-node';
+import { createSession, ort } from '../engine/runtime/session';
 import { availableParallelism } from 'node:os';
 import {
   backend, copyBytesSync, cpuFeatures, cudaBench, dequantizeLinearSync, deviceInfo, gemmInt8, gemmInt8Sync, gemmKernelFor, gemmRunsInline,
@@ -139,7 +139,7 @@ async function benchGemm(threadsList: number[]): Promise<void> {
       const model = matMulIntegerModel(M, K, N, B, aType);
       for (const threads of threadsList) {
         const tag = threads === 1 ? '1 thread' : `${threads} threads`;
-        const session = await ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' });
+        const session = (await createSession(model, { device: 'cpu', threads, optimization: 'all' })).session;
         const feeds = { A: new ort.Tensor(aType === DataType.UINT8 ? 'uint8' : 'int8', A, [M, K]) };
         // both sides checked once: same numbers
         const ref = (await session.run(feeds)).C!.data as Int32Array;

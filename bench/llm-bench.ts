@@ -9,14 +9,14 @@
 import { readFileSync, statSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir, loadavg, availableParallelism } from 'node:os';
-import * as ort from 'onnxruntime-node';
+import { createSession, ort } from '../engine/runtime/session';
 import { loadModel, serializeModel } from '../engine/onnx/model-io';
 import { parseRecipe } from '../engine/pipeline/recipe';
 import { quantizeModel } from '../engine/pipeline/quantize';
-import { quantizeWeightOnly } from '../engine/quant/algorithms/run-weight-only';
+import { quantizeWeightOnly } from '../engine/pipeline/stages/weights-phase';
 import { ensureOpset, exportWeightOnly, fuseTransformerOps } from '../engine/export/matmulnbits';
 import { pruneUnused } from '../engine/onnx/graph';
-import { foldBiasIntoFastGelu, fuseTanhGelu } from '../engine/export/matmulnbits-gelu';
+import { foldBiasIntoFastGelu, fuseTanhGelu } from '../engine/onnx/fusions/fast-gelu';
 import { clone, ModelProtoSchema } from '../engine/onnx/proto';
 import { rtnLayers, type WeightOnlyLayerResult } from '../engine/quant/algorithms/weight-only';
 import { findLinearLayers, layerWeightNK } from '../engine/quant/algorithms/linear-layers';
@@ -147,7 +147,7 @@ if (!flag('skip-w8a8')) {
 
 // Latency: 1 thread, batch 1, T = 1, 16, 256; FP32 and the int4 exports alternate so load hits all alike.
 async function session(bytes: Uint8Array) {
-  return ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' });
+  return (await createSession(bytes, { device: 'cpu', threads: 1, optimization: 'all' })).session;
 }
 // FP32 with the export's graph fusions (FastGelu, MultiHeadAttention, SkipLayerNormalization) and nothing
 // else: how much of the int4 export's ratio the fusions alone account for.

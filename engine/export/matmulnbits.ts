@@ -14,7 +14,7 @@ import { upgradeOpset } from '../onnx/opset';
 import { pruneUnused, walkGraphs } from '../onnx/graph';
 import { attrFloat, attrInt } from '../onnx/attributes';
 import type { WeightOnlyLayerResult } from '../quant/algorithms/weight-only';
-import { foldBiasIntoFastGelu, fuseTanhGelu } from './matmulnbits-gelu';
+import { foldBiasIntoFastGelu, fuseTanhGelu } from '../onnx/fusions/fast-gelu';
 import { fuseAttention } from './fuse-attention';
 import { fuseSkipLayerNorm } from './fuse-skip-layernorm';
 import { addInt8PrefillPath, int8PrefillNotice } from './int8-prefill';

@@ -9,7 +9,7 @@ import type { GraphProto, ModelProto } from '../onnx/proto';
 import { AttributeProtoSchema, AttributeType, create } from '../onnx/proto';
 import { GraphIndex, makeNode, onnxOpset, subgraphsOf } from '../onnx/graph';
 import { canUpgradeOpset, upgradeOpset } from '../onnx/opset';
-import { matchTanhGelu, type TanhGeluMatch as Match } from './tanh-gelu';
+import { matchTanhGelu, type TanhGeluMatch as Match } from '../onnx/fusions/tanh-gelu';
 
 /** Tanh-GELU subgraphs in a graph (and its subgraphs) that touch none of the `keep` tensors inside. */
 function findAll(g: GraphProto, keep: Set<string>, baseDir: string | undefined, parent?: GraphIndex): { graph: GraphProto; m: Match }[] {

@@ -9,38 +9,10 @@ import { GraphIndex, subgraphsOf } from '../onnx/graph';
 import { attrInt } from '../onnx/attributes';
 import { QUANT_OPS, SHARE_SCALE_OPS } from '../core/ops';
 
-export interface QdqTarget {
-  node: NodeProto;
-  /** The graph holding the node (the main graph or an If/Loop body). */
-  graph: GraphProto;
-  /** Input index of the constant weight, if any. */
-  weightInput?: number;
-  /** Per-channel axis of the weight (undefined: per-tensor). */
-  weightAxis?: number;
-  /** Axis along which groups of `recipe.weights.granularity.group` input elements share a scale. */
-  groupAxis?: number;
-  biasInput?: number;
-  /** Input indices that are activations (get Q/DQ when activations are quantized). */
-  activationInputs: number[];
-  /** Relu after the op, removed because the output quantization clamps at zero exactly. */
-  foldedRelu?: NodeProto;
-  /**
-   * Conv with a channel count ORT's fast int8 kernel cannot take (MLAS's symmetric "ConvSym" path
-   * needs input channels % 4 == 0): the quantized input is zero-padded along channels to this count
-   * and the weight gets zero filters for the new channels. Exact (the extra channels multiply zero
-   * weights) and ~1.5x faster for a 1-channel image Conv than ORT's im2col fallback.
-   */
-  padChannelsTo?: number;
-}
-
-export interface QdqPlan {
-  targets: QdqTarget[];
-  /** Activation tensor -> the tensor whose calibrated range gives its scale (itself, or a shared one). */
-  activations: Map<string, string>;
-  /** Tensors whose ranges calibration must measure. */
-  calibrate: string[];
-  skipped: { node: string; opType: string; reason: string }[];
-}
+// The plan's shapes live under quant/ (engine/quant/qdq-targets.ts): bias correction and the calibration
+// runs read a plan without depending on the exporter that makes it.
+import type { QdqTarget, QdqPlan } from '../quant/qdq-targets';
+export type { QdqTarget, QdqPlan };
 
 /** Ops ORT's QDQ fusion turns into an integer kernel when Q/DQ surround them (own output scale). */
 const POOL_OPS = new Set(['GlobalAveragePool', 'AveragePool']);

@@ -22,6 +22,10 @@ export interface SessionOptions {
   /** false: idle worker threads sleep instead of spin-waiting (on a shared, busy CPU spinning costs
    *  more than it saves). Default: onnxruntime's (spin). */
   spinning?: boolean;
+  /** Where onnxruntime writes the graph as optimised (fusions it applied), for code that inspects them. */
+  optimizedModelFile?: string;
+  /** onnxruntime's log level for this session (0 verbose … 4 fatal; default: onnxruntime's). */
+  logSeverity?: 0 | 1 | 2 | 3 | 4;
 }
 
 // A model given as bytes has no folder, and onnxruntime then resolves external data against the
@@ -68,6 +72,8 @@ function baseOptions(o: SessionOptions): ort.InferenceSession.SessionOptions {
     ...(o.threads ? { intraOpNumThreads: o.threads, interOpNumThreads: 1 } : {}),
     executionMode: 'sequential',
     ...(o.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } } : {}),
+    ...(o.optimizedModelFile ? { optimizedModelFilePath: o.optimizedModelFile } : {}),
+    ...(o.logSeverity !== undefined ? { logSeverityLevel: o.logSeverity } : {}),
   };
 }
 

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, readFileSync, existsSync, readdirSync } from 'node
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import { ort, openSession } from '../helpers/ort';
 import { startStudioEngine, type StudioEngine } from '../../engine/api/engine-host';
 import { createService } from '../../engine/api/service';
 import { writeNpy } from '../../engine/data/npy';
@@ -107,7 +107,7 @@ describe('service: a project end to end', () => {
     const dest = join(dir, 'exported.onnx');
     const exp = await value('artifacts.export', { id: art.id, destPath: dest });
     expect(exp).toEqual({ path: dest, sizeBytes: art.sizeBytes });
-    const session = await ort.InferenceSession.create(dest);
+    const session = await openSession(dest);
     const x = new ort.Tensor('float32', new Float32Array(28 * 28), [1, 1, 28, 28]);
     const out = await session.run({ image: x });
     expect(out.logits!.dims).toEqual([1, 10]);

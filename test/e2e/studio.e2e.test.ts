@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import * as ort from 'onnxruntime-node';
+import { ort, openSession } from '../helpers/ort';
 import { startStudio, type StudioHarness } from './harness';
 import { readNpy } from '../../engine/data/npy';
 import Database from 'better-sqlite3';
@@ -213,7 +213,7 @@ describe('studio e2e', () => {
     if (await page.getByTestId('export-error').count()) throw new Error(`export failed: ${await page.getByTestId('export-error').textContent()}`);
     expect(await page.getByTestId('export-summary').textContent()).toContain(dest);
     expect(existsSync(dest) && statSync(dest).size > 0).toBe(true);
-    const session = await ort.InferenceSession.create(dest);
+    const session = await openSession(dest);
     const x = readNpy(join(import.meta.dirname, '../../projects-sample/fmnist-cnn/images.npy'));
     const out = await session.run({ image: new ort.Tensor('float32', (x.data as Float32Array).subarray(0, 4 * 784), [4, 1, 28, 28]) });
     expect(out.logits!.dims).toEqual([4, 10]);

@@ -27,7 +27,7 @@ describe('dependency rules', () => {
         mkdirSync(join(base, p, '..'), { recursive: true });
         writeFileSync(join(base, p), src);
       };
-      put('engine/cli/main.ts', "import '../jobs/runner';\nimport '../a';\nimport '../x';\nimport '../../contract/b';\nimport '../../native-kernels/lib/index';\nimport { s } from '../store/store';\nexport const m = s;\n");
+      put('engine/cli/main.ts', "import './ort-user';\nimport '../jobs/runner';\nimport '../a';\nimport '../x';\nimport '../../contract/b';\nimport '../../native-kernels/lib/index';\nimport { s } from '../store/store';\nexport const m = s;\n");
       put('engine/a.ts', "import { app } from 'electron';\nexport const a = app;\n");
       put('engine/store/store.ts', 'export const s = 1;\n');
       // A cycle in which one side is a type-only import: still a cycle.
@@ -48,6 +48,12 @@ describe('dependency rules', () => {
       put('renderer/src/q.tsx', "import { P } from './p';\nexport const q = 1;\nexport const Q = () => <P />;\n");
       // The addon's face reaching into the engine through a string path, as the engine loads the addon.
       put('native-kernels/lib/index.ts', "export async function load() {\n  const path = '../../engine/store/store';\n  return import(/* @vite-ignore */ path);\n}\n");
+      // onnxruntime-node: engine/runtime/ and the tests' helper may import it; another engine module and a test may not.
+      put('engine/runtime/session.ts', "import * as ort from 'onnxruntime-node';\nexport { ort };\n");
+      put('engine/quant/opens-its-own.ts', "import * as ort from 'onnxruntime-node';\nexport const s = ort.InferenceSession;\n");
+      put('test/helpers/ort.ts', "export { ort } from '../../engine/runtime/session';\n");
+      put('test/engine/direct.test.ts', "import type { InferenceSession } from 'onnxruntime-node';\nimport { ort } from '../helpers/ort';\nexport type S = InferenceSession | typeof ort;\n");
+      put('engine/cli/ort-user.ts', "import { ort } from '../runtime/session';\nimport { s } from '../quant/opens-its-own';\nexport const t = [ort, s];\n");
       report = await check(base);
     }, 120_000);
     afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -77,8 +83,12 @@ describe('dependency rules', () => {
     it('a module no entry point reaches is a warning, not an error', () => {
       expect(report.warnings).toEqual(['only-tests-use: engine/nobody-imports-me.ts']);
     });
+    it('onnxruntime-node only through engine/runtime/ (tests through their helper), type-only imports too', () => {
+      const ort = report.errors.filter((e) => e.startsWith('ort-through-runtime: ')).map((e) => e.slice(0, e.indexOf(' → ')));
+      expect(ort.sort()).toEqual(['ort-through-runtime: engine/quant/opens-its-own.ts', 'ort-through-runtime: test/engine/direct.test.ts']);
+    });
     it('nothing else is reported', () => {
-      expect(report.errors.filter((e) => !e.startsWith('no-cycle: '))).toHaveLength(4);
+      expect(report.errors.filter((e) => !e.startsWith('no-cycle: '))).toHaveLength(6);
     });
   });
 });

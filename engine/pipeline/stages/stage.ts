@@ -9,7 +9,7 @@ import type { CalibrationResult } from '../../quant/calibration/run-calibration'
 import type { QdqPlan } from '../../export/qdq-plan';
 import type { LinearSelection } from '../../quant/algorithms/linear-layers';
 import type { WeightOnlyConfig, WeightOnlyLayerResult, AlgorithmError } from '../../quant/algorithms/weight-only';
-import type * as ort from 'onnxruntime-node';
+import type { ort } from '../../runtime/session';
 import type { Recipe } from '../recipe';
 import type { QuantizedNodeInfo } from '../../../contract/report';
 import { StudioError, quote } from '../../errors';

@@ -4,7 +4,7 @@
 //   α from a grid over [0, 1) minimising the group's output error ‖X·(W − Q(W·s)/s)ᵀ‖² (through XᵀX),
 //   then 1/s folded into the norm that produces X (or an inserted Mul), W·s kept for quantization;
 //   then, per output row and group, a clipping ratio of the range minimising that group's output error.
-import type * as ort from 'onnxruntime-node';
+import type { ort } from '../../runtime/session';
 import type { ModelProto } from '../../onnx/proto';
 import { throwIfCancelled, type WorkContext } from '../../jobs/progress';
 import { findLinearLayers, layerWeightNK, stageLayers, type LinearLayer, type LinearSelection } from './linear-layers';

@@ -14,7 +14,7 @@ import { serializeModel } from '../../onnx/model-io';
 import { makeTensor, tensorDims, tensorToFloat32 } from '../../onnx/tensor';
 import type { NpyArray } from '../../data/npy';
 import type { Recipe } from '../../pipeline/recipe';
-import type { QdqPlan, QdqTarget } from '../../export/qdq-plan';
+import type { QdqPlan, QdqTarget } from '../qdq-targets';
 import { quantizeWeight } from '../math/qdq-params';
 import { makeNode } from '../../onnx/graph';
 import { attrInt } from '../../onnx/attributes';

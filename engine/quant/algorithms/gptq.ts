@@ -4,7 +4,7 @@
 // activation share one Hessian. The per-matrix work is gptqQuantize — the native addon's when it is
 // built, else the TypeScript reference.
 import type { ModelProto } from '../../onnx/proto';
-import type * as ort from 'onnxruntime-node';
+import type { ort } from '../../runtime/session';
 import { throwIfCancelled, type WorkContext } from '../../jobs/progress';
 import { gptqQuantize as gptqReference, type GptqOptions, type GptqResult } from './gptq-core';
 import { layerWeightNK, stageLayers, weightToStored, type LinearLayer } from './linear-layers';

@@ -2,8 +2,7 @@
 // (XᵀX), so no activation needs to be kept: for a weight change Δ (rows × cols)
 //   ‖X·Δᵀ‖²_F = Σ_r δ_rᵀ (XᵀX) δ_r.
 // The quadratic forms run as one small ORT graph (MatMul + Mul + ReduceSum) — far faster than JS loops.
-import * as ort from 'onnxruntime-node';
-import { createSession, type StudioSession } from '../../runtime/session';
+import { createSession, ort, type StudioSession } from '../../runtime/session';
 import { availableParallelism } from 'node:os';
 import {
   create, ModelProtoSchema, GraphProtoSchema, NodeProtoSchema, ValueInfoProtoSchema, TypeProtoSchema,

@@ -4,7 +4,7 @@
 // then X/s is folded into the LayerNormalization / RMSNorm-as-ops / Mul that produces X (or an inserted Mul)
 // and diag(s)·W into the weights. Optional per-group α search with an analytic W8A8 error model:
 //   weight rounding error through the Gram matrix + per-tensor activation rounding noise (Δ²/12 per element).
-import type * as ort from 'onnxruntime-node';
+import type { ort } from '../../runtime/session';
 import type { ModelProto } from '../../onnx/proto';
 import type { NpyArray } from '../../data/npy';
 import type { Recipe } from '../../pipeline/recipe';

@@ -14,7 +14,6 @@
 // pass (the whole prefix, O(stages²) work). Time per pass is in `passes`; on moby-gpt (2 cores) the ORT
 // run dominates (session creation is 2–20 ms a pass, serialisation ≤ 10 ms): the forward MatMuls and
 // the K×K Grams (the [32768, 1280] MLP input's is the largest) are most of it.
-import * as ort from 'onnxruntime-node';
 import { availableParallelism } from 'node:os';
 import {
   create, ModelProtoSchema, GraphProtoSchema, NodeProtoSchema, ValueInfoProtoSchema, TypeProtoSchema,
@@ -24,8 +23,8 @@ import {
 import { DataType, makeTensor } from '../../onnx/tensor';
 import { StudioError, quote } from '../../errors';
 import { throwIfCancelled, type WorkContext } from '../../jobs/progress';
-import { createSession } from '../../runtime/session';
-import { fuseTanhGelu } from '../../export/matmulnbits-gelu';
+import { createSession, ort } from '../../runtime/session';
+import { fuseTanhGelu } from '../../onnx/fusions/fast-gelu';
 import { pruneUnused } from '../../onnx/graph';
 
 export interface ActivationStats {

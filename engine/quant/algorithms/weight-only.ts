@@ -1,6 +1,6 @@
 // Shared pieces of the weight-only algorithms (RTN, GPTQ, AWQ): the grid a recipe asks for, the result
 // each algorithm hands to the exporters, and calibration batches as ORT tensors.
-import * as ort from 'onnxruntime-node';
+import type { ort } from '../../runtime/session';
 import type { WeightSpec } from '../../pipeline/recipe';
 import type { NpyArray } from '../../data/npy';
 import { runRanges, feedsFor, sampleCount } from '../../runtime/batching';

@@ -6,7 +6,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import * as ort from 'onnxruntime-node';
+import { ort, openSession } from '../../helpers/ort';
 import { models, hasShared } from '../../helpers/shared';
 import { relL2 } from '../../helpers/compare';
 import { loadModel, parseModel, serializeModel, type LoadedModel } from '../../../engine/onnx/model-io';
@@ -14,7 +14,7 @@ import { clone, ModelProtoSchema, type ModelProto } from '../../../engine/onnx/p
 import { exportWeightOnly } from '../../../engine/export/matmulnbits';
 import { addInt8PrefillPath } from '../../../engine/export/int8-prefill';
 import { checkInt8Branch, chooseInt8Branch, matmulNBitsNotBehindNorms, measureInputRanges, INT8_BRANCH_ERROR_RATIO, INT8_BRANCH_ERROR_SLACK } from '../../../engine/export/int8-prefill-check';
-import { quantizeWeightOnly } from '../../../engine/quant/algorithms/run-weight-only';
+import { quantizeWeightOnly } from '../../../engine/pipeline/stages/weights-phase';
 import { parseRecipe } from '../../../engine/pipeline/recipe';
 import { quantizeModel } from '../../../engine/pipeline/quantize';
 import { findLinearLayers, layerWeightNK, weightToStored } from '../../../engine/quant/algorithms/linear-layers';
@@ -23,9 +23,9 @@ import { runGptq } from '../../../engine/quant/algorithms/gptq';
 import { textWindows, perplexity, withWeights } from '../quant/algorithms/lm-helpers';
 import { buildLlamaFixture } from '../quant/algorithms/llama-fixture';
 
-const OPTS = { intraOpNumThreads: 1, graphOptimizationLevel: 'all' as const };
+const OPTS = { threads: 1, optimization: 'all' as const };
 async function logits(bytes: Uint8Array, ids: BigInt64Array, shape: number[]): Promise<Float32Array> {
-  const s = await ort.InferenceSession.create(bytes, OPTS);
+  const s = await openSession(bytes, OPTS);
   const r = await s.run({ input_ids: new ort.Tensor('int64', ids, shape) });
   await s.release();
   return r[s.outputNames[0]!]!.data as Float32Array;
@@ -120,7 +120,7 @@ describe.skipIf(!hasShared)('int8 prefill branch (moby-gpt, int4 g32 RTN)', () =
     const dir = mkdtempSync(join(tmpdir(), 'qs-prefill-'));
     try {
       const path = join(dir, 'opt.onnx');
-      const s = await ort.InferenceSession.create(withBranch, { graphOptimizationLevel: 'basic', optimizedModelFilePath: path });
+      const s = await openSession(withBranch, { optimization: 'basic', optimizedModelFile: path });
       await s.release();
       const opt = parseModel(readFileSync(path));
       for (const op of ['Round', 'Reciprocal', 'Div', 'Cast', 'Concat', 'Transpose']) expect(ops(opt.graph!, op)).toBe(0);

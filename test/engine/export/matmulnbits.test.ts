@@ -2,7 +2,7 @@
 // carrying the very same dequantized weights.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { readFileSync } from 'node:fs';
-import * as ort from 'onnxruntime-node';
+import { ort, openSession } from '../../helpers/ort';
 import { models, hasShared } from '../../helpers/shared';
 import { maxAbs, maxAbsDiff } from '../../helpers/compare';
 import { loadModel, serializeModel, type LoadedModel } from '../../../engine/onnx/model-io';
@@ -18,7 +18,7 @@ import { buildLlamaFixture } from '../quant/algorithms/llama-fixture';
 // 'basic': no fusions. At 'all' ORT fuses blocked int4 DequantizeLinear→MatMul into MatMulNBits with
 // accuracy level 4 (int8 activations), which is fast but not the exact float reference.
 async function logits(bytes: Uint8Array, ids: BigInt64Array, shape: number[], level: 'basic' | 'all' = 'all'): Promise<Float32Array> {
-  const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 2, graphOptimizationLevel: level });
+  const s = await openSession(bytes, { threads: 2, optimization: level });
   const r = await s.run({ input_ids: new ort.Tensor('int64', ids, shape) });
   await s.release();
   return r[s.outputNames[0]!]!.data as Float32Array;
@@ -223,7 +223,7 @@ describe('Gemm weights (transB, alpha, beta, bias)', () => {
     const results = rtnLayers(new Map([[layers[0]!, layerWeightNK(model, undefined, layers[0]!)]]), { bits: 4, symmetric: false, groupSize: 32 });
     const x = Float32Array.from({ length: M * K }, (_, i) => Math.cos(i * 0.3));
     const run = async (m: typeof model, level: 'basic' | 'all' = 'basic') => {
-      const s = await ort.InferenceSession.create(serializeModel(m), { graphOptimizationLevel: level });
+      const s = await openSession(serializeModel(m), { optimization: level });
       const y = (await s.run({ x: new ort.Tensor('float32', x, [M, K]) })).y!.data as Float32Array;
       await s.release();
       return y;

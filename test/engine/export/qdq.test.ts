@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import { ort, openSession } from '../../helpers/ort';
 import { loadModel, serializeModel, parseModel } from '../../../engine/onnx/model-io';
 import { clone, ModelProtoSchema, DataType, create, NodeProtoSchema, type ModelProto } from '../../../engine/onnx/proto';
 import { makeTensor, tensorToFloat32, tensorToTypedArray } from '../../../engine/onnx/tensor';
@@ -44,7 +44,7 @@ async function optimizedOps(model: ModelProto): Promise<Map<string, number>> {
   const dir = mkdtempSync(join(tmpdir(), 'qdq-'));
   try {
     const file = join(dir, 'opt.onnx');
-    await ort.InferenceSession.create(serializeModel(model), { graphOptimizationLevel: 'all', optimizedModelFilePath: file, executionProviders: ['cpu'], logSeverityLevel: 3 });
+    await openSession(serializeModel(model), { optimization: 'all', optimizedModelFile: file, logSeverity: 3 });
     const { model: opt } = await loadModel(file);
     const counts = new Map<string, number>();
     for (const n of opt.graph!.node) counts.set(n.opType, (counts.get(n.opType) ?? 0) + 1);

@@ -7,7 +7,7 @@ import { DataType, makeTensor } from '../../../engine/onnx/tensor';
 import { serializeModel } from '../../../engine/onnx/model-io';
 import { makeNode } from '../../../engine/onnx/graph';
 import { fuseTanhGelu as fuseToGelu } from '../../../engine/export/qdq-gelu';
-import { fuseTanhGelu as fuseToFastGelu } from '../../../engine/export/matmulnbits-gelu';
+import { fuseTanhGelu as fuseToFastGelu } from '../../../engine/onnx/fusions/fast-gelu';
 import { createSession, ort } from '../../../engine/runtime/session';
 
 const vi = (name: string) => create(ValueInfoProtoSchema, {

@@ -2,7 +2,7 @@
 // FP32 graph: the fused graph computes the same logits in ORT, patterns that are not provably the same
 // computation are left alone, and the LLaMA-style fixture (rotary, additive mask, RMSNorm) is untouched.
 import { describe, it, expect, beforeAll } from 'vitest';
-import * as ort from 'onnxruntime-node';
+import { ort, openSession } from '../../helpers/ort';
 import { models, hasShared } from '../../helpers/shared';
 import { maxAbs, maxAbsDiff } from '../../helpers/compare';
 import { loadModel, serializeModel, type LoadedModel } from '../../../engine/onnx/model-io';
@@ -15,7 +15,7 @@ import { inferRanks } from '../../../engine/onnx/ranks';
 import { buildLlamaFixture } from '../quant/algorithms/llama-fixture';
 
 async function logits(m: ModelProto, T: number): Promise<Float32Array> {
-  const s = await ort.InferenceSession.create(serializeModel(m), { intraOpNumThreads: 1 });
+  const s = await openSession(serializeModel(m), { threads: 1 });
   const ids = BigInt64Array.from({ length: T }, (_, i) => BigInt((i * 37 + 11) % 256));
   const r = await s.run({ input_ids: new ort.Tensor('int64', ids, [1, T]) });
   await s.release();
@@ -90,7 +90,7 @@ describe('transformer fusions on the LLaMA-style fixture', () => {
     expect(fuseSkipLayerNorm(m.graph!)).toBe(0);
     pruneUnused(m.graph!);
     const run = async (x: ModelProto) => {
-      const s = await ort.InferenceSession.create(serializeModel(x));
+      const s = await openSession(serializeModel(x));
       const ids = BigInt64Array.from({ length: seq }, (_, i) => BigInt((i * 53 + 7) % 256));
       const r = await s.run({ input_ids: new ort.Tensor('int64', ids, [1, seq]) });
       return r[s.outputNames[0]!]!.data as Float32Array;

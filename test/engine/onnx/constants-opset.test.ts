@@ -4,7 +4,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import { ort, openSession } from '../../helpers/ort';
 import { loadModel, saveModel, serializeModel, parseModel } from '../../../engine/onnx/model-io';
 import { constantValue, constantsToInitializers, constantNodeTensor } from '../../../engine/onnx/constants';
 import { opsetVersion, upgradeOpset, irVersionFor } from '../../../engine/onnx/opset';
@@ -23,8 +23,7 @@ afterAll(() => { for (const d of made) rmSync(d, { recursive: true, force: true 
 let lines: Float32Array;
 let reference: { data: Float32Array; dims: readonly number[] };
 async function run(model: ModelProto | string) {
-  const opts = { intraOpNumThreads: 2 };
-  const s = typeof model === 'string' ? await ort.InferenceSession.create(model, opts) : await ort.InferenceSession.create(serializeModel(model), opts);
+  const s = await openSession(typeof model === 'string' ? model : serializeModel(model), { threads: 2 });
   const r = await s.run({ [s.inputNames[0]!]: new ort.Tensor('float32', lines, [8, 3, 48, 192]) });
   const out = r[s.outputNames[0]!]!;
   await s.release();
@@ -114,6 +113,6 @@ describe('opset upgrade', () => {
     expect(inSub.length).toBeGreaterThan(0);
     for (const { node } of inSub) expect(node.input.length).toBe(2);
     expect(changes.length).toBeGreaterThanOrEqual(inSub.length);
-    await ort.InferenceSession.create(serializeModel(model)); // ORT accepts the upgraded model
+    await openSession(serializeModel(model)); // ORT accepts the upgraded model
   });
 });

@@ -4,7 +4,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, rmSync, readFileSync, statSync, existsSync, readdirSync, renameSync, openSync, closeSync, ftruncateSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import { ort, openSession } from '../../helpers/ort';
 import { loadModel, saveModel, serializeModel, parseModel } from '../../../engine/onnx/model-io';
 import { isExternal, allInitializers } from '../../../engine/onnx/external-data';
 import { tensorToFloat32, tensorRawBytes, DataType } from '../../../engine/onnx/tensor';
@@ -17,7 +17,7 @@ const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'qs-ext-')); made.push(
 let images: Float32Array;
 let reference: Float32Array;
 const runCnn = async (pathOrBytes: string | Uint8Array) => {
-  const s = await ort.InferenceSession.create(pathOrBytes as string);
+  const s = await openSession(pathOrBytes as string);
   const r = await s.run({ image: new ort.Tensor('float32', images, [16, 1, 28, 28]) });
   await s.release();
   return r.logits!.data as Float32Array;
@@ -88,10 +88,10 @@ describe('external data', () => {
     await saveModel(gpt.model, out, { maxProtoBytes: LIMIT });
     expect(readdirSync(dir).sort()).toEqual(['gpt.onnx', 'gpt.onnx.data']);
     expect(statSync(out).size).toBeLessThan(LIMIT);
-    const s = await ort.InferenceSession.create(out);
+    const s = await openSession(out);
     const ids = BigInt64Array.from(Buffer.from('Call me Ishmael.'), (c) => BigInt(c));
     const r = await s.run({ input_ids: new ort.Tensor('int64', ids, [1, ids.length]) });
-    const s0 = await ort.InferenceSession.create(models.gpt);
+    const s0 = await openSession(models.gpt);
     const r0 = await s0.run({ input_ids: new ort.Tensor('int64', ids, [1, ids.length]) });
     expect(Array.from(r.logits!.data as Float32Array)).toEqual(Array.from(r0.logits!.data as Float32Array));
   });
@@ -134,7 +134,7 @@ describe('external data', () => {
     await saveModel(model, join(dir, 'big.onnx'), { baseDir: dir });
     const loaded = await loadModel(join(dir, 'big.onnx'));
     expect(Array.from(tensorToFloat32(loaded.model.graph!.initializer[0]!, loaded.baseDir))).toEqual(Array.from(w));
-    const s = await ort.InferenceSession.create(join(dir, 'big.onnx'));
+    const s = await openSession(join(dir, 'big.onnx'));
     const r = await s.run({ x: new ort.Tensor('float32', new Float32Array(8).fill(1), [8]) });
     expect(Array.from(r.y!.data as Float32Array)).toEqual(Array.from(w, (v) => v + 1));
     // and copying it to a new pair reads just those 32 bytes

@@ -1,7 +1,7 @@
 // fp16 / bf16 weights: our encoders round exactly as ORT's Cast does (nearest even, subnormals,
 // overflow to Inf), and decoding widens exactly.
 import { describe, it, expect } from 'vitest';
-import * as ort from 'onnxruntime-node';
+import { ort, openSession } from '../../helpers/ort';
 import { create, ModelProtoSchema, GraphProtoSchema, NodeProtoSchema, AttributeProtoSchema, AttributeType, ValueInfoProtoSchema, TypeProtoSchema, TypeProto_TensorSchema } from '../../../engine/onnx/proto';
 import { serializeModel, loadModel } from '../../../engine/onnx/model-io';
 import { DataType, floatToHalf, halfToFloat, floatToBfloat16, bfloat16ToFloat, makeFloatTensor, tensorToFloat32 } from '../../../engine/onnx/tensor';
@@ -20,7 +20,7 @@ describe('fp16 / bf16', () => {
       name: 'casts', input: [vi('x')], output: [vi('h'), vi('b')],
       node: [cast('x', 'x16', DataType.FLOAT16), cast('x16', 'h', DataType.FLOAT), cast('x', 'xb', DataType.BFLOAT16), cast('xb', 'b', DataType.FLOAT)],
     });
-    const s = await ort.InferenceSession.create(serializeModel(create(ModelProtoSchema, { irVersion: 8n, opsetImport: [{ domain: '', version: 17n }], graph })));
+    const s = await openSession(serializeModel(create(ModelProtoSchema, { irVersion: 8n, opsetImport: [{ domain: '', version: 17n }], graph })));
     const r = await s.run({ x: new ort.Tensor('float32', x, [x.length]) });
     const h = r.h!.data as Float32Array, b = r.b!.data as Float32Array;
     let mismatches = 0;

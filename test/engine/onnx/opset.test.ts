@@ -3,7 +3,7 @@
 // (the QDQ writer holds references to them), and the refusals (DFT, GroupNormalization, Resize,
 // Upsample, untyped scalar constants) decided before anything is edited.
 import { describe, it, expect } from 'vitest';
-import * as ort from 'onnxruntime-node';
+import { ort, openSession } from '../../helpers/ort';
 import {
   create, ModelProtoSchema, GraphProtoSchema, NodeProtoSchema, AttributeProtoSchema, AttributeType, ValueInfoProtoSchema, TypeProtoSchema,
   TypeProto_TensorSchema, TensorShapeProtoSchema, TensorShapeProto_DimensionSchema, OperatorSetIdProtoSchema, DataType, type ModelProto, type NodeProto,
@@ -28,7 +28,7 @@ function model(opset: number, nodes: NodeProto[], inputs: ReturnType<typeof vi>[
   });
 }
 async function run(m: ModelProto, feeds: Record<string, ort.Tensor>) {
-  const s = await ort.InferenceSession.create(serializeModel(m), { intraOpNumThreads: 1 });
+  const s = await openSession(serializeModel(m), { threads: 1 });
   try {
     const r = await s.run(feeds);
     return Object.fromEntries(s.outputNames.map((n) => [n, Array.from(r[n]!.data as Float32Array, Number)]));

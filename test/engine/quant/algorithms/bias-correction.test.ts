@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import * as ort from 'onnxruntime-node';
+import { ort, openSession } from '../../../helpers/ort';
 import { create, ModelProtoSchema, GraphProtoSchema, ValueInfoProtoSchema, TypeProtoSchema, TypeProto_TensorSchema, TensorShapeProtoSchema, TensorShapeProto_DimensionSchema, OperatorSetIdProtoSchema, DataType, type ModelProto } from '../../../../engine/onnx/proto';
 import { saveModel } from '../../../../engine/onnx/model-io';
 import { floatTensor } from '../../../../engine/onnx/tensor';
@@ -22,7 +22,7 @@ const dir = mkdtempSync(join(tmpdir(), 'qbc-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function runAll(path: string, x: NpyArray): Promise<Float32Array> {
-  const s = await ort.InferenceSession.create(path);
+  const s = await openSession(path);
   try {
     const o = await s.run({ [s.inputNames[0]!]: new ort.Tensor('float32', x.data as Float32Array, x.shape) });
     return o[s.outputNames[0]!]!.data as Float32Array;
@@ -116,7 +116,7 @@ describe('bias correction math and graph edits', () => {
     // Inputs with a large positive mean: the weight rounding error then shifts every output the same way.
     const x: NpyArray = { dtype: 'float32', shape: [S, K], data: Float32Array.from({ length: S * K }, () => 2 + r()) };
     const meanErr = async (path: string, ref: Float32Array | undefined, which: number) => {
-      const s = await ort.InferenceSession.create(path);
+      const s = await openSession(path);
       const o = await s.run({ x: new ort.Tensor('float32', x.data as Float32Array, x.shape) });
       const y = o[s.outputNames[which]!]!.data as Float32Array;
       await s.release();

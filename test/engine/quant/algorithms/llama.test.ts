@@ -4,13 +4,13 @@ import { describe, it, expect } from 'vitest';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import * as ort from 'onnxruntime-node';
+import { ort, openSession } from '../../../helpers/ort';
 import { clone, ModelProtoSchema, type ModelProto } from '../../../../engine/onnx/proto';
 import { serializeModel } from '../../../../engine/onnx/model-io';
 import { parseRecipe } from '../../../../engine/pipeline/recipe';
 import { quantizeModel } from '../../../../engine/pipeline/quantize';
 import { runSmoothQuant } from '../../../../engine/quant/algorithms/smoothquant';
-import { quantizeWeightOnly } from '../../../../engine/quant/algorithms/run-weight-only';
+import { quantizeWeightOnly } from '../../../../engine/pipeline/stages/weights-phase';
 import { exportWeightOnly } from '../../../../engine/export/matmulnbits';
 import { buildLlamaFixture } from './llama-fixture';
 import { textWindows } from './lm-helpers';
@@ -22,7 +22,7 @@ const evalIds = textWindows('val.txt', 8, seq);
 
 // 'basic' keeps ORT from fusing int4 DequantizeLinear→MatMul into MatMulNBits with int8 activations.
 async function logits(m: Uint8Array, level: 'basic' | 'all' = 'all'): Promise<Float32Array> {
-  const s = await ort.InferenceSession.create(m, { intraOpNumThreads: 2, graphOptimizationLevel: level });
+  const s = await openSession(m, { threads: 2, optimization: level });
   const r = await s.run({ input_ids: new ort.Tensor('int64', evalIds.data as BigInt64Array, evalIds.shape) });
   await s.release();
   return r.logits!.data as Float32Array;

@@ -1,7 +1,7 @@
 // Byte-level LM data and perplexity for the weight-only tests and bench/llm-bench.ts: windows of UTF-8
 // bytes from ../shared/data/text, perplexity over next-byte predictions, model bytes with weights swapped.
 import { readFileSync } from 'node:fs';
-import * as ort from 'onnxruntime-node';
+import { ort, openSession } from '../../../helpers/ort';
 import { sharedPath } from '../../../helpers/shared';
 import type { NpyArray } from '../../../../engine/data/npy';
 import { clone, ModelProtoSchema, toBinary, type ModelProto } from '../../../../engine/onnx/proto';
@@ -20,7 +20,7 @@ export function textWindows(file: 'train.txt' | 'val.txt', count: number, len = 
 
 /** exp(mean NLL) of next-byte predictions (positions 0..len−2 predict 1..len−1) over all windows. */
 export async function perplexity(model: Uint8Array | string, windows: NpyArray, opts: { threads?: number; batch?: number } = {}): Promise<number> {
-  const session = await ort.InferenceSession.create(model as Uint8Array, { intraOpNumThreads: opts.threads ?? 2, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const session = await openSession(model as Uint8Array, { threads: opts.threads ?? 2, optimization: 'all' });
   const [n, len] = windows.shape as [number, number];
   const batch = opts.batch ?? 16;
   let nll = 0, count = 0;

@@ -1,7 +1,7 @@
 // Staged capture against a direct computation: the activation exposed as a graph output, XᵀX, max|x|
 // and Σ|x| computed in JS. Covers the one-Gemm and the blocked-symmetric Gram paths and frontier reuse.
 import { describe, it, expect } from 'vitest';
-import * as ort from 'onnxruntime-node';
+import { ort, openSession } from '../../../helpers/ort';
 import { clone, create, ModelProtoSchema, ValueInfoProtoSchema, toBinary } from '../../../../engine/onnx/proto';
 import { StagedCapture } from '../../../../engine/quant/algorithms/staged-capture';
 import { findLinearLayers, stageLayers } from '../../../../engine/quant/algorithms/linear-layers';
@@ -26,7 +26,7 @@ describe('StagedCapture', () => {
     const exposed = clone(ModelProtoSchema, model);
     const names = [...captured.keys()];
     exposed.graph!.output.push(...names.map((name) => create(ValueInfoProtoSchema, { name })));
-    const s = await ort.InferenceSession.create(toBinary(ModelProtoSchema, exposed));
+    const s = await openSession(toBinary(ModelProtoSchema, exposed));
     const res = await s.run({ input_ids: new ort.Tensor('int64', all, [6, seq]) });
     await s.release();
     const REL_TOL = 1e-4;

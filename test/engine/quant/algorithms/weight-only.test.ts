@@ -1,12 +1,12 @@
 // GPTQ / AWQ / RTN on the real moby-gpt with real text: smaller calibration and evaluation sets than the
 // bench (which holds the acceptance figures), same code paths.
 import { describe, it, expect, beforeAll } from 'vitest';
-import * as ort from 'onnxruntime-node';
+import { ort, openSession } from '../../../helpers/ort';
 import { models, hasShared } from '../../../helpers/shared';
 import { loadModel, serializeModel, type LoadedModel } from '../../../../engine/onnx/model-io';
 import { clone, ModelProtoSchema } from '../../../../engine/onnx/proto';
 import { parseRecipe } from '../../../../engine/pipeline/recipe';
-import { quantizeWeightOnly } from '../../../../engine/quant/algorithms/run-weight-only';
+import { quantizeWeightOnly } from '../../../../engine/pipeline/stages/weights-phase';
 import { runAwq } from '../../../../engine/quant/algorithms/awq';
 import { calibrationBatches, rtnLayers } from '../../../../engine/quant/algorithms/weight-only';
 import { findLinearLayers, layerWeightNK } from '../../../../engine/quant/algorithms/linear-layers';
@@ -59,7 +59,7 @@ describe.skipIf(!hasShared)('weight-only algorithms on moby-gpt', () => {
     const scaledOnly = await runAwq({ model, baseDir: gpt.baseDir, selection: { opTypes: ['MatMul'], exclude: [] }, config: { bits: 4, symmetric: true, groupSize: 32 }, params: { gridSize: 5, clip: false }, batches, quantize: false });
     expect(scaledOnly.scaled.some((s) => s.alpha > 0 && s.absorber.startsWith('LayerNormalization'))).toBe(true);
     const ids = new ort.Tensor('int64', (val.data as BigInt64Array).slice(0, 4 * 256), [4, 256]);
-    const run = async (bytes: Uint8Array) => { const s = await ort.InferenceSession.create(bytes); const o = (await s.run({ input_ids: ids })).logits!.data as Float32Array; await s.release(); return o; };
+    const run = async (bytes: Uint8Array) => { const s = await openSession(bytes); const o = (await s.run({ input_ids: ids })).logits!.data as Float32Array; await s.release(); return o; };
     const a = await run(serializeModel(gpt.model)), b = await run(serializeModel(scaledOnly.model));
     let maxDiff = 0, maxAbs = 0;
     for (let i = 0; i < a.length; i++) { maxDiff = Math.max(maxDiff, Math.abs(a[i]! - b[i]!)); maxAbs = Math.max(maxAbs, Math.abs(a[i]!)); }

@@ -2,7 +2,7 @@
 // real test-set images, with every Conv and Relu output exposed as a graph output.
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import * as ort from 'onnxruntime-node';
+import { ort, openSession } from '../../../helpers/ort';
 import { loadModel, serializeModel } from '../../../../engine/onnx/model-io';
 import { create, ValueInfoProtoSchema, TypeProtoSchema, TypeProto_TensorSchema } from '../../../../engine/onnx/proto';
 import { DataType } from '../../../../engine/onnx/tensor';
@@ -22,7 +22,7 @@ export async function cnnActivations(batches: number, batchSize: number): Promis
   for (const name of names) {
     g.output.push(create(ValueInfoProtoSchema, { name, type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: DataType.FLOAT }) } }) }));
   }
-  const session = await ort.InferenceSession.create(serializeModel(model), { intraOpNumThreads: 2 });
+  const session = await openSession(serializeModel(model), { threads: 2 });
   const out: Record<string, Float32Array>[] = [];
   for (let b = 0; b < batches; b++) {
     const x = fmnistImages(batchSize, b * batchSize);

@@ -1,7 +1,7 @@
 // Our reference against onnxruntime's own QuantizeLinear/DequantizeLinear kernels, on inputs full
 // of exact ties (x = (k + 0.5)·scale) and out-of-range values: per tensor, per axis and opset-21 blocks.
 import { describe, it, expect } from 'vitest';
-import * as ort from 'onnxruntime-node';
+import { ort, openSession } from '../../../helpers/ort';
 import { create, ModelProtoSchema, GraphProtoSchema, NodeProtoSchema, ValueInfoProtoSchema, TypeProtoSchema, TypeProto_TensorSchema, AttributeProtoSchema, AttributeType, type TensorProto } from '../../../../engine/onnx/proto';
 import { serializeModel } from '../../../../engine/onnx/model-io';
 import { DataType } from '../../../../engine/onnx/tensor';
@@ -73,7 +73,7 @@ describe('reference QDQ vs onnxruntime', () => {
         expect(ties).toBeGreaterThan(20);
       }
       expect(onnxDataTypeOf(c.dtype)).toBeGreaterThan(0);
-      const session = await ort.InferenceSession.create(qdqModel(params, c.dims, c.opset));
+      const session = await openSession(qdqModel(params, c.dims, c.opset));
       const r = await session.run({ x: new ort.Tensor('float32', x, c.dims) });
       const ours = quantizeValues(x, c.dims, params);
       expect(Array.from(r.q32!.data as Int32Array)).toEqual(Array.from(ours));

@@ -3,8 +3,8 @@
 // one com.microsoft FastGelu, which computes the same formula in one pass. ORT's own FastGeluFusion does
 // not match the shape these exporters emit (it stays nine nodes even at graphOptimizationLevel 'all'),
 // and with the MatMuls in int4 those elementwise passes are a visible share of a short decode step.
-import { create, NodeProtoSchema, type GraphProto, type NodeProto } from '../onnx/proto';
-import { GraphIndex } from '../onnx/graph';
+import { create, NodeProtoSchema, type GraphProto, type NodeProto } from '../proto';
+import { GraphIndex } from '../graph';
 import { matchTanhGelu } from './tanh-gelu';
 
 /**

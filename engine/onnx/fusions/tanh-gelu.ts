@@ -2,10 +2,10 @@
 // ops: 0.5 · x · (1 + tanh(√(2/π) · (x + 0.044715 · x³))). Products are read as trees of Mul nodes, so
 // any order and grouping of the factors matches (x·x·x, Pow(x, 3), Mul(Mul(x, a), 0.5),
 // Mul(x, Mul(a, 0.5)) ...). Two emitters use it: the QDQ export writes an opset-20 `Gelu`
-// (qdq-gelu.ts), the weight-only export a com.microsoft `FastGelu` (matmulnbits-gelu.ts).
-import type { NodeProto } from '../onnx/proto';
-import { tensorToFloat32 } from '../onnx/tensor';
-import type { GraphIndex } from '../onnx/graph';
+// (engine/export/qdq-gelu.ts), the weight-only export a com.microsoft `FastGelu` (fast-gelu.ts).
+import type { NodeProto } from '../proto';
+import { tensorToFloat32 } from '../tensor';
+import type { GraphIndex } from '../graph';
 
 export interface TanhGeluMatch {
   /** The GELU's input. */
