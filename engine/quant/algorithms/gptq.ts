@@ -12,6 +12,7 @@ import { StagedCapture } from './staged-capture';
 import { hessianFromGram, layerErrors } from './layer-error';
 import { rtnQuantize } from './weight-quant';
 import type { WeightOnlyConfig, WeightOnlyLayerResult } from './weight-only';
+import { loadNativeKernels } from '../../runtime/native';
 
 export interface GptqParams {
   damp: number;
@@ -23,15 +24,10 @@ type GptqFn = (o: GptqOptions) => GptqResult;
 
 /** The native kernel when native-kernels/lib is built and says it is available; else the reference. */
 export async function resolveGptqKernel(notices?: string[]): Promise<{ fn: GptqFn; native: boolean }> {
-  try {
-    const path = '../../../native-kernels/lib/index';
-    const lib = (await import(/* @vite-ignore */ path)) as { nativeAvailable?: () => boolean; gptqQuantize?: GptqFn };
-    if (lib.nativeAvailable?.() && typeof lib.gptqQuantize === 'function') {
-      notices?.push('GPTQ ran on the native addon kernel.');
-      return { fn: lib.gptqQuantize, native: true };
-    }
-  } catch {
-    // not built: fall through to the reference
+  const lib = await loadNativeKernels();
+  if (lib && typeof lib.gptqQuantize === 'function') {
+    notices?.push('GPTQ ran on the native addon kernel.');
+    return { fn: lib.gptqQuantize, native: true };
   }
   notices?.push('GPTQ ran on the TypeScript reference kernel (the native addon is not built or has no gptqQuantize).');
   return { fn: gptqReference, native: false };

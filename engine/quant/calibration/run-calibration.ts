@@ -12,6 +12,7 @@ import { addGraphOutputs } from './augment';
 import { inlineTakenBranches } from './inline-branches';
 import { MinMaxHistogramCollector, type RangeCollector, type TensorHistogram } from './collectors';
 import { StudioError, quote } from '../../errors';
+import { loadNativeKernels } from '../../runtime/native';
 
 export interface TensorStats {
   min: number;
@@ -53,6 +54,8 @@ export async function runCalibration(model: ModelProto, tensors: readonly string
   tensors = tensors.filter((t) => visible.has(t));
   const augmented = addGraphOutputs(flat.model, tensors);
   const s = await createSession(serializeModel(augmented), { device: o.device, source: 'calibration model' });
+  // The calibrators' histograms bin through the native addon when it loads (their TypeScript twin otherwise).
+  await loadNativeKernels();
   const collectors = new Map<string, RangeCollector>();
   for (const t of tensors) collectors.set(t, o.makeCollector?.(t) ?? new MinMaxHistogramCollector());
   const budget = o.memoryBudget ?? 384 * 2 ** 20;

@@ -3,7 +3,12 @@
 // calibration needs is the signed one folded in half, and the signed one is what the UI plots.
 // When a batch exceeds T, T doubles and neighbouring bin pairs merge exactly (0 stays an edge), so
 // no mass is lost or smeared and memory never grows (ORT's HistogramCollector instead adds bins).
+// An update is two passes over the batch (min/max, then binning); on the native addon both run as
+// kernels (native-kernels: minMax, histogram) with the TypeScript code below as their reference and
+// the fallback where the addon is not built: same bins, same counts (test/engine/quant/calibrators/
+// native-histogram.test.ts holds them equal bin for bin on real activations).
 import { StudioError, quote } from '../../errors';
+import { nativeKernelsLoaded } from '../../runtime/native';
 
 export interface Histogram {
   /** Left edge of bin 0 and right edge of the last bin. */
@@ -24,6 +29,27 @@ export interface Histogram {
 
 export const DEFAULT_HISTOGRAM_BINS = 16384;
 
+/** The two passes of an update a kernel can run instead of the TypeScript loops. */
+export interface HistogramKernels {
+  /** Min and max of the values, NaN ignored (±Infinity included). */
+  minMax(values: Float32Array): { min: number; max: number };
+  /** Adds into counts: bin = floor((x − lo) · (bins / (hi − lo))) in float64, x = hi in the last bin; NaN and values outside [lo, hi] skipped. */
+  histogram(values: Float32Array, lo: number, hi: number, counts: Float64Array): void;
+}
+
+/** Below this many values a batch is binned in TypeScript: the call into the addon costs more than it saves. */
+const NATIVE_MIN_VALUES = 4096;
+
+/** The native addon's kernels when loadNativeKernels() found the addon (engine/runtime/native.ts); else null. */
+export function nativeHistogramKernels(): HistogramKernels | null {
+  const nk = nativeKernelsLoaded();
+  if (!nk) return null;
+  return {
+    minMax: (v) => { const r = nk.minMaxSync(v); return { min: r.min[0]!, max: r.max[0]! }; },
+    histogram: (v, lo, hi, counts) => { nk.histogramSync(v, { min: lo, max: hi, counts }); },
+  };
+}
+
 export class HistogramCollector {
   private readonly bins: number;
   private counts: Float64Array;
@@ -35,7 +61,8 @@ export class HistogramCollector {
   private nonFinite = 0;
   private zeros = 0;
 
-  constructor(bins = DEFAULT_HISTOGRAM_BINS, readonly name = '') {
+  /** `kernels`: null runs the TypeScript passes; default: the native addon's when it is loaded. */
+  constructor(bins = DEFAULT_HISTOGRAM_BINS, readonly name = '', private readonly kernels: HistogramKernels | null = nativeHistogramKernels()) {
     if (!Number.isInteger(bins) || bins < 2 || bins % 2 !== 0) throw new StudioError('BAD_ARGUMENT', `Histogram for ${quote(name)}: bin count ${quote(bins)} must be an even integer >= 2.`);
     this.bins = bins;
     this.counts = new Float64Array(bins);
@@ -44,6 +71,7 @@ export class HistogramCollector {
   get count(): number { return this.n; }
 
   update(values: ArrayLike<number>): void {
+    if (this.kernels && values instanceof Float32Array && values.length >= NATIVE_MIN_VALUES && this.updateWith(this.kernels, values)) return;
     let bmin = Infinity, bmax = -Infinity;
     for (let i = 0; i < values.length; i++) {
       const v = values[i]!;
@@ -69,6 +97,34 @@ export class HistogramCollector {
       counts[b]!++;
     }
     this.n += seen;
+  }
+
+  /**
+   * The update through kernels: the same range, bins and counts as the TypeScript passes. Returns false,
+   * having changed nothing but a range widening the TypeScript pass would make alike, for the batches
+   * those passes handle specially: ±Infinity present, or nothing but zeros and NaN so far.
+   */
+  private updateWith(k: HistogramKernels, values: Float32Array): boolean {
+    const { min: bmin, max: bmax } = k.minMax(values);
+    if (!Number.isFinite(bmin) || !Number.isFinite(bmax)) return false;
+    this.grow(Math.max(-bmin, bmax));
+    const T = this.T;
+    if (T === 0) return false;
+    // Every value is finite or NaN here, and T covers them all: the kernel bins them as the loop above
+    // would ((v + T) · bins / 2T in float64) and skips NaN; zeros and NaN are counted here.
+    let zeros = 0, nan = 0;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (v === 0) zeros++;
+      else if (v !== v) nan++;
+    }
+    k.histogram(values, -T, T, this.counts);
+    this.zeros += zeros;
+    this.nonFinite += nan;
+    this.n += values.length - nan;
+    if (bmin < this.min) this.min = bmin;
+    if (bmax > this.max) this.max = bmax;
+    return true;
   }
 
   private absmaxFinite(values: ArrayLike<number>): number {
