@@ -16,7 +16,7 @@ import { loadModel, saveModel, serializeModel, PROTOBUF_LIMIT } from '../onnx/mo
 import { hasExternalData, allInitializers } from '../onnx/external-data';
 import type { NpyArray } from '../data/npy';
 import type { ActivationSpec, Recipe } from './recipe';
-import type { QuantizeReport } from './report';
+import type { QuantizeReport } from '../../contract/report';
 import { assertFiniteInputs } from '../data/finite';
 import { validateInputs } from './validate-inputs';
 import { checkModelSupport } from './model-support';

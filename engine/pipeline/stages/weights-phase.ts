@@ -6,7 +6,7 @@ import type { ModelProto } from '../../onnx/proto';
 import { clone, ModelProtoSchema } from '../../onnx/proto';
 import type { NpyArray } from '../../data/npy';
 import type { Recipe } from '../recipe';
-import type { QuantizedNodeInfo } from '../report';
+import type { QuantizedNodeInfo } from '../../../contract/report';
 import { StudioError } from '../../errors';
 import { subProgress, type WorkContext } from '../../jobs/progress';
 import { weightResultsExporter, type ExportInput } from '../../export/exporters';
