@@ -6,6 +6,10 @@
 //   await h.page.getByTestId('new-project-name').fill('CNN');
 //   await h.shot('projects-created');              // test-results/screenshots/projects-created.png
 //   await h.close();
+//
+// Or, per test file: `const s = studioForFile();` starts one before the file's tests, closes it after
+// them and fails the file on a console error (s.openSample(...), s.flowReady(...) below).
+import { afterAll, beforeAll, expect } from 'vitest';
 import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -29,6 +33,16 @@ export interface StudioHarness {
   open(hash?: string): Promise<void>;
   /** Save test-results/screenshots/<name>.png and return its path. */
   shot(name: string): Promise<string>;
+  /** From the samples page, open sample `id` as a project and wait until its page shows `title`. */
+  openSample(id: string, title: string): Promise<void>;
+  /**
+   * Wait until the React Flow canvas with data-testid `canvasTestId` has drawn and measured every node
+   * (the app sets data-ready="true"; React Flow keeps a node hidden until measured, and a click or a
+   * bounding box read before that misses) and every node is visible.
+   */
+  flowReady(canvasTestId: string): Promise<void>;
+  /** Console and page errors, less the host's expected ones (frame-ancestors CSP note, favicon, 404s). */
+  unexpectedErrors(): string[];
   close(): Promise<void>;
 }
 
@@ -59,16 +73,33 @@ export async function startStudio(opts: StudioHarnessOptions = {}): Promise<Stud
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('pageerror', (e) => errors.push(e.message));
   mkdirSync(screenshotDir, { recursive: true });
+  const open = async (hash = '') => {
+    await page.goto(host.url + hash);
+    await page.waitForSelector('.qs-shell');
+  };
   return {
-    host, browser, context, page, dataDir, errors,
-    async open(hash = '') {
-      await page.goto(host.url + hash);
-      await page.waitForSelector('.qs-shell');
-    },
+    host, browser, context, page, dataDir, errors, open,
     async shot(name) {
       const path = join(screenshotDir, `${name}.png`);
       await page.screenshot({ path });
       return path;
+    },
+    async openSample(id, title) {
+      await open('#/g/samples');
+      await page.getByTestId(`open-sample-${id}`).click();
+      await page.getByTestId('project-title').filter({ hasText: title }).waitFor({ timeout: 30_000 });
+    },
+    async flowReady(canvasTestId) {
+      const canvas = page.locator(`[data-testid="${canvasTestId}"][data-ready="true"]`);
+      await canvas.waitFor();
+      // (A string: this file is type-checked without the DOM library.)
+      await page.waitForFunction(`(() => {
+        const nodes = [...document.querySelectorAll('[data-testid="${canvasTestId}"] .react-flow__node')];
+        return nodes.length > 0 && nodes.every((n) => getComputedStyle(n).visibility === 'visible');
+      })()`);
+    },
+    unexpectedErrors() {
+      return errors.filter((e) => !/frame-ancestors|favicon|404/.test(e));
     },
     async close() {
       await browser.close().catch(() => undefined);
@@ -76,4 +107,32 @@ export async function startStudio(opts: StudioHarnessOptions = {}): Promise<Stud
       if (ownDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * One studio for a test file's tests: started before them (default timeouts 20 s per action and 90 s per
+ * navigation: loading the 8 MB bundle on a busy 2-core machine is slow), closed after them, and the file
+ * fails if the page logged an unexpected error. Returns a handle that is live once the tests run.
+ */
+export function studioForFile(opts: StudioHarnessOptions & { actionTimeoutMs?: number; setup?: (s: StudioHarness) => Promise<void>; teardown?: () => void } = {}): StudioHarness {
+  let h: StudioHarness | undefined;
+  beforeAll(async () => {
+    h = await startStudio(opts);
+    h.page.setDefaultTimeout(opts.actionTimeoutMs ?? 20_000);
+    h.page.setDefaultNavigationTimeout(90_000);
+    await opts.setup?.(h);
+  }, 120_000);
+  afterAll(async () => {
+    const errs = h?.unexpectedErrors() ?? [];
+    await h?.close();
+    opts.teardown?.();
+    expect(errs).toEqual([]);
+  });
+  return new Proxy({} as StudioHarness, {
+    get(_, key) {
+      if (!h) throw new Error(`the studio is not started yet (read '${String(key)}' outside a test?)`);
+      const v = (h as unknown as Record<string | symbol, unknown>)[key];
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(h) : v;
+    },
+  });
 }

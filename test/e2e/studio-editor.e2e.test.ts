@@ -3,22 +3,30 @@
 // reaches the browser's "Save page", connections can be selected and deleted (and undone), clicking
 // from node to node keeps the selection, palette nodes never land on another node, Auto-layout tidies
 // the graph, and an exclude-list typo is flagged against the model's real node names.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStudio, type StudioHarness } from './harness';
+// Every interaction waits for the canvas to have drawn and measured its nodes (s.flowReady), never a fixed time.
+import { describe, expect, it } from 'vitest';
+import { studioForFile } from './harness';
+import { templateById } from '../../renderer/src/features/pipeline/templates';
 
-let s: StudioHarness;
+const s = studioForFile();
+const ready = () => s.flowReady('pipeline-canvas');
 
 type Box = { x: number; y: number; width: number; height: number };
 const overlap = (a: Box, b: Box) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
-/** Click the middle of the connection between two vertically stacked nodes (a straight segment). */
+/** Click the middle of the connection between two vertically stacked nodes (a straight segment; node ids = types here). */
 async function clickEdgeBetween(from: string, to: string): Promise<void> {
+  await ready();
+  await s.page.getByTestId(`rf__edge-${from}->${to}`).waitFor({ state: 'attached' }); // a straight vertical edge has no width: never 'visible'
   const a = (await s.page.getByTestId(`pnode-${from}`).boundingBox())!, b = (await s.page.getByTestId(`pnode-${to}`).boundingBox())!;
   await s.page.mouse.click(a.x + a.width / 2, (a.y + a.height + b.y) / 2);
 }
+/** Every node's box, read at one instant (boxes read one by one during a viewport animation disagree). */
 async function nodeBoxes(): Promise<Box[]> {
-  const out: Box[] = [];
-  for (const n of await s.page.locator('.react-flow__node').all()) out.push((await n.boundingBox())!);
-  return out;
+  await ready();
+  return s.page.evaluate<Box[]>(`[...document.querySelectorAll('[data-testid="pipeline-canvas"] .react-flow__node')].map((n) => {
+    const r = n.getBoundingClientRect();
+    return { x: r.x, y: r.y, width: r.width, height: r.height };
+  })`);
 }
 function overlappingPairs(boxes: Box[]): number {
   let k = 0;
@@ -27,26 +35,13 @@ function overlappingPairs(boxes: Box[]): number {
 }
 
 describe('studio pipeline editor', () => {
-  beforeAll(async () => {
-    s = await startStudio();
-    s.page.setDefaultTimeout(20_000);
-    // Loading the 8 MB bundle takes long on a busy 2-core machine.
-    s.page.setDefaultNavigationTimeout(90_000);
-  }, 60_000);
-  afterAll(async () => {
-    const errs = s?.errors.filter((e) => !/frame-ancestors|favicon|404/.test(e)) ?? [];
-    await s?.close();
-    expect(errs).toEqual([]);
-  });
-
   it('keeps an edit across a tab switch; Ctrl+S saves from a field and is not the browser\'s', async () => {
     const { page } = s;
-    await s.open('#/g/samples');
-    await page.getByTestId('open-sample-fmnist-cnn').click();
-    await page.getByTestId('project-title').filter({ hasText: 'Fashion-MNIST CNN' }).waitFor({ timeout: 30_000 });
+    await s.openSample('fmnist-cnn', 'Fashion-MNIST CNN');
     await page.getByTestId('tab-pipeline').click();
     await page.getByTestId('template-ptq').click();
     await expect.poll(() => page.getByTestId('pipeline-select').locator('option:checked').textContent()).toBe('PTQ W8A8');
+    await ready();
     // A listener added after the editor's sees whether Ctrl+S was kept from the browser.
     await page.evaluate(`window.addEventListener('keydown', (e) => { if (e.key.toLowerCase() === 's') window.savePrevented = e.defaultPrevented; })`);
     await page.getByTestId('pnode-calibrate').click();
@@ -60,6 +55,7 @@ describe('studio pipeline editor', () => {
     await page.getByTestId('tab-pipeline').click();
     // The pipeline that was open is open again, with the edit.
     await expect.poll(() => page.getByTestId('pipeline-select').locator('option:checked').textContent()).toBe('PTQ W8A8');
+    await ready();
     await expect.poll(() => page.getByTestId('pnode-calibrate').textContent()).toContain('mse');
     // Leave within the autosave delay: the pending edit is sent as the editor closes.
     await page.getByTestId('pnode-quant-params').click();
@@ -67,11 +63,12 @@ describe('studio pipeline editor', () => {
     expect(await page.getByTestId('save-state').textContent()).toBe('Unsaved changes');
     await page.getByTestId('tab-overview').click();
     await page.getByTestId('tab-pipeline').click();
+    await ready();
     await expect.poll(() => page.getByTestId('pnode-quant-params').textContent()).toContain('tensor');
     await expect.poll(() => page.getByTestId('save-state').textContent()).toBe('All changes saved');
     // And a reload (a fresh editor from the store) shows both.
     await page.reload();
-    await page.getByTestId('pnode-calibrate').waitFor();
+    await ready();
     expect(await page.getByTestId('pnode-calibrate').textContent()).toContain('mse');
     expect(await page.getByTestId('pnode-quant-params').textContent()).toContain('tensor');
   }, 90_000);
@@ -79,8 +76,10 @@ describe('studio pipeline editor', () => {
   it('selects a connection, deletes it with the Delete key and undoes that', async () => {
     const { page } = s;
     const edges = page.locator('.react-flow__edge');
-    const n0 = await edges.count();
+    // Edges are drawn a frame after their nodes are measured: wait for all of the template's.
+    const n0 = templateById('ptq')!.build().edges.length;
     expect(n0).toBeGreaterThan(4);
+    await expect.poll(() => edges.count()).toBe(n0);
     // model -> data: the first column's top edge.
     await clickEdgeBetween('model', 'data');
     await page.getByTestId('edge-inspector').waitFor();
@@ -104,6 +103,7 @@ describe('studio pipeline editor', () => {
     const { page } = s;
     const order = ['data', 'calibrate', 'quant-params', 'quantized-model', 'evaluate', 'calibrate', 'data', 'export'];
     const titles: Record<string, string> = { data: 'Calibration data', calibrate: 'Calibrate', 'quant-params': 'Quantization params', 'quantized-model': 'Quantized model', evaluate: 'Evaluate', export: 'Export' };
+    await ready();
     for (const t of order) {
       await page.getByTestId(`pnode-${t}`).click();
       await expect.poll(() => page.getByTestId('inspector').locator('h3').textContent()).toBe(titles[t]);
@@ -115,22 +115,22 @@ describe('studio pipeline editor', () => {
     const { page } = s;
     expect(overlappingPairs(await nodeBoxes())).toBe(0);
     const n0 = await page.locator('.react-flow__node').count();
+    // The palette is enabled once every node is measured: each new node is placed by the others' real sizes.
     for (const t of ['gptq', 'awq', 'bias-correction', 'smoothquant']) await page.getByTestId(`palette-${t}`).click();
     await expect.poll(() => page.locator('.react-flow__node').count()).toBe(n0 + 4);
-    await page.waitForTimeout(300);
     expect(overlappingPairs(await nodeBoxes()), 'palette nodes overlap others').toBe(0);
     await s.shot('pipeline-palette-added');
     await page.getByTestId('auto-layout').click();
-    await page.waitForTimeout(400);
+    const canvas = (await page.getByTestId('pipeline-canvas').boundingBox())!;
+    const inside = (b: Box) => b.x >= canvas.x - 1 && b.y >= canvas.y - 1 && b.x + b.width <= canvas.x + canvas.width + 1 && b.y + b.height <= canvas.y + canvas.height + 1;
+    // fitView after the layout (animated): every node ends up inside the canvas.
+    await expect.poll(async () => (await nodeBoxes()).every(inside)).toBe(true);
     const boxes = await nodeBoxes();
     expect(overlappingPairs(boxes)).toBe(0);
     // Top to bottom: the model above the data above calibration.
     const y = async (t: string) => (await page.getByTestId(`pnode-${t}`).boundingBox())!.y;
     expect(await y('model')).toBeLessThan(await y('data'));
     expect(await y('data')).toBeLessThan(await y('calibrate'));
-    // fitView after the layout: every node is inside the canvas.
-    const canvas = (await page.getByTestId('pipeline-canvas').boundingBox())!;
-    for (const b of boxes) expect(b.x >= canvas.x - 1 && b.y >= canvas.y - 1 && b.x + b.width <= canvas.x + canvas.width + 1 && b.y + b.height <= canvas.y + canvas.height + 1).toBe(true);
     await s.shot('pipeline-auto-layout');
     // Layout is one undo step; four more take the added nodes away again.
     for (let i = 0; i < 5; i++) await page.getByTestId('undo').click();
@@ -150,8 +150,10 @@ describe('studio pipeline editor', () => {
     await page.locator('#param-exclude').fill('/9/Gemm, /6/6.0/Conv');
     await expect.poll(() => problem.count()).toBe(0);
     expect(await page.getByTestId('run-pipeline').isDisabled()).toBe(false);
+    const wide = (await page.getByTestId('pipeline-canvas').boundingBox())!.width;
     await page.setViewportSize({ width: 900, height: 800 });
-    await page.waitForTimeout(300);
+    await expect.poll(async () => (await page.getByTestId('pipeline-canvas').boundingBox())!.width).toBeLessThan(wide);
+    await ready();
     await s.shot('pipeline-900');
     await page.setViewportSize({ width: 1280, height: 800 });
   }, 60_000);
@@ -159,6 +161,7 @@ describe('studio pipeline editor', () => {
   it('leaves a node in float by picking it on the graph; the editor shows it in the exclude list', async () => {
     const { page } = s;
     await page.getByTestId('tab-graph').click();
+    await s.flowReady('graph-canvas');
     await page.locator('[data-op="Conv"]').nth(2).click();
     await page.getByTestId('toggle-exclude').click();
     await page.getByTestId('excluded-note').waitFor();
@@ -166,6 +169,7 @@ describe('studio pipeline editor', () => {
     const name = (await page.getByTestId('node-details').locator('h3 span').textContent())!.trim();
     await s.shot('graph-exclude-picked');
     await page.getByTestId('tab-pipeline').click();
+    await ready();
     await page.getByTestId('pnode-quant-params').click();
     expect(await page.locator('#param-exclude').inputValue()).toContain(name);
     expect(await page.getByTestId('pnode-quant-params').getAttribute('data-invalid')).toBe('false');

@@ -1,7 +1,7 @@
 // The model graph (dagre layout, drawn with xyflow), coloured by quantization state — predicted from
 // a pipeline's recipe or read from a run's report — or by per-layer error once a run exists.
-import { Fragment, useMemo, useRef, useState } from 'react';
-import { ReactFlow, Background, Controls, MiniMap, Handle, Position, type Node, type Edge, type NodeProps, type ReactFlowInstance } from '@xyflow/react';
+import { Fragment, useCallback, useMemo, useReducer, useRef, useState } from 'react';
+import { ReactFlow, Background, Controls, MiniMap, Handle, Position, type Node, type NodeChange, type Edge, type NodeProps, type ReactFlowInstance } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import type { GraphView as GraphData, GraphNode } from '../../../../contract/ipc';
 import type { ProjectViewProps } from '../../routing';
@@ -9,6 +9,7 @@ import { navigate } from '../../routing';
 import { useQuery } from '../../api/use-studio';
 import { SUPPORTED_OP_TYPES } from '../../../../contract/recipe';
 import { EmptyState, ErrorNote, fmtNum } from '../../components/ui';
+import { NodesDrawn } from '../../components/NodesDrawn';
 import { layoutGraph, NODE_W, NODE_H } from './graph-layout';
 import { STATE_COLOURS, errorColour, errorsFromReport, statesFromRecipe, statesFromReport, type QuantState } from './quant-state';
 import { parseRunReport } from '../runs/run-report';
@@ -46,7 +47,24 @@ export function GraphView({ project }: ProjectViewProps) {
   const [selected, setSelected] = useState<string | null>(null);
   const [query, setQuery] = useState('');
   const [hit, setHit] = useState(0);
+  const [drawn, setDrawn] = useState(false);
   const rf = useRef<ReactFlowInstance<OpNode, Edge> | null>(null);
+  // The flow is controlled and its nodes are rebuilt when colours, search or selection change; React Flow
+  // hides (and re-measures) a node given without `measured`, so the sizes it reported are passed back
+  // (one re-render per batch of new sizes: React Flow counts the nodes as drawn only once they come back).
+  const measuredRef = useRef(new Map<string, { width: number; height: number }>());
+  const [, remeasured] = useReducer((x: number) => x + 1, 0);
+  const onNodesChange = useCallback((changes: NodeChange<OpNode>[]) => {
+    let changed = false;
+    for (const c of changes) {
+      if (c.type !== 'dimensions' || !c.dimensions) continue;
+      const was = measuredRef.current.get(c.id);
+      if (was?.width === c.dimensions.width && was.height === c.dimensions.height) continue;
+      measuredRef.current.set(c.id, { width: c.dimensions.width, height: c.dimensions.height });
+      changed = true;
+    }
+    if (changed) remeasured();
+  }, []);
 
   const done = (runs.data ?? []).filter((r) => r.status === 'succeeded' && r.result);
   // Auto: the latest run's report; before any run, the pipeline open in the editor (else the first).
@@ -87,7 +105,8 @@ export function GraphView({ project }: ProjectViewProps) {
     const st = states.get(n.id) ?? 'float';
     const e = errors.get(n.id);
     const colour = effectiveMode === 'error' ? (e !== undefined ? errorColour(e) : STATE_COLOURS.float) : STATE_COLOURS[st];
-    return { id: n.id, type: 'op', position: layout.positions.get(n.id) ?? { x: 0, y: 0 }, selected: n.id === selected, draggable: false, data: { op: n.opType, name: n.name || n.outputs[0] || '', colour, io: n.opType === 'Input' || n.opType === 'Output', sqnr: effectiveMode === 'error' ? e : undefined, match: matchIds.has(n.id) } };
+    const measured = measuredRef.current.get(n.id);
+    return { id: n.id, type: 'op', position: layout.positions.get(n.id) ?? { x: 0, y: 0 }, selected: n.id === selected, draggable: false, ...(measured ? { measured } : {}), data: { op: n.opType, name: n.name || n.outputs[0] || '', colour, io: n.opType === 'Input' || n.opType === 'Output', sqnr: effectiveMode === 'error' ? e : undefined, match: matchIds.has(n.id) } };
   }) : [];
   // Tensor shapes on the edges (as Netron draws them), small so they do not cover the nodes.
   const edges: Edge[] = g ? g.edges.map((e, i) => ({ id: `e${i}`, source: e.source, target: e.target, style: { stroke: '#94a3b8' }, label: shapeOf.get(e.tensor) || undefined, labelStyle: { fontSize: 9, fill: '#64748b' }, labelBgStyle: { fillOpacity: 0.8 }, labelBgPadding: [2, 1] as [number, number] })) : [];
@@ -133,14 +152,15 @@ export function GraphView({ project }: ProjectViewProps) {
       </div>
       <ErrorNote error={graph.error ?? models.error} />
       <div className="qs-split qs-graph-split">
-        <div className="qs-canvas" data-testid="graph-canvas">
+        <div className="qs-canvas" data-testid="graph-canvas" data-ready={drawn}>
           {graph.loading && !g && <p className="qs-muted" style={{ padding: 16 }}>Reading the model…</p>}
           {g && (
-            <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} onInit={(i) => { rf.current = i; }} onNodeClick={(_, n) => setSelected(n.id)} onPaneClick={() => setSelected(null)}
+            <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} onNodesChange={onNodesChange} onInit={(i) => { rf.current = i; }} onNodeClick={(_, n) => setSelected(n.id)} onPaneClick={() => setSelected(null)}
               nodesConnectable={false} nodesDraggable={false} fitView fitViewOptions={{ padding: 0.05, maxZoom: 1, nodes: nodes.slice(0, 9).map((n) => ({ id: n.id })) }} minZoom={0.05}>
               <Background gap={20} color="#eef2f7" />
               <Controls showInteractive={false} position="top-right" />
               <MiniMap pannable zoomable position="bottom-right" style={{ width: 140, height: 100 }} nodeColor={(n) => (n.data as OpNode['data']).match ? '#f43f5e' : (n.data as OpNode['data']).colour} />
+              <NodesDrawn onChange={setDrawn} />
             </ReactFlow>
           )}
         </div>

@@ -2,7 +2,7 @@
 // validation drawn on the nodes, the compiled recipe beside the canvas, run. Edits are saved to the
 // project by themselves (half a second after the last change, and at once when the editor closes), so
 // switching tabs or pipelines never loses them; the open pipeline is remembered per project.
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import { ReactFlow, Background, Controls, MiniMap, type NodeChange, type EdgeChange, type Connection, type Edge, type ReactFlowInstance } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import { useStore } from 'zustand';
@@ -11,6 +11,7 @@ import type { ProjectViewProps } from '../../routing';
 import { navigate } from '../../routing';
 import { useQuery, useStudio } from '../../api/use-studio';
 import { ConfirmButton, EmptyState, ErrorNote, errMessage } from '../../components/ui';
+import { NodesDrawn } from '../../components/NodesDrawn';
 import { createPipelineStore, type PipelineStore } from './pipeline-store';
 import { compilePipeline, problemsByNode, PALETTE, type CompileResult } from './compile';
 import { nodeType, type ParamDef, type ParamValue } from './node-types';
@@ -152,16 +153,21 @@ function EditorFor({ info, projectId, projectDir, onSaved }: { info: PipelineInf
 
   const rf = useRef<ReactFlowInstance<FlowNode, Edge> | null>(null);
   const measuredRef = useRef(new Map<string, { width: number; height: number }>());
+  // Every node drawn and measured (React Flow hides a node until then): the palette waits for it, so a
+  // new node is placed by the real sizes of the others, and the canvas says so (data-ready) for tests.
+  const [drawn, setDrawn] = useState(false);
+  // New sizes must come back to React Flow in `nodes` before it counts the nodes as drawn: re-render once per batch.
+  const [, remeasured] = useReducer((x: number) => x + 1, 0);
   const addFromPalette = (type: string) => {
     // Near the top-left of what is visible, at the first spot no other node covers.
     const el = document.querySelector('[data-testid="pipeline-canvas"]')?.getBoundingClientRect();
     const near = rf.current && el ? rf.current.screenToFlowPosition({ x: el.left + 24, y: el.top + 24 }) : undefined;
-    const id = store.getState().addNode(type, undefined, near);
+    const id = store.getState().addNode(type, undefined, near, measuredRef.current);
     const n = store.getState().history.present.nodes.find((x) => x.id === id);
     if (n && rf.current) void rf.current.setCenter(n.position.x + 105, n.position.y + 60, { zoom: rf.current.getZoom(), duration: 200 });
   };
   const layout = () => {
-    store.getState().layout();
+    store.getState().layout(measuredRef.current);
     requestAnimationFrame(() => void rf.current?.fitView({ padding: 0.12, maxZoom: 1.1, duration: 200 }));
   };
 
@@ -200,16 +206,21 @@ function EditorFor({ info, projectId, projectDir, onSaved }: { info: PipelineInf
     // "A deselected" in one batch, and a snapshot taken before the batch would clear B again.
     const st = () => store.getState();
     const removed: string[] = [];
+    let resized = false;
     for (const c of changes) {
       if (c.type === 'position' && c.position) st().moveNode(c.id, c.position, !c.dragging);
       else if (c.type === 'position' && c.dragging === false) {
         const n = st().history.present.nodes.find((x) => x.id === c.id);
         if (n) st().moveNode(c.id, n.position, true);
-      } else if (c.type === 'dimensions' && c.dimensions) measuredRef.current.set(c.id, { width: c.dimensions.width, height: c.dimensions.height });
+      } else if (c.type === 'dimensions' && c.dimensions) {
+        const was = measuredRef.current.get(c.id);
+        if (was?.width !== c.dimensions.width || was.height !== c.dimensions.height) { measuredRef.current.set(c.id, { width: c.dimensions.width, height: c.dimensions.height }); resized = true; }
+      }
       else if (c.type === 'select') { if (c.selected) st().select(c.id); else if (st().selected === c.id) st().select(null); }
       else if (c.type === 'remove') removed.push(c.id);
     }
     if (removed.length) { for (const id of removed) pending.nodes.add(id); scheduleRemoval(); }
+    if (resized) remeasured();
   }, [store, pending, scheduleRemoval]);
   const onEdgesChange = useCallback((changes: EdgeChange[]) => {
     for (const c of changes) {
@@ -230,19 +241,20 @@ function EditorFor({ info, projectId, projectDir, onSaved }: { info: PipelineInf
       <div className="qs-side qs-palette" data-testid="palette">
         <div className="qs-label">Add a node</div>
         {PALETTE.map((t) => (
-          <button key={t.id} title={t.description} data-testid={`palette-${t.id}`} onClick={() => addFromPalette(t.id)}>
+          <button key={t.id} title={t.description} data-testid={`palette-${t.id}`} disabled={!drawn} onClick={() => addFromPalette(t.id)}>
             <span className={`qs-swatch qs-stage-${t.stage}`} />{t.title}
           </button>
         ))}
         <p className="qs-muted" style={{ fontSize: 12 }}>Drag from a node's bottom handle to the next node's top handle. Click a connection to select it. Delete removes the selection; Ctrl+Z / Ctrl+Shift+Z undo and redo. Changes save by themselves (Ctrl+S saves at once).</p>
       </div>
-      <div className="qs-canvas" data-testid="pipeline-canvas">
+      <div className="qs-canvas" data-testid="pipeline-canvas" data-ready={drawn}>
         <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} onNodesChange={onNodesChange} onEdgesChange={onEdgesChange} onConnect={onConnect}
           onInit={(i) => { rf.current = i; }} onPaneClick={() => { store.getState().select(null); store.getState().selectEdge(null); }}
           fitView fitViewOptions={{ padding: 0.12, maxZoom: 1.1 }} deleteKeyCode={['Delete', 'Backspace']} minZoom={0.2}>
           <Background gap={18} color="#e2e8f0" />
           <Controls showInteractive={false} position="top-right" />
           <MiniMap pannable zoomable position="bottom-right" style={{ width: 120, height: 80 }} nodeColor="#94a3b8" />
+          <NodesDrawn onChange={setDrawn} />
         </ReactFlow>
         <button className="qs-btn-secondary qs-btn-small qs-canvas-action" data-testid="auto-layout" title="Lay the pipeline out top to bottom (one undo step)" onClick={layout}>Auto-layout</button>
       </div>

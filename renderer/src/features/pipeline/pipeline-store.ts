@@ -4,7 +4,7 @@ import { createStore } from 'zustand/vanilla';
 import { defaultParams, nodeType, type ParamValue } from './node-types';
 import { edgeId, type PipelineDoc, type PipelineNode } from './pipeline-doc';
 import { canRedo, canUndo, initHistory, pushHistory, redo, replacePresent, undo, type History } from './history';
-import { autoLayout, freePosition } from './pipeline-layout';
+import { autoLayout, freePosition, type NodeSizes } from './pipeline-layout';
 
 export interface PipelineState {
   history: History<PipelineDoc>;
@@ -14,8 +14,8 @@ export interface PipelineState {
   /** The doc last saved to the project, to show unsaved changes. */
   savedDoc: PipelineDoc | null;
   load(doc: PipelineDoc, saved?: boolean): void;
-  /** Adds a node at `position`, or at the first free spot near `near` (never on top of another node). */
-  addNode(type: string, position?: { x: number; y: number }, near?: { x: number; y: number }): string;
+  /** Adds a node at `position`, or at the first free spot near `near` (never on top of another node, by their drawn `sizes` where known). */
+  addNode(type: string, position?: { x: number; y: number }, near?: { x: number; y: number }, sizes?: NodeSizes): string;
   removeNodes(ids: string[]): void;
   removeEdges(ids: string[]): void;
   /** Nodes and edges deleted together (one keyboard Delete) as one undo step. */
@@ -26,8 +26,8 @@ export interface PipelineState {
   moveNode(nodeId: string, position: { x: number; y: number }, commit: boolean): void;
   select(id: string | null): void;
   selectEdge(id: string | null): void;
-  /** Lay the whole graph out top to bottom, as one undo step. */
-  layout(): void;
+  /** Lay the whole graph out top to bottom (drawn `sizes` where known), as one undo step. */
+  layout(sizes?: NodeSizes): void;
   undo(): void;
   redo(): void;
   /** Record `doc` (default: the present) as what the project now stores. */
@@ -46,13 +46,13 @@ export function createPipelineStore(initial: PipelineDoc) {
       selectedEdge: null,
       savedDoc: initial,
       load: (doc, saved = true) => set({ history: initHistory(doc), selected: null, selectedEdge: null, savedDoc: saved ? doc : null }),
-      addNode: (type, position, near) => {
+      addNode: (type, position, near, sizes) => {
         if (!nodeType(type)) throw new Error(`Unknown node type '${type}'.`);
         const doc = get().history.present;
         let i = 1;
         while (doc.nodes.some((n) => n.id === `${type}-${i}`)) i++;
         const id = `${type}-${i}`;
-        const node: PipelineNode = { id, type, position: position ?? freePosition(doc, type, near), params: defaultParams(type) };
+        const node: PipelineNode = { id, type, position: position ?? freePosition(doc, type, near, sizes), params: defaultParams(type) };
         edit((d) => ({ ...d, nodes: [...d.nodes, node] }));
         set({ selected: id, selectedEdge: null });
         return id;
@@ -86,7 +86,7 @@ export function createPipelineStore(initial: PipelineDoc) {
       },
       select: (id) => set(id === null ? { selected: null } : { selected: id, selectedEdge: null }),
       selectEdge: (id) => set(id === null ? { selectedEdge: null } : { selectedEdge: id, selected: null }),
-      layout: () => edit((d) => autoLayout(d)),
+      layout: (sizes) => edit((d) => autoLayout(d, sizes)),
       undo: () => set((s) => (canUndo(s.history) ? { history: undo(s.history) } : s)),
       redo: () => set((s) => (canRedo(s.history) ? { history: redo(s.history) } : s)),
       markSaved: (doc) => set((s) => ({ savedDoc: doc ?? s.history.present })),

@@ -16,6 +16,22 @@ describe('pipeline node placement', () => {
     expect(p).not.toEqual(doc.nodes[0]!.position);
   });
 
+  it('places by the drawn (measured) sizes: a node taller than its estimate is not overlapped', () => {
+    const doc = templateById('ptq')!.build();
+    const params = doc.nodes.find((n) => n.type === 'quant-params')!;
+    // Drawn 400 px tall (a wrapped label, a three-line problem note): far beyond the estimate.
+    const sizes = new Map([[params.id, { width: 210, height: 400 }]]);
+    // Just below where its estimate ends: free by the estimate, inside the drawn node.
+    const near = { x: params.position.x, y: params.position.y + 200 };
+    const p = freePosition({ ...doc, nodes: [params], edges: [] }, 'gptq', near, sizes);
+    const clear = p.x >= params.position.x + 210 || p.y >= params.position.y + 400 || p.x + 210 <= params.position.x;
+    expect(clear, JSON.stringify(p)).toBe(true);
+    // Auto-layout spaces the tall node's successors below its measured bottom.
+    const laid = autoLayout(doc, sizes);
+    const lp = laid.nodes.find((n) => n.id === params.id)!.position;
+    for (const e of laid.edges.filter((x) => x.source === params.id)) expect(laid.nodes.find((n) => n.id === e.target)!.position.y).toBeGreaterThanOrEqual(lp.y + 400);
+  });
+
   it('lays out every template top to bottom without overlaps, as one undo step', () => {
     for (const t of TEMPLATES) {
       const store = createPipelineStore(t.build());
