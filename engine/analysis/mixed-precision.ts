@@ -24,7 +24,7 @@ import type { QdqPlan } from '../export/qdq-plan';
 import type { EvaluationData, EvaluationInfo } from '../eval/eval-data';
 import type { OutputScores } from '../eval/output-scores';
 import { StudioError, quote } from '../errors';
-import { subProgress, type WorkContext } from '../jobs/progress';
+import { subProgress, type WorkContext } from '../util/work-context';
 import { prepareAnalysis, allQuantized, type AnalysisUnit, type PreparedAnalysis } from './prepare';
 import { scoreSession, type LayerPrecision, type VariantTask } from './variant-task';
 import { weightResultsExporter } from '../export/exporters';

@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { StudioError, type StudioErrorCode } from '../errors';
-import { throwIfCancelled, type WorkContext } from '../jobs/progress';
+import { throwIfCancelled, type WorkContext } from '../util/work-context';
 import { runVariant, type AnalysisShared, type VariantResult, type VariantTask } from './variant-task';
 
 export interface PoolOptions {

@@ -21,7 +21,7 @@ import { layerWeightNK, weightToStored } from '../quant/algorithms/linear-layers
 import { tensorDims } from '../onnx/tensor';
 import { runSize, wholeRuns } from '../runtime/batching';
 import { splitEvaluation, type EvaluationInfo } from '../eval/eval-data';
-import { subProgress, throwIfCancelled, type WorkContext } from '../jobs/progress';
+import { subProgress, throwIfCancelled, type WorkContext } from '../util/work-context';
 import { StudioError, quote } from '../errors';
 import { referenceOutputs, type AnalysisShared } from './variant-task';
 

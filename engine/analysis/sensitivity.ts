@@ -8,7 +8,7 @@ import { comparedTensorsFor } from '../eval/compared-tensors';
 import type { ScoreSummary } from './report-types';
 import type { OutputScores } from '../eval/output-scores';
 import type { EvaluationInfo } from '../eval/eval-data';
-import { subProgress, type WorkContext } from '../jobs/progress';
+import { subProgress, type WorkContext } from '../util/work-context';
 import { prepareAnalysis, allQuantized, type AnalysisUnit, type PrepareOptions, type PreparedAnalysis } from './prepare';
 import { buildVariantDetailed, type VariantTask } from './variant-task';
 import { VariantPool, defaultConcurrency } from './pool';

@@ -10,7 +10,7 @@ import type { NpyArray } from '../data/npy';
 import type { Recipe } from '../pipeline/recipe';
 import type { OutputScores } from '../eval/output-scores';
 import type { EvaluationData } from '../eval/eval-data';
-import type { WorkContext } from '../jobs/progress';
+import type { WorkContext } from '../util/work-context';
 import { prepareAnalysis, type AnalysisUnit } from './prepare';
 import { sensitivityFromPrepared, type SensitivityEntry } from './sensitivity';
 import { fmtSqnr } from './report-format';

@@ -1,5 +1,5 @@
 // Progress on stderr: one updating line on a terminal, a line per stage (and every 25%) otherwise.
-import type { ProgressEvent, WorkContext } from '../jobs/progress';
+import type { ProgressEvent, WorkContext } from '../util/work-context';
 
 export function stderrProgress(stream: NodeJS.WriteStream = process.stderr): WorkContext & { done(): void } {
   const tty = stream.isTTY === true;

@@ -5,7 +5,7 @@
 import type { ModelProto } from '../onnx/proto';
 import type { QuantizeReport } from '../../contract/report';
 import type { Device } from '../runtime/session';
-import type { WorkContext } from '../jobs/progress';
+import type { WorkContext } from '../util/work-context';
 import { compareModels } from './layer-error';
 import { comparedTensorsFor, type EvaluatedNode } from './compared-tensors';
 import type { EvaluationData } from './eval-data';

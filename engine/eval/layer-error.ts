@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { StudioError, quote } from '../errors';
-import { throwIfCancelled, type WorkContext } from '../jobs/progress';
+import { throwIfCancelled, type WorkContext } from '../util/work-context';
 import { AgreementAccumulator } from './agreement';
 import { OutputScorer, lmWindows, scoreValues, type OutputScores } from './output-scores';
 

@@ -3,7 +3,7 @@ import type { NpyArray } from '../data/npy';
 import { runRanges, feedsFor, sampleCount } from '../runtime/batching';
 import type { StudioSession } from '../runtime/session';
 import type { ort } from '../runtime/session';
-import { throwIfCancelled, type WorkContext } from '../jobs/progress';
+import { throwIfCancelled, type WorkContext } from '../util/work-context';
 
 export async function forEachBatch(
   s: StudioSession, inputs: Record<string, NpyArray>, batchSize: number,

@@ -1,7 +1,7 @@
 // Task metrics on real data: classification top-1 on labels, byte-LM perplexity on windows.
 import type { NpyArray } from '../data/npy';
 import type { StudioSession } from '../runtime/session';
-import type { WorkContext } from '../jobs/progress';
+import type { WorkContext } from '../util/work-context';
 import { StudioError, quote } from '../errors';
 import { argmaxRows } from './agreement';
 import { forEachBatch } from './run-batches';

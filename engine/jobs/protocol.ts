@@ -1,6 +1,6 @@
 // Messages between the job runner (main thread) and a job's worker thread.
 import type { Json } from '../../contract/ipc';
-import type { ProgressEvent } from './progress';
+import type { ProgressEvent } from '../util/work-context';
 
 export interface JobWorkerData {
   runId: string;

@@ -32,7 +32,7 @@ import { planQdq, dropUncalibrated, type QdqPlan } from '../export/qdq-plan';
 import { splitEvaluation } from '../eval/eval-data';
 import { evaluateRun, evaluatedNodes } from '../eval/evaluate-run';
 import { mixedPrecisionFor, applyPrecision, recordFinal } from '../analysis/mixed-precision';
-import { throwIfCancelled, subProgress, type WorkContext } from '../jobs/progress';
+import { throwIfCancelled, subProgress, type WorkContext } from '../util/work-context';
 import { StudioError, quote } from '../errors';
 import { quantizeWeightOnly, quantizedNodeInfo } from './stages/weights-phase';
 import { recipeStages, stageProgress, type StageInput, type StageResult } from './stages/stage';

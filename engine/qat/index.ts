@@ -12,8 +12,8 @@ import type { NpyArray } from '../data/npy';
 import type { QdqPlan } from '../export/qdq-plan';
 import type { CalibrationResult } from '../quant/calibration/run-calibration';
 import type { QuantizedNodeInfo } from '../../contract/report';
-import type { WorkContext } from '../jobs/progress';
-import { subProgress } from '../jobs/progress';
+import type { WorkContext } from '../util/work-context';
+import { subProgress } from '../util/work-context';
 import { prepareQat, trainQat, exportQatDetailed } from './qat';
 
 export { buildTrainingGraph, trainableInitializers, SUPPORTED_TRAINING_OPS } from './backward';

@@ -19,7 +19,7 @@ import { planQdq, type QdqPlan } from '../export/qdq-plan';
 import { rewriteQdq, type RewriteResult } from '../export/qdq-rewrite';
 import { pruneUnused } from '../onnx/graph';
 import { foldConvBatchNorm } from '../export/qdq-fold-bn';
-import { throwIfCancelled, type WorkContext } from '../jobs/progress';
+import { throwIfCancelled, type WorkContext } from '../util/work-context';
 import { StudioError, quote } from '../errors';
 import { buildTrainingGraph, trainableInitializers, scaleInputName, zeroPointInputName, type ActivationFq } from './backward';
 import { probeShapes } from './probe';

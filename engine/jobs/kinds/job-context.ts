@@ -3,7 +3,7 @@
 // without importing each other.
 import type { Json } from '../../../contract/ipc';
 import type { JobOutcome } from '../protocol';
-import type { WorkContext } from '../progress';
+import type { WorkContext } from '../../util/work-context';
 
 export interface JobContext extends WorkContext { workDir: string; runId: string }
 export type JobFn = (params: { [k: string]: Json }, ctx: JobContext) => Promise<JobOutcome>;

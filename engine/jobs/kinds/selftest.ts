@@ -7,7 +7,7 @@ import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Json } from '../../../contract/ipc';
 import { StudioError } from '../../errors';
-import { throwIfCancelled } from '../progress';
+import { throwIfCancelled } from '../../util/work-context';
 import type { JobContext } from './job-context';
 import type { JobOutcome } from '../protocol';
 

@@ -4,7 +4,7 @@
 // another stage's state, so the orchestrator is the one place that assembles a run.
 import type { ModelProto } from '../../onnx/proto';
 import type { NpyArray } from '../../data/npy';
-import type { WorkContext } from '../../jobs/progress';
+import type { WorkContext } from '../../util/work-context';
 import type { CalibrationResult } from '../../quant/calibration/run-calibration';
 import type { QdqPlan } from '../../export/qdq-plan';
 import type { LinearSelection } from '../../quant/algorithms/linear-layers';

@@ -8,7 +8,7 @@ import type { NpyArray } from '../../data/npy';
 import type { Recipe } from '../recipe';
 import type { QuantizedNodeInfo } from '../../../contract/report';
 import { StudioError } from '../../errors';
-import { subProgress, type WorkContext } from '../../jobs/progress';
+import { subProgress, type WorkContext } from '../../util/work-context';
 import { weightResultsExporter, type ExportInput } from '../../export/exporters';
 import { calibrationBatches, weightOnlyConfig, rtnLayers, type WeightOnlyLayerResult } from '../../quant/algorithms/weight-only';
 import { findLinearLayers, layerWeightNK } from '../../quant/algorithms/linear-layers';

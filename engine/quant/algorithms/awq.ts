@@ -6,7 +6,7 @@
 //   then, per output row and group, a clipping ratio of the range minimising that group's output error.
 import type { ort } from '../../runtime/session';
 import type { ModelProto } from '../../onnx/proto';
-import { throwIfCancelled, type WorkContext } from '../../jobs/progress';
+import { throwIfCancelled, type WorkContext } from '../../util/work-context';
 import { findLinearLayers, layerWeightNK, stageLayers, type LinearLayer, type LinearSelection } from './linear-layers';
 import { StagedCapture, type ActivationStats } from './staged-capture';
 import { groupQuadraticForms, hessianFromGram, layerErrors, quadraticFormSum, rowQuadraticForms } from './layer-error';

@@ -21,7 +21,7 @@ import { attrInt } from '../../onnx/attributes';
 import { addGraphOutputs } from '../calibration/augment';
 import { createSession, type Device } from '../../runtime/session';
 import { feedsFor, sampleCount, runSize, wholeRuns } from '../../runtime/batching';
-import { throwIfCancelled, type WorkContext } from '../../jobs/progress';
+import { throwIfCancelled, type WorkContext } from '../../util/work-context';
 
 export interface BiasCorrectionOptions {
   model: ModelProto;

@@ -5,7 +5,7 @@
 // built, else the TypeScript reference.
 import type { ModelProto } from '../../onnx/proto';
 import type { ort } from '../../runtime/session';
-import { throwIfCancelled, type WorkContext } from '../../jobs/progress';
+import { throwIfCancelled, type WorkContext } from '../../util/work-context';
 import { gptqQuantize as gptqReference, type GptqOptions, type GptqResult } from './gptq-core';
 import { layerWeightNK, stageLayers, weightToStored, type LinearLayer } from './linear-layers';
 import { StagedCapture } from './staged-capture';

@@ -22,7 +22,7 @@ import {
 } from '../../onnx/proto';
 import { DataType, makeTensor } from '../../onnx/tensor';
 import { StudioError, quote } from '../../errors';
-import { throwIfCancelled, type WorkContext } from '../../jobs/progress';
+import { throwIfCancelled, type WorkContext } from '../../util/work-context';
 import { createSession, ort } from '../../runtime/session';
 import { fuseTanhGelu } from '../../onnx/fusions/fast-gelu';
 import { pruneUnused } from '../../onnx/graph';

@@ -7,7 +7,7 @@ import { serializeModel } from '../../onnx/model-io';
 import type { NpyArray } from '../../data/npy';
 import { createSession, type Device } from '../../runtime/session';
 import { feedsFor, sampleCount, runSize, wholeRuns, floatValues } from '../../runtime/batching';
-import { throwIfCancelled, type WorkContext } from '../../jobs/progress';
+import { throwIfCancelled, type WorkContext } from '../../util/work-context';
 import { addGraphOutputs } from './augment';
 import { inlineTakenBranches } from './inline-branches';
 import { MinMaxHistogramCollector, type RangeCollector, type TensorHistogram } from './collectors';

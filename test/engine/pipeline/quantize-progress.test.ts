@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { quantizeModel } from '../../../engine/pipeline/quantize';
 import { parseRecipe } from '../../../engine/pipeline/recipe';
-import type { ProgressEvent } from '../../../engine/jobs/progress';
+import type { ProgressEvent } from '../../../engine/util/work-context';
 import { buildLlamaFixture } from '../quant/algorithms/llama-fixture';
 
 describe('quantizeModel progress', () => {

@@ -10,7 +10,7 @@ import { parseRecipe } from '../../../engine/pipeline/recipe';
 import { loadFashionMnist } from '../../../engine/data/fashion-mnist';
 import { loadModel, serializeModel } from '../../../engine/onnx/model-io';
 import { prepareQat, trainQat, exportQatDetailed } from '../../../engine/qat';
-import type { ProgressEvent } from '../../../engine/jobs/progress';
+import type { ProgressEvent } from '../../../engine/util/work-context';
 import { sliceSamples } from '../../../engine/runtime/batching';
 import { models, sharedPath } from '../../helpers/shared';
 

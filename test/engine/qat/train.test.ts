@@ -11,7 +11,7 @@ import { parseRecipe } from '../../../engine/pipeline/recipe';
 import { loadFashionMnist, type LabelledImages } from '../../../engine/data/fashion-mnist';
 import { sliceSamples, toOrtTensor } from '../../../engine/runtime/batching';
 import { createSession } from '../../../engine/runtime/session';
-import type { ProgressEvent } from '../../../engine/jobs/progress';
+import type { ProgressEvent } from '../../../engine/util/work-context';
 import { prepareQat, trainQat, exportQat, FakeQuantEvaluator, countCorrect, type QatSetup } from '../../../engine/qat/qat';
 import { quantizeModel } from '../../../engine/pipeline/quantize';
 import { models, sharedPath } from '../../helpers/shared';

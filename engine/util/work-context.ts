@@ -1,5 +1,6 @@
 // How long engine work reports progress and honours cancel. Every long-running engine function
-// takes `ctx?: WorkContext`; the job runner, the CLI (stderr bar) and tests supply one.
+// takes `ctx?: WorkContext`; the job runner, the CLI (stderr bar) and tests supply one. A floor module
+// (it imports only errors.ts): calibration, algorithms, export, evaluation and analysis all take it.
 import { StudioError } from '../errors';
 
 export interface ProgressEvent {
