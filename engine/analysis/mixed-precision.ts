@@ -19,7 +19,7 @@
 // Weight-only MatMulNBits recipes below 8 bits climb recipe dtype -> int8 (MatMulNBits bits=8, ~1 byte a
 // weight plus its scales) -> float (4 bytes, excluded from the export): the cheaper raise is always tried
 // first. Other weight-only formats (int4 QDQ) choose recipe dtype or float.
-import type { Recipe } from '../pipeline/recipe';
+import type { Recipe } from '../../contract/recipe';
 import type { QdqPlan } from '../export/qdq-plan';
 import type { EvaluationData, EvaluationInfo } from '../eval/eval-data';
 import type { OutputScores } from '../eval/output-scores';

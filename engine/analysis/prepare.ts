@@ -7,7 +7,7 @@ import { statSync } from 'node:fs';
 import { loadModel, serializeModel } from '../onnx/model-io';
 import { clone, ModelProtoSchema, type ModelProto } from '../onnx/proto';
 import type { NpyArray } from '../data/npy';
-import type { Recipe } from '../pipeline/recipe';
+import type { Recipe } from '../../contract/recipe';
 import { validateInputs } from '../pipeline/validate-inputs';
 import { foldConvBatchNorm } from '../export/qdq-fold-bn';
 import { planQdq, dropUncalibrated, type QdqPlan } from '../export/qdq-plan';

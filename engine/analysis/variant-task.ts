@@ -9,7 +9,7 @@
 import { parseModel, serializeModel } from '../onnx/model-io';
 import type { ModelProto, TensorProto } from '../onnx/proto';
 import type { NpyArray } from '../data/npy';
-import type { Recipe } from '../pipeline/recipe';
+import type { Recipe } from '../../contract/recipe';
 import { planQdq, dropUncalibrated } from '../export/qdq-plan';
 import { rewriteQdq } from '../export/qdq-rewrite';
 import { makeTensor } from '../onnx/tensor';

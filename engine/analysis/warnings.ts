@@ -7,7 +7,7 @@
 //   scores, boxes and spectra visibly move), top-1 drop above WARN_TOP1_DROP (1 point), perplexity
 //   increase above WARN_PERPLEXITY_INCREASE (1 % of the FP32 perplexity).
 import type { NpyArray } from '../data/npy';
-import type { Recipe } from '../pipeline/recipe';
+import type { Recipe } from '../../contract/recipe';
 import type { OutputScores } from '../eval/output-scores';
 import type { EvaluationData } from '../eval/eval-data';
 import type { WorkContext } from '../util/work-context';

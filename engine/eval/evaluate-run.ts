@@ -10,7 +10,7 @@ import { compareModels } from './layer-error';
 import { comparedTensorsFor, type EvaluatedNode } from './compared-tensors';
 import type { EvaluationData } from './eval-data';
 import type { NpyArray } from '../data/npy';
-import type { Recipe } from '../pipeline/recipe';
+import type { Recipe } from '../../contract/recipe';
 import { qualityWarnings } from '../analysis/warnings';
 
 export type { EvaluatedNode };

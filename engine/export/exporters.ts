@@ -7,7 +7,7 @@
 import type { ModelProto } from '../onnx/proto';
 import { clone, ModelProtoSchema } from '../onnx/proto';
 import type { NpyArray } from '../data/npy';
-import type { Recipe } from '../pipeline/recipe';
+import type { Recipe } from '../../contract/recipe';
 import type { QuantizedNodeInfo } from '../../contract/report';
 import { StudioError } from '../errors';
 import { algorithmDecl } from '../../contract/algorithms';

@@ -3,7 +3,7 @@
 // which of those share one scale (ops that only move or select values keep their input's scale, so ORT
 // can run them on integers without a requant). Phase two (qdq-rewrite.ts) edits the graph.
 import type { GraphProto, ModelProto, NodeProto } from '../onnx/proto';
-import type { Recipe } from '../pipeline/recipe';
+import type { Recipe } from '../../contract/recipe';
 import { StudioError, quote } from '../errors';
 import { GraphIndex, subgraphsOf } from '../onnx/graph';
 import { attrInt } from '../onnx/attributes';

@@ -6,7 +6,7 @@
 import { DataType, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from '../onnx/proto';
 import { makeTensor, makeFloatTensor, tensorToFloat32, tensorDims, halfToFloat, floatToHalf, bfloat16ToFloat, floatToBfloat16, type TypedArray } from '../onnx/tensor';
 import { elementTypes, FLOAT_TYPES } from '../onnx/elem-types';
-import type { ActivationDType, Recipe, WeightDType } from '../pipeline/recipe';
+import type { ActivationDType, Recipe, WeightDType } from '../../contract/recipe';
 import { dtypeInfo } from '../core/dtypes';
 import type { QuantizedNodeInfo } from '../../contract/report';
 import { StudioError, quote } from '../errors';

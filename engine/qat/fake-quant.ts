@@ -3,7 +3,7 @@
 // weights, the LSQ gradient of the weight scales, and the MSE-searched initial scales. One place
 // computes the integers, so the exported QDQ model holds exactly what training saw.
 import { computeQParams, qparamsForRange, paramLayout, type QuantParams, type QDType } from '../quant/math';
-import type { Scheme } from '../pipeline/recipe';
+import type { Scheme } from '../../contract/recipe';
 
 export interface WeightQuant {
   name: string;

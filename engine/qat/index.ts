@@ -6,7 +6,7 @@
 // pipeline's plan at 5 %). Checkpoints go beside the output (`OUT.onnx.qat-checkpoint`) unless the
 // caller names a path; a finished run deletes its checkpoint.
 import { unlink } from 'node:fs/promises';
-import type { AlgorithmSpec, Recipe } from '../pipeline/recipe';
+import type { AlgorithmSpec, Recipe } from '../../contract/recipe';
 import type { ModelProto } from '../onnx/proto';
 import type { NpyArray } from '../data/npy';
 import type { QdqPlan } from '../export/qdq-plan';

@@ -7,7 +7,7 @@ import { clone, create, ModelProtoSchema, NodeProtoSchema, DataType, type ModelP
 import { tensorToFloat32, tensorDims, makeTensor } from '../onnx/tensor';
 import { serializeModel } from '../onnx/model-io';
 import type { NpyArray, NpyData } from '../data/npy';
-import type { Recipe } from '../pipeline/recipe';
+import type { Recipe } from '../../contract/recipe';
 import { dtypeInfo } from '../core/dtypes';
 import { SHARE_SCALE_OPS } from '../core/ops';
 import { createSession, ort, type Device, type StudioSession } from '../runtime/session';

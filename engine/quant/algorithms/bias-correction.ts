@@ -13,7 +13,7 @@ import { DataType, type ModelProto, type NodeProto, type TensorProto } from '../
 import { serializeModel } from '../../onnx/model-io';
 import { makeTensor, tensorDims, tensorToFloat32 } from '../../onnx/tensor';
 import type { NpyArray } from '../../data/npy';
-import type { Recipe } from '../../pipeline/recipe';
+import type { Recipe } from '../../../contract/recipe';
 import type { QdqPlan, QdqTarget } from '../qdq-targets';
 import { quantizeWeight } from '../math/qdq-params';
 import { makeNode } from '../../onnx/graph';

@@ -7,7 +7,7 @@
 import type { ort } from '../../runtime/session';
 import type { ModelProto } from '../../onnx/proto';
 import type { NpyArray } from '../../data/npy';
-import type { Recipe } from '../../pipeline/recipe';
+import type { Recipe } from '../../../contract/recipe';
 import { throwIfCancelled, type WorkContext } from '../../util/work-context';
 import { findLinearLayers, layerWeightNK, stageLayers, type LinearLayer } from './linear-layers';
 import { StagedCapture, type ActivationStats } from './staged-capture';

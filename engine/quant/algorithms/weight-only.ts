@@ -1,7 +1,7 @@
 // Shared pieces of the weight-only algorithms (RTN, GPTQ, AWQ): the grid a recipe asks for, the result
 // each algorithm hands to the exporters, and calibration batches as ORT tensors.
 import type { ort } from '../../runtime/session';
-import type { WeightSpec } from '../../pipeline/recipe';
+import type { WeightSpec } from '../../../contract/recipe';
 import type { NpyArray } from '../../data/npy';
 import { runRanges, feedsFor, sampleCount } from '../../runtime/batching';
 import { StudioError, quote } from '../../errors';

@@ -1,7 +1,7 @@
 // Calibration method -> per-tensor collector and range choice, on engine/quant/calibrators
 // (MinMax, percentile, entropy as TensorRT does it, MSE). The collector also hands the runner the
 // tensor's histogram (edges + counts) for the UI.
-import type { ActivationSpec } from '../../pipeline/recipe';
+import type { ActivationSpec } from '../../../contract/recipe';
 import { createCalibrator, type Calibrator } from '../calibrators';
 import type { RangeCollector, TensorHistogram } from './collectors';
 

@@ -1,7 +1,7 @@
 // The common face of every calibrator: stream batches in, get a clipping range out, and keep the
 // tensor's histogram for the UI. Memory is fixed per tensor (one histogram), whatever the number
 // of batches; nothing stores the samples.
-import type { Scheme, CalibrationMethod } from '../../pipeline/recipe';
+import type { Scheme, CalibrationMethod } from '../../../contract/recipe';
 import type { QDType } from '../math/qparams';
 import { HistogramCollector, DEFAULT_HISTOGRAM_BINS, type Histogram } from './histogram';
 import { StudioError, quote } from '../../errors';

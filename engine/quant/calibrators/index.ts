@@ -1,5 +1,5 @@
 // createCalibrator(method, opts): the one way the calibration runner makes a per-tensor calibrator.
-import type { CalibrationMethod } from '../../pipeline/recipe';
+import type { CalibrationMethod } from '../../../contract/recipe';
 import type { Calibrator, CalibratorOptions } from './calibrator';
 import { MinMaxCalibrator } from './minmax-calibrator';
 import { PercentileCalibrator } from './percentile-calibrator';
