@@ -128,6 +128,8 @@ function buildSchema() {
       .transform((a) => (a.length === 0 ? [{ name: 'rtn' }] : a)),
     opTypes: stringList(RECIPE_LIMITS.opTypes).default(['MatMul', 'Gemm', 'Conv']),
     exclude: stringList(RECIPE_LIMITS.exclude).default([]),
+    /** format "matmulnbits" below 8 bits: these nodes' weights are stored at 8 bits (MatMulNBits bits=8). */
+    int8Layers: stringList(RECIPE_LIMITS.exclude).optional(),
     format: z.enum(EXPORT_FORMATS).default('qdq'),
     calibration: strict({
       samples: int(1, RECIPE_LIMITS.samples).default(512),
@@ -147,6 +149,8 @@ function buildSchema() {
       if (r.activations !== null) ctx.addIssue({ code: 'custom', path: ['format'], message: '"matmulnbits" is weight-only: set "activations": null.' });
     }
     if (r.prefill !== undefined && r.format !== 'matmulnbits') ctx.addIssue({ code: 'custom', path: ['prefill'], message: 'applies to format "matmulnbits" only.' });
+    // A QDQ model has one weight dtype (int8 is the default one; "exclude" leaves a layer in float).
+    if (r.int8Layers?.length && r.format !== 'matmulnbits') ctx.addIssue({ code: 'custom', path: ['int8Layers'], message: 'applies to format "matmulnbits" only (QDQ writes one weight dtype per model; "exclude" leaves a layer in float).' });
   });
 }
 
@@ -174,6 +178,8 @@ export interface Recipe {
   calibration: { samples: number; batchSize: number };
   device: 'auto' | 'cpu' | 'cuda';
   prefill?: 'int8' | 'matmulnbits';
+  /** MatMulNBits below 8 bits: nodes whose weights are stored at 8 bits. */
+  int8Layers?: string[];
   target?: Target;
 }
 /** One algorithm entry as written: a name and that algorithm's keys (checked against its declaration). */
@@ -262,6 +268,7 @@ export function parseRecipeContract(input: unknown, source = 'recipe'): Recipe {
   const { $schema: _s, name: _n, description: _d, ...rest } = recipe as Recipe & { $schema?: string; name?: string; description?: string };
   if (rest.prefill === undefined) delete rest.prefill;
   if (rest.target === undefined) delete rest.target;
+  if (rest.int8Layers === undefined) delete rest.int8Layers;
   return rest;
 }
 

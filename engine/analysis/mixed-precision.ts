@@ -94,7 +94,9 @@ export async function searchMixedPrecision(o: {
   const levels = (u: AnalysisUnit): UnitLevel[] => (u.kind === 'activation' ? ['quantized', 'float'] : weightLevels);
   const precision = (u: AnalysisUnit, l: UnitLevel) => levelPrecision(recipe, p.shared.mode, u.kind, l);
   if (p.shared.mode === 'weight-only' && !int8Step) notices.push(`Raised layers are left in float (excluded): an int8 step is offered for MatMulNBits below 8 bits only (format ${quote(recipe.format)}, ${recipe.weights.dtype}).`);
-  const level = new Map<AnalysisUnit, number>(p.units.map((u) => [u, 0]));
+  // Layers the recipe already stores at 8 bits ("int8Layers") start at the int8 level (never lowered).
+  const fixedInt8 = new Set(int8Step ? recipe.int8Layers ?? [] : []);
+  const level = new Map<AnalysisUnit, number>(p.units.map((u) => [u, u.kind === 'weight' && fixedInt8.has(u.name) ? 1 : 0]));
   const taskOf = (id: string, lv: Map<AnalysisUnit, number>): VariantTask => {
     const weights: Record<string, LayerPrecision> = {};
     const activations: string[] = [];

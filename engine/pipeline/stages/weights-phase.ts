@@ -7,7 +7,7 @@ import { clone, ModelProtoSchema } from '../../onnx/proto';
 import type { NpyArray } from '../../data/npy';
 import type { Recipe } from '../recipe';
 import type { QuantizedNodeInfo } from '../../../contract/report';
-import { StudioError } from '../../errors';
+import { StudioError, quote } from '../../errors';
 import { subProgress, type WorkContext } from '../../util/work-context';
 import { weightResultsExporter, type ExportInput } from '../../export/exporters';
 import { calibrationBatches, weightOnlyConfig, rtnLayers, type WeightOnlyLayerResult } from '../../quant/algorithms/weight-only';
@@ -68,9 +68,10 @@ export async function quantizeWeightOnly(o: WeightOnlyRunOptions): Promise<Weigh
     work.earlier.push(spec.name);
   }
   let results = work.results ?? [];
-  const wider = o.bitsByWeight ? results.filter((r) => (o.bitsByWeight!.get(r.layer.weight) ?? config.bits) !== config.bits) : [];
+  const bitsByWeight = withInt8Layers(o.bitsByWeight, recipe, results);
+  const wider = bitsByWeight ? results.filter((r) => (bitsByWeight.get(r.layer.weight) ?? config.bits) !== config.bits) : [];
   if (wider.length) {
-    const again = new Map(rtnLayers(new Map(wider.map((r) => [r.layer, layerWeightNK(model, baseDir, r.layer)])), config, o.bitsByWeight).map((r) => [r.layer, r]));
+    const again = new Map(rtnLayers(new Map(wider.map((r) => [r.layer, layerWeightNK(model, baseDir, r.layer)])), config, bitsByWeight).map((r) => [r.layer, r]));
     results = results.map((r) => again.get(r.layer) ?? r);
   }
   // Layers inside If/Loop bodies (found apart: calibration data does not reach them) are rounded to
@@ -91,6 +92,21 @@ export async function quantizeWeightOnly(o: WeightOnlyRunOptions): Promise<Weigh
   const quantized = quantizedNodeInfo(results, recipe);
   ctx?.onProgress?.({ stage: 'export', fraction: 1, message: `${results.length} weights quantized to ${config.bits} bits (${recipe.format})` });
   return { model: exported.model, results, quantized, notices, timingsMs };
+}
+
+/**
+ * The recipe's "int8Layers" (node names; the Sensitivity view's "raise to int8") added to a per-weight
+ * bits map: those weights are rounded again at 8 bits after GPTQ/AWQ, as a target search's int8 layers.
+ */
+export function withInt8Layers(bits: ReadonlyMap<string, number> | undefined, recipe: Recipe, results: WeightOnlyLayerResult[]): ReadonlyMap<string, number> | undefined {
+  if (!recipe.int8Layers?.length) return bits;
+  const out = new Map(bits);
+  for (const name of recipe.int8Layers) {
+    const r = results.find((x) => x.layer.nodes.some((n) => n.name === name));
+    if (!r) throw new StudioError('BAD_RECIPE', `Recipe int8Layers: ${quote(name)} is not a MatMul/Gemm node this recipe quantizes (check its name and "exclude").`);
+    out.set(r.layer.weight, 8);
+  }
+  return out;
 }
 
 /** The report's rows for rounded layers: every node reading each weight, with the width it was stored at. */

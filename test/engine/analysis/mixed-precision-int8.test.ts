@@ -97,6 +97,24 @@ describe('mixed precision: int4 -> int8 MatMulNBits -> float', () => {
     expect(r.quantized.filter((q) => q.weightDtype === 'int8').length).toBe(int8.size);
   }, 240_000);
 
+  it('recipe "int8Layers" (the Sensitivity view\'s "raise to int8"): those nodes are written as 8-bit MatMulNBits, the rest at 4 bits', async () => {
+    const src = (await loadModel(model)).model.graph!;
+    const q = src.node.find((n) => n.name === '/layers.0/q/MatMul')!;
+    const weight = q.input.find((i) => src.initializer.some((t) => t.name === i))!;
+    const out = join(dir, 'int8-layers.onnx');
+    const recipe = parseRecipe({ activations: null, opTypes: ['MatMul'], format: 'matmulnbits', weights: { dtype: 'int4', granularity: { group: 32 } }, prefill: 'matmulnbits', int8Layers: ['/layers.0/q/MatMul'] });
+    const r = await quantizeModel({ modelPath: model, outputPath: out, recipe, inputs: cal, evalInputs: ev });
+    expect(r.quantized.filter((x) => x.weightDtype === 'int8').map((x) => x.node)).toEqual(['/layers.0/q/MatMul']);
+    const g = (await loadModel(out)).model.graph!;
+    const nbits = g.node.filter((n) => n.opType === 'MatMulNBits');
+    const eight = nbits.filter((n) => attr(n, 'bits') === 8);
+    // q may be merged with k/v (same input) into one node per width: the 8-bit one holds exactly q's columns.
+    expect(eight.reduce((s2, n) => s2 + attr(n, 'N')!, 0)).toBe(Number(src.initializer.find((t) => t.name === weight)!.dims[1]));
+    expect(nbits.some((n) => attr(n, 'bits') === 4)).toBe(true);
+    await expect(quantizeModel({ modelPath: model, outputPath: join(dir, 'bad.onnx'), recipe: { ...recipe, int8Layers: ['/layers.0/nope/MatMul'] }, inputs: cal, evalInputs: ev }))
+      .rejects.toThrow(/Recipe int8Layers: '"\/layers.0\/nope\/MatMul"' is not a MatMul\/Gemm node this recipe quantizes/);
+  }, 120_000);
+
   it('weight-only raise order: error per parameter (a raise costs bytes in proportion to the weight)', () => {
     const small = { name: 'q', params: 1000 }, big = { name: 'fc', params: 4000 }, noisy = { name: 'o', params: 1000 };
     const keys = new Map([[small, { isolated: 0.001, repair: 0 }], [big, { isolated: 0.003, repair: 0 }], [noisy, { isolated: -0.0001, repair: 0 }]]);

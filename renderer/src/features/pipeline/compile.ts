@@ -211,6 +211,8 @@ export function buildRecipe(doc: PipelineDoc): RecipeJson {
     algorithms,
     opTypes: splitList(params.opTypes),
     exclude: splitList(params.exclude),
+    // Weight-only only (the field is hidden otherwise, and a QDQ model has one weight dtype).
+    ...(params.activationDtype === 'none' && splitList(params.int8Layers).length ? { int8Layers: splitList(params.int8Layers) } : {}),
     format: qmodel.format === 'matmulnbits' ? 'matmulnbits' : 'qdq',
     calibration: { samples: num(data ?? {}, 'samples', DEFAULT_RECIPE.calibration.samples), batchSize: num(data ?? {}, 'batchSize', DEFAULT_RECIPE.calibration.batchSize) },
     ...(qmodel.format === 'matmulnbits' ? { prefill: qmodel.prefill === 'matmulnbits' ? 'matmulnbits' as const : 'int8' as const } : {}),

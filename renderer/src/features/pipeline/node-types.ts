@@ -118,6 +118,7 @@ export const NODE_TYPES: readonly NodeTypeDef[] = [
       { key: 'activationScheme', label: 'Activation scheme', kind: 'select', default: 'asymmetric', options: ['symmetric', 'asymmetric'], visible: isAct },
       { key: 'opTypes', label: 'Op types', kind: 'text', default: 'MatMul, Gemm, Conv', help: 'comma-separated' },
       { key: 'exclude', label: 'Exclude nodes', kind: 'text', default: '', help: 'comma-separated node names left in float' },
+      { key: 'int8Layers', label: 'Int8 nodes', kind: 'text', default: '', help: 'comma-separated node names stored at 8 bits (MatMulNBits below 8 bits)', visible: (p) => p.activationDtype === 'none' },
     ],
   }),
   ...algorithmNodes(),

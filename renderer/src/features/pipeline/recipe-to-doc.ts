@@ -19,7 +19,7 @@ export function recipeToDoc(name: string, r: Partial<RecipeJson>): PipelineDoc {
     weightDtype: w.dtype ?? 'int8', weightScheme: w.scheme ?? 'symmetric',
     granularity: typeof g === 'object' ? 'group' : g, groupSize: typeof g === 'object' ? g.group : 32,
     activationDtype: a ? a.dtype ?? 'uint8' : 'none', activationScheme: a?.scheme ?? 'asymmetric',
-    opTypes: (r.opTypes ?? d.opTypes).join(', '), exclude: (r.exclude ?? []).join(', '),
+    opTypes: (r.opTypes ?? d.opTypes).join(', '), exclude: (r.exclude ?? []).join(', '), int8Layers: (r.int8Layers ?? []).join(', '),
   };
   const chain: { id: string; type: string; params?: Params }[] = [
     { id: 'model', type: 'model' },

@@ -1,15 +1,18 @@
 // Sensitivity view: run a sensitivity analysis of the project's model with a pipeline's recipe, then a
 // sortable table of every quantized node and activation tensor — output error when only it is
 // quantized (isolated), when only it is left in float, and its cumulative per-layer error — coloured
-// by isolated error, with a one-click fix that leaves a node in float in the pipeline.
+// by isolated error, with one-click fixes that edit the pipeline: leave a node in float, raise a weight
+// to int8 (weight-only MatMulNBits below 8 bits; otherwise the view says why not), switch the rounding
+// algorithm (RTN / GPTQ / AWQ, recipe-wide); the last two analyse again with the edited recipe.
 import { useCallback, useMemo, useState } from 'react';
 import type { ProjectViewProps } from '../../routing';
 import { useQuery, useStudio, useStudioEvents } from '../../api/use-studio';
 import { EmptyState, ErrorNote, ProgressBar, errMessage } from '../../components/ui';
 import { calibrationDatasets } from '../projects/project-data';
 import { compilePipeline } from '../pipeline/compile';
-import { asPipelineDoc } from '../pipeline/pipeline-doc';
-import { asSensitivityResult, excludedNodes, fmtSqnr, heat, runWarnings, sortRows, withExcluded, type SortKey } from './sensitivity-table';
+import { asPipelineDoc, type PipelineDoc } from '../pipeline/pipeline-doc';
+import { asSensitivityResult, currentRounding, excludedNodes, fmtSqnr, heat, int8Fix, int8LayerNames, ROUNDING_ALGORITHMS, runWarnings, sortRows, withExcluded, withInt8Layer, withRounding, type Rounding, type SortKey } from './sensitivity-table';
+import { defaultParams } from '../pipeline/node-types';
 
 export function SensitivityView({ project }: ProjectViewProps) {
   const studio = useStudio();
@@ -45,11 +48,11 @@ export function SensitivityView({ project }: ProjectViewProps) {
     if (e.event === 'run.status' && e.payload.projectId === project.id) { runs.reload(); if (e.payload.status !== 'running' && e.payload.status !== 'queued') setLive(null); }
   }, [live?.runId, running?.id, project.id, runs]));
 
-  const start = async () => {
-    setErr(null); setFixed(null);
+  const start = async (recipeOverride?: object) => {
+    setErr(null); if (!recipeOverride) setFixed(null);
     if (!model || !ds) return;
     try {
-      const recipe = compiled?.ok ? compiled.recipe : {};
+      const recipe = recipeOverride ?? (compiled?.ok ? compiled.recipe : {});
       const run = await studio.invoke('analysis.start', { projectId: project.id, modelId: model.id, datasetId: ds.id, recipe: recipe as Record<string, never>, ...(evalId ? { evalDatasetId: evalId } : {}), ...(pipeline ? { pipelineId: pipeline.id } : {}) });
       setLive({ runId: run.id, fraction: 0 });
       runs.reload();
@@ -66,6 +69,34 @@ export function SensitivityView({ project }: ProjectViewProps) {
       setFixed(`${node} is now left in float in pipeline “${pipeline.name}”. Run the pipeline again to see the effect.`);
     } catch (e) { setErr(errMessage(e)); }
   };
+
+  // Fixes that change how a layer is quantized: saved to the pipeline, then the analysis runs again
+  // with the edited recipe so the table shows their effect.
+  const saveAndReanalyse = async (next: PipelineDoc, message: string) => {
+    if (!pipeline) return;
+    const c = compilePipeline(next);
+    if (!c.ok) { setErr(`The edited pipeline has problems: ${c.problems.map((p) => p.message).join(' ')}`); return; }
+    try {
+      await studio.invoke('pipelines.save', { projectId: project.id, id: pipeline.id, name: pipeline.name, graph: next as unknown as Record<string, never> });
+      pipelines.reload();
+      setFixed(message);
+      await start(c.recipe);
+    } catch (e) { setErr(errMessage(e)); }
+  };
+  const raiseToInt8 = async (node: string) => {
+    if (!doc) return;
+    const next = withInt8Layer(doc, node);
+    if (next.changed) await saveAndReanalyse(next.doc, `${node} is now stored at 8 bits (MatMulNBits bits=8) in pipeline “${pipeline?.name}”; analysing again.`);
+  };
+  const switchRounding = async (to: Rounding) => {
+    if (!doc) return;
+    const next = withRounding(doc, to, defaultParams);
+    if (next.changed) await saveAndReanalyse(next.doc, `Pipeline “${pipeline?.name}” now rounds every layer with ${to.toUpperCase()}; analysing again.`);
+  };
+  const int8 = int8Fix(doc);
+  const int8Layers = int8LayerNames(doc);
+  const weightOnly = doc?.nodes.find((n) => n.type === 'quant-params')?.params.activationDtype === 'none';
+  const rounding = currentRounding(doc);
 
   const rows = useMemo(() => (result ? sortRows(result.entries, sort.key, sort.desc) : []), [result, sort]);
   const header = (key: SortKey, label: string) => (
@@ -97,7 +128,7 @@ export function SensitivityView({ project }: ProjectViewProps) {
             {cal.filter((d) => d.id !== ds?.id).map((d) => <option key={d.id} value={d.id}>{d.name}</option>)}
           </select>
         </label>
-        <button className="qs-btn" data-testid="sens-start" disabled={!ds || !!running} onClick={start}>{running ? 'Analysing…' : 'Analyse sensitivity'}</button>
+        <button className="qs-btn" data-testid="sens-start" disabled={!ds || !!running} onClick={() => start()}>{running ? 'Analysing…' : 'Analyse sensitivity'}</button>
       </div>
       {compiled && !compiled.ok && <p className="qs-muted">The pipeline has problems; the analysis uses the default recipe.</p>}
       {!ds && <p className="qs-muted">Add a calibration dataset (.npy) first.</p>}
@@ -114,6 +145,16 @@ export function SensitivityView({ project }: ProjectViewProps) {
       {result && (
         <>
           <p data-testid="sens-summary">Measured on {result.evaluation.description}; calibration on {result.calibrationSamples} sample(s). All quantized: output {fmtSqnr(result.allQuantized)}. {result.timing.tasks} variants, {(result.timing.wallMs / 1000).toFixed(1)} s with {result.timing.workers} worker(s).</p>
+          {pipeline && weightOnly && (
+            <div className="qs-row" style={{ gap: 8, alignItems: 'center', margin: '6px 0' }}>
+              <span>Weights rounded with <b data-testid="sens-rounding">{rounding.toUpperCase()}</b> (every layer; the engine rounds a model with one algorithm). Switch to</span>
+              {ROUNDING_ALGORITHMS.filter((a) => a !== rounding).map((a) => (
+                <button key={a} className="qs-btn-secondary qs-btn-small" data-testid={`sens-switch-${a}`} disabled={!!running} onClick={() => switchRounding(a)}>{a.toUpperCase()}</button>
+              ))}
+              <span className="qs-muted">and analyse again.</span>
+            </div>
+          )}
+          {pipeline && !int8.ok && <p className="qs-muted" data-testid="sens-int8-note" style={{ fontSize: 12.5 }}>Raise to int8: not offered, {int8.why}.</p>}
           <table className="qs-table" data-testid="sens-table">
             <thead><tr>{header('rank', '#')}<th>Kind</th>{header('name', 'Node / tensor')}{header('isolated', 'Only it quantized (isolated)')}{header('onlyFloat', 'Only it in float')}{header('cumulative', 'Cumulative layer SQNR')}<th>Fix</th></tr></thead>
             <tbody>
@@ -127,7 +168,12 @@ export function SensitivityView({ project }: ProjectViewProps) {
                   <td className="num">{typeof r.cumulativeSqnrDb === 'number' ? `${r.cumulativeSqnrDb.toFixed(1)} dB` : '—'}</td>
                   <td>{r.kind === 'weight' && pipeline && (excluded.has(r.name)
                     ? <span className="qs-muted" data-testid="sens-excluded">left in float</span>
-                    : <button className="qs-btn-secondary" data-testid="sens-exclude" onClick={() => exclude(r.name)}>Leave in float</button>)}</td>
+                    : <>
+                      {int8.ok && (int8Layers.has(r.name)
+                        ? <span className="qs-muted" data-testid="sens-int8">int8 </span>
+                        : <button className="qs-btn-secondary" data-testid="sens-raise-int8" disabled={!!running} onClick={() => raiseToInt8(r.name)}>Raise to int8</button>)}
+                      <button className="qs-btn-secondary" data-testid="sens-exclude" onClick={() => exclude(r.name)}>Leave in float</button>
+                    </>)}</td>
                 </tr>
               ))}
             </tbody>

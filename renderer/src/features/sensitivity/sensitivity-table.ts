@@ -92,3 +92,79 @@ export function runWarnings(result: unknown): RunWarning[] {
   const w = (result as { warnings?: unknown } | null)?.warnings;
   return Array.isArray(w) ? w.filter((x): x is RunWarning => typeof x?.message === 'string') : [];
 }
+
+// ---- one-click fixes beyond "leave in float": raise a weight to int8, switch the rounding algorithm ----
+
+interface FlowDoc extends DocLike { nodes: { id: string; type: string; params: Record<string, unknown>; position: { x: number; y: number } }[]; edges: { id: string; source: string; target: string }[] }
+
+const listParam = (v: unknown) => String(v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const NARROW = ['int4', 'uint4', 'int3'];
+
+/**
+ * Whether "raise to int8" applies to this pipeline: weight-only MatMulNBits below 8 bits stores a layer
+ * at bits=8 beside the others ("int8Layers"). Otherwise the reason, for the button's place.
+ */
+export function int8Fix(doc: DocLike | undefined): { ok: true } | { ok: false; why: string } {
+  const q = doc?.nodes.find((n) => n.type === 'quant-params');
+  const out = doc?.nodes.find((n) => n.type === 'quantized-model');
+  if (!q) return { ok: false, why: 'the pipeline has no Quantization params node' };
+  const wd = String(q.params.weightDtype ?? 'int8');
+  if (q.params.activationDtype !== 'none' || out?.params.format !== 'matmulnbits') {
+    return { ok: false, why: wd === 'int8' || wd === 'uint8'
+      ? `int8 is already this recipe's weight dtype (${wd}); the next step up is "Leave in float"`
+      : `a QDQ model has one weight dtype (${wd} here): leave the layer in float, or set the whole recipe to int8` };
+  }
+  if (!NARROW.includes(wd)) return { ok: false, why: `the weights are already ${wd}` };
+  return { ok: true };
+}
+
+export function int8LayerNames(doc: DocLike | undefined): Set<string> {
+  return new Set(listParam(doc?.nodes.find((n) => n.type === 'quant-params')?.params.int8Layers));
+}
+
+/** The pipeline with `node` stored at 8 bits (its name added to the params node's int8 list). */
+export function withInt8Layer<D extends DocLike>(doc: D, node: string): { doc: D; changed: boolean } {
+  const i = doc.nodes.findIndex((n) => n.type === 'quant-params');
+  if (i < 0) return { doc, changed: false };
+  const list = listParam(doc.nodes[i]!.params.int8Layers);
+  if (list.includes(node)) return { doc, changed: false };
+  const nodes = doc.nodes.map((n, k) => (k === i ? { ...n, params: { ...n.params, int8Layers: [...list, node].join(', ') } } : n));
+  return { doc: { ...doc, nodes }, changed: true };
+}
+
+export const ROUNDING_ALGORITHMS = ['rtn', 'gptq', 'awq'] as const;
+export type Rounding = (typeof ROUNDING_ALGORITHMS)[number];
+
+/** The algorithm choosing the weights: a GPTQ or AWQ node, else round-to-nearest. */
+export function currentRounding(doc: DocLike | undefined): Rounding {
+  return (doc?.nodes.find((n) => n.type === 'gptq' || n.type === 'awq')?.type as Rounding | undefined) ?? 'rtn';
+}
+
+/**
+ * The pipeline with another weight-rounding algorithm (recipe-wide: the engine rounds every layer with
+ * one). GPTQ <-> AWQ swaps the node in place (its parameters back to defaults); to RTN the node goes
+ * and its neighbours are joined; from RTN a node goes in just before the Quantized model node.
+ */
+export function withRounding<D extends FlowDoc>(doc: D, to: Rounding, defaults: (type: string) => Record<string, unknown>): { doc: D; changed: boolean } {
+  const from = currentRounding(doc);
+  if (from === to) return { doc, changed: false };
+  const node = doc.nodes.find((n) => n.type === from);
+  if (node && to !== 'rtn') {
+    return { doc: { ...doc, nodes: doc.nodes.map((n) => (n === node ? { ...n, type: to, params: defaults(to) } : n)) }, changed: true };
+  }
+  if (node) {
+    const ins = doc.edges.filter((e) => e.target === node.id).map((e) => e.source);
+    const outs = doc.edges.filter((e) => e.source === node.id).map((e) => e.target);
+    const kept = doc.edges.filter((e) => e.source !== node.id && e.target !== node.id);
+    const joined = ins.flatMap((s) => outs.map((t) => ({ id: `${s}->${t}`, source: s, target: t }))).filter((e) => !kept.some((k) => k.source === e.source && k.target === e.target));
+    return { doc: { ...doc, nodes: doc.nodes.filter((n) => n !== node), edges: [...kept, ...joined] }, changed: true };
+  }
+  const out = doc.nodes.find((n) => n.type === 'quantized-model');
+  if (!out) return { doc, changed: false };
+  let id = to as string;
+  for (let k = 2; doc.nodes.some((n) => n.id === id); k++) id = `${to}-${k}`;
+  const added = { id, type: to, params: defaults(to), position: { x: out.position.x + 160, y: out.position.y - 70 } };
+  const edges = doc.edges.flatMap((e) => (e.target === out.id ? [{ ...e, id: `${e.source}->${id}`, target: id }] : [e]));
+  edges.push({ id: `${id}->${out.id}`, source: id, target: out.id });
+  return { doc: { ...doc, nodes: [...doc.nodes, added] as D['nodes'], edges }, changed: true };
+}

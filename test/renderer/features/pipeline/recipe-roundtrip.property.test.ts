@@ -17,6 +17,8 @@ function valueOf(p: ParamDef): fc.Arbitrary<ParamValue> {
   if (p.kind === 'text') {
     if (p.key === 'opTypes') return fc.subarray(['MatMul', 'Gemm', 'Conv', 'ConvTranspose', 'Gather'], { minLength: 1 }).map((a) => a.join(', '));
     if (p.key === 'exclude') return fc.array(fc.stringMatching(/^\/[a-z0-9.]{1,8}\/[A-Za-z]{1,8}$/), { maxLength: 3 }).map((a) => a.join(', '));
+    // Mostly empty: a list is refused unless the graph is MatMulNBits (the schema's own rule).
+    if (p.key === 'int8Layers') return fc.oneof({ weight: 2, arbitrary: fc.constant('') }, { weight: 1, arbitrary: fc.array(fc.stringMatching(/^\/[a-z0-9.]{1,8}\/[A-Za-z]{1,8}$/), { minLength: 1, maxLength: 3 }).map((a) => a.join(', ')) });
     return fc.stringMatching(/^[a-z][a-z0-9.-]{0,20}$/);
   }
   const min = p.min ?? 0, max = Math.min(p.max ?? 1e6, 1e6);
@@ -64,7 +66,7 @@ describe('pipeline ↔ recipe round trip (property)', () => {
     for (const k of ['prefill', 'weights.granularity.group', 'activations.calibration.percentile', 'algorithms[].damp', 'algorithms[].actOrder', 'algorithms[].blockSize',
       'algorithms[].gridSize', 'algorithms[].clip', 'algorithms[].alpha', 'algorithms[].search', 'algorithms[].steps', 'algorithms[].lr', 'algorithms[].batchSize',
       'algorithms[].learnScales', 'calibration.samples', 'calibration.batchSize', 'weights.scheme', 'activations.scheme', 'opTypes[]', 'exclude[]', 'format',
-      'target.metric', 'target.min', 'target.maxDrop', 'target.maxIncrease']) {
+      'target.metric', 'target.min', 'target.maxDrop', 'target.maxIncrease', 'int8Layers[]']) {
       expect(seen, k).toContain(k);
     }
   });
