@@ -1,4 +1,5 @@
-// Should calibration's histogram collection run through the native addon? Measures the per-batch
+// Should calibration's histogram collection run through the native addon? (It does now, for the
+// calibrators' collector: the section below times that one too.) Measures the per-batch
 // update of the engine's MinMaxHistogramCollector (TypeScript: min/max pass, then binning) against the
 // same two steps through native-kernels (minMaxSync + histogramSync into the collector's bins), on real
 // activations: every Conv/Relu output of the shared Fashion-MNIST CNN on real test images. Checks the
@@ -69,6 +70,30 @@ const n0 = time(() => new NativeCollector(0));
 console.log(`TypeScript collector: ${ts.toFixed(1)} ms for ${BATCHES} batches`);
 console.log(`native, 1 thread:     ${n1.toFixed(1)} ms (${(ts / n1).toFixed(2)}x)`);
 console.log(`native, all threads:  ${n0.toFixed(1)} ms (${(ts / n0).toFixed(2)}x)`);
+
+// The collector calibration runs now (engine/quant/calibrators/histogram.ts, every method): its
+// TypeScript passes against the native kernels it uses when the addon loads (same counts: the test
+// native-histogram.test.ts), wall and process CPU time, interleaved rounds, median.
+{
+  const { HistogramCollector, nativeHistogramKernels } = await import('../engine/quant/calibrators/histogram');
+  const { loadNativeKernels } = await import('../engine/runtime/native');
+  await loadNativeKernels();
+  const kernels = nativeHistogramKernels();
+  if (kernels) {
+    const med = (a: number[]) => a.slice().sort((x, y) => x - y)[a.length >> 1]!;
+    const run = (k: typeof kernels | null) => {
+      const c0 = process.cpuUsage(), t0 = performance.now();
+      const cs = names.map((n) => new HistogramCollector(4096, n, k));
+      for (const b of batches) names.forEach((n, i) => cs[i]!.update(b[n]!));
+      const c = process.cpuUsage(c0);
+      return { wall: performance.now() - t0, cpu: (c.user + c.system) / 1e3 };
+    };
+    const ts: { wall: number; cpu: number }[] = [], nat: { wall: number; cpu: number }[] = [];
+    for (let r = 0; r < ROUNDS; r++) { ts.push(run(null)); nat.push(run(kernels)); }
+    const [tw, tc, nw, nc] = [med(ts.map((x) => x.wall)), med(ts.map((x) => x.cpu)), med(nat.map((x) => x.wall)), med(nat.map((x) => x.cpu))];
+    console.log(`calibrators' HistogramCollector (4096 bins): TypeScript ${tw.toFixed(0)} ms wall / ${tc.toFixed(0)} ms CPU, native ${nw.toFixed(0)} ms wall (${(tw / nw).toFixed(2)}x) / ${nc.toFixed(0)} ms CPU (${(tc / nc).toFixed(2)}x), median of ${ROUNDS}`);
+  }
+}
 
 // What share of a whole calibration run is the collector: runCalibration on the same CNN and tensors
 // (512 real images, batches of 64) with the engine's collector and with one that only counts values.
