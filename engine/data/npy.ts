@@ -10,6 +10,17 @@ export interface NpyArray {
   dtype: NpyDType;
   shape: number[];
   data: NpyData;
+  /** How batching feeds the array when it is not plain samples on axis 0 (set by validate-inputs,
+   *  read by runtime/batching). Plain data, so copies and worker-thread clones keep it. */
+  feed?: FeedLayout;
+}
+
+/** An input the model fixes the leading axis of (`fixedRun`: exactly that many samples per run), or
+ *  one fed whole to every run (`constant`: a scalar, a mask, an RNN state whose `batchAxis` is tiled
+ *  to the run's size, or sliced per run when it holds one entry per sample: `perSample`). */
+export interface FeedLayout {
+  fixedRun?: number;
+  constant?: { batchAxis?: number; perSample?: boolean };
 }
 
 const descrToDtype: Record<string, NpyDType> = {

@@ -5,7 +5,7 @@ import type { ModelProto } from '../onnx/proto';
 import { dataTypeName } from '../onnx/tensor';
 import type { NpyArray } from '../data/npy';
 import { StudioError, quote } from '../errors';
-import { markConstantInput, markFixedRunSize } from '../runtime/batching';
+import { markConstantInput, markFixedRunSize, clearFeedLayout } from '../runtime/batching';
 
 export interface ModelInput { name: string; dtype: string; dims: (number | string)[] }
 
@@ -58,6 +58,8 @@ export function validateInputs(model: ModelProto, inputs: Record<string, NpyArra
     let a = inputs[w.name];
     if (!a) throw new StudioError('BAD_DATA', `Model ${quote(source)} needs data for input ${quote(w.name)} (${w.dtype} ${shapeText(w.dims)}): pass --data ${w.name}=FILE.npy.`);
     if (a.dtype !== w.dtype) throw new StudioError('BAD_DATA', `Data for input ${quote(w.name)}${file(w.name)} is ${a.dtype}, but model ${quote(source)} expects ${w.dtype} ${shapeText(w.dims)}.`);
+    // The layout marks travel with copies of the array: a mark made for another model must not stay.
+    clearFeedLayout(a);
     const tailMatches = (shape: readonly number[], dims: readonly (number | string)[]) => shape.length === dims.length && dims.every((d, i) => !isFixed(d) || shape[i] === d);
     if (w.dims.length === 0) {
       if (a.shape.length !== 0) throw new StudioError('BAD_DATA', `Data for input ${quote(w.name)}${file(w.name)} has shape ${shapeText(a.shape)}, but model ${quote(source)} expects a scalar (fed whole to every run).`);

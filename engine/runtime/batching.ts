@@ -10,11 +10,12 @@ export function batchRanges(total: number, batchSize: number): [number, number][
   return out;
 }
 
-/** Samples [start, end) of a sample-major array, without copying. */
+/** Samples [start, end) of a sample-major array, without copying; a slice keeps the run size the
+ *  model fixes (a held-out split is fed as the whole was). */
 export function sliceSamples(a: NpyArray, start: number, end: number): NpyArray {
   const per = a.shape.slice(1).reduce((x, y) => x * y, 1);
   const data = a.data.subarray(start * per, end * per) as NpyData;
-  return { dtype: a.dtype, shape: [end - start, ...a.shape.slice(1)], data };
+  return { dtype: a.dtype, shape: [end - start, ...a.shape.slice(1)], data, ...(a.feed?.fixedRun ? { feed: { fixedRun: a.feed.fixedRun } } : {}) };
 }
 
 const ortType: Record<string, ort.Tensor.Type | undefined> = {
@@ -30,10 +31,12 @@ export function toOrtTensor(a: NpyArray, name = 'input'): ort.Tensor {
 /**
  * Inputs with no sample axis (a scalar sample rate, an initial RNN state [2, batch, 128]) are fed
  * whole to every run; `batchAxis` names the axis of size 1 that is repeated to the run's batch size.
+ * `perSample`: the array holds one entry per sample along `batchAxis` (e.g. recorded RNN states [2, N, 128]).
+ * The mark is data on the array (NpyArray.feed), so a copy `{ ...a }` or a structured clone keeps it.
  */
-const constantInputs = new WeakMap<NpyArray, { batchAxis?: number; perSample?: boolean }>();
-/** `perSample`: the array holds one entry per sample along `batchAxis` (e.g. recorded RNN states [2, N, 128]). */
-export function markConstantInput(a: NpyArray, batchAxis?: number, perSample = false): void { constantInputs.set(a, { batchAxis, perSample }); }
+export function markConstantInput(a: NpyArray, batchAxis?: number, perSample = false): void { a.feed = { constant: { batchAxis, perSample } }; }
+/** Forget how an array was fed before (it is about to be validated against a model afresh). */
+export function clearFeedLayout(a: NpyArray): void { delete a.feed; }
 
 function sliceAxis(a: NpyArray, axis: number, start: number, end: number): NpyArray {
   const outer = a.shape.slice(0, axis).reduce((x, y) => x * y, 1);
@@ -44,7 +47,7 @@ function sliceAxis(a: NpyArray, axis: number, start: number, end: number): NpyAr
   for (let o = 0; o < outer; o++) (data as Float32Array).set((a.data as Float32Array).subarray((o * d + start) * inner, (o * d + end) * inner), o * n * inner);
   return { dtype: a.dtype, shape: a.shape.map((x, i) => (i === axis ? n : x)), data };
 }
-export function isConstantInput(a: NpyArray): boolean { return constantInputs.has(a); }
+export function isConstantInput(a: NpyArray): boolean { return !!a.feed?.constant; }
 
 function tileAxis(a: NpyArray, axis: number, times: number): NpyArray {
   if (times === 1 || a.shape[axis] !== 1) return a;
@@ -60,12 +63,11 @@ function tileAxis(a: NpyArray, axis: number, times: number): NpyArray {
  * Inputs whose model shape fixes the leading axis to k (batch 1 from tf2onnx, fixed-batch vision
  * exporters, streaming audio heads) still hold samples on axis 0, but every run must take exactly k.
  */
-const fixedRuns = new WeakMap<NpyArray, number>();
-export function markFixedRunSize(a: NpyArray, k: number): void { fixedRuns.set(a, k); }
+export function markFixedRunSize(a: NpyArray, k: number): void { a.feed = { fixedRun: k }; }
 
 /** The run size the model fixes for these inputs (undefined: any). */
 export function fixedRunSize(inputs: Record<string, NpyArray>): number | undefined {
-  for (const a of Object.values(inputs)) { const k = fixedRuns.get(a); if (k) return k; }
+  for (const a of Object.values(inputs)) { const k = a.feed?.fixedRun; if (k) return k; }
   return undefined;
 }
 
@@ -90,11 +92,11 @@ export function runRanges(inputs: Record<string, NpyArray>, total: number, batch
 export function feedsFor(inputs: Record<string, NpyArray>, start: number, end: number): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
   for (const [name, arr] of Object.entries(inputs)) {
-    const k = fixedRuns.get(arr);
+    const k = arr.feed?.fixedRun;
     if (k !== undefined && end - start !== k) {
       throw new StudioError('INTERNAL', `Input ${quote(name)} takes runs of exactly ${k} sample(s) (the model fixes its first axis), but a run of ${end - start} was asked for: the caller must batch with runRanges().`);
     }
-    const c = constantInputs.get(arr);
+    const c = arr.feed?.constant;
     const v = !c ? sliceSamples(arr, start, end)
       : c.batchAxis === undefined ? arr
       : c.perSample ? sliceAxis(arr, c.batchAxis, start, end)
@@ -106,8 +108,8 @@ export function feedsFor(inputs: Record<string, NpyArray>, start: number, end: n
 
 export function sampleCount(inputs: Record<string, NpyArray>): number {
   const counts = Object.values(inputs).flatMap((a) => {
-    const c = constantInputs.get(a);
-    const k = fixedRuns.get(a);
+    const c = a.feed?.constant;
+    const k = a.feed?.fixedRun;
     // Whole runs only: a remainder smaller than the model's fixed batch cannot be fed.
     if (k) return [Math.floor((a.shape[0] ?? 0) / k) * k];
     if (!c) return [a.shape[0] ?? 0];
