@@ -131,6 +131,32 @@ describe('studio: every view, two widths, dark mode, shortcuts', () => {
     expect(nodeCount).toBe(tableCount);
     await page.getByTestId('tab-graph').click();
     await page.locator('[data-op="MatMul"]').first().waitFor({ timeout: 60_000 });
+    // Shape arithmetic is folded into expandable nodes, and the counts still add up: drawn operator
+    // boxes + the nodes inside the folded groups = the graph's node count.
+    await s.flowReady('graph-canvas');
+    const foldedNote = page.getByTestId('graph-folded');
+    const opBoxes = async () => (await page.getByTestId('graph-node').count()) - (await page.locator('.qs-gnode.io').count()) - (await page.locator('.qs-gnode.group').count());
+    const groups0 = Number(await foldedNote.getAttribute('data-groups')), inGroups0 = Number(await foldedNote.getAttribute('data-nodes'));
+    expect(groups0).toBeGreaterThanOrEqual(6);
+    expect(await page.locator('.qs-gnode.group').count()).toBe(groups0);
+    expect(await opBoxes() + inGroups0).toBe(drawn);
+    await s.shot('graph-gpt-folded');
+    await page.locator('.qs-gnode.group').first().click();
+    await page.getByTestId('group-details').waitFor();
+    expect(await page.getByTestId('group-details').textContent()).toMatch(/Shape ×\d/);
+    await page.getByTestId('expand-group').click();
+    await expect.poll(async () => Number(await foldedNote.getAttribute('data-groups'))).toBe(groups0 - 1);
+    await s.flowReady('graph-canvas');
+    const inGroups1 = Number(await foldedNote.getAttribute('data-nodes'));
+    expect(inGroups1).toBeLessThan(inGroups0);
+    expect(await opBoxes() + inGroups1).toBe(drawn);
+    // Unfolded entirely, every operator is a box of its own.
+    await page.getByTestId('collapse-shapes').uncheck();
+    await expect.poll(() => page.locator('.qs-gnode.group').count()).toBe(0);
+    await s.flowReady('graph-canvas');
+    expect(await opBoxes()).toBe(drawn);
+    await page.getByTestId('collapse-shapes').check();
+    await expect.poll(() => page.locator('.qs-gnode.group').count()).toBe(groups0);
     await page.getByTestId('graph-search').fill('MatMul');
     const count = page.getByTestId('graph-search-count');
     await expect.poll(() => count.textContent()).toMatch(/^1 of \d+$/);

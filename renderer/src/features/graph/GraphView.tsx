@@ -1,6 +1,9 @@
 // The model graph (dagre layout, drawn with xyflow), coloured by quantization state — predicted from
 // a pipeline's recipe or read from a run's report — or by per-layer error once a run exists.
-import { Fragment, useCallback, useMemo, useReducer, useRef, useState } from 'react';
+// Shape-arithmetic chains are folded into one expandable node each (shape-chains.ts). Large graphs
+// (10k nodes) stay usable: a linear-time layout above dagre's limit, every node's size and handles
+// given up front (nothing waits for the DOM to measure 10k nodes), only what is in view rendered.
+import { Fragment, useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import { ReactFlow, Background, Controls, MiniMap, Handle, Position, type Node, type NodeChange, type Edge, type NodeProps, type ReactFlowInstance } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import type { GraphView as GraphData, GraphNode } from '../../../../contract/ipc';
@@ -11,6 +14,7 @@ import { SUPPORTED_OP_TYPES } from '../../../../contract/recipe';
 import { EmptyState, ErrorNote, fmtNum } from '../../components/ui';
 import { NodesDrawn } from '../../components/NodesDrawn';
 import { layoutGraph, NODE_W, NODE_H } from './graph-layout';
+import { collapseShapeGroups, findShapeGroups, SHAPE_GROUP_OP, type CollapsedGraph, type ShapeGroup } from './shape-chains';
 import { STATE_COLOURS, errorColour, errorsFromReport, statesFromRecipe, statesFromReport, type QuantState } from './quant-state';
 import { parseRunReport } from '../runs/run-report';
 import { compilePipeline } from '../pipeline/compile';
@@ -21,11 +25,20 @@ import { rememberedPipeline } from '../pipeline/pipeline-memory';
 import { excludedNames, toggleExcluded } from '../pipeline/exclude-toggle';
 import type { Json, PipelineInfo } from '../../../../contract/ipc';
 
-type OpNode = Node<{ op: string; name: string; colour: string; io: boolean; sqnr?: number; match?: boolean }, 'op'>;
+type OpNode = Node<{ op: string; name: string; colour: string; io: boolean; sqnr?: number; match?: boolean; group?: boolean }, 'op'>;
+
+/** Above this many drawn nodes only those in view are rendered (React Flow's onlyRenderVisibleElements). */
+const RENDER_VISIBLE_ABOVE = 1000;
+/** Every node is drawn NODE_W × NODE_H (border-box) with its handles at the middle of the top and bottom edges. */
+const NODE_HANDLES = [
+  { type: 'target' as const, position: Position.Top, x: NODE_W / 2, y: 0, width: 1, height: 1 },
+  { type: 'source' as const, position: Position.Bottom, x: NODE_W / 2, y: NODE_H, width: 1, height: 1 },
+];
+const GROUP_COLOUR = '#64748b';
 
 function OpNodeView({ data, selected }: NodeProps<OpNode>) {
   return (
-    <div className={`qs-gnode${data.io ? ' io' : ''}${selected ? ' selected' : ''}${data.match ? ' match' : ''}`} style={{ background: data.io ? undefined : data.colour, width: NODE_W }} data-testid="graph-node" data-op={data.op}>
+    <div className={`qs-gnode${data.io ? ' io' : ''}${data.group ? ' group' : ''}${selected ? ' selected' : ''}${data.match ? ' match' : ''}`} style={{ background: data.io ? undefined : data.colour, width: NODE_W, height: NODE_H, boxSizing: 'border-box' }} data-testid="graph-node" data-op={data.op} data-id={data.group ? undefined : data.name}>
       <Handle type="target" position={Position.Top} style={{ opacity: 0 }} />
       <div className="op">{data.op}{data.sqnr !== undefined ? ` · ${data.sqnr.toFixed(1)} dB` : ''}</div>
       <div className="nm">{data.name}</div>
@@ -48,12 +61,16 @@ export function GraphView({ project }: ProjectViewProps) {
   const [query, setQuery] = useState('');
   const [hit, setHit] = useState(0);
   const [drawn, setDrawn] = useState(false);
+  const [collapse, setCollapse] = useState(true);
+  const [expanded, setExpanded] = useState<ReadonlySet<string>>(() => new Set());
+  /** A node to centre on once the layout that draws it exists (after expanding its group). */
+  const [centreOn, setCentreOn] = useState<string | null>(null);
   const rf = useRef<ReactFlowInstance<OpNode, Edge> | null>(null);
   // The flow is controlled and its nodes are rebuilt when colours, search or selection change; React Flow
   // hides (and re-measures) a node given without `measured`, so the sizes it reported are passed back
   // (one re-render per batch of new sizes: React Flow counts the nodes as drawn only once they come back).
   const measuredRef = useRef(new Map<string, { width: number; height: number }>());
-  const [, remeasured] = useReducer((x: number) => x + 1, 0);
+  const [measureTick, remeasured] = useReducer((x: number) => x + 1, 0);
   const onNodesChange = useCallback((changes: NodeChange<OpNode>[]) => {
     let changed = false;
     for (const c of changes) {
@@ -72,7 +89,14 @@ export function GraphView({ project }: ProjectViewProps) {
   const src = source === 'auto' ? (done[0] ? `run:${done[0].id}` : openPipeline ? `pipe:${openPipeline.id}` : 'none') : source;
   const report = src.startsWith('run:') ? parseRunReport(done.find((r) => `run:${r.id}` === src)?.result) : null;
 
-  const layout = useMemo(() => (graph.data ? layoutGraph({ nodes: graph.data.nodes.map((n) => ({ id: n.id, width: NODE_W, height: NODE_H })), edges: graph.data.edges }) : null), [graph.data]);
+  const groups = useMemo<ShapeGroup[]>(() => (graph.data ? findShapeGroups(graph.data) : []), [graph.data]);
+  // What is drawn: the graph with the shape-arithmetic groups folded (unless expanded, or folding is off).
+  const view = useMemo<CollapsedGraph | null>(() => {
+    const g = graph.data;
+    if (!g) return null;
+    return collapse ? collapseShapeGroups(g, groups, expanded) : { nodes: g.nodes, edges: g.edges, groupOf: new Map(), groups: new Map() };
+  }, [graph.data, groups, collapse, expanded]);
+  const layout = useMemo(() => (view ? layoutGraph({ nodes: view.nodes.map((n) => ({ id: n.id, width: NODE_W, height: NODE_H })), edges: view.edges }) : null), [view]);
   const { states, errors } = useMemo(() => {
     const g = graph.data;
     if (!g) return { states: new Map<string, QuantState>(), errors: new Map<string, number>() };
@@ -86,33 +110,53 @@ export function GraphView({ project }: ProjectViewProps) {
   // Search by node name, op type or the name of a tensor it reads or writes (as Netron's find).
   const q = query.trim().toLowerCase();
   const matches = useMemo(() => (q && graph.data ? graph.data.nodes.filter((n) => n.opType !== 'Input' && n.opType !== 'Output' && (n.name.toLowerCase().includes(q) || n.opType.toLowerCase() === q || n.outputs.some((o) => o.toLowerCase().includes(q)) || n.inputs.some((i) => i.toLowerCase() === q))) : []), [q, graph.data]);
-  const matchIds = useMemo(() => new Set(matches.map((n) => n.id)), [matches]);
+  // A folded group is marked when one of its members matches.
+  const matchIds = useMemo(() => new Set(matches.flatMap((n) => { const gid = view?.groupOf.get(n.id); return gid ? [n.id, gid] : [n.id]; })), [matches, view]);
   const goTo = (i: number) => {
     if (!matches.length || !layout) return;
     const k = ((i % matches.length) + matches.length) % matches.length;
     const n = matches[k]!;
     setHit(k);
     setSelected(n.id);
-    const p = layout.positions.get(n.id);
-    if (p) void rf.current?.setCenter(p.x + NODE_W / 2, p.y + NODE_H / 2, { zoom: Math.max(1, rf.current.getZoom()), duration: 250 });
+    // A match inside a folded group: unfold it, then centre once the new layout draws the node.
+    const gid = view?.groupOf.get(n.id);
+    if (gid) setExpanded((e) => new Set([...e, gid]));
+    setCentreOn(n.id);
   };
+  useEffect(() => {
+    if (!centreOn || !layout || !rf.current) return;
+    const p = layout.positions.get(centreOn);
+    if (!p) return;
+    setCentreOn(null);
+    void rf.current.setCenter(p.x + NODE_W / 2, p.y + NODE_H / 2, { zoom: Math.max(1, rf.current.getZoom()), duration: 250 });
+  }, [centreOn, layout]);
   const shapeOf = useMemo(() => new Map((graph.data?.tensors ?? []).map((t) => [t.name, t.shape.length ? `[${t.shape.map((d) => d ?? '?').join(',')}]` : ''])), [graph.data]);
 
   if (models.data?.length === 0) return <EmptyState title="No model in this project">Import an ONNX model on the Overview tab to see its graph.</EmptyState>;
   const g = graph.data;
   const effectiveMode = mode === 'error' && errors.size ? 'error' : 'state';
-  const nodes: OpNode[] = g && layout ? g.nodes.map((n) => {
+  // Built when what they show changes; search hits and the selection then replace only their own
+  // node objects (React Flow reuses the rest as they are: 10k fresh nodes per keystroke would be felt).
+  const baseNodes: OpNode[] = useMemo(() => (view && layout ? view.nodes.map((n) => {
+    const group = n.opType === SHAPE_GROUP_OP && view.groups.has(n.id);
     const st = states.get(n.id) ?? 'float';
     const e = errors.get(n.id);
-    const colour = effectiveMode === 'error' ? (e !== undefined ? errorColour(e) : STATE_COLOURS.float) : STATE_COLOURS[st];
-    const measured = measuredRef.current.get(n.id);
-    return { id: n.id, type: 'op', position: layout.positions.get(n.id) ?? { x: 0, y: 0 }, selected: n.id === selected, draggable: false, ...(measured ? { measured } : {}), data: { op: n.opType, name: n.name || n.outputs[0] || '', colour, io: n.opType === 'Input' || n.opType === 'Output', sqnr: effectiveMode === 'error' ? e : undefined, match: matchIds.has(n.id) } };
-  }) : [];
+    const colour = group ? GROUP_COLOUR : effectiveMode === 'error' ? (e !== undefined ? errorColour(e) : STATE_COLOURS.float) : STATE_COLOURS[st];
+    // Size and handles given, so the node counts as drawn before the DOM measures it (off-screen ones never are).
+    const measured = measuredRef.current.get(n.id) ?? { width: NODE_W, height: NODE_H };
+    return { id: n.id, type: 'op', position: layout.positions.get(n.id) ?? { x: 0, y: 0 }, selected: false, draggable: false, width: measured.width, height: measured.height, measured, handles: NODE_HANDLES,
+      data: { op: n.opType, name: n.name || n.outputs[0] || '', colour, io: n.opType === 'Input' || n.opType === 'Output', sqnr: effectiveMode === 'error' ? e : undefined, match: false, group } };
+  }) : []), [view, layout, states, errors, effectiveMode, measureTick]); // eslint-disable-line react-hooks/exhaustive-deps
+  const nodes: OpNode[] = useMemo(() => (selected || matchIds.size
+    ? baseNodes.map((n) => (n.id === selected || matchIds.has(n.id) ? { ...n, selected: n.id === selected, data: { ...n.data, match: matchIds.has(n.id) } } : n))
+    : baseNodes), [baseNodes, selected, matchIds]);
   // Tensor shapes on the edges (as Netron draws them), small so they do not cover the nodes.
-  const edges: Edge[] = g ? g.edges.map((e, i) => ({ id: `e${i}`, source: e.source, target: e.target, style: { stroke: '#94a3b8' }, label: shapeOf.get(e.tensor) || undefined, labelStyle: { fontSize: 9, fill: '#64748b' }, labelBgStyle: { fillOpacity: 0.8 }, labelBgPadding: [2, 1] as [number, number] })) : [];
+  const edges: Edge[] = useMemo(() => (view ? view.edges.map((e, i) => ({ id: `e${i}`, source: e.source, target: e.target, style: { stroke: '#94a3b8' }, label: shapeOf.get(e.tensor) || undefined, labelStyle: { fontSize: 9, fill: '#64748b' }, labelBgStyle: { fillOpacity: 0.8 }, labelBgPadding: [2, 1] as [number, number] })) : []), [view, shapeOf]);
   const counts = new Map<QuantState, number>();
   for (const s of states.values()) counts.set(s, (counts.get(s) ?? 0) + 1);
   const selNode = g?.nodes.find((n) => n.id === selected);
+  const selGroup = selected ? view?.groups.get(selected) : undefined;
+  const foldedNodes = view ? [...view.groups.values()].reduce((k, gr) => k + gr.members.length, 0) : 0;
 
   return (
     <div>
@@ -141,6 +185,12 @@ export function GraphView({ project }: ProjectViewProps) {
           const folded = (model?.nodeCount ?? ops) - ops;
           return <span className="qs-muted" style={{ fontSize: 12 }} data-testid="graph-count">opset {g.opset} · {ops} nodes{folded > 0 ? ` + ${folded} Constant folded into weights = ${model!.nodeCount} in the model` : ''}</span>;
         })()}
+        {groups.length > 0 && (
+          <label className="qs-muted" style={{ fontSize: 12 }} title="Shape → Gather → Unsqueeze → Concat chains that compute sizes for Reshape, Expand and masks, drawn as one node each (click one to expand it)">
+            <input type="checkbox" data-testid="collapse-shapes" checked={collapse} onChange={(e) => { setCollapse(e.target.checked); setExpanded(new Set()); }} /> Fold shape arithmetic
+            {collapse && view && view.groups.size > 0 && <span data-testid="graph-folded" data-groups={view.groups.size} data-nodes={foldedNodes}> ({foldedNodes} nodes in {view.groups.size})</span>}
+          </label>
+        )}
         {g && (
           <span className="qs-row" style={{ gap: 6 }}>
             <input className="qs-input" data-testid="graph-search" style={{ width: 200 }} placeholder="Find a node, op or tensor…" aria-label="Find in the graph" value={query}
@@ -156,7 +206,7 @@ export function GraphView({ project }: ProjectViewProps) {
           {graph.loading && !g && <p className="qs-muted" style={{ padding: 16 }}>Reading the model…</p>}
           {g && (
             <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} onNodesChange={onNodesChange} onInit={(i) => { rf.current = i; }} onNodeClick={(_, n) => setSelected(n.id)} onPaneClick={() => setSelected(null)}
-              nodesConnectable={false} nodesDraggable={false} fitView fitViewOptions={{ padding: 0.05, maxZoom: 1, nodes: nodes.slice(0, 9).map((n) => ({ id: n.id })) }} minZoom={0.05}>
+              onlyRenderVisibleElements={nodes.length > RENDER_VISIBLE_ABOVE} nodesConnectable={false} nodesDraggable={false} fitView fitViewOptions={{ padding: 0.05, maxZoom: 1, nodes: nodes.slice(0, 9).map((n) => ({ id: n.id })) }} minZoom={0.05}>
               <Background gap={20} color="#eef2f7" />
               <Controls showInteractive={false} position="top-right" />
               <MiniMap pannable zoomable position="bottom-right" style={{ width: 140, height: 100 }} nodeColor={(n) => (n.data as OpNode['data']).match ? '#f43f5e' : (n.data as OpNode['data']).colour} />
@@ -165,11 +215,26 @@ export function GraphView({ project }: ProjectViewProps) {
           )}
         </div>
         <div className="qs-side">
-          {selNode && g && model ? <NodeDetails node={selNode} graph={g} modelId={model.id} projectId={project.id} state={states.get(selNode.id)} sqnr={errors.get(selNode.id)}
+          {selGroup && g ? <GroupDetails group={selGroup} graph={g} onExpand={() => { setExpanded((e) => new Set([...e, selGroup.id])); setSelected(null); }} />
+            : selNode && g && model ? <NodeDetails node={selNode} graph={g} modelId={model.id} projectId={project.id} state={states.get(selNode.id)} sqnr={errors.get(selNode.id)}
             pipeline={pipelines.data?.find((p) => p.id === rememberedPipeline(project.id)) ?? pipelines.data?.[0]} onPipelineSaved={pipelines.reload} />
             : <EmptyState title="Click a node">Its inputs, weights and outputs appear here with shapes and dtypes; open any tensor's histogram from there.</EmptyState>}
         </div>
       </div>
+    </div>
+  );
+}
+
+/** A folded shape-arithmetic group: what it holds, and a button to draw its members again. */
+function GroupDetails({ group, graph, onExpand }: { group: ShapeGroup; graph: GraphData; onExpand: () => void }) {
+  const members = new Set(group.members);
+  const names = graph.nodes.filter((n) => members.has(n.id)).map((n) => n.name || n.id);
+  return (
+    <div className="qs-card" data-testid="group-details">
+      <h3>Shape arithmetic <span className="qs-muted" style={{ fontWeight: 400 }}>{group.members.length} nodes</span></h3>
+      <p className="qs-muted" style={{ fontSize: 12.5, marginTop: 0 }}>Computes sizes (not data) for the node it feeds; never quantized. {Object.entries(group.ops).map(([op, k]) => `${op} ×${k}`).join(', ')}.</p>
+      <button className="qs-btn-secondary qs-btn-small" data-testid="expand-group" onClick={onExpand}>Expand</button>
+      <ul className="qs-mono" style={{ fontSize: 11.5, paddingLeft: 16, maxHeight: 240, overflow: 'auto' }}>{names.map((n) => <li key={n} className="qs-ellipsis" title={n}>{n}</li>)}</ul>
     </div>
   );
 }
