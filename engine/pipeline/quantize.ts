@@ -56,6 +56,9 @@ export interface QuantizeOptions {
    *  held-out split of `inputs` (engine/eval/eval-data.ts). */
   evalInputs?: Record<string, NpyArray>;
   evalLabels?: NpyArray;
+  /** How the evaluation description names the data (default "--data" / "--eval-data", the CLI flags). */
+  dataName?: string;
+  evalName?: string;
 }
 
 /** What every stage (and every algorithm plugged in below) works on. */

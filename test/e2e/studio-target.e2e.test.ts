@@ -31,7 +31,7 @@ describe('studio: a pipeline with an accuracy target', () => {
     expect(await row.getAttribute('data-status')).toBe('succeeded');
     await row.click();
     await page.getByTestId('run-mixed-precision').waitFor();
-    expect(await page.getByTestId('result-evaluation').textContent()).toMatch(/^\d+ held-out samples of/);
+    expect(await page.getByTestId('result-evaluation').textContent()).toMatch(/^\d+ held-out samples of the calibration dataset \(its last 20 %/);
     expect(await page.getByTestId('run-mixed-precision').locator('h3').textContent()).toBe('Mixed precision — target output SQNR ≥ 45 dB');
     expect(await page.getByTestId('mp-outcome').textContent()).toMatch(/output SQNR [\d.]+ dB \(fully quantized: output SQNR [\d.]+ dB\)\. Written model: output SQNR [\d.]+ dB/);
     const decisions = page.getByTestId('mp-decisions').locator('tbody tr');

@@ -39,7 +39,8 @@ export async function quantizeJob(params: { [k: string]: Json }, ctx: JobContext
       ctx.onProgress?.(e);
     },
   };
-  const report = await quantizeModel({ modelPath, outputPath, recipe, inputs, labels, inputSources, ctx: jobCtx });
+  // The studio's words for the data in every description ("60 held-out samples of the calibration dataset"), not the CLI's flags.
+  const report = await quantizeModel({ modelPath, outputPath, recipe, inputs, labels, inputSources, ctx: jobCtx, dataName: 'the calibration dataset', evalName: 'the evaluation dataset' });
   const metrics = [...Object.entries(report.metrics ?? {}).map(([name, value]) => ({ name, value })), ...curve];
   return { result: JSON.parse(JSON.stringify(report)) as Json, metrics, artifacts: [{ kind: 'model', path: outputPath }] };
 }
