@@ -49,6 +49,21 @@ export interface Culprit {
   onlyFloatSqnrDb: number;
 }
 
+/**
+ * A warning about what the run was given rather than what it produced: "calibration-tokens" — GPTQ had
+ * fewer calibration tokens (`value`, the fewest any named layer saw) than a layer has inputs
+ * (`threshold`, the widest such layer), so its Hessian is rank-deficient and the rounding fits the
+ * calibration rows at the expense of new data. `layers`: the layers concerned.
+ */
+export interface DataWarning {
+  metric: 'calibration-tokens';
+  value: number;
+  threshold: number;
+  message: string;
+  culprits: Culprit[];
+  layers: { node: string; weight: string; width: number; tokens: number }[];
+}
+
 export interface QualityWarning {
   metric: TargetMetric;
   value: number;
@@ -157,8 +172,9 @@ export interface QuantizeReport {
   evaluation?: EvaluationInfo;
   /** "cumulative": each layer's error includes everything quantized before it. */
   layerErrorKind?: 'cumulative';
-  /** Output error or task metric past its threshold, with the layers most responsible. */
-  warnings?: QualityWarning[];
+  /** Output error or task metric past its threshold, with the layers most responsible; and warnings
+   *  about the run's data (too few calibration tokens for a layer's width). */
+  warnings?: (QualityWarning | DataWarning)[];
   /** What a recipe "target" chose, layer by layer (engine/analysis/mixed-precision.ts). */
   mixedPrecision?: MixedPrecisionReport;
   metrics?: Record<string, number>;

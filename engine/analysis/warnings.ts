@@ -49,6 +49,9 @@ function describe(c: Omit<QualityWarning, 'message' | 'culprits'>, on: string): 
 export async function qualityWarnings(scores: OutputScores, o: {
   modelPath: string; recipe: Recipe; calibration: Record<string, NpyArray>; evaluation: EvaluationData;
   budgetMs?: number; concurrency?: number; ctx?: WorkContext; unitOrder?: (u: AnalysisUnit[]) => AnalysisUnit[];
+  /** Why the quick sensitivity pass must not run (e.g. it would not fit the run's memory budget): the
+   *  warnings are given without culprits, with this reason. */
+  skipDiagnosis?: string;
 }): Promise<QualityWarning[]> {
   const crossed = crossedThresholds(scores);
   if (crossed.length === 0) return [];
@@ -56,8 +59,8 @@ export async function qualityWarnings(scores: OutputScores, o: {
   const budget = o.budgetMs ?? DIAGNOSIS_BUDGET_MS;
   let entries: SensitivityEntry[] = [];
   let analysed: QualityWarning['analysed'];
-  let failure = '';
-  try {
+  let failure = o.skipDiagnosis ? ` (${o.skipDiagnosis})` : '';
+  if (!o.skipDiagnosis) try {
     // Quick means quick: GPTQ/AWQ would run again in full, so the pass ranks weight-only layers by
     // round-to-nearest at the same bits (the ranking, not the figures, is what it is for).
     const quickRecipe = o.recipe.activations === null && o.recipe.algorithms.some((a) => a.name === 'gptq' || a.name === 'awq')

@@ -12,6 +12,7 @@ import type { EvaluationData } from './eval-data';
 import type { NpyArray } from '../data/npy';
 import type { Recipe } from '../../contract/recipe';
 import { qualityWarnings } from '../analysis/warnings';
+import { runMemoryBudget, gib } from '../runtime/memory-budget';
 
 export type { EvaluatedNode };
 export { comparedTensorsFor };
@@ -23,7 +24,7 @@ export async function evaluateRun(report: QuantizeReport, o: {
   quantizedDir?: string;
   evaluation: EvaluationData; batchSize: number; device?: Device; ctx?: WorkContext;
   /** Where a quality warning's quick sensitivity pass gets the model, recipe and calibration data. */
-  diagnose?: { modelPath: string; recipe: Recipe; calibration: Record<string, NpyArray> };
+  diagnose?: { modelPath: string; recipe: Recipe; calibration: Record<string, NpyArray>; modelBytes?: number };
 }): Promise<void> {
   const tensors = comparedTensorsFor(o.original, o.quantized, o.nodes, o.dequantized);
   const cmp = await compareModels(o.original, o.quantized, tensors, o.evaluation.inputs, {
@@ -43,7 +44,7 @@ export async function evaluateRun(report: QuantizeReport, o: {
     // error, interleaved with activation tensors in graph order (an input spanning 0...8e11 is one).
     const cumulative = new Map(cmp.layers.map((l) => [l.node ?? l.tensor, Number.isNaN(l.sqnrDb) ? -Infinity : l.sqnrDb]));
     const warnings = await qualityWarnings(cmp.outputAgreement, {
-      ...o.diagnose, evaluation: o.evaluation, ctx: diagnosisProgress(o.ctx),
+      ...o.diagnose, evaluation: o.evaluation, ctx: diagnosisProgress(o.ctx), skipDiagnosis: diagnosisMemoryReason(o.diagnose.modelBytes),
       unitOrder: (units) => {
         const w = units.filter((u) => u.kind === 'weight').sort((a, b) => (cumulative.get(a.name) ?? Infinity) - (cumulative.get(b.name) ?? Infinity));
         const a = units.filter((u) => u.kind === 'activation');
@@ -52,8 +53,21 @@ export async function evaluateRun(report: QuantizeReport, o: {
         return out;
       },
     });
-    if (warnings.length) report.warnings = warnings;
+    if (warnings.length) report.warnings = [...(report.warnings ?? []), ...warnings];
   }
+}
+
+/**
+ * The quick diagnosis re-prepares an analysis of the whole model: every layer rounded at the recipe's
+ * width and at int8, with float copies of both — about this many times the model's weights in memory.
+ * It runs only while that stays within the run's memory budget (engine/runtime/memory-budget.ts); a
+ * larger model gets its warning with `qstudio analyze` named instead of culprits.
+ */
+export const DIAGNOSIS_MEMORY_FACTOR = 3;
+
+export function diagnosisMemoryReason(modelBytes: number | undefined): string | undefined {
+  if (!modelBytes || DIAGNOSIS_MEMORY_FACTOR * modelBytes <= runMemoryBudget(modelBytes)) return undefined;
+  return `the quick sensitivity pass was not run: on this ${gib(modelBytes)} model it would hold about ${gib(DIAGNOSIS_MEMORY_FACTOR * modelBytes)}, over the run's memory budget of ${gib(runMemoryBudget(modelBytes))}; "qstudio analyze" measures the layers one by one`;
 }
 
 /** The nodes a QDQ plan quantized, with the tensor each writes (after a Relu fold, the Relu's output). */

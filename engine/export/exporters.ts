@@ -17,6 +17,9 @@ import { rewriteQdq } from './qdq-rewrite';
 import { exportWeightOnly, type WeightOnlyExportOptions } from './matmulnbits';
 import { chooseInt8Branch } from './int8-prefill-check';
 import { int8PrefillNotice } from './int8-prefill';
+import { allInitializers, isExternal } from '../onnx/external-data';
+import { runMemoryBudget, gib } from '../runtime/memory-budget';
+import { externalDataInfo } from '../onnx/tensor';
 
 export interface ExportInput {
   /** The float model as the stages left it (the QDQ writer edits it in place; the others copy it). */
@@ -79,10 +82,15 @@ const matmulnbits: Exporter = {
     if (results.some((r) => r.config.bits > 8)) throw new StudioError('BAD_RECIPE', 'Recipe format: "matmulnbits" takes 2- to 8-bit weights.');
     const notices: string[] = [];
     const opts = { prefill: i.recipe.prefill, ...i.exportOptions, format: 'matmulnbits', baseDir: i.baseDir, accuracyLevel: i.accuracyLevel } as const;
-    const wantBranch = (opts.prefill ?? 'int8') === 'int8';
+    let wantBranch = (opts.prefill ?? 'int8') === 'int8';
     // Export once with MatMulNBits for every step; the int8 branch goes onto a copy, which stays only if
     // calibration samples say it costs no more accuracy than MatMulNBits.
     let exported = exportWeightOnly(i.model, results, wantBranch ? { ...opts, prefill: 'matmulnbits' } : opts);
+    if (wantBranch && opts.prefill === undefined) {
+      // The default branch is dropped where opening it would not fit the memory budget.
+      const tooBig = int8BranchMemoryReason(exported.model, initializerBytes(i.original));
+      if (tooBig) { wantBranch = false; notices.push(tooBig); }
+    }
     if (wantBranch) {
       // The int8 branch (per layer where needed) only where calibration samples say it keeps the int4
       // model's accuracy (engine/export/int8-prefill-check.ts).
@@ -93,6 +101,35 @@ const matmulnbits: Exporter = {
     return { model: exported.model, notices: [...notices, ...exported.notices], quantized: [] };
   },
 };
+
+/**
+ * The int8 branch stores no int8 weights: onnxruntime derives them from the int4 data when it opens the
+ * model (constant folding through Cast/Div/Concat/Mul/Round chains), and holds every intermediate of
+ * that folding until it finishes: opening moby-gpt's RTN export (7.45 M weights) peaked 340 MiB above
+ * the process with the branch, 37 MiB without (48 B per weight); a 51 M-weight LLaMA-style export
+ * peaked 4.1 GiB in the whole run (docs/measurements/scale-2026-12-07.md). The default branch stays only
+ * while that fits the run's memory budget (engine/runtime/memory-budget.ts).
+ */
+export const INT8_BRANCH_OPEN_BYTES_PER_WEIGHT = 48;
+
+export function int8BranchMemoryReason(matmulNBitsOnly: ModelProto, fp32Bytes: number): string | undefined {
+  let weights = 0;
+  for (const n of matmulNBitsOnly.graph!.node) {
+    if (n.opType !== 'MatMulNBits' || n.domain !== 'com.microsoft') continue;
+    const at = (k: string) => Number(n.attribute.find((a) => a.name === k)?.i ?? 0);
+    weights += at('N') * at('K');
+  }
+  const cost = INT8_BRANCH_OPEN_BYTES_PER_WEIGHT * weights, budget = runMemoryBudget(fp32Bytes);
+  if (cost <= budget) return undefined;
+  return `Every step runs MatMulNBits (no int8 branch for multi-row steps): onnxruntime would need about ${gib(cost)} to derive the branch's int8 weights when opening the model (${(weights / 1e6).toFixed(0)} M weights), over the memory budget of ${gib(budget)}; set "prefill": "int8" in the recipe to add it anyway.`;
+}
+
+/** Bytes of a model's initializers as stored (external data by its recorded length). */
+function initializerBytes(model: ModelProto): number {
+  let total = 0;
+  for (const t of allInitializers(model)) total += isExternal(t) ? (externalDataInfo(t).length ?? 0) : t.rawData.length;
+  return total;
+}
 
 const int4Qdq: Exporter = {
   id: 'int4-qdq', format: 'qdq', takes: 'weight-results',

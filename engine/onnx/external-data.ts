@@ -163,6 +163,14 @@ async function exists(p: string): Promise<boolean> {
   try { await stat(p); return true; } catch { return false; }
 }
 
+/** Bytes of the external data files `model` reads (each distinct file once, as it is on disk). */
+export async function externalDataBytes(model: ModelProto, baseDir: string): Promise<number> {
+  const files = new Set(allInitializers(model).filter(isExternal).map((t) => externalDataInfo(t).location));
+  let total = 0;
+  for (const f of files) total += await stat(join(baseDir, f)).then((s) => s.size, () => 0);
+  return total;
+}
+
 /** Same folder? (external references stay valid when a model is re-saved beside its data). */
 export function sameDir(a: string, b: string): boolean {
   return resolve(a) === resolve(b);

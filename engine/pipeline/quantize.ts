@@ -9,11 +9,12 @@
 // 5-15 %, training 15-50 %), export 55 %, evaluation 80 %. SmoothQuant runs in 0-5 %; weight-only
 // (GPTQ/AWQ/RTN to MatMulNBits) runs in 5-90 %, then export 90 %, evaluation 95 %.
 import { stat, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { clone, ModelProtoSchema, type ModelProto } from '../onnx/proto';
 import { loadModel, saveModel, serializeModel, PROTOBUF_LIMIT } from '../onnx/model-io';
-import { hasExternalData, allInitializers } from '../onnx/external-data';
+import { hasExternalData, allInitializers, externalDataBytes } from '../onnx/external-data';
 import type { NpyArray } from '../data/npy';
 import type { ActivationSpec, Recipe } from './recipe';
 import type { QuantizeReport } from '../../contract/report';
@@ -97,13 +98,14 @@ async function quantizeModelInFolder(o: QuantizeOptions): Promise<QuantizeReport
   const timings: Record<string, number> = {};
   const timed = async <T>(name: string, f: () => Promise<T> | T): Promise<T> => {
     const s = performance.now();
-    try { return await f(); } finally { timings[name] = (timings[name] ?? 0) + performance.now() - s; }
+    try { return await f(); } finally { timings[name] = (timings[name] ?? 0) + performance.now() - s; memoryLog(name); }
   };
 
   progress(ctx, 'load', 0, `loading ${o.modelPath}`);
   const loaded = await timed('load', () => loadModel(o.modelPath));
   // ORT must accept the input model: catches unsupported ops and broken graphs with ORT's own words.
-  await timed('load', async () => { const s = await createSession(serializeModel(loaded.model), { device: 'cpu', source: o.modelPath, optimization: 'disabled' }); await s.release(); });
+  // A model with external data is opened from its path (as users will), not re-serialized around it.
+  await timed('load', async () => { const s = await createSession(hasExternalData(loaded.model) ? o.modelPath : serializeModel(loaded.model), { device: 'cpu', source: o.modelPath, optimization: 'disabled' }); await s.release(); });
   // Weight-only recipes need no data; anything given is still checked.
   const validated = recipe.activations !== null || Object.keys(o.inputs).length > 0 ? validateInputs(loaded.model, o.inputs, o.modelPath, o.inputSources) : undefined;
   // Already-quantized models and float types the writers cannot handle: refused before any calibration.
@@ -119,7 +121,7 @@ async function quantizeModelInFolder(o: QuantizeOptions): Promise<QuantizeReport
 
   const report: QuantizeReport = {
     modelPath: o.modelPath, outputPath: o.outputPath, recipe, quantized: [], skipped: [], timingsMs: timings,
-    sizeBytes: { original: (await stat(o.modelPath)).size, quantized: 0 }, layers: [], notices: [],
+    sizeBytes: { original: (await stat(o.modelPath)).size + await externalDataBytes(loaded.model, loaded.baseDir), quantized: 0 }, layers: [], notices: [],
     device: { requested: recipe.device, used: 'cpu' },
   };
   report.notices.push(...(validated?.notices ?? []), ...supportNotices);
@@ -172,6 +174,7 @@ async function quantizeModelInFolder(o: QuantizeOptions): Promise<QuantizeReport
     st.exported = wo.model;
     report.quantized.push(...wo.quantized);
     report.notices.push(...wo.notices);
+    if ('warnings' in wo && wo.warnings.length) report.warnings = [...(report.warnings ?? []), ...wo.warnings];
   }
 
   // Weight-only runs already reported 5-90 % from inside their algorithms: later stages must not go back.
@@ -246,20 +249,39 @@ async function quantizeModelInFolder(o: QuantizeOptions): Promise<QuantizeReport
     }
   });
   report.sizeBytes.quantized = (await stat(o.outputPath)).size + (hasExternalData(out) || !bytes ? await stat(`${o.outputPath}.data`).then((x) => x.size, () => 0) : 0);
+  // Saved with external data: from here on the output is its graph with every tensor read from the
+  // written file, so the new weights held in memory since the export are let go before the evaluation
+  // opens the FP32 model (on a 1 B-parameter model they were a third of its size again).
+  let quantizedDir: string | undefined;
+  if (!bytes) { out = (await timed('export', () => loadModel(o.outputPath))).model; quantizedDir = dirname(resolve(o.outputPath)); st.exported = out; }
+  memoryLog('export');
 
   if (mixed) report.mixedPrecision = mixed.report;
   if (o.evaluate !== false && evaluation) {
     progress(ctx, 'evaluate', weightOnly ? 0.95 : 0.8, `comparing FP32 and quantized on ${evaluation.info.description}`);
     await timed('evaluate', () => evaluateRun(report, {
-      original: loaded.model, quantized: out, nodes: evaluatedNodes(st.plan), dequantized: st.dequantized, evaluation, batchSize: recipe.calibration.batchSize, device: recipe.device, ctx,
+      original: loaded.model, quantized: out, quantizedDir, nodes: evaluatedNodes(st.plan), dequantized: st.dequantized, evaluation, batchSize: recipe.calibration.batchSize, device: recipe.device, ctx,
       // With a target, its own report says what was chosen and whether it holds: no second diagnosis.
-      diagnose: mixed ? undefined : { modelPath: o.modelPath, recipe, calibration: o.inputs },
+      diagnose: mixed ? undefined : { modelPath: o.modelPath, recipe, calibration: o.inputs, modelBytes: report.sizeBytes.original },
     }));
     recordFinal(report);
   }
   timings.total = performance.now() - t0;
   progress(ctx, 'done', 1, 'done');
   return report;
+}
+
+/**
+ * QSTUDIO_MEMORY_LOG=1: one stderr line per finished stage with the process's resident memory (now and
+ * its peak) and V8's heap / off-heap buffers, to see which stage holds what on large models.
+ */
+function memoryLog(stage: string): void {
+  if (!process.env.QSTUDIO_MEMORY_LOG) return;
+  const m = process.memoryUsage();
+  let peak = '';
+  try { peak = ` peak ${(Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) / 2 ** 20).toFixed(2)} GiB`; } catch { /* not Linux */ }
+  const g = (b: number) => (b / 2 ** 30).toFixed(2);
+  process.stderr.write(`memory after ${stage}: rss ${g(m.rss)} GiB${peak}, heap ${g(m.heapUsed)} GiB, array buffers ${g(m.arrayBuffers)} GiB\n`);
 }
 
 /** What a calibration run adds to the report: its notice, sample count and per-tensor ranges. */

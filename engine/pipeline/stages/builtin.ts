@@ -6,8 +6,8 @@ import { StudioError } from '../../errors';
 import { runSmoothQuant } from '../../quant/algorithms/smoothquant';
 import { runBiasCorrection } from '../../quant/algorithms/bias-correction';
 import { runAwq } from '../../quant/algorithms/awq';
-import { runGptq } from '../../quant/algorithms/gptq';
-import { findLinearLayers, layerWeightNK, type LinearLayer } from '../../quant/algorithms/linear-layers';
+import { runGptq, calibrationTokenWarning } from '../../quant/algorithms/gptq';
+import { findLinearLayers, layerWeightNK } from '../../quant/algorithms/linear-layers';
 import { normInputWeights, rtnLayers } from '../../quant/algorithms/weight-only';
 import { runQatStage } from '../../qat';
 import { registerStage, registeredStages, type Stage, type StageInput, type WeightsWork } from './stage';
@@ -27,9 +27,12 @@ const rtn: Stage<Spec<'rtn'>> = {
     if (!i.weights || i.weights.results) return {};
     const w = i.weights;
     const layers = findLinearLayers(w.model, w.selection);
-    const ws = new Map<LinearLayer, Float32Array>(layers.map((l) => [l, layerWeightNK(w.model, i.baseDir, l)]));
     // the grid search weighs each input channel by its norm's scale (data-free; weight-only.ts)
-    return { weightResults: rtnLayers(ws, w.config, undefined, normInputWeights(w.model, i.baseDir, layers)) };
+    const inputWeights = normInputWeights(w.model, i.baseDir, layers);
+    // One weight read (from external data: just its byte range) and rounded at a time, so the float
+    // weights are never all in memory at once: only the rounded results stay.
+    const weightResults = layers.flatMap((l) => rtnLayers(new Map([[l, layerWeightNK(w.model, i.baseDir, l)]]), w.config, undefined, inputWeights));
+    return { weightResults };
   },
 };
 
@@ -55,7 +58,8 @@ const gptq: Stage<Spec<'gptq'>> = {
     const r = await runGptq({ model: w.model, baseDir: i.baseDir, layers, config: w.config, params: spec, batches: w.batches, notices, ctx: i.ctx });
     // Keep AWQ's before/after beside GPTQ's.
     if (w.earlier.includes('awq')) for (const x of r.results) x.errors.unshift({ algorithm: 'awq-scale' });
-    return { weightResults: r.results, notices, timingsMs: r.timings };
+    const warning = calibrationTokenWarning(r.underdetermined);
+    return { weightResults: r.results, notices, timingsMs: r.timings, ...(warning ? { warnings: [warning] } : {}) };
   },
 };
 

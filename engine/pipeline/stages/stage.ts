@@ -11,7 +11,7 @@ import type { LinearSelection } from '../../quant/algorithms/linear-layers';
 import type { WeightOnlyConfig, WeightOnlyLayerResult, AlgorithmError } from '../../quant/algorithms/weight-only';
 import type { ort } from '../../runtime/session';
 import type { Recipe } from '../recipe';
-import type { QuantizedNodeInfo } from '../../../contract/report';
+import type { QuantizedNodeInfo, DataWarning } from '../../../contract/report';
 import { StudioError, quote } from '../../errors';
 import { registerAlgorithm, unregisterAlgorithm, algorithmDecl, type AlgorithmDecl, type Phase } from '../../../contract/algorithms';
 
@@ -61,6 +61,8 @@ export interface StageResult {
   deviceUsed?: string;
   /** weights phase: the rounded layers (the stage that rounded sets them). */
   weightResults?: WeightOnlyLayerResult[];
+  /** Warnings about the run's data, for the report's warnings list (CLI, studio). */
+  warnings?: DataWarning[];
 }
 
 export interface Stage<S extends { name: string } = { name: string } & Record<string, unknown>> {

@@ -7,6 +7,7 @@ import { clone, ModelProtoSchema } from '../../onnx/proto';
 import type { NpyArray } from '../../data/npy';
 import type { Recipe } from '../recipe';
 import type { QuantizedNodeInfo } from '../../../contract/report';
+import type { DataWarning } from '../../../contract/report';
 import { StudioError, quote } from '../../errors';
 import { subProgress, type WorkContext } from '../../util/work-context';
 import { weightResultsExporter, type ExportInput } from '../../export/exporters';
@@ -38,12 +39,15 @@ export interface WeightOnlyRunResult {
   results: WeightOnlyLayerResult[];
   quantized: QuantizedNodeInfo[];
   notices: string[];
+  /** Warnings about the run's data (too few calibration tokens for GPTQ). */
+  warnings: DataWarning[];
   timingsMs: Record<string, number>;
 }
 
 export async function quantizeWeightOnly(o: WeightOnlyRunOptions): Promise<WeightOnlyRunResult> {
   const { recipe, ctx, baseDir } = o;
   const notices: string[] = [];
+  const warnings: DataWarning[] = [];
   const timingsMs: Record<string, number> = {};
   const config = weightOnlyConfig(recipe.weights, notices);
   const model = clone(ModelProtoSchema, o.model);
@@ -64,6 +68,7 @@ export async function quantizeWeightOnly(o: WeightOnlyRunOptions): Promise<Weigh
     done += span;
     if (r.weightResults) work.results = r.weightResults;
     notices.push(...(r.notices ?? []));
+    warnings.push(...(r.warnings ?? []));
     Object.assign(timingsMs, r.timingsMs);
     work.earlier.push(spec.name);
   }
@@ -91,7 +96,7 @@ export async function quantizeWeightOnly(o: WeightOnlyRunOptions): Promise<Weigh
   timingsMs.export = performance.now() - t1;
   const quantized = quantizedNodeInfo(results, recipe);
   ctx?.onProgress?.({ stage: 'export', fraction: 1, message: `${results.length} weights quantized to ${config.bits} bits (${recipe.format})` });
-  return { model: exported.model, results, quantized, notices, timingsMs };
+  return { model: exported.model, results, quantized, notices, warnings, timingsMs };
 }
 
 /**

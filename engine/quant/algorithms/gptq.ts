@@ -12,6 +12,8 @@ import { StagedCapture } from './staged-capture';
 import { hessianFromGram, layerErrors } from './layer-error';
 import { rtnQuantize } from './weight-quant';
 import type { WeightOnlyConfig, WeightOnlyLayerResult } from './weight-only';
+import type { DataWarning } from '../../../contract/report';
+import { quote } from '../../errors';
 import { loadNativeKernels } from '../../runtime/native';
 
 export interface GptqParams {
@@ -48,13 +50,28 @@ export interface GptqRunOptions {
   ctx?: WorkContext;
 }
 
-export async function runGptq(o: GptqRunOptions): Promise<{ results: WeightOnlyLayerResult[]; timings: Record<string, number> }> {
+/** A layer GPTQ saw fewer calibration tokens (rows of X) for than it has inputs (its width K). */
+export interface UnderdeterminedLayer { node: string; weight: string; width: number; tokens: number }
+
+/** The warning (CLI, report, studio) for layers whose Hessian the calibration data leaves rank-deficient. */
+export function calibrationTokenWarning(layers: UnderdeterminedLayer[]): DataWarning | undefined {
+  if (layers.length === 0) return undefined;
+  const width = Math.max(...layers.map((l) => l.width)), tokens = Math.min(...layers.map((l) => l.tokens));
+  const names = layers.slice(0, 3).map((l) => `${quote(l.node)} (${l.width} inputs, ${l.tokens} tokens)`).join(', ');
+  return {
+    metric: 'calibration-tokens', value: tokens, threshold: width, culprits: [], layers,
+    message: `GPTQ had fewer calibration tokens than inputs for ${layers.length} layer(s): ${names}${layers.length > 3 ? ', …' : ''}. Their Hessian is rank-deficient, so GPTQ lowers the error on the calibration tokens and can raise it on new data (the per-layer "after" errors are measured on those same tokens). Give at least ${width} tokens (more windows in --data; several times that is better) or use RTN/AWQ for these layers.`,
+  };
+}
+
+export async function runGptq(o: GptqRunOptions): Promise<{ results: WeightOnlyLayerResult[]; underdetermined: UnderdeterminedLayer[]; timings: Record<string, number> }> {
   const { model, baseDir, config, params, ctx } = o;
   const kernel = await resolveGptqKernel(o.notices);
   const overrides = o.overrides ?? new Map<string, Float32Array>();
   const stages = stageLayers(model, o.layers);
   const capture = new StagedCapture(model, baseDir, { batches: o.batches, overrides, ctx });
   const results: WeightOnlyLayerResult[] = [];
+  const underdetermined: UnderdeterminedLayer[] = [];
   let quantMs = 0, errMs = 0, captureCpuUs = 0, quantCpuUs = 0;
   let done = 0;
   for (const [si, stage] of stages.entries()) {
@@ -66,7 +83,12 @@ export async function runGptq(o: GptqRunOptions): Promise<{ results: WeightOnlyL
     captureCpuUs += c1.user + c1.system;
     for (const layer of stage) {
       throwIfCancelled(ctx);
-      const H = hessianFromGram(layer.inputs.map((i) => stats.get(i)!), layer.cols);
+      const grams = layer.inputs.map((i) => stats.get(i)!);
+      const H = hessianFromGram(grams, layer.cols);
+      // H = XᵀX over the calibration rows has rank ≤ the row count: fewer tokens than inputs leave
+      // directions GPTQ knows nothing about, and it trades error there for error on the rows it saw.
+      const tokens = grams.reduce((n, g) => n + g.count, 0);
+      if (tokens < layer.cols) underdetermined.push({ node: layer.nodes[0]!.name, weight: layer.weight, width: layer.cols, tokens });
       const w = o.startWeights?.get(layer) ?? layerWeightNK(model, baseDir, layer);
       const t0 = performance.now();
       const q0 = process.cpuUsage();
@@ -87,5 +109,5 @@ export async function runGptq(o: GptqRunOptions): Promise<{ results: WeightOnlyL
     ctx?.onProgress?.({ stage: 'gptq', fraction: (si + 1) / stages.length, message: `GPTQ stage ${si + 1}/${stages.length}: ${stage.map((l) => l.nodes[0]!.name).join(', ')}`, metrics: { layers: done } });
   }
   // CPU ms (all threads of this process) beside wall ms: on a shared, loaded machine wall time overstates the work.
-  return { results, timings: { gptqCaptureMs: capture.ortMs, gptqCaptureCpuMs: captureCpuUs / 1e3, gptqKernelMs: quantMs, gptqKernelCpuMs: quantCpuUs / 1e3, gptqErrorMs: errMs } };
+  return { results, underdetermined, timings: { gptqCaptureMs: capture.ortMs, gptqCaptureCpuMs: captureCpuUs / 1e3, gptqKernelMs: quantMs, gptqKernelCpuMs: quantCpuUs / 1e3, gptqErrorMs: errMs } };
 }

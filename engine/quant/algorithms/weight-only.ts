@@ -8,7 +8,7 @@ import { StudioError, quote } from '../../errors';
 import type { LinearLayer } from './linear-layers';
 import type { ModelProto, NodeProto } from '../../onnx/proto';
 import { DataType, tensorToFloat32 } from '../../onnx/tensor';
-import { rtnQuantize, type GridSearch, type QuantizedWeight } from './weight-quant';
+import { rtnQuantize, dequantizeWeight, type GridSearch, type QuantizedWeight } from './weight-quant';
 
 export interface WeightOnlyConfig {
   bits: number;
@@ -63,9 +63,23 @@ export function rtnLayers(weights: Map<LinearLayer, Float32Array>, base: WeightO
     const qw = rtnQuantize(w, layer.rows, layer.cols, cfg, cfg.groupSize, undefined, { method: cfg.gridSearch ?? 'minmax', h: inputWeights?.get(layer) });
     let dw = 0, ww = 0;
     for (let i = 0; i < w.length; i++) { const d = w[i]! - qw.dequantized[i]!; dw += d * d; ww += w[i]! * w[i]!; }
-    out.push({ layer, qw, config: cfg, errors: [{ algorithm: 'rtn', weightErrorAfter: ww > 0 ? dw / ww : 0 }] });
+    out.push({ layer, qw: withoutDequantizedCopy(qw, layer.rows, layer.cols, cfg.groupSize), config: cfg, errors: [{ algorithm: 'rtn', weightErrorAfter: ww > 0 ? dw / ww : 0 }] });
   }
   return out;
+}
+
+/**
+ * The same rounded weight without its float copy held: `dequantized` is rebuilt from q/scales/zero
+ * points when read. Results of every layer live until the export, and a float copy is 4 bytes per
+ * weight — on a 1 B-parameter model that alone was the size of the model again (the exporters read
+ * only q/scales/zero points; analysis reads the float copy once per layer).
+ */
+export function withoutDequantizedCopy(qw: QuantizedWeight, rows: number, cols: number, groupSize: number): QuantizedWeight {
+  const { q, scales, zeroPoints } = qw;
+  return {
+    q, scales, zeroPoints,
+    get dequantized() { return dequantizeWeight({ q, scales, zeroPoints }, rows, cols, groupSize); },
+  };
 }
 
 /** Split `.npy` inputs (axis 0 = samples) into ORT feeds of `batchSize` samples, at most `samples` in all. */
