@@ -4,7 +4,7 @@
 // metric's drop is measured on exactly the same samples. Undefined metrics carry their reason.
 import type { NpyArray } from '../data/npy';
 import { AgreementAccumulator, argmaxRows, top1NotApplicable, type Agreement } from './agreement';
-import { halfToFloat, bfloat16ToFloat } from '../onnx/tensor';
+import { widenHalf, widenBfloat16 } from '../onnx/tensor';
 
 export interface TensorLike { data: ArrayLike<number> | unknown; dims: readonly number[]; type?: string }
 
@@ -39,8 +39,8 @@ export function scoreValues(t: TensorLike): Float32Array | undefined {
   if (t.type !== undefined && !FLOAT_TYPES.has(t.type)) return undefined;
   if (d instanceof Float32Array) return d;
   // onnxruntime-node hands float16 as raw bits (Uint16Array), or as Float16Array where the runtime has one.
-  if (t.type === 'float16') return d instanceof Uint16Array ? Float32Array.from(d, halfToFloat) : Float32Array.from(d as ArrayLike<number>);
-  if (t.type === 'bfloat16') return Float32Array.from(d as Uint16Array, bfloat16ToFloat);
+  if (t.type === 'float16') return d instanceof Uint16Array ? widenHalf(d) : Float32Array.from(d as ArrayLike<number>);
+  if (t.type === 'bfloat16') return widenBfloat16(d as Uint16Array);
   if (t.type === 'float64') return Float32Array.from(d as Float64Array);
   return undefined;
 }

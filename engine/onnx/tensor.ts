@@ -92,6 +92,24 @@ export function halfToFloat(h: number): number {
   return s ? -v : v;
 }
 
+// Every float16 bit pattern's float32 value, built on first use (256 KiB). A table look-up per value
+// widens ~20x faster than halfToFloat per value, which dominated calibrating float16 models: a 1024²
+// segmenter returns ~10^9 float16 activation values per calibration sample.
+let halfTable: Float32Array | undefined;
+/** float16 bits widened to float32 exactly (same values as halfToFloat). */
+export function widenHalf(bits: ArrayLike<number>): Float32Array {
+  if (!halfTable) { halfTable = new Float32Array(65536); for (let h = 0; h < 65536; h++) halfTable[h] = halfToFloat(h); }
+  const t = halfTable, out = new Float32Array(bits.length);
+  for (let i = 0; i < out.length; i++) out[i] = t[bits[i]! & 0xffff]!;
+  return out;
+}
+/** bfloat16 bits widened to float32 exactly (the upper half of the float32 bits). */
+export function widenBfloat16(bits: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(bits.length), u = new Uint32Array(out.buffer);
+  for (let i = 0; i < out.length; i++) u[i] = (bits[i]! & 0xffff) << 16;
+  return out;
+}
+
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 export function floatToHalf(x: number): number {
@@ -158,16 +176,9 @@ export function tensorToTypedArray(t: TensorProto, baseDir?: string): TypedArray
 export function tensorToFloat32(t: TensorProto, baseDir?: string): Float32Array {
   const a = tensorToTypedArray(t, baseDir);
   if (a instanceof Float32Array) return a;
-  if (t.dataType === DataType.FLOAT16) {
-    const out = new Float32Array(a.length);
-    for (let i = 0; i < a.length; i++) out[i] = halfToFloat(a[i] as number);
-    return out;
-  }
+  if (t.dataType === DataType.FLOAT16) return widenHalf(a as ArrayLike<number>);
   if (t.dataType === DataType.BFLOAT16) {
-    const out = new Float32Array(a.length);
-    const u = new Uint32Array(out.buffer);
-    for (let i = 0; i < a.length; i++) u[i] = (a[i] as number) << 16;
-    return out;
+    return widenBfloat16(a as ArrayLike<number>);
   }
   const out = new Float32Array(a.length);
   for (let i = 0; i < a.length; i++) out[i] = Number(a[i]);

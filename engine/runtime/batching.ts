@@ -2,7 +2,7 @@
 import * as ort from 'onnxruntime-node';
 import type { NpyArray, NpyData } from '../data/npy';
 import { StudioError, quote } from '../errors';
-import { halfToFloat, bfloat16ToFloat } from '../onnx/tensor';
+import { widenHalf, widenBfloat16 } from '../onnx/tensor';
 
 export function batchRanges(total: number, batchSize: number): [number, number][] {
   const out: [number, number][] = [];
@@ -126,8 +126,8 @@ export function floatValues(v: ort.Tensor): Float32Array | undefined {
   if (v.type === 'float16') {
     const d = v.data as ArrayLike<number>;
     // onnxruntime-node hands float16 as raw bits (Uint16Array), or as Float16Array where the runtime has one.
-    return d instanceof Uint16Array ? Float32Array.from(d, halfToFloat) : Float32Array.from(d);
+    return d instanceof Uint16Array ? widenHalf(d) : Float32Array.from(d);
   }
-  if ((v.type as string) === 'bfloat16') return Float32Array.from(v.data as Uint16Array, bfloat16ToFloat);
+  if ((v.type as string) === 'bfloat16') return widenBfloat16(v.data as Uint16Array);
   return undefined;
 }
