@@ -87,7 +87,7 @@ export async function startStudio(opts: StudioHarnessOptions = {}): Promise<Stud
     async openSample(id, title) {
       await open('#/g/samples');
       await page.getByTestId(`open-sample-${id}`).click();
-      await page.getByTestId('project-title').filter({ hasText: title }).waitFor({ timeout: 30_000 });
+      await page.getByTestId('project-title').filter({ hasText: title }).waitFor({ timeout: 60_000 });
     },
     async flowReady(canvasTestId) {
       const canvas = page.locator(`[data-testid="${canvasTestId}"][data-ready="true"]`);

@@ -1,28 +1,15 @@
 // The Sensitivity tab in real Chromium: open the Fashion-MNIST sample, analyse (a run with progress),
 // the table lists every quantized node and activation tensor, sorts, and "Leave in float" writes the
 // node into the pipeline's exclude list.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStudio, type StudioHarness } from './harness';
+import { describe, expect, it } from 'vitest';
+import { studioForFile } from './harness';
 
-let s: StudioHarness;
+const s = studioForFile({ actionTimeoutMs: 30_000 });
 
 describe('studio: sensitivity view', () => {
-  beforeAll(async () => {
-    s = await startStudio();
-    s.page.setDefaultTimeout(30_000);
-    s.page.setDefaultNavigationTimeout(90_000);
-  }, 60_000);
-  afterAll(async () => {
-    const errs = s?.errors.filter((e) => !/frame-ancestors|favicon|404/.test(e)) ?? [];
-    await s?.close();
-    expect(errs).toEqual([]);
-  });
-
   it('analyses the sample CNN, sorts the table and applies a one-click fix to the pipeline', async () => {
     const { page } = s;
-    await s.open('#/g/samples');
-    await page.getByTestId('open-sample-fmnist-cnn').click();
-    await page.getByTestId('project-title').filter({ hasText: 'Fashion-MNIST CNN' }).waitFor({ timeout: 30_000 });
+    await s.openSample('fmnist-cnn', 'Fashion-MNIST CNN');
     await page.getByTestId('tab-sensitivity').click();
     await page.getByTestId('sens-none').waitFor();
     await page.getByTestId('sens-start').click();

@@ -3,15 +3,15 @@
 // refused at once, with a message that names the file the user chose (never the upload's temporary
 // path or the data dir); JPEG photos are accepted (decoded by sharp); the dataset table shows each
 // dataset's samples, shape and dtype and whether it fits the model.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startStudio, type StudioHarness } from './harness';
+import { studioForFile } from './harness';
 import { writeNpy } from '../../engine/data/npy';
 
-let s: StudioHarness;
-let tmp: string;
+const tmp = mkdtempSync(join(tmpdir(), 'qs-e2e-data-'));
+const s = studioForFile({ teardown: () => rmSync(tmp, { recursive: true, force: true }) });
 const assets = join(import.meta.dirname, '../../.cache/test-assets/skimage-data');
 
 async function attachNpy(file: string, role: 'calibration' | 'labels' = 'calibration'): Promise<void> {
@@ -29,25 +29,9 @@ async function attachError(): Promise<string> {
 }
 
 describe('studio: data checked on attach', () => {
-  beforeAll(async () => {
-    tmp = mkdtempSync(join(tmpdir(), 'qs-e2e-data-'));
-    s = await startStudio();
-    s.page.setDefaultTimeout(20_000);
-    // Loading the 8 MB bundle takes long on a busy 2-core machine.
-    s.page.setDefaultNavigationTimeout(90_000);
-  }, 60_000);
-  afterAll(async () => {
-    const errs = s?.errors.filter((e) => !/frame-ancestors|favicon|404/.test(e)) ?? [];
-    await s?.close();
-    rmSync(tmp, { recursive: true, force: true });
-    expect(errs).toEqual([]);
-  });
-
   it('shows samples, shape and dtype of the sample data, and that it fits the model', async () => {
     const { page } = s;
-    await s.open('#/g/samples');
-    await page.getByTestId('open-sample-fmnist-cnn').click();
-    await page.getByTestId('project-title').filter({ hasText: 'Fashion-MNIST CNN' }).waitFor({ timeout: 30_000 });
+    await s.openSample('fmnist-cnn', 'Fashion-MNIST CNN');
     const rows = page.getByTestId('dataset-row');
     await expect.poll(() => rows.first().getAttribute('data-fits')).toBe('true');
     expect(await rows.nth(0).getByTestId('dataset-facts').textContent()).toBe('300 × [1, 28, 28] float32');

@@ -2,12 +2,12 @@
 // pipeline editor shortened to 20 steps of batch 16, run as a job; the run view draws the loss curve
 // live from the job's progress events and again in the result from the stored per-step metrics.
 // A longer QAT run is then cancelled in the middle of training: it ends 'cancelled' with no artifact.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { startStudio, type StudioHarness } from './harness';
+import { studioForFile } from './harness';
 
-let s: StudioHarness;
+const s = studioForFile({ allowPaths: true, setup: (h) => h.openSample('fmnist-cnn', 'Fashion-MNIST CNN') });
 
 function db<T>(f: (d: Database.Database) => T): T {
   const d = new Database(join(s.dataDir, 'studio.sqlite'), { readonly: true });
@@ -29,21 +29,6 @@ async function startQat(steps: number, batchSize: number) {
 }
 
 describe('studio QAT e2e', () => {
-  beforeAll(async () => {
-    s = await startStudio({ allowPaths: true });
-    s.page.setDefaultTimeout(20_000);
-    // Loading the 8 MB bundle takes long on a busy 2-core machine.
-    s.page.setDefaultNavigationTimeout(90_000);
-    await s.open('#/g/samples');
-    await s.page.getByTestId('open-sample-fmnist-cnn').click();
-    await s.page.getByTestId('project-title').filter({ hasText: 'Fashion-MNIST CNN' }).waitFor({ timeout: 30_000 });
-  }, 90_000);
-  afterAll(async () => {
-    const errs = s?.errors.filter((e) => !/frame-ancestors|favicon|404/.test(e)) ?? [];
-    await s?.close();
-    expect(errs).toEqual([]);
-  });
-
   it('runs a short QAT from the template with a live loss curve, then shows it in the result', async () => {
     const { page } = s;
     await startQat(20, 16);

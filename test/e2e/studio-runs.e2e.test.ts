@@ -3,14 +3,14 @@
 // Compare with an FP32 baseline row, one column per quantity, a recipe diff and CSV/JSON export,
 // export into the exports folder under the run's name, the browser download named the same, the
 // HTML report opened in Chromium with nothing fetched, and delete (confirmed) taking the files with it.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startStudio, type StudioHarness } from './harness';
+import { studioForFile } from './harness';
 
-let s: StudioHarness;
-let tmp: string;
+const tmp = mkdtempSync(join(tmpdir(), 'qs-e2e-runs-'));
+const s = studioForFile({ teardown: () => rmSync(tmp, { recursive: true, force: true }) });
 
 async function waitFinished(index: number, timeoutMs = 120_000): Promise<string> {
   const row = s.page.getByTestId('run-row').nth(index);
@@ -20,20 +20,6 @@ async function waitFinished(index: number, timeoutMs = 120_000): Promise<string>
 }
 
 describe('studio: runs managed', () => {
-  beforeAll(async () => {
-    tmp = mkdtempSync(join(tmpdir(), 'qs-e2e-runs-'));
-    s = await startStudio();
-    s.page.setDefaultTimeout(20_000);
-    // Loading the 8 MB bundle takes long on a busy 2-core machine.
-    s.page.setDefaultNavigationTimeout(90_000);
-  }, 60_000);
-  afterAll(async () => {
-    const errs = s?.errors.filter((e) => !/frame-ancestors|favicon|404/.test(e)) ?? [];
-    await s?.close();
-    rmSync(tmp, { recursive: true, force: true });
-    expect(errs).toEqual([]);
-  });
-
   it('carries the pipeline name to its runs and shows elapsed time, ETA and the running indicator', async () => {
     const { page } = s;
     await s.open('');

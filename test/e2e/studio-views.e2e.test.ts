@@ -2,10 +2,10 @@
 // and the habits of a desktop app: at 900 px the sidebar starts folded and the pipeline canvas keeps
 // its width, "?" lists the shortcuts (not while typing), dark mode follows the system, a node's
 // error text stays inside its node.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStudio, type StudioHarness } from './harness';
+import { describe, expect, it } from 'vitest';
+import { studioForFile } from './harness';
 
-let s: StudioHarness;
+const s = studioForFile();
 let projectId = '';
 const TABS = ['overview', 'pipeline', 'graph', 'ranges', 'runs'];
 
@@ -14,17 +14,6 @@ async function settle(): Promise<void> {
 }
 
 describe('studio: every view, two widths, dark mode, shortcuts', () => {
-  beforeAll(async () => {
-    s = await startStudio();
-    s.page.setDefaultTimeout(20_000);
-    s.page.setDefaultNavigationTimeout(90_000);
-  }, 60_000);
-  afterAll(async () => {
-    const errs = s?.errors.filter((e) => !/frame-ancestors|favicon|404/.test(e)) ?? [];
-    await s?.close();
-    expect(errs).toEqual([]);
-  });
-
   it('shows every view at 1280×800', async () => {
     const { page } = s;
     await s.open('');
@@ -116,9 +105,7 @@ describe('studio: every view, two widths, dark mode, shortcuts', () => {
 
   it('finds nodes in the GPT\'s graph by op and by name, with a minimap and shapes on the edges', async () => {
     const { page } = s;
-    await s.open('#/g/samples');
-    await page.getByTestId('open-sample-moby-gpt').click();
-    await page.getByTestId('project-title').filter({ hasText: 'Byte-level GPT' }).waitFor({ timeout: 60_000 });
+    await s.openSample('moby-gpt', 'Byte-level GPT');
     await page.getByTestId('tab-graph').click();
     await page.locator('[data-op="MatMul"]').first().waitFor({ timeout: 60_000 });
     // The count adds up to the model table's (the GPT has Constant nodes the graph draws as weights).

@@ -3,16 +3,16 @@
 // pipeline from its template, runs it (watching the progress bar move), runs a second variant,
 // compares them, looks at the graph and at a histogram with the sym/asym grids, and exports a model
 // that onnxruntime-node loads and runs.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { ort, openSession } from '../helpers/ort';
-import { startStudio, type StudioHarness } from './harness';
+import { studioForFile } from './harness';
 import { readNpy } from '../../engine/data/npy';
 import Database from 'better-sqlite3';
 
-let s: StudioHarness;
+const s = studioForFile({ allowPaths: true });
 const shot = (_page: unknown, name: string) => s.shot(name);
 
 async function waitForRun(index: number, seen: Set<number>, timeoutMs = 120_000): Promise<string> {
@@ -30,18 +30,6 @@ async function waitForRun(index: number, seen: Set<number>, timeoutMs = 120_000)
 }
 
 describe('studio e2e', () => {
-  beforeAll(async () => {
-    s = await startStudio({ allowPaths: true });
-    s.page.setDefaultTimeout(20_000);
-    // Loading the 8 MB bundle takes long on a busy 2-core machine.
-    s.page.setDefaultNavigationTimeout(90_000);
-  }, 60_000);
-  afterAll(async () => {
-    const errs = s?.errors.filter((e) => !/frame-ancestors|favicon|404/.test(e)) ?? [];
-    await s?.close();
-    expect(errs).toEqual([]);
-  });
-
   it('opens the Fashion-MNIST sample as a project', async () => {
     const { page } = s;
     await s.open('#/g/samples');

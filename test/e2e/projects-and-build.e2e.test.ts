@@ -12,7 +12,7 @@ import { startStudio, type StudioHarness } from './harness';
 let h: StudioHarness | undefined;
 afterAll(async () => { await h?.close(); });
 
-describe('foundation e2e', () => {
+describe('projects in the browser host: persisted in SQLite, token required', () => {
   it('creates a project, lists it, and still has it after a reload (persisted in SQLite)', async () => {
     h = await startStudio();
     const { page } = h;
