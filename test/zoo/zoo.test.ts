@@ -15,6 +15,7 @@ describe('model zoo (fast subset)', () => {
     expect(traits).toMatch(/fixed batch/);
     expect(traits).toMatch(/dynamic range/);
     expect(traits).toMatch(/If/);
+    expect(traits).toMatch(/float16 weights and activations/);
   });
   for (const entry of ci) {
     it.runIf(zooAvailable(entry) || process.env.CI)(`${entry.id}: ${entry.family}`, async () => {

@@ -41,7 +41,7 @@ export async function runZooEntry(entry: ZooEntry, recipe: object = {}): Promise
   writeFileSync(join(dir, 'recipe.json'), JSON.stringify(recipe));
   const out = join(dir, 'quantized.onnx'), report = join(dir, 'report.json');
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, [join(repoRoot, 'bin', 'qstudio.mjs'), 'quantize', modelPath(entry), '-o', out, '--recipe', join(dir, 'recipe.json'), ...dataArgs, '--report', report, '--quiet'], { encoding: 'utf8', timeout: 600_000 });
+  const r = spawnSync(process.execPath, [join(repoRoot, 'bin', 'qstudio.mjs'), 'quantize', modelPath(entry), '-o', out, '--recipe', join(dir, 'recipe.json'), ...dataArgs, '--report', report, '--quiet'], { encoding: 'utf8', timeout: (entry.timeoutS ?? 600) * 1000 });
   const run: ZooRun = { entry, exitCode: r.status ?? -1, stderr: (r.stderr ?? '').split('\n').slice(-12).join('\n'), quantizedPath: out, seconds: (Date.now() - t0) / 1000, dir };
   if (existsSync(report)) run.report = JSON.parse(readFileSync(report, 'utf8'));
   if (run.exitCode === 0) run.task = await task.check(modelPath(entry), out);
