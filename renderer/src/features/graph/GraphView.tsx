@@ -4,7 +4,7 @@
 // (10k nodes) stay usable: a linear-time layout above dagre's limit, every node's size and handles
 // given up front (nothing waits for the DOM to measure 10k nodes), only what is in view rendered.
 import { Fragment, useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
-import { ReactFlow, Background, Controls, MiniMap, Handle, Position, type Node, type NodeChange, type Edge, type NodeProps, type ReactFlowInstance } from '@xyflow/react';
+import { ReactFlow, Background, Controls, MiniMap, Handle, Position, BaseEdge, type Node, type NodeChange, type Edge, type EdgeProps, type NodeProps, type ReactFlowInstance } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import type { GraphView as GraphData, GraphNode } from '../../../../contract/ipc';
 import type { ProjectViewProps } from '../../routing';
@@ -47,6 +47,19 @@ function OpNodeView({ data, selected }: NodeProps<OpNode>) {
   );
 }
 const nodeTypes = { op: OpNodeView };
+
+/**
+ * A connection that skips ranks straight down (a residual, a mask read far below) would be drawn
+ * through the nodes between its ends and vanish into the main path: it bows out to the right instead.
+ */
+function SkipEdge({ sourceX, sourceY, targetX, targetY, style, markerEnd, label, labelStyle, labelBgStyle, labelBgPadding }: EdgeProps) {
+  const bow = NODE_W * 0.75 + Math.min(120, (targetY - sourceY) / 20);
+  const path = `M ${sourceX},${sourceY} C ${sourceX + bow},${sourceY + 40} ${targetX + bow},${targetY - 40} ${targetX},${targetY}`;
+  return <BaseEdge path={path} style={style} markerEnd={markerEnd} label={label} labelX={(sourceX + targetX) / 2 + bow * 0.75} labelY={(sourceY + targetY) / 2} labelStyle={labelStyle} labelBgStyle={labelBgStyle} labelBgPadding={labelBgPadding} />;
+}
+const edgeTypes = { skip: SkipEdge };
+/** Vertical distance beyond which a straight-down connection passes other nodes. */
+const SKIP_DY = 2 * (NODE_H + 36);
 
 export function GraphView({ project }: ProjectViewProps) {
   const models = useQuery('models.list', { projectId: project.id });
@@ -151,7 +164,11 @@ export function GraphView({ project }: ProjectViewProps) {
     ? baseNodes.map((n) => (n.id === selected || matchIds.has(n.id) ? { ...n, selected: n.id === selected, data: { ...n.data, match: matchIds.has(n.id) } } : n))
     : baseNodes), [baseNodes, selected, matchIds]);
   // Tensor shapes on the edges (as Netron draws them), small so they do not cover the nodes.
-  const edges: Edge[] = useMemo(() => (view ? view.edges.map((e, i) => ({ id: `e${i}`, source: e.source, target: e.target, style: { stroke: '#94a3b8' }, label: shapeOf.get(e.tensor) || undefined, labelStyle: { fontSize: 9, fill: '#64748b' }, labelBgStyle: { fillOpacity: 0.8 }, labelBgPadding: [2, 1] as [number, number] })) : []), [view, shapeOf]);
+  const edges: Edge[] = useMemo(() => (view && layout ? view.edges.map((e, i) => {
+    const a = layout.positions.get(e.source), b = layout.positions.get(e.target);
+    const skip = a && b && b.y - a.y > SKIP_DY && Math.abs(b.x - a.x) < NODE_W / 2;
+    return { id: `e${i}`, source: e.source, target: e.target, ...(skip ? { type: 'skip' } : {}), style: { stroke: '#94a3b8' }, label: shapeOf.get(e.tensor) || undefined, labelStyle: { fontSize: 9, fill: '#64748b' }, labelBgStyle: { fillOpacity: 0.8 }, labelBgPadding: [2, 1] as [number, number] };
+  }) : []), [view, layout, shapeOf]);
   const counts = new Map<QuantState, number>();
   for (const s of states.values()) counts.set(s, (counts.get(s) ?? 0) + 1);
   const selNode = g?.nodes.find((n) => n.id === selected);
@@ -205,11 +222,12 @@ export function GraphView({ project }: ProjectViewProps) {
         <div className="qs-canvas" data-testid="graph-canvas" data-ready={drawn}>
           {graph.loading && !g && <p className="qs-muted" style={{ padding: 16 }}>Reading the model…</p>}
           {g && (
-            <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} onNodesChange={onNodesChange} onInit={(i) => { rf.current = i; }} onNodeClick={(_, n) => setSelected(n.id)} onPaneClick={() => setSelected(null)}
+            <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} edgeTypes={edgeTypes} onNodesChange={onNodesChange} onInit={(i) => { rf.current = i; }} onNodeClick={(_, n) => setSelected(n.id)} onPaneClick={() => setSelected(null)}
               onlyRenderVisibleElements={nodes.length > RENDER_VISIBLE_ABOVE} nodesConnectable={false} nodesDraggable={false} fitView fitViewOptions={{ padding: 0.05, maxZoom: 1, nodes: nodes.slice(0, 9).map((n) => ({ id: n.id })) }} minZoom={0.05}>
               <Background gap={20} color="#eef2f7" />
               <Controls showInteractive={false} position="top-right" />
-              <MiniMap pannable zoomable position="bottom-right" style={{ width: 140, height: 100 }} nodeColor={(n) => (n.data as OpNode['data']).match ? '#f43f5e' : (n.data as OpNode['data']).colour} />
+              {/* Above that size the overview is sub-pixel slivers (and 10k rectangles redrawn on every move): left out. */}
+              {nodes.length <= RENDER_VISIBLE_ABOVE && <MiniMap pannable zoomable position="bottom-right" style={{ width: 140, height: 100 }} nodeColor={(n) => (n.data as OpNode['data']).match ? '#f43f5e' : (n.data as OpNode['data']).colour} />}
               <NodesDrawn onChange={setDrawn} />
             </ReactFlow>
           )}
