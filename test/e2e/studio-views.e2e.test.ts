@@ -127,6 +127,9 @@ describe('studio: every view, two widths, dark mode, shortcuts', () => {
     expect(groups0).toBeGreaterThanOrEqual(6);
     expect(await page.locator('.qs-gnode.group').count()).toBe(groups0);
     expect(await opBoxes() + inGroups0).toBe(drawn);
+    // The legend counts operators too (float + int8 + ... = the same total, Input/Output boxes not among them).
+    const legend = (await page.getByTestId('graph-legend').textContent())!;
+    expect([...legend.matchAll(/\((\d+)\)/g)].reduce((k, m) => k + Number(m[1]), 0)).toBe(drawn);
     await s.shot('graph-gpt-folded');
     await page.locator('.qs-gnode.group').first().click();
     await page.getByTestId('group-details').waitFor();

@@ -170,7 +170,9 @@ export function GraphView({ project }: ProjectViewProps) {
     return { id: `e${i}`, source: e.source, target: e.target, ...(skip ? { type: 'skip' } : {}), style: { stroke: '#94a3b8' }, label: shapeOf.get(e.tensor) || undefined, labelStyle: { fontSize: 9, fill: '#64748b' }, labelBgStyle: { fillOpacity: 0.8 }, labelBgPadding: [2, 1] as [number, number] };
   }) : []), [view, layout, shapeOf]);
   const counts = new Map<QuantState, number>();
-  for (const s of states.values()) counts.set(s, (counts.get(s) ?? 0) + 1);
+  // Operators only, as the node count beside it: the drawn Input/Output boxes are not float operators.
+  const ioIds = new Set(g?.nodes.filter((n) => n.opType === 'Input' || n.opType === 'Output').map((n) => n.id));
+  for (const [id, st] of states) if (!ioIds.has(id)) counts.set(st, (counts.get(st) ?? 0) + 1);
   const selNode = g?.nodes.find((n) => n.id === selected);
   const selGroup = selected ? view?.groups.get(selected) : undefined;
   const foldedNodes = view ? [...view.groups.values()].reduce((k, gr) => k + gr.members.length, 0) : 0;
@@ -191,7 +193,7 @@ export function GraphView({ project }: ProjectViewProps) {
           <option value="state">Quantization state</option>
           <option value="error" disabled={!errors.size}>Per-layer error{errors.size ? '' : ' (needs a run)'}</option>
         </select>
-        <div className="qs-legend">
+        <div className="qs-legend" data-testid="graph-legend">
           {effectiveMode === 'state' ? (Object.keys(STATE_COLOURS) as QuantState[]).map((s) => <span key={s}><span className="qs-swatch" style={{ background: STATE_COLOURS[s] }} />{s} {counts.get(s) ? `(${counts.get(s)})` : ''}</span>)
             : <span><span className="qs-swatch" style={{ background: errorColour(5) }} />&lt;10 dB <span className="qs-swatch" style={{ background: errorColour(22) }} />~22 dB <span className="qs-swatch" style={{ background: errorColour(40) }} />≥35 dB SQNR</span>}
         </div>
