@@ -5,7 +5,8 @@
 // prints wall time, peak RSS against the FP32 model's size, the report's stage timings and the output
 // check, then the one-token / 16-token step latency of the int4 export against FP32 (1 thread,
 // interleaved rounds). Options: --only rtn,gptq,awq,w8a8  --model-dir DIR  --small (a 4-layer, 512-wide
-// variant for a quick look).
+// variant for a quick look)  --int4 PATH (only the step latencies, of an int4 export already written,
+// e.g. by a measured CLI run: `QSTUDIO_MEMORY_LOG=1 /usr/bin/time -v qstudio quantize …`).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -20,7 +21,7 @@ const opt = (k: string) => { const i = args.indexOf(k); return i >= 0 ? args[i +
 const small = args.includes('--small');
 const options: LlamaScaleOptions = small ? { ...LLAMA_1B, dim: 512, hidden: 1408, layers: 4, heads: 8, vocab: 32000 } : LLAMA_1B;
 const root = resolve(opt('--model-dir') ?? join('.cache', small ? 'llama-scale-small' : 'llama-1b'));
-const only = (opt('--only') ?? 'rtn,gptq,awq,w8a8').split(',');
+const only = opt('--int4') ? [] : (opt('--only') ?? 'rtn,gptq,awq,w8a8').split(',');
 
 const bytesOf = (dir: string, prefix: string) => readdirSync(dir).filter((f) => f.startsWith(prefix)).reduce((a, f) => a + statSync(join(dir, f)).size, 0);
 const gb = (b: number) => (b / 2 ** 30).toFixed(2);
@@ -42,15 +43,16 @@ async function runMeasured(argv: string[]): Promise<{ code: number; seconds: num
   return { code, seconds: (performance.now() - t0) / 1000, peakRss: peak, stderr };
 }
 
-async function stepRatio(fp32: string, quant: string, tokens: number, rounds = 5): Promise<number> {
+async function stepRatio(fp32: string, quant: string, tokens: number, rounds = 5): Promise<{ ratio: number; fp32: number; quant: number }> {
   const a = await createSession(fp32, { device: 'cpu', threads: 1 } as never), b = await createSession(quant, { device: 'cpu', threads: 1 } as never);
   const feeds = { input_ids: new ort.Tensor('int64', BigInt64Array.from({ length: tokens }, (_, i) => BigInt((i * 31) % 256)), [1, tokens]) };
   const time = async (s: typeof a) => { const t = performance.now(); await s.run(feeds); return performance.now() - t; };
   await time(a); await time(b);
-  const r: number[] = [];
-  for (let i = 0; i < rounds; i++) { const x = await time(a), y = await time(b); r.push(y / x); }
+  const r: number[] = [], xs: number[] = [], ys: number[] = [];
+  for (let i = 0; i < rounds; i++) { const x = await time(a), y = await time(b); r.push(y / x); xs.push(x); ys.push(y); }
   await a.release(); await b.release();
-  return [...r].sort((p, q) => p - q)[r.length >> 1]!;
+  const median = (v: number[]) => [...v].sort((p, q) => p - q)[v.length >> 1]!;
+  return { ratio: median(r), fp32: median(xs), quant: median(ys) };
 }
 
 const t0 = performance.now();
@@ -62,9 +64,12 @@ console.log(`# Scale benchmark — LLaMA-style ${(parameterCount(options) / 1e9)
 // gives realistic token statistics), 32 windows of 128 = 4,096 tokens; evaluation from val.txt.
 const text = (f: string) => readFileSync(sharedPath('data', 'text', f));
 const windows = (buf: Uint8Array, n: number, T: number, from = 0) => ({ dtype: 'int64' as const, shape: [n, T], data: BigInt64Array.from({ length: n * T }, (_, i) => BigInt(buf[from + i]!)) });
-const work = join(root, 'runs'); rmSync(work, { recursive: true, force: true }); mkdirSync(work, { recursive: true });
-await writeNpy(join(work, 'cal.npy'), windows(text('train.txt'), 32, 128, 1 << 20));
-await writeNpy(join(work, 'eval.npy'), windows(text('val.txt'), 8, 128));
+const work = join(root, 'runs');
+if (only.length) {
+  rmSync(work, { recursive: true, force: true }); mkdirSync(work, { recursive: true });
+  await writeNpy(join(work, 'cal.npy'), windows(text('train.txt'), 32, 128, 1 << 20));
+  await writeNpy(join(work, 'eval.npy'), windows(text('val.txt'), 8, 128));
+}
 
 const recipes: Record<string, object> = {
   rtn: { weights: { dtype: 'int4', scheme: 'symmetric', granularity: { group: 32 } }, activations: null, format: 'matmulnbits', algorithms: [{ name: 'rtn' }] },
@@ -73,7 +78,7 @@ const recipes: Record<string, object> = {
   w8a8: {},
 };
 const rows = ['| recipe | exit | wall s | peak RSS GiB | peak / FP32 size | output size GiB | stages (s) | note |', '|---|---|---|---|---|---|---|---|'];
-let int4Out: string | undefined;
+let int4Out: string | undefined = opt('--int4');
 for (const name of only) {
   const dir = join(work, name); mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'recipe.json'), JSON.stringify(recipes[name]));
@@ -86,7 +91,11 @@ for (const name of only) {
   rows.push(`| ${name} | ${r.code} | ${r.seconds.toFixed(0)} | ${gb(r.peakRss)} | ${(r.peakRss / fp32Bytes).toFixed(2)}× | ${r.code === 0 ? gb(size) : ''} | ${stages} | ${r.code === 0 ? `output SQNR ${rep?.outputAgreement?.sqnrDb?.toFixed(1) ?? '?'} dB` : r.stderr.split('\n').filter((l) => /error/i.test(l)).slice(-1)[0]?.slice(0, 200) ?? ''} |`);
   console.error(`${name}: exit ${r.code}, ${r.seconds.toFixed(0)} s, peak ${gb(r.peakRss)} GiB`);
 }
-console.log(rows.join('\n'));
+if (only.length) console.log(rows.join('\n'));
 if (int4Out) {
-  for (const tokens of [1, 16]) console.log(`int4 (RTN g32, MatMulNBits) ${tokens}-token step / FP32, 1 thread, median of 5 interleaved: ${(await stepRatio(model, int4Out, tokens)).toFixed(3)}×`);
+  const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  for (const tokens of [1, 16]) {
+    const r = await stepRatio(model, int4Out, tokens);
+    console.log(`int4 (RTN g32, MatMulNBits) ${tokens}-token step: ${r.quant.toFixed(0)} ms vs FP32 ${r.fp32.toFixed(0)} ms (medians) — ratio ${r.ratio.toFixed(3)}×, 1 thread, median of 5 interleaved; load average ${load()}`);
+  }
 }

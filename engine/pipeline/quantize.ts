@@ -164,17 +164,21 @@ async function quantizeModelInFolder(o: QuantizeOptions): Promise<QuantizeReport
   const exporter = exporterFor(recipe);
   const weightOnly = exporter.takes === 'weight-results';
   if (weightOnly) {
-    // A target search hands over the model it exported and scored: written == measured (rounding again
-    // with its float layers excluded would give GPTQ other inputs, so other weights).
-    const written = mixed?.written;
-    const wo = written
-      ? { model: written.model, quantized: quantizedNodeInfo(written.results, recipe), notices: written.notices, timingsMs: {} }
-      : await timed('quantize', () => quantizeWeightOnly({ model: st.model, baseDir: st.baseDir, recipe, inputs: o.inputs, bitsByWeight: mixed?.weightBits, ctx: subProgress(ctx, 'quantize', 0.05, 0.9) }));
-    Object.assign(timings, wo.timingsMs);
-    st.exported = wo.model;
-    report.quantized.push(...wo.quantized);
-    report.notices.push(...wo.notices);
-    if ('warnings' in wo && wo.warnings.length) report.warnings = [...(report.warnings ?? []), ...wo.warnings];
+    // In a helper, not inline: an async function's locals stay reachable until it returns, and the
+    // rounded layers (a byte per weight) must be let go before the export check and the evaluation.
+    await (async () => {
+      // A target search hands over the model it exported and scored: written == measured (rounding again
+      // with its float layers excluded would give GPTQ other inputs, so other weights).
+      const written = mixed?.written;
+      const wo = written
+        ? { model: written.model, quantized: quantizedNodeInfo(written.results, recipe), notices: written.notices, timingsMs: {} }
+        : await timed('quantize', () => quantizeWeightOnly({ model: st.model, baseDir: st.baseDir, recipe, inputs: o.inputs, bitsByWeight: mixed?.weightBits, ctx: subProgress(ctx, 'quantize', 0.05, 0.9) }));
+      Object.assign(timings, wo.timingsMs);
+      st.exported = wo.model;
+      report.quantized.push(...wo.quantized);
+      report.notices.push(...wo.notices);
+      if ('warnings' in wo && wo.warnings.length) report.warnings = [...(report.warnings ?? []), ...wo.warnings];
+    })();
   }
 
   // Weight-only runs already reported 5-90 % from inside their algorithms: later stages must not go back.
