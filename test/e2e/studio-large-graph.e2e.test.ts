@@ -13,8 +13,8 @@ import { serializeModel } from '../../engine/onnx/model-io';
 const NODES = 10_000;
 /** Opening the Graph tab until every node counts as drawn and the first ones are on screen (2 cores, shared). */
 const DRAW_BUDGET_MS = 20_000;
-/** From Enter in the search box until the found node is centred on screen. */
-const FIND_BUDGET_MS = 10_000;
+/** From typing the name into the search box until the found node is centred on screen (1.7-3.8 s at load ~23, 12 s with two busy loops on top). */
+const FIND_BUDGET_MS = 20_000;
 
 const tmp = mkdtempSync(join(tmpdir(), 'qs-e2e-large-'));
 const s = studioForFile({ teardown: () => rmSync(tmp, { recursive: true, force: true }) });
@@ -61,6 +61,7 @@ describe('studio: a 10k-node graph', () => {
     }, { timeout: FIND_BUDGET_MS }).toBeLessThan(40);
     const findMs = Date.now() - t1;
     console.log(`graph view, ${NODES} nodes: '${deep}' found and centred in ${findMs} ms`);
+    expect(findMs, 'time to find and centre a node deep in the 10k-node graph').toBeLessThan(FIND_BUDGET_MS);
     expect(await node.getAttribute('class')).toContain('selected');
     await s.shot('graph-10k-found');
   }, 180_000);
