@@ -8,6 +8,8 @@ import { StudioError, quote } from '../errors';
 import { GraphIndex, subgraphsOf } from '../onnx/graph';
 import { attrInt } from '../onnx/attributes';
 import { QUANT_OPS, SHARE_SCALE_OPS } from '../core/ops';
+import { elementTypes } from '../onnx/elem-types';
+import { DataType } from '../onnx/tensor';
 
 // The plan's shapes live under quant/ (engine/quant/qdq-targets.ts): bias correction and the calibration
 // runs read a plan without depending on the exporter that makes it.
@@ -113,6 +115,13 @@ export function planQdq(model: ModelProto, recipe: Recipe, source = 'model'): Qd
   const targets: QdqTarget[] = [];
   const skipped: QdqPlan['skipped'] = [];
   const activations = new Map<string, string>();
+  // ORT fuses Q/DQ around joins and pools into QLinearAdd/QLinearMul/QLinearConcat/QLinearAveragePool,
+  // whose scales must be float32: around float16 values the fused node is invalid ("Type
+  // 'tensor(float16)' of input parameter (…_scale) of operator (QLinearConcat)"), so the rules that
+  // quantize a value for such a kernel (joins, pools, every Conv output) apply to float32 values only;
+  // float16 values are quantized where a Conv/MatMul/Gemm reads them. Unknown types count as float32.
+  const types = elementTypes(model);
+  const float32 = (name: string) => (types.get(name) ?? DataType.FLOAT) === DataType.FLOAT;
   for (const idx of indexes) {
     const local: QdqTarget[] = [];
     for (const n of idx.graph.node) {
@@ -126,14 +135,14 @@ export function planQdq(model: ModelProto, recipe: Recipe, source = 'model'): Qd
     }
     // 4-bit activations: no shared scale through MaxPool/Reshape/...: ORT would then drop the Q/DQ
     // pair and hand the op a 4-bit tensor it has no kernel for.
-    if (quantActs) planActivations(idx.graph.node, idx, local, activations, recipe.activations!.scheme === 'asymmetric', !['int4', 'uint4'].includes(recipe.activations!.dtype));
+    if (quantActs) planActivations(idx.graph.node, idx, local, activations, recipe.activations!.scheme === 'asymmetric', !['int4', 'uint4'].includes(recipe.activations!.dtype), float32);
     targets.push(...local);
   }
   const calibrate = [...new Set(activations.values())];
   return { targets, activations, calibrate, skipped };
 }
 
-function planActivations(nodes: NodeProto[], idx: GraphIndex, targets: QdqTarget[], acts: Map<string, string>, canFoldRelu: boolean, shareScales = true): void {
+function planActivations(nodes: NodeProto[], idx: GraphIndex, targets: QdqTarget[], acts: Map<string, string>, canFoldRelu: boolean, shareScales = true, float32: (name: string) => boolean = () => true): void {
   const targetInputs = new Set<string>();
   for (const t of targets) for (const i of t.activationInputs) targetInputs.add(t.node.input[i]!);
   // Backward: a tensor "wants" quantization if a target reads it, directly or through scale-sharing ops.
@@ -157,7 +166,9 @@ function planActivations(nodes: NodeProto[], idx: GraphIndex, targets: QdqTarget
       t.foldedRelu = cons[0]!;
       out = cons[0]!.output[0]!;
     }
-    if (((t.node.opType === 'Conv' || t.node.opType === 'ConvTranspose') && shareScales) || wants.has(out)) {
+    // A float16 Conv output is quantized only for a target that reads it: its Q would otherwise feed
+    // joins and unary ops that ORT fuses into QLinear* kernels taking float32 scales only.
+    if (((t.node.opType === 'Conv' || t.node.opType === 'ConvTranspose') && shareScales && float32(out)) || wants.has(out)) {
       if (!outputBound.has(out)) acts.set(out, out);
     }
     if (t.foldedRelu && !acts.has(out)) t.foldedRelu = undefined; // the Relu stays unless a Q clamps for it
@@ -172,7 +183,7 @@ function planActivations(nodes: NodeProto[], idx: GraphIndex, targets: QdqTarget
     const i = n.input[0], o = n.output[0];
     if (!i || !o || !acts.has(i) || !wants.has(o) || outputBound.has(o)) continue;
     if (SHARE_SCALE_OPS.has(n.opType)) acts.set(o, acts.get(i)!);
-    else if (POOL_OPS.has(n.opType) && n.output.length === 1) acts.set(o, o);
+    else if (POOL_OPS.has(n.opType) && n.output.length === 1 && float32(o)) acts.set(o, o);
   }
   // Residual joins. Add/Mul of two quantized tensors whose sum a target reads: quantize the sum too, so
   // ORT runs QLinearAdd/QLinearMul instead of dequantize -> float op -> requantize. Concat of quantized
@@ -183,6 +194,7 @@ function planActivations(nodes: NodeProto[], idx: GraphIndex, targets: QdqTarget
     const o = n.output[0];
     if (!o || !wants.has(o) || idx.graphOutputs.has(o) || targetByNode.has(n)) continue;
     const ins = n.input.filter((x) => x && !idx.isConstant(x));
+    if (!float32(o)) continue;
     if ((n.opType === 'Add' || n.opType === 'Mul') && ins.length === 2 && n.input.length === 2 && ins.every((x) => acts.has(x))) {
       acts.set(o, o);
     } else if (n.opType === 'Concat' && ins.length === n.input.length && ins.length > 1 && ins.every((x) => acts.has(x))) {
