@@ -266,6 +266,8 @@ async function quantizeModelInFolder(o: QuantizeOptions): Promise<QuantizeReport
     await timed('evaluate', () => evaluateRun(report, {
       original: loaded.model, quantized: out, quantizedDir, nodes: evaluatedNodes(st.plan), dequantized: st.dequantized, evaluation, batchSize: recipe.calibration.batchSize, device: recipe.device, ctx,
       // With a target, its own report says what was chosen and whether it holds: no second diagnosis.
+      // A target's verdict is read off the written model as it runs (not the copy with compared outputs).
+      plainOutputs: Boolean(mixed),
       diagnose: mixed ? undefined : { modelPath: o.modelPath, recipe, calibration: o.inputs, modelBytes: report.sizeBytes.original },
     }));
     recordFinal(report);
