@@ -10,7 +10,7 @@ import { quantizeModel } from '../../../engine/pipeline/quantize';
 import { loadModel } from '../../../engine/onnx/model-io';
 import { evaluateRun } from '../../../engine/eval/evaluate-run';
 import { splitEvaluation } from '../../../engine/eval/eval-data';
-import type { QuantizeReport } from '../../../engine/pipeline/report';
+import type { QuantizeReport } from '../../../contract/report';
 import { models } from '../../helpers/shared';
 import { textWindows, perplexity } from '../quant/algorithms/lm-helpers';
 
