@@ -46,7 +46,8 @@ export interface AnalysisShared {
   samples: number;
   batchSize: number;
   /** FP32 outputs (the model's first output), one per batch of batchRanges(samples, batchSize). */
-  reference: { data: Float32Array; dims: number[]; type: string }[];
+  /** Per batch: the FP32 first output, and in `others` every further float output (scored too: the worst counts). */
+  reference: { data: Float32Array; dims: number[]; type: string; others?: { name: string; data: Float32Array; dims: number[]; type: string }[] }[];
 }
 
 export interface VariantTask {
@@ -96,7 +97,7 @@ export function buildVariantDetailed(shared: AnalysisShared, task: VariantTask, 
   return { model, dequantized: res.dequantized };
 }
 
-/** Run the task's variant over the evaluation data and score its first output against the FP32 reference. */
+/** Run the task's variant over the evaluation data and score its outputs against the FP32 reference. */
 export async function runVariant(shared: AnalysisShared, task: VariantTask): Promise<VariantResult> {
   const t0 = performance.now();
   const bytes = serializeModel(buildVariant(shared, task));
@@ -111,14 +112,16 @@ export async function runVariant(shared: AnalysisShared, task: VariantTask): Pro
 
 export async function scoreSession(s: StudioSession, shared: AnalysisShared, samples = shared.samples): Promise<OutputScores> {
   const out = s.outputNames[0]!;
+  const others = shared.reference[0]?.others?.map((o) => o.name).filter((n) => s.outputNames.includes(n)) ?? [];
   const scorer = new OutputScorer({ labels: shared.evalLabels, ids: lmWindows(shared.evalInputs) });
   // Whole batches only: the reference outputs were computed batch by batch.
   const n = Math.min(shared.samples, Math.ceil(Math.max(1, samples) / shared.batchSize) * shared.batchSize);
   let k = 0;
   for (const [a, b] of batchRanges(n, shared.batchSize)) {
-    const r = await s.run(feedsFor(shared.evalInputs, a, b), [out]);
+    const r = await s.run(feedsFor(shared.evalInputs, a, b), [out, ...others]);
     const ref = shared.reference[k++]!;
     scorer.add(ref, { data: r[out]!.data, dims: r[out]!.dims.map(Number), type: r[out]!.type }, a, b);
+    for (const o of ref.others ?? []) if (r[o.name]) scorer.addOutput(o.name, o, { data: r[o.name]!.data, dims: r[o.name]!.dims.map(Number), type: r[o.name]!.type });
   }
   return scorer.result();
 }
@@ -126,13 +129,20 @@ export async function scoreSession(s: StudioSession, shared: AnalysisShared, sam
 /** The reference outputs runVariant compares with: the FP32 model on the same batches. */
 export async function referenceOutputs(modelBytes: Uint8Array, evalInputs: Record<string, NpyArray>, samples: number, batchSize: number, baseDir?: string): Promise<AnalysisShared['reference']> {
   const s = await createSession(modelBytes, { device: 'cpu', source: 'FP32 reference', baseDir });
-  const out = s.outputNames[0]!;
+  const out = s.outputNames[0]!, lm = lmWindows(evalInputs) !== undefined;
   const refs: AnalysisShared['reference'] = [];
   try {
     for (const [a, b] of batchRanges(samples, batchSize)) {
-      const r = (await s.run(feedsFor(evalInputs, a, b), [out]))[out]!;
+      const all = await s.run(feedsFor(evalInputs, a, b), lm ? [out] : s.outputNames);
+      const r = all[out]!;
       const v = scoreValues({ data: r.data, dims: r.dims, type: r.type });
-      refs.push({ data: v ? Float32Array.from(v) : new Float32Array(0), dims: r.dims.map(Number), type: r.type });
+      // Further float outputs (a detector's other heads) are kept for scoring too; non-float ones are not,
+      // nor a language model's (token windows in: its figure is the logits, further outputs are KV cache).
+      const others = lm ? [] : s.outputNames.slice(1).flatMap((name) => {
+        const t = all[name]!, w = scoreValues({ data: t.data, dims: t.dims, type: t.type });
+        return w ? [{ name, data: Float32Array.from(w), dims: t.dims.map(Number), type: t.type }] : [];
+      });
+      refs.push({ data: v ? Float32Array.from(v) : new Float32Array(0), dims: r.dims.map(Number), type: r.type, ...(others.length ? { others } : {}) });
     }
   } finally {
     await s.release();

@@ -52,6 +52,9 @@ export const EVAL_RUN_BYTES = 256 * 2 ** 20;
  */
 export async function compareModels(fp32: ModelProto, quant: ModelProto, tensors: ComparedTensor[], inputs: Record<string, NpyArray>, o: { samples?: number; offset?: number; batchSize?: number; device?: Device; ctx?: WorkContext; labels?: NpyArray; quantizedDir?: string; runBytes?: number } = {}): Promise<ModelComparison> {
   const outName = fp32.graph!.output[0]!.name;
+  // Every output is scored (the worst counts: a detector's heads are separate outputs), except a language
+  // model's further outputs (its figure is the logits; the rest is KV cache).
+  const otherNames = lmWindows(inputs) ? [] : fp32.graph!.output.slice(1).map((o) => o.name).filter((n) => quant.graph!.output.some((o) => o.name === n));
   // Values inside If branches: compare through the branch the data takes (both models inlined alike).
   const fa = await inlineTakenBranches(fp32, tensors.map((t) => t.tensor), inputs, o.device);
   const inlineQuant = () => inlineTakenBranches(quant, tensors.map((t) => t.quantizedTensor), inputs, o.device);
@@ -69,18 +72,19 @@ export async function compareModels(fp32: ModelProto, quant: ModelProto, tensors
   const wanted = Math.max(1, o.batchSize ?? 16), budget = o.runBytes ?? EVAL_RUN_BYTES;
   const scratch = new ScratchFile();
   // Each run: where its values sit in the scratch file (per compared tensor, then the output).
-  const runs: { s: number; e: number; values: (SpilledValue | undefined)[]; output: SpilledValue }[] = [];
+  const runs: { s: number; e: number; values: (SpilledValue | undefined)[]; output: SpilledValue; others: (SpilledValue | undefined)[] }[] = [];
   try {
     const a = await createSession(serializeModel(addGraphOutputs(fa.model, tensors.map((t) => t.tensor))), { device: o.device, source: 'FP32 model' });
     try {
       for (let s = 0, size = runSize(inputs, 1); s < total;) {
         throwIfCancelled(o.ctx);
         const e = Math.min(total, s + size);
-        const ra = await a.run(feedsFor(inputs, offset + s, offset + e), [outName, ...tensors.map((t) => t.tensor)]);
+        const ra = await a.run(feedsFor(inputs, offset + s, offset + e), [...new Set([outName, ...otherNames, ...tensors.map((t) => t.tensor)])]);
         let bytes = 0;
         const values = tensors.map((t) => { const v = ra[t.tensor]; const f = v && floatValues(v); bytes += f?.byteLength ?? 0; return f ? scratch.write(f, v.dims, 'float32') : undefined; });
         const out = ra[outName]!;
-        runs.push({ s, e, values, output: scratch.write(scoreValues(out) ?? new Float32Array(0), out.dims, out.type) });
+        const others = otherNames.map((n) => { const v = ra[n]!, f = scoreValues(v); return f ? scratch.write(f, v.dims, v.type) : undefined; });
+        runs.push({ s, e, values, output: scratch.write(scoreValues(out) ?? new Float32Array(0), out.dims, out.type), others });
         // After the first run: as many samples per run as the budget allows, at most the batch size.
         if (runs.length === 1) size = runSize(inputs, Math.min(wanted, Math.max(1, Math.floor(budget / Math.max(1, bytes / (e - s))))));
         s = e;
@@ -92,13 +96,14 @@ export async function compareModels(fp32: ModelProto, quant: ModelProto, tensors
     try {
       for (const r of runs) {
         throwIfCancelled(o.ctx);
-        const rb = await b.run(feedsFor(inputs, offset + r.s, offset + r.e), [outName, ...tensors.map((t) => t.quantizedTensor)]);
+        const rb = await b.run(feedsFor(inputs, offset + r.s, offset + r.e), [...new Set([outName, ...otherNames, ...tensors.map((t) => t.quantizedTensor)])]);
         tensors.forEach((t, i) => {
           const y = rb[t.quantizedTensor];
           const yv = y && floatValues(y), at = r.values[i];
           if (at && yv) acc[i]!.add(scratch.read(at), yv);
         });
         scorer.add({ data: scratch.read(r.output), dims: r.output.dims, type: r.output.type }, rb[outName]!, r.s, r.e);
+        otherNames.forEach((n, i) => { const at = r.others[i]; if (at && rb[n]) scorer.addOutput(n, { data: scratch.read(at), dims: at.dims, type: at.type }, rb[n]!); });
       }
     } finally {
       await b.release();

@@ -1,9 +1,12 @@
-// Scores of a model's first output against the FP32 reference on the same samples, accumulated batch
-// by batch: SQNR / cosine, top-1 agreement (only where the output is class scores), top-1 accuracy on
-// labels and, for a language model fed token windows, perplexity — each for both models, so a task
+// Scores of a model's outputs against the FP32 reference on the same samples, accumulated batch by
+// batch: SQNR / cosine, top-1 agreement (only where the first output is class scores), top-1 accuracy
+// on labels and, for a language model fed token windows, perplexity — each for both models, so a task
 // metric's drop is measured on exactly the same samples. Undefined metrics carry their reason.
+// SQNR / cosine / MSE are the worst output's: a detector's heads (scores for two anchor grids, box
+// offsets) are separate outputs of different scale, and scoring only the first let a target search
+// meet 30 dB there while another head's scores were at 7-16 dB (false faces on every photo).
 import type { NpyArray } from '../data/npy';
-import { AgreementAccumulator, argmaxRows, top1NotApplicable, type Agreement } from './agreement';
+import { AgreementAccumulator, NON_FINITE_REASON, argmaxRows, top1NotApplicable, type Agreement } from './agreement';
 import { widenHalf, widenBfloat16 } from '../onnx/tensor';
 
 export interface TensorLike { data: ArrayLike<number> | unknown; dims: readonly number[]; type?: string }
@@ -11,6 +14,8 @@ export interface TensorLike { data: ArrayLike<number> | unknown; dims: readonly 
 export interface OutputScores extends Agreement {
   samples: number;
   top1Agreement?: number;
+  /** The output the SQNR / cosine / MSE figures are from, when the model has several float outputs (the worst). */
+  worstOutput?: string;
   /** Why top-1 agreement has no value (the output is not class scores). */
   top1AgreementUndefined?: string;
   /** Top-1 accuracy on the labels, FP32 and quantized (when labels were given and the output is class scores). */
@@ -55,6 +60,7 @@ export class OutputScorer {
   private nll = [0, 0];
   private tokens = 0;
   private samples = 0;
+  private readonly others = new Map<string, AgreementAccumulator>();
 
   /** `labels` [N] and `ids` [N,T] are indexed by the sample numbers passed to add(). */
   constructor(private readonly o: { labels?: NpyArray; ids?: NpyArray } = {}) {}
@@ -96,9 +102,31 @@ export class OutputScorer {
     }
   }
 
+  /**
+   * One of the model's further outputs (after the first, which add() takes) on the same samples: it
+   * counts in SQNR / cosine / MSE only, each output accumulated apart and the worst reported. Outputs
+   * that are not float values (indices, masks of ints) are left out.
+   */
+  addOutput(name: string, ref: TensorLike, test: TensorLike): void {
+    const x = scoreValues(ref), y = scoreValues(test);
+    if (!x || !y) return;
+    let acc = this.others.get(name);
+    if (!acc) this.others.set(name, acc = new AgreementAccumulator());
+    acc.add(x, y);
+  }
+
   result(): OutputScores {
-    const a = this.agreement.result();
+    let a: Agreement = this.agreement.result();
+    let worst: string | undefined;
+    for (const [name, acc] of this.others) {
+      const r = acc.result();
+      // Non-finite values in any output win over every number (that output is not usable); a first
+      // output with no float values compared (indices) gives way to the next one that has them.
+      if (a.undefinedReason === NON_FINITE_REASON) break;
+      if (r.undefinedReason === NON_FINITE_REASON || a.undefinedReason || r.sqnrDb < a.sqnrDb) { a = r; worst = name; }
+    }
     const out: OutputScores = { ...a, samples: this.samples };
+    if (worst !== undefined) out.worstOutput = worst;
     if (this.notClasses) out.top1AgreementUndefined = this.notClasses;
     else if (this.rows) out.top1Agreement = this.agree / this.rows;
     if (this.labelled) { out.top1Fp32 = this.correct[0]! / this.labelled; out.top1Quantized = this.correct[1]! / this.labelled; }
