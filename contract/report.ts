@@ -167,7 +167,7 @@ export interface QuantizeReport {
   sizeBytes: { original: number; quantized: number };
   layers: LayerError[];
   /** Output vs FP32 on `evaluation`; NaN figures carry `undefinedReason` / `top1AgreementUndefined`. */
-  outputAgreement?: { sqnrDb: number; cosine: number; top1Agreement?: number; undefinedReason?: string; top1AgreementUndefined?: string; samples?: number };
+  outputAgreement?: { sqnrDb: number; cosine: number; top1Agreement?: number; undefinedReason?: string; top1AgreementUndefined?: string; samples?: number; /** The output SQNR/cosine are from when the model has several float outputs (the worst one). */ worstOutput?: string };
   /** Which data every figure (output agreement, per-layer error, metrics) was measured on. */
   evaluation?: EvaluationInfo;
   /** "cumulative": each layer's error includes everything quantized before it. */

@@ -3,6 +3,7 @@
 // worst layers first), quality warnings and what a target chose. Undefined metrics say why.
 import type { QuantizeReport } from '../../contract/report';
 import { fmtSqnr } from '../analysis/report-format';
+import { quote } from '../errors';
 
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
 const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
@@ -25,7 +26,7 @@ export function formatSummary(r: QuantizeReport, maxLayers = 12): string {
     const a = r.outputAgreement;
     const cos = Number.isNaN(a.cosine) ? '' : `, cosine ${a.cosine.toFixed(5)}`;
     const agree = a.top1Agreement !== undefined ? `, top-1 agreement ${pct(a.top1Agreement)}` : a.top1AgreementUndefined ? `, top-1 agreement undefined (${a.top1AgreementUndefined})` : '';
-    lines.push(`Output vs FP32${on}: SQNR ${fmtSqnr(a.sqnrDb, a.undefinedReason)}${cos}${agree}.`);
+    lines.push(`Output vs FP32${on}: SQNR ${fmtSqnr(a.sqnrDb, a.undefinedReason)}${cos}${a.worstOutput ? ` (worst of the outputs: ${quote(a.worstOutput)})` : ''}${agree}.`);
   }
   if (r.metrics) {
     const m = Object.entries(r.metrics).filter(([k]) => k !== 'calibrationSamples');

@@ -1,6 +1,7 @@
 // The quantize summary: which data, undefined metrics in words, cumulative per-layer error, mixed activations.
 import { describe, it, expect } from 'vitest';
 import { formatSummary } from '../../../engine/cli/summary';
+import { quote } from '../../../engine/errors';
 import type { QuantizeReport } from '../../../contract/report';
 import { DEFAULT_RECIPE } from '../../../contract/recipe';
 
@@ -32,5 +33,11 @@ describe('formatSummary', () => {
     const text = formatSummary({ ...base, quantized: [{ node: 'a', opType: 'MatMul', weightDtype: 'int4', granularity: 'group 32' }], outputAgreement: { sqnrDb: Infinity, cosine: 1, top1Agreement: 1 } });
     expect(text).toContain('SQNR exact, cosine 1.00000, top-1 agreement 100.00 %');
     expect(text).toContain('activations float (weight-only)');
+  });
+
+  it('a model with several outputs names the one its SQNR is from (the worst)', () => {
+    const text = formatSummary({ ...base, outputAgreement: { sqnrDb: 9.5, cosine: 0.9, worstOutput: 'Identity_1:0' } });
+    expect(text).toContain(`SQNR 9.5 dB, cosine 0.90000 (worst of the outputs: ${quote('Identity_1:0')})`);
+    expect(formatSummary({ ...base, outputAgreement: { sqnrDb: 9.5, cosine: 0.9 } })).not.toContain('worst of the outputs');
   });
 });
