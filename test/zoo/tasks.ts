@@ -49,6 +49,13 @@ export interface TaskSpec {
   check(fp32Path: string, quantizedPath: string): Promise<TaskResult>;
 }
 
+/** Samples of one shape stacked along a new leading axis: the batch a calibration returns. */
+function stack(xs: Float32Array[], sampleShape: number[]): NpyArray {
+  const data = new Float32Array(xs.length * xs[0]!.length);
+  xs.forEach((x, i) => data.set(x, i * x.length));
+  return { dtype: 'float32', shape: [xs.length, ...sampleShape], data };
+}
+
 // ---------------------------------------------------------------- face detection (BlazeFace)
 const FACES = ['astronaut.png', 'camera.png'];
 const NO_FACES = ['coffee.png', 'brick.png', 'coins.png', 'page.png', 'rocket.jpg', 'moon.png', 'grass.png'];
@@ -91,9 +98,7 @@ function faceTask(size: number): TaskSpec {
   return {
     async calibration() {
       const xs = await Promise.all(FACE_CALIBRATION.map((f) => photo(f, size)));
-      const data = new Float32Array(xs.length * size * size * 3);
-      xs.forEach((x, i) => data.set(x, i * x.length));
-      return { 'input:0': { dtype: 'float32', shape: [xs.length, size, size, 3], data } };
+      return { 'input:0': stack(xs, [size, size, 3]) };
     },
     async check(fp32, quantized) {
       const detail: string[] = [];
@@ -209,9 +214,7 @@ function maskTask(size: number, minIou: number): TaskSpec {
   return {
     async calibration() {
       const xs = await Promise.all(MASK_CALIBRATION.map((f) => maskInput(f, size)));
-      const data = new Float32Array(xs.length * xs[0]!.length);
-      xs.forEach((x, i) => data.set(x, i * x.length));
-      return { input: { dtype: 'float32', shape: [xs.length, 3, size, size], data } };
+      return { input: stack(xs, [3, size, size]) };
     },
     async check(fp32, quantized) {
       const inputs = await Promise.all(MASK_EVAL.map((f) => maskInput(f, size)));
@@ -318,9 +321,7 @@ function textDetectionTask(size: number, minHmean: number): TaskSpec {
   return {
     async calibration() {
       const xs = await Promise.all(DET_CALIBRATION.map((f) => detInput(f, size)));
-      const data = new Float32Array(xs.length * xs[0]!.length);
-      xs.forEach((x, i) => data.set(x, i * x.length));
-      return { x: { dtype: 'float32', shape: [xs.length, 3, size, size], data } };
+      return { x: stack(xs, [3, size, size]) };
     },
     async check(fp32, quantized) {
       const inputs = await Promise.all(DET_EVAL.map((e) => detInput(e.source, size)));
@@ -398,9 +399,7 @@ function textRecognitionTask(entry: ZooEntry & { task: { kind: 'text-recognition
   return {
     async calibration() {
       const xs = await Promise.all(REC_CALIBRATION.map(([t, f]) => recInput(t, f, height, width)));
-      const data = new Float32Array(xs.length * xs[0]!.length);
-      xs.forEach((x, i) => data.set(x, i * x.length));
-      return { x: { dtype: 'float32', shape: [xs.length, 3, height, width], data } };
+      return { x: stack(xs, [3, height, width]) };
     },
     async check(fp32, quantized) {
       const xs = await Promise.all(REC_EVAL.map(([t, f]) => recInput(t, f, height, width)));
