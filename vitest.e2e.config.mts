@@ -11,5 +11,8 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 1,
     fileParallelism: false,
+    // expect.poll's 1 s default is shorter than one React Flow layout pass on a loaded 2-core machine
+    // (a CI run saw the editor's edges still undrawn after 1 s); a poll that can succeed gets 15 s.
+    expect: { poll: { timeout: 15_000 } },
   },
 });

@@ -79,6 +79,7 @@ describe('studio pipeline editor', () => {
     // Edges are drawn a frame after their nodes are measured: wait for all of the template's.
     const n0 = templateById('ptq')!.build().edges.length;
     expect(n0).toBeGreaterThan(4);
+    await ready();
     await expect.poll(() => edges.count()).toBe(n0);
     // model -> data: the first column's top edge.
     await clickEdgeBetween('model', 'data');
