@@ -8,7 +8,7 @@
 // variant for a quick look)  --int4 PATH (only the step latencies, of an int4 export already written,
 // e.g. by a measured CLI run: `QSTUDIO_MEMORY_LOG=1 /usr/bin/time -v qstudio quantize …`).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ensureLlamaScaleModel, LLAMA_1B, parameterCount, type LlamaScaleOptions } from '../test/fixtures/llama-scale';
@@ -26,11 +26,13 @@ const only = opt('--int4') ? [] : (opt('--only') ?? 'rtn,gptq,awq,w8a8').split('
 const bytesOf = (dir: string, prefix: string) => readdirSync(dir).filter((f) => f.startsWith(prefix)).reduce((a, f) => a + statSync(join(dir, f)).size, 0);
 const gb = (b: number) => (b / 2 ** 30).toFixed(2);
 
-async function runMeasured(argv: string[]): Promise<{ code: number; seconds: number; peakRss: number; stderr: string }> {
+async function runMeasured(argv: string[], stderrLog?: string): Promise<{ code: number; seconds: number; peakRss: number; stderr: string }> {
   const t0 = performance.now();
   const child = spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '', peak = 0;
-  child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
+  // The whole stderr goes to the run's log (QSTUDIO_MEMORY_LOG=1's per-stage lines, notices); the last
+  // lines stay for the table.
+  child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); if (stderrLog) appendFileSync(stderrLog, d); });
   const poll = setInterval(() => {
     try {
       const s = readFileSync(`/proc/${child.pid}/status`, 'utf8');
@@ -66,7 +68,9 @@ const text = (f: string) => readFileSync(sharedPath('data', 'text', f));
 const windows = (buf: Uint8Array, n: number, T: number, from = 0) => ({ dtype: 'int64' as const, shape: [n, T], data: BigInt64Array.from({ length: n * T }, (_, i) => BigInt(buf[from + i]!)) });
 const work = join(root, 'runs');
 if (only.length) {
-  rmSync(work, { recursive: true, force: true }); mkdirSync(work, { recursive: true });
+  // Recipes are measured one at a time (a 1 B run needs the machine to itself): each run replaces only
+  // its own folder, so earlier runs' outputs stay for the step latencies.
+  mkdirSync(work, { recursive: true });
   await writeNpy(join(work, 'cal.npy'), windows(text('train.txt'), 32, 128, 1 << 20));
   await writeNpy(join(work, 'eval.npy'), windows(text('val.txt'), 8, 128));
 }
@@ -80,10 +84,10 @@ const recipes: Record<string, object> = {
 const rows = ['| recipe | exit | wall s | peak RSS GiB | peak / FP32 size | output size GiB | stages (s) | note |', '|---|---|---|---|---|---|---|---|'];
 let int4Out: string | undefined = opt('--int4');
 for (const name of only) {
-  const dir = join(work, name); mkdirSync(dir, { recursive: true });
+  const dir = join(work, name); rmSync(dir, { recursive: true, force: true }); mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'recipe.json'), JSON.stringify(recipes[name]));
   const out = join(dir, 'model.onnx'), report = join(dir, 'report.json');
-  const r = await runMeasured([resolve('bin/qstudio.mjs'), 'quantize', model, '-o', out, '--recipe', join(dir, 'recipe.json'), '--data', `input_ids=${join(work, 'cal.npy')}`, '--eval-data', `input_ids=${join(work, 'eval.npy')}`, '--report', report]);
+  const r = await runMeasured([resolve('bin/qstudio.mjs'), 'quantize', model, '-o', out, '--recipe', join(dir, 'recipe.json'), '--data', `input_ids=${join(work, 'cal.npy')}`, '--eval-data', `input_ids=${join(work, 'eval.npy')}`, '--report', report], join(dir, 'stderr.log'));
   const rep = existsSync(report) ? JSON.parse(readFileSync(report, 'utf8')) as { timingsMs?: Record<string, number>; outputAgreement?: { sqnrDb?: number } } : undefined;
   const stages = Object.entries(rep?.timingsMs ?? {}).map(([k, v]) => `${k} ${(v / 1000).toFixed(0)}`).join(', ');
   const size = r.code === 0 ? bytesOf(dir, 'model.onnx') : 0;

@@ -11,7 +11,7 @@ import { layerWeightNK, stageLayers, weightToStored, type LinearLayer } from './
 import { StagedCapture } from './staged-capture';
 import { hessianFromGram, layerErrors } from './layer-error';
 import { rtnQuantize } from './weight-quant';
-import type { WeightOnlyConfig, WeightOnlyLayerResult } from './weight-only';
+import { withoutDequantizedCopy, type WeightOnlyConfig, type WeightOnlyLayerResult } from './weight-only';
 import type { DataWarning } from '../../../contract/report';
 import { quote } from '../../errors';
 import { loadNativeKernels } from '../../runtime/native';
@@ -44,7 +44,9 @@ export interface GptqRunOptions {
   batches: Record<string, ort.Tensor>[];
   /** Float weights (N × K) to start from, e.g. after AWQ scaling; default: the model's. */
   startWeights?: Map<LinearLayer, Float32Array>;
-  /** Receives every quantized weight in stored layout (also used for later passes). */
+  /** The quantized float weights (stored layout) later capture passes run with: each is set when its
+   *  stage is rounded and deleted once the pass that runs its nodes is done, so at most about two
+   *  stages' float copies are ever held (a 1 B-parameter model: one MLP, not the model again). */
   overrides?: Map<string, Float32Array>;
   notices?: string[];
   ctx?: WorkContext;
@@ -79,6 +81,7 @@ export async function runGptq(o: GptqRunOptions): Promise<{ results: WeightOnlyL
     const targets = [...new Set(stage.flatMap((l) => l.inputs))];
     const c0 = process.cpuUsage();
     const stats = await capture.capture(targets, { gram: true, absMax: false, absSum: false });
+    for (const name of [...overrides.keys()]) if (capture.spent(name)) overrides.delete(name);
     const c1 = process.cpuUsage(c0);
     captureCpuUs += c1.user + c1.system;
     for (const layer of stage) {
@@ -103,7 +106,9 @@ export async function runGptq(o: GptqRunOptions): Promise<{ results: WeightOnlyL
       const eR = await layerErrors(w, rtn.dequantized, layer.rows, layer.cols, H);
       const eG = await layerErrors(w, qw.dequantized, layer.rows, layer.cols, H, eR.outputNorm);
       errMs += performance.now() - t1;
-      results.push({ layer, qw, config, errors: [{ algorithm: 'gptq', weightErrorBefore: eR.weight, weightErrorAfter: eG.weight, outputErrorBefore: eR.output, outputErrorAfter: eG.output }] });
+      // The result keeps the codes, scales and zero points; its float copy is rebuilt when read (the
+      // exporters never read it): 4 bytes per weight less for every layer until the export.
+      results.push({ layer, qw: withoutDequantizedCopy(qw, layer.rows, layer.cols, config.groupSize), config, errors: [{ algorithm: 'gptq', weightErrorBefore: eR.weight, weightErrorAfter: eG.weight, outputErrorBefore: eR.output, outputErrorAfter: eG.output }] });
       done++;
     }
     ctx?.onProgress?.({ stage: 'gptq', fraction: (si + 1) / stages.length, message: `GPTQ stage ${si + 1}/${stages.length}: ${stage.map((l) => l.nodes[0]!.name).join(', ')}`, metrics: { layers: done } });

@@ -347,6 +347,14 @@ export class StagedCapture {
     return stats;
   }
 
+  /**
+   * True once every node reading initializer `name` has run in a pass: no later pass reads it again, so
+   * an override for it (a quantized layer's float copy, 4 bytes per weight) can be let go.
+   */
+  spent(name: string): boolean {
+    return (this.consumers.get(name) ?? []).every((n) => this.executed.has(n));
+  }
+
   /** Channel count (last axis) of a layer input: from the weight of a MatMul/Gemm that reads it. */
   private channelsOf(t: string): number {
     for (const c of this.consumers.get(t) ?? []) {
