@@ -68,7 +68,7 @@ interface Binding {
   quantize(async: boolean, x: Float32Array, s: Float32Array, z: Int32Array, outer: number, axisLen: number, inner: number, block: number, qmin: number, qmax: number, bits: number, out: Uint8Array, impl: number, threads: number): Promise<void> | void;
   dequantize(async: boolean, q: Uint8Array, s: Float32Array, z: Int32Array, outer: number, axisLen: number, inner: number, block: number, signed: boolean, bits: number, out: Float32Array, impl: number, threads: number): Promise<void> | void;
   minmax(async: boolean, x: Float32Array, outer: number, axisLen: number, inner: number, block: number, mins: Float32Array, maxs: Float32Array, impl: number, threads: number): Promise<void> | void;
-  histogram(async: boolean, x: Float32Array, lo: number, hi: number, counts: Float64Array, impl: number, threads: number): Promise<void> | void;
+  histogram(async: boolean, x: Float32Array, lo: number, hi: number, counts: Float64Array, zeroNaN: Float64Array | null, impl: number, threads: number): Promise<void> | void;
   fakeQuantForward(async: boolean, x: Float32Array, s: Float32Array, z: Int32Array, outer: number, axisLen: number, inner: number, block: number, qmin: number, qmax: number, y: Float32Array, mask: Uint8Array | null, impl: number, threads: number): Promise<void> | void;
   fakeQuantBackward(async: boolean, x: Float32Array, gy: Float32Array, s: Float32Array, z: Int32Array, outer: number, axisLen: number, inner: number, block: number, qmin: number, qmax: number, gx: Float32Array, impl: number, threads: number): Promise<void> | void;
   copyBytes(async: boolean, dst: Uint8Array, src: Uint8Array, threads: number): Promise<void> | void;
@@ -84,6 +84,8 @@ interface Binding {
 }
 
 const ADDON_NAME = 'quant_kernels.node';
+/** The binding's argument layout this face calls (addon.cc exports the same number; 2: histogram's zero/NaN tally). */
+const ABI_VERSION = 2;
 let binding: Binding | null = null;
 let loadErrorMessage: string | null = null;
 let loaded = false;
@@ -111,7 +113,7 @@ function load(): Binding | null {
     if (!existsSync(p)) { tried.push(`${p} (not found)`); continue; }
     try {
       const b = req(p) as Binding;
-      if (b.abiVersion !== 1) { tried.push(`${p} (abiVersion ${b.abiVersion}, this face needs 1: rebuild)`); continue; }
+      if (b.abiVersion !== ABI_VERSION) { tried.push(`${p} (abiVersion ${b.abiVersion}, this face needs ${ABI_VERSION}: rebuild)`); continue; }
       binding = b;
       loadedFrom = p;
       return b;
@@ -469,6 +471,11 @@ export interface HistogramOptions {
   bins?: number;
   /** Accumulate into these counts (calibration over many batches). */
   counts?: Float64Array;
+  /**
+   * Float64Array(2): adds the number of values equal to 0 (either sign) and of NaN values, over the whole
+   * input (in range or not), counted in the same pass as the bins (the calibration collector needs both).
+   */
+  zeroNaN?: Float64Array;
 }
 
 function histogramImpl(async: boolean, x: Float32Array, h: HistogramOptions, o?: RunOptions): Promise<Float64Array> | Float64Array {
@@ -479,10 +486,11 @@ function histogramImpl(async: boolean, x: Float32Array, h: HistogramOptions, o?:
   const counts = h.counts !== undefined ? checkArray(h.counts, [Float64Array], 'counts') : new Float64Array(checkInt(h.bins, 'bins', 1, 1 << 24));
   if (counts.length < 1 || counts.length > 1 << 24) throw invalid('between 1 and 16777216 bins', 'counts', counts);
   if (h.counts !== undefined && h.bins !== undefined && h.bins !== counts.length) throw invalid(`bins equal to counts.length (${counts.length})`, 'bins', h.bins);
+  const zeroNaN = h.zeroNaN !== undefined ? checkArray<Float64Array>(h.zeroNaN, [Float64Array], 'zeroNaN', 2) : null;
   const b = load();
-  if (!b) { histogramRef(x, h.min, h.max, counts); return async ? Promise.resolve(counts) : counts; }
+  if (!b) { histogramRef(x, h.min, h.max, counts, zeroNaN ?? undefined); return async ? Promise.resolve(counts) : counts; }
   const { impl, threads } = runCode(o, true);
-  return finish(async, () => b.histogram(async, x, h.min, h.max, counts, impl, threads), () => counts);
+  return finish(async, () => b.histogram(async, x, h.min, h.max, counts, zeroNaN, impl, threads), () => counts);
 }
 
 /** Histogram for calibration (entropy / percentile calibrators); adds into `counts` when given. */

@@ -129,16 +129,17 @@ Napi::Value MinMax(const Napi::CallbackInfo& info) {
   return dispatch(info, [=] { qk::minmax(x, L, mn, mx, impl, threads); });
 }
 
-// histogram(async, x, lo, hi, counts, impl, threads)
+// histogram(async, x, lo, hi, counts, zeroNaN|null, impl, threads)
 Napi::Value Histogram(const Napi::CallbackInfo& info) {
   auto x = ptr<float>(info[1]); int64_t n = byteLen(info[1]) / 4;
   double lo = f64(info[2]), hi = f64(info[3]);
   auto counts = ptr<double>(info[4]); int bins = int(byteLen(info[4]) / 8);
-  const bool cuda = onCuda(info[5]);
-  auto impl = implOf(info[5]); int threads = i32(info[6]);
+  auto zeroNaN = ptr<double>(info[5]);
+  const bool cuda = onCuda(info[6]);
+  auto impl = implOf(info[6]); int threads = i32(info[7]);
   return dispatch(info, [=] {
-    if (cuda) qk::cuda::histogram(x, n, lo, hi, bins, counts);
-    else qk::histogram(x, n, lo, hi, bins, counts, impl, threads);
+    if (cuda) qk::cuda::histogram(x, n, lo, hi, bins, counts, zeroNaN);
+    else qk::histogram(x, n, lo, hi, bins, counts, zeroNaN, impl, threads);
   });
 }
 
@@ -251,7 +252,7 @@ Napi::Value CudaBench(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("abiVersion", 1);
+  exports.Set("abiVersion", 2);  // 2: histogram takes the zero/NaN tally (lib/index.ts refuses a binary of another version)
 #ifdef QK_HAVE_CUDA
   exports.Set("cudaCompiled", true);
 #else

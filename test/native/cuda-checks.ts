@@ -34,6 +34,15 @@ export async function runCudaChecks(): Promise<CheckResult[]> {
   const hx = floats(2_000_001, 5, 2);
   check('cuda histogram 2048 bins', firstDiff(histogramSync(hx, { min: -4, max: 4, bins: 2048 }, { device: 'cuda' }), histogramSync(hx, { min: -4, max: 4, bins: 2048 }, { device: 'cpu' })));
   check('cuda histogram 20000 bins (global atomics)', firstDiff(histogramSync(hx, { min: -4, max: 4, bins: 20000 }, { device: 'cuda' }), histogramSync(hx, { min: -4, max: 4, bins: 20000 }, { device: 'cpu' })));
+  {
+    const zx = Float32Array.from(hx);
+    for (let i = 0; i < zx.length; i += 97) zx[i] = i % 2 ? -0 : 0;
+    for (let i = 13; i < zx.length; i += 389) zx[i] = NaN;
+    const gpu = new Float64Array(2), cpu = new Float64Array(2);
+    histogramSync(zx, { min: -4, max: 4, bins: 2048, zeroNaN: gpu }, { device: 'cuda' });
+    histogramSync(zx, { min: -4, max: 4, bins: 2048, zeroNaN: cpu }, { device: 'cpu' });
+    check('cuda histogram zero/NaN tally', gpu[0] === cpu[0] && gpu[1] === cpu[1] && cpu[0]! > 0 && cpu[1]! > 0 ? -1 : 0, `cuda ${gpu.join('/')} cpu ${cpu.join('/')}`);
+  }
   for (const [M, K, N] of [[1, 64, 8], [17, 100, 33], [128, 128, 128], [130, 257, 250], [512, 1024, 384]] as const) {
     const A = int8s(M * K, 7 + M), B = int8s(K * N, 9 + N);
     check(`cuda gemm s8×s8 ${M}x${K}x${N}`, firstDiff(await gemmInt8Cuda(A, B, { M, K, N }), gemmInt8Ref(A, B, M, K, N)));

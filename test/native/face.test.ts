@@ -24,6 +24,7 @@ describe('argument validation (before crossing into C++)', () => {
     [() => nk.dequantizeLinearSync(new Uint8Array(3), { dtype: 'int4', scale: 1, count: 7 }), 'Expected 4 bytes for 7 int4 values for q but received Uint8Array of length 3'],
     [() => nk.histogramSync(x, { min: 1, max: 1, bins: 8 }), 'Expected a finite number greater than min (1) for max but received number 1'],
     [() => nk.histogramSync(x, { min: 0, max: 1, bins: 0 }), 'Expected an integer between 1 and 16777216 for bins but received number 0'],
+    [() => nk.histogramSync(x, { min: 0, max: 1, bins: 8, zeroNaN: new Float64Array(3) }), 'Expected Float64Array of length 2 for zeroNaN but received Float64Array of length 3'],
     [() => nk.fakeQuantBackwardSync(x, new Float32Array(5), { dtype: 'int8', scale: 1 }), 'Expected Float32Array of length 6 for gradY but received Float32Array of length 5'],
     [() => nk.gemmInt8Sync(new Int8Array(6), new Int8Array(6), { M: 2, K: 3, N: 3 }), 'Expected Int8Array of length 9 for B but received Int8Array of length 6'],
     [() => nk.gemmInt8Sync(new Uint8Array(6), new Int8Array(6), { M: 2, K: 3, N: 2, aZeroPoint: -1 }), 'Expected an integer between 0 and 255 for aZeroPoint but received number -1'],
@@ -104,6 +105,9 @@ describe('addon missing: actionable error and fallback to the TypeScript twins',
     const x = floats(999, 8, 1, 0.02);
     const q = await fresh.quantizeLinear(x, { dtype: 'uint8', scale: 0.02, zeroPoint: 128 });
     expect(firstDiff(q, quantizeRef(x, { outer: 1, axisLen: 1, inner: 999, block: 0 }, Float32Array.of(0.02), Int32Array.of(128), 0, 255, 8))).toBe(-1);
+    const zeroNaN = new Float64Array(2);
+    expect(Array.from(fresh.histogramSync(Float32Array.of(0, -0, NaN, 0.5, 2), { min: 0, max: 1, bins: 2, zeroNaN }))).toEqual([2, 1]);
+    expect(Array.from(zeroNaN)).toEqual([2, 1]);
     const C = fresh.gemmInt8Sync(Int8Array.of(1, 2, 3, 4), Int8Array.of(5, 6, 7, 8), { M: 2, K: 2, N: 2 });
     expect(Array.from(C)).toEqual([19, 22, 43, 50]);
     expect(() => fresh.gptqQuantize({ weight: new Float32Array(4), hessian: new Float32Array(4), rows: 2, cols: 2, bits: 4, groupSize: 0, symmetric: true, damp: 0.01, blockSize: 2, actOrder: false }))

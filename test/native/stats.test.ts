@@ -50,6 +50,37 @@ describe.skipIf(!nativeAvailable())('histogram (native vs reference, exact count
     expect(total).toBeLessThan(x.length); // some values really are outside
   });
 
+  it('tallies zeros (either sign) and NaN in the binning pass, in range or not, as the reference twin does', async () => {
+    const x = floats(250_003, 78, 2);
+    for (let i = 0; i < x.length; i += 101) x[i] = 0;
+    for (let i = 50; i < x.length; i += 307) x[i] = -0;
+    for (let i = 7; i < x.length; i += 211) x[i] = NaN;
+    x[3] = Infinity; x[4] = -Infinity;
+    let zeros = 0, nans = 0;
+    for (const v of x) { if (v === 0) zeros++; else if (Number.isNaN(v)) nans++; }
+    expect(zeros).toBeGreaterThan(3000); // both signs of zero and NaN really are in there
+    expect(nans).toBeGreaterThan(1000);
+    // [0.5, 4] leaves every zero out of range: the tally still counts them.
+    for (const [lo, hi] of [[-4, 4], [0.5, 4]] as const) {
+      const want = new Float64Array(2);
+      const wantCounts = histogramRef(x, lo, hi, new Float64Array(333), want);
+      expect(Array.from(want), `ref [${lo}, ${hi}]`).toEqual([zeros, nans]);
+      for (const o of [{}, { impl: 'reference' as const }, { threads: 1 }, { threads: 0 }]) {
+        const got = new Float64Array(2);
+        expect(firstDiff(histogramSync(x, { min: lo, max: hi, bins: 333, zeroNaN: got }, o), wantCounts)).toBe(-1);
+        expect(Array.from(got), `${JSON.stringify(o)} [${lo}, ${hi}]`).toEqual([zeros, nans]);
+      }
+      const got = new Float64Array(2);
+      await histogram(x, { min: lo, max: hi, bins: 333, zeroNaN: got });
+      expect(Array.from(got), 'async').toEqual([zeros, nans]);
+    }
+    // Added into, like the counts (a collector sums it over batches).
+    const twice = Float64Array.of(1, 2);
+    histogramSync(x, { min: -4, max: 4, bins: 8, zeroNaN: twice });
+    histogramSync(x, { min: -4, max: 4, bins: 8, zeroNaN: twice });
+    expect(Array.from(twice)).toEqual([1 + 2 * zeros, 2 + 2 * nans]);
+  });
+
   it('accumulates into the counts it is given', () => {
     const a = floats(10_001, 1), b = floats(9_999, 2);
     const counts = histogramSync(a, { min: -3, max: 3, bins: 64 });

@@ -3,10 +3,11 @@
 // calibration needs is the signed one folded in half, and the signed one is what the UI plots.
 // When a batch exceeds T, T doubles and neighbouring bin pairs merge exactly (0 stays an edge), so
 // no mass is lost or smeared and memory never grows (ORT's HistogramCollector instead adds bins).
-// An update is two passes over the batch (min/max, then binning); on the native addon both run as
-// kernels (native-kernels: minMax, histogram) with the TypeScript code below as their reference and
-// the fallback where the addon is not built: same bins, same counts (test/engine/quant/calibrators/
-// native-histogram.test.ts holds them equal bin for bin on real activations).
+// An update is two passes over the batch (min/max, then binning, which also counts the zeros and NaN);
+// on the native addon both run as kernels (native-kernels: minMax, histogram with its zero/NaN tally)
+// with the TypeScript code below as their reference and the fallback where the addon is not built:
+// same bins, same counts (test/engine/quant/calibrators/native-histogram.test.ts holds them equal bin
+// for bin on real activations).
 import { StudioError, quote } from '../../errors';
 import { nativeKernelsLoaded } from '../../runtime/native';
 
@@ -33,8 +34,11 @@ export const DEFAULT_HISTOGRAM_BINS = 16384;
 export interface HistogramKernels {
   /** Min and max of the values, NaN ignored (±Infinity included). */
   minMax(values: Float32Array): { min: number; max: number };
-  /** Adds into counts: bin = floor((x − lo) · (bins / (hi − lo))) in float64, x = hi in the last bin; NaN and values outside [lo, hi] skipped. */
-  histogram(values: Float32Array, lo: number, hi: number, counts: Float64Array): void;
+  /**
+   * Adds into counts: bin = floor((x − lo) · (bins / (hi − lo))) in float64, x = hi in the last bin; NaN and
+   * values outside [lo, hi] skipped. Returns, from the same pass, how many values were 0 and how many NaN.
+   */
+  histogram(values: Float32Array, lo: number, hi: number, counts: Float64Array): { zeros: number; nan: number };
 }
 
 /** Below this many values a batch is binned in TypeScript: the call into the addon costs more than it saves. */
@@ -46,7 +50,11 @@ export function nativeHistogramKernels(): HistogramKernels | null {
   if (!nk) return null;
   return {
     minMax: (v) => { const r = nk.minMaxSync(v); return { min: r.min[0]!, max: r.max[0]! }; },
-    histogram: (v, lo, hi, counts) => { nk.histogramSync(v, { min: lo, max: hi, counts }); },
+    histogram: (v, lo, hi, counts) => {
+      const zeroNaN = new Float64Array(2);
+      nk.histogramSync(v, { min: lo, max: hi, counts, zeroNaN });
+      return { zeros: zeroNaN[0]!, nan: zeroNaN[1]! };
+    },
   };
 }
 
@@ -111,14 +119,8 @@ export class HistogramCollector {
     const T = this.T;
     if (T === 0) return false;
     // Every value is finite or NaN here, and T covers them all: the kernel bins them as the loop above
-    // would ((v + T) · bins / 2T in float64) and skips NaN; zeros and NaN are counted here.
-    let zeros = 0, nan = 0;
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i]!;
-      if (v === 0) zeros++;
-      else if (v !== v) nan++;
-    }
-    k.histogram(values, -T, T, this.counts);
+    // would ((v + T) · bins / 2T in float64), skips NaN and counts zeros and NaN in the same pass.
+    const { zeros, nan } = k.histogram(values, -T, T, this.counts);
     this.zeros += zeros;
     this.nonFinite += nan;
     this.n += values.length - nan;

@@ -72,17 +72,24 @@ export function minMaxRef(x: Float32Array, L: KernelLayout, slots: number): { mi
   return { min, max };
 }
 
-/** Adds into counts: bin = floor((x − lo) · (bins / (hi − lo))) in float64, x = hi in the last bin; NaN and values outside [lo, hi] skipped. */
-export function histogramRef(x: Float32Array, lo: number, hi: number, counts: Float64Array): Float64Array {
+/**
+ * Adds into counts: bin = floor((x − lo) · (bins / (hi − lo))) in float64, x = hi in the last bin; NaN and
+ * values outside [lo, hi] skipped. zeroNaN (2 entries) gets added the values equal to 0 and the NaN values, over all of x.
+ */
+export function histogramRef(x: Float32Array, lo: number, hi: number, counts: Float64Array, zeroNaN?: Float64Array): Float64Array {
   const bins = counts.length;
   const scale = bins / (hi - lo);
+  let zeros = 0, nans = 0;
   for (let i = 0; i < x.length; i++) {
     const v = x[i]!;
+    if (v === 0) zeros++;
+    else if (v !== v) nans++;
     if (!(v >= lo && v <= hi)) continue;
     let b = Math.floor((v - lo) * scale);
     if (b >= bins) b = bins - 1;
     counts[b]! += 1;
   }
+  if (zeroNaN) { zeroNaN[0]! += zeros; zeroNaN[1]! += nans; }
   return counts;
 }
 

@@ -57,15 +57,19 @@ void minmax(const float* x, const Layout& L, float* mins, float* maxs) {
   }
 }
 
-void histogram(const float* x, int64_t n, double lo, double hi, int bins, double* counts) {
+void histogram(const float* x, int64_t n, double lo, double hi, int bins, double* counts, double* zeroNaN) {
   const double scale = double(bins) / (hi - lo);
+  int64_t zeros = 0, nans = 0;
   for (int64_t i = 0; i < n; ++i) {
     const double v = x[i];
+    if (v == 0) ++zeros;
+    else if (v != v) ++nans;
     if (!(v >= lo && v <= hi)) continue;
     int64_t b = int64_t(std::floor((v - lo) * scale));
     if (b >= bins) b = bins - 1;
     counts[b] += 1;
   }
+  if (zeroNaN) zeroNaN[0] += double(zeros), zeroNaN[1] += double(nans);
 }
 
 void fakeQuantForward(const float* x, const Layout& L, const float* scales, const int32_t* zps, int qmin, int qmax,

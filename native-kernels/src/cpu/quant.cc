@@ -256,15 +256,19 @@ QK_AVX512 void minmaxStretch(const float* x, int64_t len, float* mn, float* mx) 
   if (hi > *mx) *mx = hi;
 }
 
-QK_AVX512 void histogramRange(const float* x, int64_t n, double lo, double hi, int bins, uint32_t* counts) {
+// Also adds to zeroNaN[0] / [1] the lanes equal to 0 / NaN: two compares on the vector already loaded.
+QK_AVX512 void histogramRange(const float* x, int64_t n, double lo, double hi, int bins, uint32_t* counts, int64_t* zeroNaN) {
   const double scale = double(bins) / (hi - lo);
-  const __m512d vlo = _mm512_set1_pd(lo), vhi = _mm512_set1_pd(hi), vs = _mm512_set1_pd(scale);
+  const __m512d vlo = _mm512_set1_pd(lo), vhi = _mm512_set1_pd(hi), vs = _mm512_set1_pd(scale), vzero = _mm512_setzero_pd();
   const __m256i last = _mm256_set1_epi32(bins - 1);
   alignas(32) int32_t idx[8];
+  int64_t zeros = 0, nans = 0;
   int64_t i = 0;
   for (; i < n; i += 8) {
     const __mmask8 m = n - i >= 8 ? __mmask8(0xFF) : __mmask8((1u << (n - i)) - 1);
     __m512d v = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, x + i));
+    zeros += __builtin_popcount(_mm512_mask_cmp_pd_mask(m, v, vzero, _CMP_EQ_OQ));
+    nans += __builtin_popcount(_mm512_mask_cmp_pd_mask(m, v, v, _CMP_UNORD_Q));
     __mmask8 ok = _mm512_mask_cmp_pd_mask(m, v, vlo, _CMP_GE_OQ) & _mm512_cmp_pd_mask(v, vhi, _CMP_LE_OQ);
     __m512d f = _mm512_roundscale_pd(_mm512_mul_pd(_mm512_sub_pd(v, vlo), vs), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
     __m256i b = _mm256_min_epi32(_mm512_cvttpd_epi32(_mm512_maskz_mov_pd(ok, f)), last);
@@ -272,6 +276,8 @@ QK_AVX512 void histogramRange(const float* x, int64_t n, double lo, double hi, i
     const int k = __builtin_popcount(ok);
     for (int j = 0; j < k; ++j) counts[idx[j]]++;
   }
+  zeroNaN[0] += zeros;
+  zeroNaN[1] += nans;
 }
 
 // ---- AVX2 (8 lanes) for CPUs without AVX-512: same operations, same results.
@@ -529,17 +535,22 @@ void minmax(const float* x, const Layout& L, float* mins, float* maxs, Impl impl
   }
 }
 
-void histogram(const float* x, int64_t n, double lo, double hi, int bins, double* counts, Impl impl, int threads) {
-  if (!useAvx512(impl)) return ref::histogram(x, n, lo, hi, bins, counts);
+void histogram(const float* x, int64_t n, double lo, double hi, int bins, double* counts, double* zeroNaN, Impl impl,
+               int threads) {
+  if (!useAvx512(impl)) return ref::histogram(x, n, lo, hi, bins, counts, zeroNaN);
   const int tasks = taskCount(n, threads);
   std::vector<uint32_t> part(size_t(tasks) * bins, 0);
+  std::vector<int64_t> partZeroNaN(size_t(tasks) * 2, 0);
   parallelFor(tasks, tasks, [&](int64_t t) {
     const int64_t a = n * t / tasks, b = n * (t + 1) / tasks;
     // uint32 counters: split so no counter can overflow
-    for (int64_t s = a; s < b; s += (int64_t(1) << 31)) histogramRange(x + s, std::min<int64_t>(b - s, int64_t(1) << 31), lo, hi, bins, part.data() + t * bins);
+    for (int64_t s = a; s < b; s += (int64_t(1) << 31))
+      histogramRange(x + s, std::min<int64_t>(b - s, int64_t(1) << 31), lo, hi, bins, part.data() + t * bins, partZeroNaN.data() + t * 2);
   });
   for (int t = 0; t < tasks; ++t)
     for (int k = 0; k < bins; ++k) counts[k] += part[size_t(t) * bins + k];
+  if (zeroNaN)
+    for (int t = 0; t < tasks; ++t) zeroNaN[0] += double(partZeroNaN[t * 2]), zeroNaN[1] += double(partZeroNaN[t * 2 + 1]);
 }
 
 // Forward (x → y, mask) and backward (x, gy → gx) walk the tensor alike; the null pointers say which

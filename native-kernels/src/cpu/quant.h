@@ -18,8 +18,11 @@ void dequantize(const uint8_t* q, const Layout& L, const float* scales, const in
 // Min and max per scale slot (scaleCount of L), NaN ignored; a slot with no numbers gives (+inf, -inf).
 void minmax(const float* x, const Layout& L, float* mins, float* maxs, Impl impl, int threads);
 // Adds to counts[bins] the values in [lo, hi]: bin = floor((x - lo) * (bins / (hi - lo))) in double,
-// x == hi in the last bin; NaN and values outside are skipped.
-void histogram(const float* x, int64_t n, double lo, double hi, int bins, double* counts, Impl impl, int threads);
+// x == hi in the last bin; NaN and values outside are skipped. zeroNaN (null, or 2 entries) gets added
+// the number of values equal to 0 (either sign) and of NaN among all n, in or out of range: the
+// calibration collector needs both and would otherwise read the batch a third time for them.
+void histogram(const float* x, int64_t n, double lo, double hi, int bins, double* counts, double* zeroNaN, Impl impl,
+               int threads);
 // Fake quant (QAT): y = (clamp(round(x / s) + zp) - zp) * s. mask (optional) = 1 where round(x/s)+zp is
 // inside [qmin, qmax]. Backward (straight-through estimator): gx = gy where inside, 0 outside.
 void fakeQuantForward(const float* x, const Layout& L, const float* scales, const int32_t* zps, int qmin, int qmax,
@@ -35,7 +38,7 @@ void quantize(const float* x, const Layout& L, const float* scales, const int32_
 void dequantize(const uint8_t* q, const Layout& L, const float* scales, const int32_t* zps, bool isSigned, int bits,
                 float* out);
 void minmax(const float* x, const Layout& L, float* mins, float* maxs);
-void histogram(const float* x, int64_t n, double lo, double hi, int bins, double* counts);
+void histogram(const float* x, int64_t n, double lo, double hi, int bins, double* counts, double* zeroNaN);
 void fakeQuantForward(const float* x, const Layout& L, const float* scales, const int32_t* zps, int qmin, int qmax,
                       float* y, uint8_t* mask);
 void fakeQuantBackward(const float* x, const float* gy, const Layout& L, const float* scales, const int32_t* zps,

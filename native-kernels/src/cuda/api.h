@@ -26,7 +26,7 @@ void quantize(const float* x, const Layout& L, const float* scales, const int32_
               uint8_t* out);
 void dequantize(const uint8_t* q, const Layout& L, const float* scales, const int32_t* zps, bool isSigned, int bits,
                 float* out);
-void histogram(const float* x, int64_t n, double lo, double hi, int bins, double* counts);
+void histogram(const float* x, int64_t n, double lo, double hi, int bins, double* counts, double* zeroNaN);
 void fakeQuantForward(const float* x, const Layout& L, const float* scales, const int32_t* zps, int qmin, int qmax,
                       float* y, uint8_t* mask);
 void fakeQuantBackward(const float* x, const float* gy, const Layout& L, const float* scales, const int32_t* zps,

@@ -101,22 +101,34 @@ __global__ void dequantizeKernel(const unsigned char* q, long long n, DLayout L,
   }
 }
 
-__global__ void histogramKernel(const float* x, long long n, double lo, double hi, int bins, unsigned* counts) {
+// zeroNaN (null, or 2 device counters): values equal to 0 and NaN values over all n, summed per block first.
+__global__ void histogramKernel(const float* x, long long n, double lo, double hi, int bins, unsigned* counts,
+                                unsigned long long* zeroNaN) {
   extern __shared__ unsigned local[];
+  __shared__ unsigned long long blockZeroNaN[2];
   const bool shared = bins <= 8192;
   if (shared) for (int b = threadIdx.x; b < bins; b += blockDim.x) local[b] = 0;
+  if (threadIdx.x < 2) blockZeroNaN[threadIdx.x] = 0;
   __syncthreads();
   const double scale = double(bins) / (hi - lo);
   const long long stride = (long long)gridDim.x * blockDim.x;
+  unsigned long long zeros = 0, nans = 0;
   for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
     const double v = x[i];
+    if (v == 0) ++zeros;
+    else if (v != v) ++nans;
     if (!(v >= lo && v <= hi)) continue;
     long long b = (long long)floor((v - lo) * scale);
     if (b >= bins) b = bins - 1;
     if (shared) atomicAdd(&local[b], 1u); else atomicAdd(&counts[b], 1u);
   }
+  if (zeroNaN) {
+    if (zeros) atomicAdd(&blockZeroNaN[0], zeros);
+    if (nans) atomicAdd(&blockZeroNaN[1], nans);
+  }
   __syncthreads();
   if (shared) for (int b = threadIdx.x; b < bins; b += blockDim.x) if (local[b]) atomicAdd(&counts[b], local[b]);
+  if (zeroNaN && threadIdx.x < 2 && blockZeroNaN[threadIdx.x]) atomicAdd(&zeroNaN[threadIdx.x], blockZeroNaN[threadIdx.x]);
 }
 
 __global__ void fakeQuantKernel(const float* x, const float* gy, long long n, DLayout L, const float* s, const int* z,
@@ -303,16 +315,22 @@ void dequantize(const uint8_t* q, const Layout& L, const float* scales, const in
   dout.get(out);
 }
 
-void histogram(const float* x, int64_t n, double lo, double hi, int bins, double* counts) {
+void histogram(const float* x, int64_t n, double lo, double hi, int bins, double* counts, double* zeroNaN) {
   ensureDevice();
   Buf<float> dx(x, size_t(n));
   std::vector<unsigned> zero(size_t(bins), 0);
   Buf<unsigned> dc(zero.data(), size_t(bins));
+  unsigned long long tally[2] = {0, 0};
+  Buf<unsigned long long> dt(tally, zeroNaN ? 2 : 0);
   const size_t smem = bins <= 8192 ? size_t(bins) * 4 : 0;
-  histogramKernel<<<std::min(gridFor(n), 1024), 256, smem>>>(dx.p, n, lo, hi, bins, dc.p);
+  histogramKernel<<<std::min(gridFor(n), 1024), 256, smem>>>(dx.p, n, lo, hi, bins, dc.p, zeroNaN ? dt.p : nullptr);
   CK(cudaGetLastError());
   dc.get(zero.data());
   for (int b = 0; b < bins; ++b) counts[b] += zero[b];
+  if (zeroNaN) {
+    dt.get(tally);
+    zeroNaN[0] += double(tally[0]), zeroNaN[1] += double(tally[1]);
+  }
 }
 
 void fakeQuantForward(const float* x, const Layout& L, const float* scales, const int32_t* zps, int qmin, int qmax,

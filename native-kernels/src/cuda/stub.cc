@@ -13,7 +13,7 @@ DeviceInfo deviceInfo() {
 }
 void quantize(const float*, const Layout&, const float*, const int32_t*, int, int, int, uint8_t*) { throw KernelError(kNotBuilt); }
 void dequantize(const uint8_t*, const Layout&, const float*, const int32_t*, bool, int, float*) { throw KernelError(kNotBuilt); }
-void histogram(const float*, int64_t, double, double, int, double*) { throw KernelError(kNotBuilt); }
+void histogram(const float*, int64_t, double, double, int, double*, double*) { throw KernelError(kNotBuilt); }
 void fakeQuantForward(const float*, const Layout&, const float*, const int32_t*, int, int, float*, uint8_t*) { throw KernelError(kNotBuilt); }
 void fakeQuantBackward(const float*, const float*, const Layout&, const float*, const int32_t*, int, int, float*) { throw KernelError(kNotBuilt); }
 void gemmS8(const int8_t*, const int8_t*, int64_t, int64_t, int64_t, int32_t*) { throw KernelError(kNotBuilt); }
