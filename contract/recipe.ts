@@ -140,6 +140,12 @@ function buildSchema() {
     /** format "matmulnbits": steps of several rows through ORT's int8 QGEMM ("int8", the default) or MatMulNBits too. */
     prefill: z.enum(PREFILL_MODES).optional(),
     target: TargetSchema.optional(),
+    /**
+     * The wreck guard (docs/sensitivity.md): a W8A8 QDQ run without a "target" whose worst output SQNR on
+     * the evaluation data falls below 20 dB is searched again with a 30 dB target, so the layers most
+     * responsible stay in float. Absent = on; false keeps the fully quantized result (with its warning).
+     */
+    guard: z.boolean({ error: (iss) => `value ${quote(iss.input)} is not true or false.` }).optional(),
   }).superRefine((r, ctx) => {
     for (const [i, op] of r.opTypes.entries()) {
       if (!(SUPPORTED_OP_TYPES as readonly string[]).includes(op)) ctx.addIssue({ code: 'custom', path: ['opTypes', i], message: `op type ${quote(op)} cannot be quantized (supported: ${SUPPORTED_OP_TYPES.join(', ')}).` });
@@ -181,6 +187,8 @@ export interface Recipe {
   /** MatMulNBits below 8 bits: nodes whose weights are stored at 8 bits. */
   int8Layers?: string[];
   target?: Target;
+  /** The wreck guard: absent or true = on, false = off (W8A8 QDQ runs without a target). */
+  guard?: boolean;
 }
 /** One algorithm entry as written: a name and that algorithm's keys (checked against its declaration). */
 export type AlgorithmInput = { name: string } & { [key: string]: string | number | boolean };
@@ -269,6 +277,7 @@ export function parseRecipeContract(input: unknown, source = 'recipe'): Recipe {
   if (rest.prefill === undefined) delete rest.prefill;
   if (rest.target === undefined) delete rest.target;
   if (rest.int8Layers === undefined) delete rest.int8Layers;
+  if (rest.guard === undefined) delete rest.guard;
   return rest;
 }
 

@@ -75,8 +75,10 @@ export interface QualityWarning {
 }
 
 export interface PrecisionDecision {
-  /** 'no help': a raise tried on the exported model that did not improve it (left as it was). */
-  step: 'raise' | 'lower back' | 'kept' | 'no help';
+  /** 'no help': a raise tried on the exported model that did not improve it (left as it was).
+   *  'latency': left float because its int8 form runs slower on onnxruntime's CPU provider (`reason` says why). */
+  step: 'raise' | 'lower back' | 'kept' | 'no help' | 'latency';
+  reason?: string;
   kind: UnitKind;
   name: string;
   opType?: string;
@@ -114,6 +116,26 @@ export interface MixedPrecisionReport {
   exportCheck?: { first: number; metric: number; met: boolean; raised: number; /** Raises tried on the export (kept or not). */ tried?: number };
   /** The final model measured by the pipeline after export (filled in by the pipeline's evaluation). */
   final?: { metric: number; met: boolean; description: string };
+  /** QDQ recipes: the chosen assignment's model against FP32 on onnxruntime's CPU provider (one evaluation batch; `method` says how). */
+  latency?: { fp32Ms: number; quantizedMs: number; ratio: number; method: string };
+}
+
+/**
+ * The wreck guard's account: the fully quantized model's worst output SQNR (`firstSqnrDb`, below
+ * `thresholdDb`) made the run search again for `target`; `sqnrDb` is the written model's figure.
+ * `kept` false: the guard's search failed and the fully quantized model was written (`error` says why).
+ */
+export interface GuardReport {
+  thresholdDb: number;
+  firstSqnrDb: number;
+  target: Extract<AccuracyTarget, { metric: 'sqnr' }>;
+  kept: boolean;
+  sqnrDb?: number;
+  floatWeights: string[];
+  floatActivations: string[];
+  /** Wall time of the fully quantized run the guard replaced. */
+  firstRunMs: number;
+  error?: string;
 }
 
 // ---------- the quantization report ----------
@@ -177,6 +199,8 @@ export interface QuantizeReport {
   warnings?: (QualityWarning | DataWarning)[];
   /** What a recipe "target" chose, layer by layer (engine/analysis/mixed-precision.ts). */
   mixedPrecision?: MixedPrecisionReport;
+  /** The wreck guard (engine/pipeline/guard.ts): set when it searched the run again; `mixedPrecision` then holds its decisions. */
+  guard?: GuardReport;
   metrics?: Record<string, number>;
   notices: string[];
   device: { requested: string; used: string };

@@ -24,7 +24,11 @@ export async function evaluateRun(report: QuantizeReport, o: {
   quantizedDir?: string;
   evaluation: EvaluationData; batchSize: number; device?: Device; ctx?: WorkContext;
   /** Where a quality warning's quick sensitivity pass gets the model, recipe and calibration data. */
-  diagnose?: { modelPath: string; recipe: Recipe; calibration: Record<string, NpyArray>; modelBytes?: number };
+  diagnose?: {
+    modelPath: string; recipe: Recipe; calibration: Record<string, NpyArray>; modelBytes?: number;
+    /** Skip the diagnosis for these figures (the wreck guard searches the model again instead). */
+    unless?: (outputSqnrDb: number) => boolean;
+  };
   /**
    * Measure the output figures on the model as written, not on the copy with the compared tensors added
    * as graph outputs: an added output keeps onnxruntime from fusing across it (MatMulNBits + bias Add,
@@ -46,12 +50,12 @@ export async function evaluateRun(report: QuantizeReport, o: {
   if (top1Fp32 !== undefined && top1Quantized !== undefined) Object.assign(metrics, { top1Fp32, top1Quantized });
   if (perplexityFp32 !== undefined && perplexityQuantized !== undefined) Object.assign(metrics, { perplexityFp32, perplexityQuantized });
   if (Object.keys(metrics).length) report.metrics = { ...report.metrics, ...metrics };
-  if (o.diagnose) {
+  if (o.diagnose && !o.diagnose.unless?.(outputs.sqnrDb)) {
     // Likeliest culprits first, so a time-bounded pass still reaches them: layers by cumulative
     // error, interleaved with activation tensors in graph order (an input spanning 0...8e11 is one).
     const cumulative = new Map(cmp.layers.map((l) => [l.node ?? l.tensor, Number.isNaN(l.sqnrDb) ? -Infinity : l.sqnrDb]));
     const warnings = await qualityWarnings(outputs, {
-      ...o.diagnose, evaluation: o.evaluation, ctx: diagnosisProgress(o.ctx), skipDiagnosis: diagnosisMemoryReason(o.diagnose.modelBytes),
+      modelPath: o.diagnose.modelPath, recipe: o.diagnose.recipe, calibration: o.diagnose.calibration, evaluation: o.evaluation, ctx: diagnosisProgress(o.ctx), skipDiagnosis: diagnosisMemoryReason(o.diagnose.modelBytes),
       unitOrder: (units) => {
         const w = units.filter((u) => u.kind === 'weight').sort((a, b) => (cumulative.get(a.name) ?? Infinity) - (cumulative.get(b.name) ?? Infinity));
         const a = units.filter((u) => u.kind === 'activation');

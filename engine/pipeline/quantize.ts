@@ -38,6 +38,7 @@ import { StudioError, quote } from '../errors';
 import { quantizeWeightOnly, quantizedNodeInfo } from './stages/weights-phase';
 import { recipeStages, stageProgress, type StageInput, type StageResult } from './stages/stage';
 import { exporterFor } from '../export/exporters';
+import { guardOff, guardTriggered, guardTarget, guardReport, guardNotice, guardProgress } from './guard';
 import type { Phase } from '../../contract/algorithms';
 import './stages/builtin';
 
@@ -88,10 +89,45 @@ const progress = (ctx: WorkContext | undefined, stage: string, fraction: number,
 
 /** Every session of the run made from bytes reads external data from the model's own folder. */
 export function quantizeModel(o: QuantizeOptions): Promise<QuantizeReport> {
-  return withModelFolder(dirname(resolve(o.modelPath)), () => quantizeModelInFolder(o));
+  return withModelFolder(dirname(resolve(o.modelPath)), () => quantizeGuarded(o));
 }
 
-async function quantizeModelInFolder(o: QuantizeOptions): Promise<QuantizeReport> {
+/**
+ * The wreck guard (./guard.ts): a watched run whose worst output SQNR falls below the trigger is run
+ * again with the guard's target; the second run overwrites the first's output atomically. If that
+ * search fails, the fully quantized model (already written) stays and the report says why.
+ */
+async function quantizeGuarded(o: QuantizeOptions): Promise<QuantizeReport> {
+  if (guardOff(o.recipe, o.evaluate !== false)) return quantizeModelInFolder(o);
+  const t0 = performance.now();
+  // The first run's "done" waits: the guard may still have work to do.
+  let done: Parameters<NonNullable<WorkContext['onProgress']>>[0] | undefined;
+  const firstCtx: WorkContext | undefined = o.ctx && { ...o.ctx, onProgress: (e) => { if (e.stage === 'done') done = e; else o.ctx!.onProgress?.(e); } };
+  const first = await quantizeModelInFolder({ ...o, ctx: firstCtx }, { skipDiagnosis: guardTriggered });
+  const firstSqnr = first.outputAgreement?.sqnrDb;
+  if (!guardTriggered(firstSqnr)) { if (done) o.ctx?.onProgress?.(done); return first; }
+  const firstRunMs = performance.now() - t0;
+  const on = first.evaluation?.description ?? 'the evaluation data';
+  let out: QuantizeReport;
+  try {
+    out = await quantizeModelInFolder({ ...o, recipe: { ...o.recipe, target: guardTarget() }, ctx: guardProgress(o.ctx) });
+    out.guard = guardReport(firstSqnr!, firstRunMs, out);
+    // The recipe the user gave: the guard's target is its own (report.guard), not the user's.
+    const { target: _t, ...recipe } = out.recipe;
+    out.recipe = recipe;
+  } catch (e) {
+    if (e instanceof StudioError && e.code === 'CANCELLED') throw e;
+    out = first;
+    out.guard = { ...guardReport(firstSqnr!, firstRunMs, {}), kept: false, sqnrDb: firstSqnr, error: (e as Error).message };
+  }
+  out.notices.unshift(guardNotice(out.guard, on, out.guard.kept ? out.mixedPrecision : undefined));
+  out.timingsMs.guardFirstRun = firstRunMs;
+  out.timingsMs.total = performance.now() - t0;
+  o.ctx?.onProgress?.({ stage: 'done', fraction: 1, message: 'done' });
+  return out;
+}
+
+async function quantizeModelInFolder(o: QuantizeOptions, guard: { skipDiagnosis?: (sqnrDb: number) => boolean } = {}): Promise<QuantizeReport> {
   const t0 = performance.now();
   const { ctx } = o;
   let { recipe } = o; // a recipe "target" replaces it with the chosen per-layer precision
@@ -112,6 +148,9 @@ async function quantizeModelInFolder(o: QuantizeOptions): Promise<QuantizeReport
   const supportNotices = checkModelSupport(loaded.model, recipe.opTypes, recipe.activations !== null, o.modelPath);
   // NaN/Inf data would calibrate NaN scales and report meaningless metrics: refused here, for every caller.
   assertFiniteInputs(o.inputs, o.inputSources);
+  // Evaluation data is checked like --data, and a transformer export's auxiliary inputs (mask, positions,
+  // empty cache) are derived from its token ids the same way: tokens-only --eval-data must run too.
+  if (o.evalInputs && Object.keys(o.evalInputs).length) validateInputs(loaded.model, o.evalInputs, o.modelPath);
   if (o.evalInputs) assertFiniteInputs(o.evalInputs, {}, 'evaluation');
   // Every figure is measured apart from calibration/training: on --eval-data, else on a held-out split.
   const { calibration: calibrationData, evaluation } = splitEvaluation(o);
@@ -268,7 +307,7 @@ async function quantizeModelInFolder(o: QuantizeOptions): Promise<QuantizeReport
       // With a target, its own report says what was chosen and whether it holds: no second diagnosis.
       // A target's verdict is read off the written model as it runs (not the copy with compared outputs).
       plainOutputs: Boolean(mixed),
-      diagnose: mixed ? undefined : { modelPath: o.modelPath, recipe, calibration: o.inputs, modelBytes: report.sizeBytes.original },
+      diagnose: mixed ? undefined : { modelPath: o.modelPath, recipe, calibration: o.inputs, modelBytes: report.sizeBytes.original, unless: guard.skipDiagnosis },
     }));
     recordFinal(report);
   }

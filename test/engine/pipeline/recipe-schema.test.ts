@@ -58,7 +58,7 @@ describe('recipe schema', () => {
     bad({ format: 'matmulnbits', activations: null }, /^Recipe format: "matmulnbits" needs 4-bit or 3-bit weights, not '"int8"'\.$/);
     bad({ format: 'matmulnbits', weights: { dtype: 'int4' } }, /^Recipe format: "matmulnbits" is weight-only: set "activations": null\.$/);
     bad({ prefill: 'int8' }, /^Recipe prefill: applies to format "matmulnbits" only\.$/);
-    bad({ colour: 'red' }, /^Recipe top level: unknown key '"colour"' \(allowed: \$schema, name, description, weights, activations, algorithms, opTypes, exclude, int8Layers, format, calibration, device, prefill, target\)\.$/);
+    bad({ colour: 'red' }, /^Recipe top level: unknown key '"colour"' \(allowed: \$schema, name, description, weights, activations, algorithms, opTypes, exclude, int8Layers, format, calibration, device, prefill, target, guard\)\.$/);
     bad({ target: { metric: 'top1', maxDrop: 2 } }, /^Recipe target\.maxDrop: value '2' is above 1\.$/);
     bad({ target: { metric: 'latency' } }, /^Recipe target/);
     bad({ algorithms: ['gptq'] }, /^Recipe algorithm '"gptq"' is weight-only: set "activations": null\.$/);
