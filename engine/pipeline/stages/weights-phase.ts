@@ -76,7 +76,14 @@ export async function quantizeWeightOnly(o: WeightOnlyRunOptions): Promise<Weigh
   const bitsByWeight = withInt8Layers(o.bitsByWeight, recipe, results);
   const wider = bitsByWeight ? results.filter((r) => (bitsByWeight.get(r.layer.weight) ?? config.bits) !== config.bits) : [];
   if (wider.length) {
-    const again = new Map(rtnLayers(new Map(wider.map((r) => [r.layer, layerWeightNK(model, baseDir, r.layer)])), config, bitsByWeight).map((r) => [r.layer, r]));
+    // A layer AWQ scaled as it rounded keeps W in the model: it is re-rounded from W·diag(s), as its input now carries 1/s.
+    const floatWeight = (r: WeightOnlyLayerResult) => {
+      const w = layerWeightNK(model, baseDir, r.layer), s = r.inputScale;
+      if (s) for (let i = 0; i < w.length; i++) w[i]! *= s[i % r.layer.cols]!;
+      return w;
+    };
+    const scaleOf = new Map(wider.map((r) => [r.layer, r.inputScale]));
+    const again = new Map(rtnLayers(new Map(wider.map((r) => [r.layer, floatWeight(r)])), config, bitsByWeight).map((r) => [r.layer, scaleOf.get(r.layer) ? { ...r, inputScale: scaleOf.get(r.layer) } : r]));
     results = results.map((r) => again.get(r.layer) ?? r);
   }
   // Layers inside If/Loop bodies (found apart: calibration data does not reach them) are rounded to

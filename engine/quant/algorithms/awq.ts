@@ -5,14 +5,14 @@
 //   then 1/s folded into the norm that produces X (or an inserted Mul), W·s kept for quantization;
 //   then, per output row and group, a clipping ratio of the range minimising that group's output error.
 import type { ort } from '../../runtime/session';
-import type { ModelProto } from '../../onnx/proto';
+import { clone, create, GraphProtoSchema, ModelProtoSchema, NodeProtoSchema, type ModelProto } from '../../onnx/proto';
 import { throwIfCancelled, type WorkContext } from '../../util/work-context';
 import { findLinearLayers, layerWeightNK, stageLayers, type LinearLayer, type LinearSelection } from './linear-layers';
 import { StagedCapture, type ActivationStats } from './staged-capture';
 import { groupQuadraticForms, hessianFromGram, layerErrors, quadraticFormSum, rowQuadraticForms } from './layer-error';
-import { applyInputScale, findAbsorber, groupsByInput } from './scale-fold';
+import { applyInputScale, groupsByInput } from './scale-fold';
 import { groupCount, rtnQuantize, type QuantizedWeight } from './weight-quant';
-import type { WeightOnlyConfig, WeightOnlyLayerResult } from './weight-only';
+import { withoutDequantizedCopy, type WeightOnlyConfig, type WeightOnlyLayerResult } from './weight-only';
 
 export interface AwqParams {
   gridSize: number;
@@ -107,92 +107,125 @@ export async function runAwq(o: AwqOptions): Promise<AwqResult> {
   const { model, baseDir, config, params, ctx } = o;
   const layers = findLinearLayers(model, o.selection);
   const groups = groupsByInput(layers);
+  const doQuantize = o.quantize !== false;
   const t0 = performance.now();
-  const capture = new StagedCapture(model, baseDir, { batches: o.batches, overrides: new Map(), ctx });
-  // Stage by stage (each pass runs only the new part of the graph); AWQ's scaling is exact in float,
-  // so all statistics can be taken from the float model before any scale is folded.
-  const stats = new Map<string, ActivationStats>();
+  // AWQ's scaling is exact in float, so every statistic can come from the float model. The passes run
+  // on a view of the model that the scaling below does not reach (its own node objects and initializer
+  // list: scales replace initializers in `model` and an inserted Mul renames layer inputs there), so a
+  // group can be scaled and rounded as soon as its stage is captured, and its statistics let go.
+  const floatView = create(ModelProtoSchema, {
+    ...model,
+    graph: create(GraphProtoSchema, { ...model.graph!, node: model.graph!.node.map((n) => clone(NodeProtoSchema, n)), initializer: [...model.graph!.initializer] }),
+  });
+  const capture = new StagedCapture(floatView, baseDir, { batches: o.batches, overrides: new Map(), ctx });
+  const scaled: AwqResult['scaled'] = [];
+  const byLayer = new Map<LinearLayer, WeightOnlyLayerResult>();
+  const doneInputs = new Set<string>();
+  let captureMs = 0, searchMs = 0, quantizeMs = 0;
   for (const stage of stageLayers(model, layers)) {
     throwIfCancelled(ctx);
-    for (const [k, v] of await capture.capture([...new Set(stage.flatMap((l) => l.inputs))], { gram: true, absMax: false })) stats.set(k, v);
+    const inputs = new Set(stage.flatMap((l) => l.inputs));
+    const tc = performance.now();
+    // Held for this stage only: a [K, K] Gram per input (the MLP's down projection's is 254 MB on a 1 B
+    // model; all of them together were 5.6 GB there).
+    const stats = await capture.capture([...inputs], { gram: true, absMax: false });
+    captureMs += performance.now() - tc;
+    for (const grp of groups) {
+      if (!inputs.has(grp.input) || doneInputs.has(grp.input)) continue;
+      doneInputs.add(grp.input);
+      const r = await awqGroup(model, baseDir, grp, stats.get(grp.input)!, config, params, doQuantize);
+      scaled.push(r.scaled);
+      for (const [l, res] of r.results) byLayer.set(l, res);
+      searchMs += r.searchMs; quantizeMs += r.quantizeMs;
+      ctx?.onProgress?.({ stage: 'awq', fraction: doneInputs.size / groups.length, message: `AWQ ${grp.layers.map((l) => l.nodes[0]!.name).join(', ')}: α=${r.scaled.alpha.toFixed(2)}` });
+    }
   }
-  const t1 = performance.now();
-  const scaled: AwqResult['scaled'] = [];
-  const before = new Map<LinearLayer, { w: Float32Array; H: Float32Array; rtn: { weight: number; output: number }; norm: number }>();
-  const doQuantize = o.quantize !== false;
-  const scaleOf = new Map<LinearLayer, Float32Array>();
-  for (const [gi, grp] of groups.entries()) {
-    throwIfCancelled(ctx);
-    const st = stats.get(grp.input)!;
-    const K = st.cols;
-    const H = hessianFromGram([st], K);
-    const sx = new Float32Array(K);
-    for (let k = 0; k < K; k++) sx[k] = Math.max(st.absSum[k]! / Math.max(1, st.count), 1e-8);
-    const ws = grp.layers.map((l) => layerWeightNK(model, baseDir, l));
-    // Output error of plain rounding (α = 0) and the reference norms.
-    let bestAlpha = 0, bestErr = Infinity, bestS: Float32Array | null = null;
-    const norms: number[] = [];
-    for (const [li, l] of grp.layers.entries()) {
-      const rtn = rtnQuantize(ws[li]!, l.rows, l.cols, config, config.groupSize);
-      const e = await layerErrors(ws[li]!, rtn.dequantized, l.rows, l.cols, H);
-      norms.push(e.outputNorm);
-      before.set(l, { w: ws[li]!, H, rtn: { weight: e.weight, output: e.output }, norm: e.outputNorm });
-    }
-    const absorber = findAbsorber(model, grp.input, grp.layers, K);
-    for (let a = 0; a < params.gridSize; a++) {
-      const alpha = a / params.gridSize;
-      const s = new Float32Array(K);
-      let mx = 0, mn = Infinity;
-      for (let k = 0; k < K; k++) { s[k] = Math.pow(sx[k]!, alpha); mx = Math.max(mx, s[k]!); mn = Math.min(mn, s[k]!); }
-      const norm = Math.sqrt(mx * mn);
-      for (let k = 0; k < K; k++) s[k] = Math.max(s[k]! / norm, 1e-4);
-      let err = 0;
-      for (const [li, l] of grp.layers.entries()) {
-        const q = rtnQuantize(scaleColumns(ws[li]!, l.rows, l.cols, s), l.rows, l.cols, config, config.groupSize);
-        const eff = scaleColumns(q.dequantized, l.rows, l.cols, s, true);
-        const dlt = new Float32Array(eff.length);
-        for (let i = 0; i < eff.length; i++) dlt[i] = ws[li]![i]! - eff[i]!;
-        err += (await quadraticFormSum(dlt, l.rows, l.cols, H)) / Math.max(norms[li]!, 1e-30);
-      }
-      if (err < bestErr) { bestErr = err; bestAlpha = alpha; bestS = s; }
-    }
-    if (bestAlpha > 0 && bestS) {
-      const abs = applyInputScale(model, grp.input, grp.layers, bestS, baseDir);
-      scaled.push({ input: grp.input, alpha: bestAlpha, absorber: abs.kind === 'insert' ? 'inserted Mul' : `${abs.node.opType} ${abs.node.name}`, layers: grp.layers.map((l) => l.nodes[0]!.name) });
-      // The group's Hessian in the scaled input space: H' = diag(1/s) H diag(1/s).
-      const Hs = new Float32Array(K * K);
-      for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) Hs[i * K + j] = H[i * K + j]! / (bestS[i]! * bestS[j]!);
-      for (const l of grp.layers) { before.get(l)!.H = Hs; scaleOf.set(l, bestS); }
-    } else if (absorber.kind !== 'insert' || bestAlpha === 0) {
-      scaled.push({ input: grp.input, alpha: 0, absorber: 'none', layers: grp.layers.map((l) => l.nodes[0]!.name) });
-    }
-    ctx?.onProgress?.({ stage: 'awq', fraction: (gi + 1) / groups.length, message: `AWQ ${grp.layers.map((l) => l.nodes[0]!.name).join(', ')}: α=${bestAlpha.toFixed(2)}` });
-  }
-  const t2 = performance.now();
   const results: WeightOnlyLayerResult[] = [];
   if (doQuantize) {
     for (const l of layers) {
-      throwIfCancelled(ctx);
-      const info = before.get(l);
-      const w = layerWeightNK(model, baseDir, l); // scaled weight when the group was scaled
-      if (!info) {
-        results.push({ layer: l, qw: rtnQuantize(w, l.rows, l.cols, config, config.groupSize, undefined, { method: config.gridSearch ?? 'minmax' }), config, errors: [{ algorithm: 'awq' }] });
-        continue;
-      }
-      const clip = params.clip ? await searchClip(w, l.rows, l.cols, info.H, config) : undefined;
+      const res = byLayer.get(l);
+      if (res) { results.push(res); continue; }
+      // Not in a scalable group (several inputs, or a weight shared with another op): rounded to nearest.
+      const tq = performance.now();
+      const qw = rtnQuantize(layerWeightNK(model, baseDir, l), l.rows, l.cols, config, config.groupSize, undefined, { method: config.gridSearch ?? 'minmax' });
+      results.push({ layer: l, qw: withoutDequantizedCopy(qw, l.rows, l.cols, config.groupSize), config, errors: [{ algorithm: 'awq' }] });
+      quantizeMs += performance.now() - tq;
+    }
+  }
+  const inserted = scaled.filter((x) => x.absorber === 'inserted Mul').length;
+  if (inserted) o.notices?.push(`AWQ inserted ${inserted} Mul node(s) where no norm could absorb the scales.`);
+  return { model, results, scaled, timings: { awqCaptureMs: captureMs, awqSearchMs: searchMs, awqQuantizeMs: quantizeMs } };
+}
+
+/**
+ * One group of layers reading activation X: the α search, the scales folded into what produces X, and
+ * (quantize) each layer rounded with its clip search. Rounding here, while the group's weights and
+ * Hessian are at hand, keeps one group's floats in memory instead of the model's. When the group is
+ * rounded here the model keeps its float weights W (the exporter replaces them) and the result carries
+ * s (`inputScale`: it rounds W·diag(s)); without rounding (GPTQ follows) the model holds W·diag(s).
+ */
+async function awqGroup(model: ModelProto, baseDir: string | undefined, grp: { input: string; layers: LinearLayer[] }, st: ActivationStats, config: WeightOnlyConfig, params: AwqParams, doQuantize: boolean): Promise<{ scaled: AwqResult['scaled'][number]; results: Map<LinearLayer, WeightOnlyLayerResult>; searchMs: number; quantizeMs: number }> {
+  const t0 = performance.now();
+  const K = st.cols;
+  const H = hessianFromGram([st], K);
+  const sx = new Float32Array(K);
+  for (let k = 0; k < K; k++) sx[k] = Math.max(st.absSum[k]! / Math.max(1, st.count), 1e-8);
+  const ws = grp.layers.map((l) => layerWeightNK(model, baseDir, l));
+  // Output error of plain rounding (α = 0) and the reference norms.
+  let bestAlpha = 0, bestErr = Infinity, bestS: Float32Array | null = null;
+  const before: { weight: number; output: number; norm: number }[] = [];
+  for (const [li, l] of grp.layers.entries()) {
+    const rtn = rtnQuantize(ws[li]!, l.rows, l.cols, config, config.groupSize);
+    const e = await layerErrors(ws[li]!, rtn.dequantized, l.rows, l.cols, H);
+    before.push({ weight: e.weight, output: e.output, norm: e.outputNorm });
+  }
+  for (let a = 0; a < params.gridSize; a++) {
+    const alpha = a / params.gridSize;
+    const s = new Float32Array(K);
+    let mx = 0, mn = Infinity;
+    for (let k = 0; k < K; k++) { s[k] = Math.pow(sx[k]!, alpha); mx = Math.max(mx, s[k]!); mn = Math.min(mn, s[k]!); }
+    const norm = Math.sqrt(mx * mn);
+    for (let k = 0; k < K; k++) s[k] = Math.max(s[k]! / norm, 1e-4);
+    let err = 0;
+    for (const [li, l] of grp.layers.entries()) {
+      const q = rtnQuantize(scaleColumns(ws[li]!, l.rows, l.cols, s), l.rows, l.cols, config, config.groupSize);
+      const eff = scaleColumns(q.dequantized, l.rows, l.cols, s, true);
+      const dlt = new Float32Array(eff.length);
+      for (let i = 0; i < eff.length; i++) dlt[i] = ws[li]![i]! - eff[i]!;
+      err += (await quadraticFormSum(dlt, l.rows, l.cols, H)) / Math.max(before[li]!.norm, 1e-30);
+    }
+    if (err < bestErr) { bestErr = err; bestAlpha = alpha; bestS = s; }
+  }
+  const names = grp.layers.map((l) => l.nodes[0]!.name);
+  let scaledInfo: AwqResult['scaled'][number] = { input: grp.input, alpha: 0, absorber: 'none', layers: names };
+  let s: Float32Array | undefined;
+  // The Hessian in the space the rounded weights live in: H' = diag(1/s) H diag(1/s) when scaled.
+  let Hq = H;
+  if (bestAlpha > 0 && bestS) {
+    s = bestS;
+    const abs = applyInputScale(model, grp.input, grp.layers, s, baseDir, { scaleWeights: !doQuantize });
+    scaledInfo = { input: grp.input, alpha: bestAlpha, absorber: abs.kind === 'insert' ? 'inserted Mul' : `${abs.node.opType} ${abs.node.name}`, layers: names };
+    Hq = new Float32Array(K * K);
+    for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) Hq[i * K + j] = H[i * K + j]! / (s[i]! * s[j]!);
+  }
+  const t1 = performance.now();
+  const results = new Map<LinearLayer, WeightOnlyLayerResult>();
+  if (doQuantize) {
+    for (const [li, l] of grp.layers.entries()) {
+      const w = s ? scaleColumns(ws[li]!, l.rows, l.cols, s) : ws[li]!;
+      const clip = params.clip ? await searchClip(w, l.rows, l.cols, Hq, config) : undefined;
       let qw: QuantizedWeight = rtnQuantize(w, l.rows, l.cols, config, config.groupSize, clip);
       // The searched grid (weight error per group, both sides of the signed grid) against AWQ's own
       // clips (output error per group, one side): each row keeps whichever gives the lower δᵀHδ.
-      if (config.gridSearch && config.gridSearch !== 'minmax') qw = await betterRows(w, qw, rtnQuantize(w, l.rows, l.cols, config, config.groupSize, undefined, { method: config.gridSearch, h: Float64Array.from({ length: l.cols }, (_, k) => info.H[k * l.cols + k]!) }), l.rows, l.cols, info.H);
+      if (config.gridSearch && config.gridSearch !== 'minmax') qw = await betterRows(w, qw, rtnQuantize(w, l.rows, l.cols, config, config.groupSize, undefined, { method: config.gridSearch, h: Float64Array.from({ length: l.cols }, (_, k) => Hq[k * l.cols + k]!) }), l.rows, l.cols, Hq);
       // Errors in the original space: effective weight = Q(W·s)/s, compared with the original W.
-      const s = scaleOf.get(l);
       const eff = s ? scaleColumns(qw.dequantized, l.rows, l.cols, s, true) : qw.dequantized;
-      const e = await layerErrors(info.w, eff, l.rows, l.cols, hessianFromGram([stats.get(l.inputs[0]!)!], l.cols), info.norm);
-      results.push({ layer: l, qw, config, errors: [{ algorithm: 'awq', weightErrorBefore: info.rtn.weight, weightErrorAfter: e.weight, outputErrorBefore: info.rtn.output, outputErrorAfter: e.output }] });
+      const e = await layerErrors(ws[li]!, eff, l.rows, l.cols, H, before[li]!.norm);
+      results.set(l, {
+        layer: l, qw: withoutDequantizedCopy(qw, l.rows, l.cols, config.groupSize), config, ...(s ? { inputScale: s } : {}),
+        errors: [{ algorithm: 'awq', weightErrorBefore: before[li]!.weight, weightErrorAfter: e.weight, outputErrorBefore: before[li]!.output, outputErrorAfter: e.output }],
+      });
     }
   }
-  const t3 = performance.now();
-  const inserted = scaled.filter((x) => x.absorber === 'inserted Mul').length;
-  if (inserted) o.notices?.push(`AWQ inserted ${inserted} Mul node(s) where no norm could absorb the scales.`);
-  return { model, results, scaled, timings: { awqCaptureMs: t1 - t0, awqSearchMs: t2 - t1, awqQuantizeMs: t3 - t2 } };
+  return { scaled: scaledInfo, results, searchMs: t1 - t0, quantizeMs: performance.now() - t1 };
 }

@@ -68,9 +68,11 @@ function divideInit(model: ModelProto, name: string, s: Float32Array, baseDir?: 
 
 /**
  * Apply X → X/s, W → diag(s)·W in place on the model: the absorber's parameters (or a new Mul) and
- * every layer's weight initializer. Returns what absorbed the scales.
+ * every layer's weight initializer. Returns what absorbed the scales. `scaleWeights: false` leaves the
+ * layers' weights as they are, for a caller that rounds diag(s)·W itself and replaces them (AWQ: the
+ * scaled float weights written inline would hold the whole model in memory again).
  */
-export function applyInputScale(model: ModelProto, x: string, layers: LinearLayer[], s: Float32Array, baseDir?: string): Absorber {
+export function applyInputScale(model: ModelProto, x: string, layers: LinearLayer[], s: Float32Array, baseDir?: string, opts: { scaleWeights?: boolean } = {}): Absorber {
   const g = model.graph!;
   const K = s.length;
   const abs = findAbsorber(model, x, layers, K);
@@ -93,6 +95,7 @@ export function applyInputScale(model: ModelProto, x: string, layers: LinearLaye
     g.node.forEach((n, idx) => { if (layerNodes.has(n)) { first = Math.min(first, idx); n.input[0] = base; } });
     g.node.splice(first, 0, mul);
   }
+  if (opts.scaleWeights === false) return abs;
   for (const l of layers) {
     const i = g.initializer.findIndex((t) => t.name === l.weight);
     const t = g.initializer[i]!;

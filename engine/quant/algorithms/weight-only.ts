@@ -33,6 +33,9 @@ export interface WeightOnlyLayerResult {
   qw: QuantizedWeight;
   config: WeightOnlyConfig;
   errors: AlgorithmError[];
+  /** Set when `qw` rounds W·diag(s) while the model still holds W and the layer's input producer has
+   *  absorbed 1/s (AWQ rounding as it scales): re-rounding this layer starts from W·diag(s). */
+  inputScale?: Float32Array;
 }
 
 export function weightOnlyConfig(w: WeightSpec, notices?: string[]): WeightOnlyConfig {
