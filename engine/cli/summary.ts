@@ -4,8 +4,8 @@
 import type { QuantizeReport } from '../../contract/report';
 import { fmtSqnr } from '../analysis/report-format';
 import { quote } from '../errors';
+import { formatMiB } from '../util/format-bytes';
 
-const mb = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
 const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
 
 export function formatSummary(r: QuantizeReport, maxLayers = 12): string {
@@ -20,7 +20,7 @@ export function formatSummary(r: QuantizeReport, maxLayers = 12): string {
   const actText = acts.size === 1 && acts.has('float') ? 'float (weight-only)' : acts.size === 1 ? [...acts.keys()][0]! : [...acts].map(([d, n]) => `${d} on ${n}`).join(', ');
   lines.push(`Quantized ${r.quantized.length} node(s) (${what})${first ? `: weights ${first.weightDtype ?? '-'} ${first.granularity ?? ''}, activations ${actText}` : ''}.`);
   if (r.skipped.length) lines.push(`Left in float: ${r.skipped.length} node(s) (${r.skipped.slice(0, 4).map((s) => `${s.node}: ${s.reason}`).join('; ')}${r.skipped.length > 4 ? '; ...' : ''}).`);
-  lines.push(`Size ${mb(r.sizeBytes.original)} -> ${mb(r.sizeBytes.quantized)}; time ${(r.timingsMs.total! / 1000).toFixed(2)} s (${Object.entries(r.timingsMs).filter(([k]) => k !== 'total').map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`).join(', ')}); device ${r.device.used}.`);
+  lines.push(`Size ${formatMiB(r.sizeBytes.original)} -> ${formatMiB(r.sizeBytes.quantized)}; time ${(r.timingsMs.total! / 1000).toFixed(2)} s (${Object.entries(r.timingsMs).filter(([k]) => k !== 'total').map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`).join(', ')}); device ${r.device.used}.`);
   const on = r.evaluation ? ` on ${r.evaluation.description}` : '';
   if (r.outputAgreement) {
     const a = r.outputAgreement;

@@ -12,7 +12,8 @@ import type { EvaluationData } from './eval-data';
 import type { NpyArray } from '../data/npy';
 import type { Recipe } from '../../contract/recipe';
 import { qualityWarnings } from '../analysis/warnings';
-import { runMemoryBudget, gib } from '../runtime/memory-budget';
+import { runMemoryBudget } from '../runtime/memory-budget';
+import { formatGiB } from '../util/format-bytes';
 
 export type { EvaluatedNode };
 export { comparedTensorsFor };
@@ -78,7 +79,7 @@ export const DIAGNOSIS_MEMORY_FACTOR = 3;
 
 export function diagnosisMemoryReason(modelBytes: number | undefined): string | undefined {
   if (!modelBytes || DIAGNOSIS_MEMORY_FACTOR * modelBytes <= runMemoryBudget(modelBytes)) return undefined;
-  return `the quick sensitivity pass was not run: on this ${gib(modelBytes)} model it would hold about ${gib(DIAGNOSIS_MEMORY_FACTOR * modelBytes)}, over the run's memory budget of ${gib(runMemoryBudget(modelBytes))}; "qstudio analyze" measures the layers one by one`;
+  return `the quick sensitivity pass was not run: on this ${formatGiB(modelBytes, 1)} model it would hold about ${formatGiB(DIAGNOSIS_MEMORY_FACTOR * modelBytes, 1)}, over the run's memory budget of ${formatGiB(runMemoryBudget(modelBytes), 1)}; "qstudio analyze" measures the layers one by one`;
 }
 
 /** The nodes a QDQ plan quantized, with the tensor each writes (after a Relu fold, the Relu's output). */

@@ -18,7 +18,8 @@ import { exportWeightOnly, type WeightOnlyExportOptions } from './matmulnbits';
 import { chooseInt8Branch } from './int8-prefill-check';
 import { int8PrefillNotice } from './int8-prefill';
 import { allInitializers, isExternal } from '../onnx/external-data';
-import { runMemoryBudget, gib } from '../runtime/memory-budget';
+import { runMemoryBudget } from '../runtime/memory-budget';
+import { formatGiB } from '../util/format-bytes';
 import { externalDataInfo } from '../onnx/tensor';
 
 export interface ExportInput {
@@ -121,7 +122,7 @@ export function int8BranchMemoryReason(matmulNBitsOnly: ModelProto, fp32Bytes: n
   }
   const cost = INT8_BRANCH_OPEN_BYTES_PER_WEIGHT * weights, budget = runMemoryBudget(fp32Bytes);
   if (cost <= budget) return undefined;
-  return `Every step runs MatMulNBits (no int8 branch for multi-row steps): onnxruntime would need about ${gib(cost)} to derive the branch's int8 weights when opening the model (${(weights / 1e6).toFixed(0)} M weights), over the memory budget of ${gib(budget)}; set "prefill": "int8" in the recipe to add it anyway.`;
+  return `Every step runs MatMulNBits (no int8 branch for multi-row steps): onnxruntime would need about ${formatGiB(cost, 1)} to derive the branch's int8 weights when opening the model (${(weights / 1e6).toFixed(0)} M weights), over the memory budget of ${formatGiB(budget, 1)}; set "prefill": "int8" in the recipe to add it anyway.`;
 }
 
 /** Bytes of a model's initializers as stored (external data by its recorded length). */

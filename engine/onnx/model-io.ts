@@ -8,6 +8,7 @@ import { saveWithExternalData, hasExternalData, allInitializers, sameDir, type E
 import { StudioError, quote } from '../errors';
 import { checkTensorLengths } from './tensor-lengths';
 import { removeDeadTempFiles } from '../util/stale-temp-files';
+import { formatGiB } from '../util/format-bytes';
 
 /** Protobuf's hard limit: a single serialized message must stay under 2 GiB; above it, use external data. */
 export const PROTOBUF_LIMIT = 2 ** 31 - 1;
@@ -25,7 +26,7 @@ export async function loadModel(path: string): Promise<LoadedModel> {
     const info = await stat(path);
     if (!info.isFile()) throw new StudioError('BAD_MODEL', `Model path ${quote(path)} is not a file.`);
     if (info.size > PROTOBUF_LIMIT) {
-      throw new StudioError('BAD_MODEL', `Model file ${quote(path)} is ${(info.size / 2 ** 30).toFixed(2)} GiB: an ONNX protobuf cannot exceed 2 GiB; store the weights as external data.`);
+      throw new StudioError('BAD_MODEL', `Model file ${quote(path)} is ${formatGiB(info.size)}: an ONNX protobuf cannot exceed 2 GiB; store the weights as external data.`);
     }
     bytes = await readFile(path);
   } catch (e) {
@@ -132,6 +133,6 @@ export async function saveModel(model: ModelProto, path: string, opts: SaveModel
 }
 
 function tooBig(path: string, bytes: number, limit: number): StudioError {
-  return new StudioError('BAD_MODEL', `Model ${quote(path)} would be ${(bytes / 2 ** 30).toFixed(2)} GiB (${bytes} bytes), over the ${limit}-byte protobuf limit: save it with external data (saveModel(model, path, { externalData: { location: '${basename(path)}.data' } })).`);
+  return new StudioError('BAD_MODEL', `Model ${quote(path)} would be ${formatGiB(bytes)} (${bytes} bytes), over the ${limit}-byte protobuf limit: save it with external data (saveModel(model, path, { externalData: { location: '${basename(path)}.data' } })).`);
 }
 

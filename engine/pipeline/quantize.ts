@@ -41,6 +41,7 @@ import { exporterFor } from '../export/exporters';
 import { guardOff, guardTriggered, guardTarget, guardReport, guardNotice, guardProgress } from './guard';
 import type { Phase } from '../../contract/algorithms';
 import './stages/builtin';
+import { formatGiB } from '../util/format-bytes';
 
 export interface QuantizeOptions {
   modelPath: string;
@@ -324,9 +325,9 @@ function memoryLog(stage: string): void {
   if (!process.env.QSTUDIO_MEMORY_LOG) return;
   const m = process.memoryUsage();
   let peak = '';
-  try { peak = ` peak ${(Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) / 2 ** 20).toFixed(2)} GiB`; } catch { /* not Linux */ }
-  const g = (b: number) => (b / 2 ** 30).toFixed(2);
-  process.stderr.write(`memory after ${stage}: rss ${g(m.rss)} GiB${peak}, heap ${g(m.heapUsed)} GiB, array buffers ${g(m.arrayBuffers)} GiB\n`);
+  // VmHWM is in kB.
+  try { peak = ` peak ${formatGiB(Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) * 1024)}`; } catch { /* not Linux */ }
+  process.stderr.write(`memory after ${stage}: rss ${formatGiB(m.rss)}${peak}, heap ${formatGiB(m.heapUsed)}, array buffers ${formatGiB(m.arrayBuffers)}\n`);
 }
 
 /** What a calibration run adds to the report: its notice, sample count and per-tensor ranges. */

@@ -9,5 +9,3 @@ export const RUN_MEMORY_FLOOR = 512 * 2 ** 20;
 export function runMemoryBudget(modelBytes: number): number {
   return Math.max(RUN_MEMORY_FACTOR * modelBytes, RUN_MEMORY_FLOOR);
 }
-
-export const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
