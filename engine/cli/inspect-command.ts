@@ -1,7 +1,9 @@
 // `qstudio inspect MODEL.onnx`: opset, inputs/outputs, op counts, what the default recipe would quantize.
 import { loadModel } from '../onnx/model-io';
 import { StudioError, quote } from '../errors';
-import { modelInputs } from '../pipeline/validate-inputs';
+import { modelInputs, deriveAuxiliaryInputs } from '../pipeline/validate-inputs';
+import { TOKEN_INPUT_NAMES } from '../data/transformer-inputs';
+import { walkGraphs } from '../onnx/graph';
 import { planQdq } from '../export/qdq-plan';
 import { modelSupport } from '../pipeline/model-support';
 import { parseRecipe } from '../pipeline/recipe';
@@ -30,6 +32,18 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   out.push(`  quantizable with the default recipe: ${quantizable} node(s)${support.floatTypes.size ? ` (${[...support.floatTypes].join(', ')})` : ''}; left in float: ${plan.skipped.length + plan.targets.length - quantizable}`);
   if (support.unsupported.length) out.push(`  not quantizable: ${support.unsupported.length} node(s): ${support.unsupported[0]!.reason}`);
   if (support.quantizedOps.size) out.push(`  already quantized: ${[...support.quantizedOps].map(([k, v]) => `${v} ${k}`).join(', ')}`);
+  // Contrib ops (GroupQueryAttention, RotaryEmbedding, SkipSimplifiedLayerNormalization, ...) have no
+  // quantized form here: they run in float between the quantized MatMuls, and no Q/DQ is put on them.
+  const contrib = new Map<string, number>();
+  for (const { graph } of walkGraphs(g)) for (const n of graph.node) if (n.domain && n.domain !== 'ai.onnx' && !support.quantizedOps.has(n.opType)) contrib.set(`${n.opType} (${n.domain})`, (contrib.get(`${n.opType} (${n.domain})`) ?? 0) + 1);
+  if (contrib.size) out.push(`  kept in float: ${[...contrib].map(([k, v]) => `${v} ${k}`).join(', ')}`);
+  // What a transformer export derives from the token ids when --data gives only them.
+  const wanted = modelInputs(model);
+  const tokens = wanted.find((w) => TOKEN_INPUT_NAMES.includes(w.name));
+  if (tokens && tokens.dims.length === 2) {
+    const derived = deriveAuxiliaryInputs(wanted, { [tokens.name]: { dtype: 'int64', shape: [1, 1], data: new BigInt64Array(1) } });
+    if (derived.length) out.push(`  derived from ${tokens.name} when not given: ${derived.join(', ')}`);
+  }
   out.push(`  this machine: ${describeHardware(detectHardware())}`);
   process.stdout.write(out.join('\n') + '\n');
   return 0;

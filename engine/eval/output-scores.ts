@@ -8,6 +8,7 @@
 import type { NpyArray } from '../data/npy';
 import { AgreementAccumulator, NON_FINITE_REASON, argmaxRows, top1NotApplicable, type Agreement } from './agreement';
 import { widenHalf, widenBfloat16 } from '../onnx/tensor';
+import { isDecoderAuxiliaryInput } from '../data/transformer-inputs';
 
 export interface TensorLike { data: ArrayLike<number> | unknown; dims: readonly number[]; type?: string }
 
@@ -26,9 +27,12 @@ export interface OutputScores extends Agreement {
   perplexityQuantized?: number;
 }
 
-/** The token windows that make an LM's perplexity computable: one int64 [B,T] input. */
+/**
+ * The token windows that make an LM's perplexity computable: one int64 [B,T] input, beside which only
+ * a decoder's auxiliary inputs (attention_mask, position_ids, an empty KV cache, seqlens_k, ...) may be fed.
+ */
 export function lmWindows(inputs: Record<string, NpyArray>): NpyArray | undefined {
-  const v = Object.values(inputs);
+  const v = Object.entries(inputs).filter(([name]) => !isDecoderAuxiliaryInput(name)).map(([, a]) => a);
   return v.length === 1 && v[0]!.dtype === 'int64' && v[0]!.shape.length === 2 ? v[0] : undefined;
 }
 

@@ -6,6 +6,7 @@ import { dataTypeName } from '../onnx/tensor';
 import type { NpyArray } from '../data/npy';
 import { StudioError, quote } from '../errors';
 import { markConstantInput, markFixedRunSize, clearFeedLayout } from '../runtime/batching';
+import { TOKEN_INPUT_NAMES, PAST_CACHE_INPUT } from '../data/transformer-inputs';
 
 export interface ModelInput { name: string; dtype: string; dims: (number | string)[] }
 
@@ -136,7 +137,7 @@ function checkTokenRange(model: ModelProto, inputs: Record<string, NpyArray>, so
 // Transformer exports as users have them (Hugging Face Optimum / transformers.js decoders and BERT-style
 // encoders) take more than the tokens: masks, positions, an empty KV cache, a use-cache switch. Given
 // input_ids [B,T] alone, those follow from it; anything else missing is still reported as missing.
-const TOKEN_INPUTS = ['input_ids', 'inputs_ids', 'tokens'];
+const TOKEN_INPUTS = TOKEN_INPUT_NAMES;
 
 /** Fills in the auxiliary inputs of a transformer export from `input_ids` (in place); returns their names. */
 export function deriveAuxiliaryInputs(wanted: ModelInput[], inputs: Record<string, NpyArray>): string[] {
@@ -169,7 +170,7 @@ export function deriveAuxiliaryInputs(wanted: ModelInput[], inputs: Record<strin
     // ORT GenAI-style decoders (GroupQueryAttention): per-sequence past length and the total length.
     else if (name === 'seqlens_k' && w.dims.length === 1) a = fill(w, [B], () => T - 1);
     else if (name === 'total_sequence_length' && w.dims.length === 0) a = fill(w, [], () => T);
-    else if (/^past_key_values?\.|^past_|\.past_|^cache_/.test(name) && w.dims.length >= 3) {
+    else if (PAST_CACHE_INPUT.test(name) && w.dims.length >= 3) {
       // Empty cache: the batch axis B, the sequence axis (the symbolic one that is not the batch) 0.
       const shape = w.dims.map((d, i) => (i === 0 ? B : typeof d === 'number' && d > 0 ? d : d === seqParam ? T : 0));
       a = fill(w, shape, () => 0);
