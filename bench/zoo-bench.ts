@@ -1,6 +1,8 @@
 // `npm run bench:zoo`: every model of test/zoo/models.json through the default recipe (the real CLI),
 // its task check on real inputs, output SQNR, size, quantize time, and latency vs FP32 measured in the
 // same run (1 thread, interleaved rounds; median wall and process CPU). Prints a Markdown table.
+// Entries the wreck guard keeps ("guard-keeps-task") also run with "guard": false (the fully quantized
+// model), entries with a recipe target with that target. Ids as arguments run only those entries.
 import { performance } from 'node:perf_hooks';
 import { statSync } from 'node:fs';
 import { zooEntries, zooAvailable, runZooEntry, cleanUp, modelPath } from '../test/zoo/zoo';
@@ -19,11 +21,15 @@ async function latencyRatio(fp32: string, quantized: string, feeds: Record<strin
 }
 
 const only = process.argv.slice(2);
-const rows: string[] = ['| model | family | traits | exit | task (FP32 → quantized) | kept | output SQNR dB | size | quantize s | latency wall / CPU |', '|---|---|---|---|---|---|---|---|---|---|'];
-for (const [e, recipe] of zooEntries.filter((x) => !only.length || only.includes(x.id)).flatMap((x) => [[x, {}], ...(x.target ? [[x, { target: x.target }]] : [])] as [typeof x, object][])) {
-  if (!zooAvailable(e)) { rows.push(`| ${e.id} | ${e.family} | | not fetched (bash scripts/fetch-test-models.sh) | | | | | | |`); continue; }
+const rows: string[] = ['| model | family | traits | exit | task (FP32 → quantized) | kept | output SQNR dB | guard | size | quantize s | latency wall / CPU |', '|---|---|---|---|---|---|---|---|---|---|---|'];
+const recipes = (x: (typeof zooEntries)[number]): object[] => [{}, ...(x.expect === 'guard-keeps-task' ? [{ guard: false }] : []), ...(x.target ? [{ target: x.target }] : [])];
+for (const [e, recipe] of zooEntries.filter((x) => !only.length || only.includes(x.id)).flatMap((x) => recipes(x).map((r) => [x, r] as [typeof x, object]))) {
+  if (!zooAvailable(e)) { rows.push(`| ${e.id} | ${e.family} | | not fetched (bash scripts/fetch-test-models.sh) | | | | | | | |`); continue; }
   const run = await runZooEntry(e, recipe);
-  const label = 'target' in recipe ? `${e.id} + target ${JSON.stringify((recipe as { target: unknown }).target)}` : e.id;
+  const label = Object.keys(recipe).length ? `${e.id} + ${Object.entries(recipe).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(', ')}` : e.id;
+  // What the wreck guard did: the fully quantized run's figure and what it left in float.
+  const g = run.report?.guard;
+  const guard = g ? `${g.firstSqnrDb.toFixed(1)} dB → ${g.kept ? `${g.floatActivations.length} activation(s) + ${g.floatWeights.length} weight(s) float` : 'search failed'} (first run ${(g.firstRunMs / 1000).toFixed(1)} s)` : '—';
   let lat = '';
   if (run.exitCode === 0) {
     const cal = await taskFor(e).calibration();
@@ -41,9 +47,9 @@ for (const [e, recipe] of zooEntries.filter((x) => !only.length || only.includes
   }
   const size = run.exitCode === 0 ? `${(statSync(run.quantizedPath).size / statSync(modelPath(e)).size).toFixed(3)}×` : '';
   const t = run.task;
-  rows.push(`| ${label} | ${e.family} | ${e.traits.join(', ')} | ${run.exitCode}${run.exitCode ? `: ${run.stderr.split('\n').find((l) => l.includes('error')) ?? ''}` : ''} | ${t ? `${t.fp32} → ${t.quantized} (${t.metric})` : ''} | ${t ? (t.kept ? 'yes' : '**no**') : ''} | ${run.report?.outputAgreement?.sqnrDb?.toFixed(1) ?? ''} | ${size} | ${run.seconds.toFixed(1)} | ${lat} |`);
+  rows.push(`| ${label} | ${e.family} | ${e.traits.join(', ')} | ${run.exitCode}${run.exitCode ? `: ${run.stderr.split('\n').find((l) => l.includes('error')) ?? ''}` : ''} | ${t ? `${t.fp32} → ${t.quantized} (${t.metric})` : ''} | ${t ? (t.kept ? 'yes' : '**no**') : ''} | ${run.report?.outputAgreement?.sqnrDb?.toFixed(1) ?? ''} | ${guard} | ${size} | ${run.seconds.toFixed(1)} | ${lat} |`);
   console.error(`${e.id}: done`);
   cleanUp(run);
 }
-console.log(`Model zoo, default recipe ({}) and, where an entry names one, the recipe target, ${new Date().toISOString().slice(0, 10)}, onnxruntime-node CPU, 1 thread for latency (ratios quantized/FP32, median of 7 interleaved rounds of 5 runs at the model's batch).\n`);
+console.log(`Model zoo, default recipe ({}, wreck guard on) and, where an entry names them, "guard": false and the recipe target, ${new Date().toISOString().slice(0, 10)}, onnxruntime-node CPU, 1 thread for latency (ratios quantized/FP32, median of 7 interleaved rounds of 5 runs at the model's batch).\n`);
 console.log(rows.join('\n'));

@@ -32,7 +32,12 @@ export interface ZooEntry {
     | { kind: 'salient-mask'; size: number; minIou: number }
     | { kind: 'text-detection'; size: number; minHmean: number }
     | { kind: 'text-recognition'; height: number; width: number; vocabulary: string };
-  expect: 'keeps-task' | 'warns-if-wrecked'; ci: boolean;
+  /**
+   * What the default recipe must do. "keeps-task": keep it. "guard-keeps-task": the fully quantized
+   * model loses it (run with "guard": false it warns naming the layers responsible) and the default
+   * recipe's wreck guard brings it back. "warns-if-wrecked": where it loses it, the run warns.
+   */
+  expect: 'keeps-task' | 'guard-keeps-task' | 'warns-if-wrecked'; ci: boolean;
   /** A recipe `target` that must bring a wrecked model back to its task. */
   target?: Record<string, unknown>;
   /** Seconds the quantize command may take (default 600; a 1024² float16 segmenter takes longer). */

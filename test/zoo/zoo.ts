@@ -21,6 +21,7 @@ export interface ZooRun {
     notices?: string[]; outputAgreement?: { sqnrDb?: number }; timingsMs?: Record<string, number>; sizeBytes?: { original: number; quantized: number };
     warnings?: { message?: string; culprits?: { kind: string; name: string }[] }[];
     mixedPrecision?: { met?: boolean; assignment?: { kind: string; name: string; precision: string }[] };
+    guard?: { kept: boolean; firstSqnrDb: number; sqnrDb?: number; floatWeights: string[]; floatActivations: string[]; firstRunMs: number };
   };
   task?: TaskResult;
   quantizedPath: string;
