@@ -9,6 +9,10 @@
 //   3. raise units in that order one level (recipe dtype -> int8 -> float; activation -> float),
 //      evaluating `pool size` candidate prefixes at once, until the target holds;
 //   4. lower raised units back one at a time, cheapest saving last, keeping each step that still meets;
+//   4b. QDQ: leave float the weights whose int8 form runs slower on onnxruntime's CPU provider (the
+//      cost table engine/core/ort-cpu-costs.ts: depthwise/grouped Conv, ConvTranspose; and a weight no
+//      integer kernel takes because an activation beside it stays float), measured again; then time
+//      the chosen model against FP32 (report.latency);
 //   5. MatMulNBits recipes: export the choice as the pipeline writes it and score that; while it misses,
 //      try one more raise (cheapest step first, kept only if the export improves; at most EXPORT_RAISES),
 //      then undo those raises the export meets without. That scored export is the model written.
@@ -37,6 +41,7 @@ import { badness, meetsTarget, metricValue, targetUnmeasurable, describeMetric, 
 import type { NpyArray } from '../data/npy';
 import { weightOnlyConfig, type WeightOnlyLayerResult } from '../quant/algorithms/weight-only';
 import type { ModelProto } from '../onnx/proto';
+import { weightKernels, latencyRaises, measureLatency } from './cpu-latency';
 
 export type { UnitLevel, PrecisionDecision, MixedPrecisionReport };
 
@@ -176,6 +181,39 @@ export async function searchMixedPrecision(o: {
         }
       }
     }
+    // 4b. QDQ on the CPU: leave float the weights whose int8 form would run slower there — kernels the
+    // table (engine/core/ort-cpu-costs.ts) prices above float, and weights that no integer kernel
+    // would take because an activation beside them stays float (ORT would dequantize them on every
+    // run). Weights only go up to float, so the figure can only move by rounding noise: it is measured
+    // again, and the step is undone if it no longer meets what the search reached.
+    let latency: MixedPrecisionReport['latency'];
+    if (p.shared.mode === 'qdq') {
+      const kernels = weightKernels(p.prepared, p.shared);
+      const quantizedWeights = new Set(p.units.filter((u) => u.kind === 'weight' && levels(u)[best.lv.get(u)!] !== 'float').map((u) => u.name));
+      const quantizedTensors = new Set(p.units.filter((u) => u.kind === 'activation' && levels(u)[best.lv.get(u)!] !== 'float').map((u) => u.name));
+      const raises = latencyRaises(kernels, quantizedWeights, quantizedTensors);
+      if (raises.length && raises.length >= quantizedWeights.size) {
+        notices.push(`Every quantized weight (${raises.length}) would run slower in int8 than in float on onnxruntime's CPU provider; they are kept int8 since the recipe asks for quantization (${raises.slice(0, 3).map((r) => `${r.node}: ${r.reason}`).join('; ')}).`);
+      } else if (raises.length) {
+        const byName = new Map(p.units.filter((u) => u.kind === 'weight').map((u) => [u.name, u]));
+        const lv = new Map(best.lv);
+        for (const r of raises) lv.set(byName.get(r.node)!, levels(byName.get(r.node)!).indexOf('float'));
+        const [res] = await run([taskOf(`latency-${evaluations}`, lv)]);
+        const keeps = meetsTarget(best.scores, target) ? meetsTarget(res!.scores, target) : badness(res!.scores, target.metric) <= badness(best.scores, target.metric);
+        if (keeps) {
+          for (const r of raises) {
+            const u = byName.get(r.node)!;
+            const from = levels(u)[best.lv.get(u)!]!;
+            decisions.push({ step: 'latency', kind: 'weight', name: u.name, ...(u.opType ? { opType: u.opType } : {}), from, to: 'float', fromPrecision: precision(u, from), toPrecision: precision(u, 'float'), metricAfter: metricValue(res!.scores, target.metric), met: meetsTarget(res!.scores, target), reason: r.reason });
+          }
+          best = { scores: res!.scores, lv };
+        } else {
+          notices.push(`Leaving ${raises.length} weight(s) float for CPU latency gave ${describeMetric(res!.scores, target.metric)}, worse than the search's ${describeMetric(best.scores, target.metric)}: kept int8.`);
+        }
+      }
+      latency = await measureLatency(p.shared, taskOf('latency', best.lv)).catch((e: Error) => { notices.push(`Latency against FP32 not measured: ${e.message}`); return undefined; });
+      if (latency && latency.ratio > 1) notices.push(`The chosen assignment runs ${latency.ratio.toFixed(2)}x the FP32 time on onnxruntime's CPU provider (${latency.method}).`);
+    }
     // 5. The search scored dequantized weights in the float graph; MatMulNBits (accuracy_level 4) also
     // rounds activations per block, so the candidate is exported for real (the same rounded weights,
     // the pipeline's export options) and scored on the same evaluation data. That export is what the
@@ -256,6 +294,7 @@ export async function searchMixedPrecision(o: {
       start: startInfo, assignment, decisions,
       cost: { bytes, fp32Bytes, floatActivations: floatActivations.length },
       ...(exportCheck ? { exportCheck } : {}),
+      ...(latency ? { latency } : {}),
       evaluation: p.evaluation, evaluations, timing: { wallMs: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000, workers: pool.inProcess ? 1 : pool.size }, notices, summary: [],
     };
     // Weight-only: float layers are excluded from the export (every node that reads the weight).
@@ -341,10 +380,12 @@ function summaryLines(r: MixedPrecisionReport, floatWeights: string[], floatActi
   for (const d of r.decisions) {
     const what = `${d.kind === 'weight' ? 'node' : 'activation'} ${d.name}`;
     const from = d.fromPrecision ?? d.from, to = d.toPrecision ?? d.to;
-    if (d.step === 'kept') lines.push(`  kept       ${what} at ${from} (at ${to} the ${d.measuredOn === 'export' ? 'exported model' : 'metric'} would be ${fmt(d.metricAfter)}, missing the target)`);
+    if (d.step === 'latency') lines.push(`  latency    ${what}: ${from} -> ${to} (${d.reason}; metric after: ${fmt(d.metricAfter)}${d.met ? ', meets the target' : ''})`);
+    else if (d.step === 'kept') lines.push(`  kept       ${what} at ${from} (at ${to} the ${d.measuredOn === 'export' ? 'exported model' : 'metric'} would be ${fmt(d.metricAfter)}, missing the target)`);
     else if (d.step === 'no help') lines.push(`  no help    ${what}: ${from} -> ${to} tried, exported model ${fmt(d.metricAfter)}, no better: left at ${from}`);
     else lines.push(`  ${d.step.padEnd(10)} ${what}: ${from} -> ${to} (${d.measuredOn === 'export' ? 'exported model' : 'metric'} after: ${fmt(d.metricAfter)}${d.met ? ', meets the target' : ''})`);
   }
+  if (r.latency) lines.push(`  Latency on onnxruntime's CPU provider: ${r.latency.quantizedMs.toFixed(2)} ms vs FP32 ${r.latency.fp32Ms.toFixed(2)} ms = ${r.latency.ratio.toFixed(2)}x (${r.latency.method}).`);
   if (r.exportCheck) lines.push(`  Export check (MatMulNBits as written, same evaluation data): ${fmt(r.exportCheck.first)} for the search's choice${r.exportCheck.tried ? `, ${r.exportCheck.tried} more raise(s) tried, ${r.exportCheck.raised} kept -> ${fmt(r.exportCheck.metric)}` : ''} — ${r.exportCheck.met ? 'meets' : 'misses'} the target.`);
   for (const n of r.notices) lines.push(`  Note: ${n}`);
   return lines;

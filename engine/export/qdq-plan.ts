@@ -8,6 +8,7 @@ import { StudioError, quote } from '../errors';
 import { GraphIndex, subgraphsOf } from '../onnx/graph';
 import { attrInt } from '../onnx/attributes';
 import { QUANT_OPS, SHARE_SCALE_OPS } from '../core/ops';
+import { channelPadPays } from '../core/ort-cpu-costs';
 import { elementTypes } from '../onnx/elem-types';
 import { DataType } from '../onnx/tensor';
 
@@ -41,11 +42,12 @@ function targetFor(n: NodeProto, idx: GraphIndex, recipe: Recipe, quantActs: boo
       // ORT's symmetric int8 conv kernel (u8 activations x s8 weights): zero-point-0 weights, group 1,
       // >= 16 output channels in multiples of 8, input channels in multiples of 4. With int8
       // activations the padded model measured slower (fmnist: 0.419x -> 0.478x FP32 CPU time), so
-      // only uint8 activations are padded.
+      // only uint8 activations are padded, and only where the Pad costs less than it saves
+      // (channelPadPays: a 1-channel input; for 3 channels it measured even).
       const symConv = n.opType === 'Conv' && quantActs && group === 1 && wDims.length >= 3 && !grouped
         && recipe.weights.dtype === 'int8' && recipe.weights.scheme === 'symmetric'
         && recipe.activations!.dtype === 'uint8'
-        && cout >= 16 && cout % 8 === 0 && cin % 4 !== 0;
+        && cout >= 16 && cout % 8 === 0 && cin % 4 !== 0 && channelPadPays(cin);
       return {
         node: n, graph: idx.graph, weightInput: QUANT_OPS[n.opType].weightInput,
         weightAxis: perChannel ? outAxis : undefined,

@@ -1,0 +1,106 @@
+// The latency side of the target search for QDQ recipes on onnxruntime's CPU provider. Accuracy alone
+// would keep every weight it can at int8, but on the CPU an int8 weight only pays inside a fused
+// integer kernel, and some integer kernels are slower than their float twins: the table
+// (engine/core/ort-cpu-costs.ts) says which. From an assignment that meets the target, this module
+// names the weights to leave float for speed (`latencyRaises`), and measures the model a candidate
+// makes against FP32 (`measureLatency`), so the report says what the written model costs to run.
+import { clone } from '@bufbuild/protobuf';
+import { ModelProtoSchema, type ModelProto } from '../onnx/proto';
+import { planQdq, dropUncalibrated } from '../export/qdq-plan';
+import { attrInt } from '../onnx/attributes';
+import { GraphIndex } from '../onnx/graph';
+import { fusesToIntegerKernel, slowerInInt8OnCpu, type KernelShape } from '../core/ort-cpu-costs';
+import { buildVariant, type AnalysisShared, type VariantTask } from './variant-task';
+import { createSession } from '../runtime/session';
+import { serializeModel } from '../onnx/model-io';
+import { feedsFor } from '../runtime/batching';
+
+/** A weight unit's node as the exporter writes it: which activation tensors it reads and writes. */
+export interface WeightKernel {
+  node: string;
+  shape: KernelShape;
+  /** Activation tensors the node reads (its Q/DQ'd inputs). */
+  inputs: string[];
+  /** The tensor whose Q makes the node's integer output (a folded Relu's output, else the node's). */
+  output: string;
+}
+
+/** Every weight target of the prepared model's QDQ plan (as the variants build it), by node name. */
+export function weightKernels(prepared: ModelProto, shared: Pick<AnalysisShared, 'recipe' | 'ranges'>): Map<string, WeightKernel> {
+  const model = clone(ModelProtoSchema, prepared);
+  const plan = planQdq(model, shared.recipe, 'analysis model');
+  dropUncalibrated(plan, new Set(shared.ranges.map(([t]) => t)));
+  const out = new Map<string, WeightKernel>();
+  for (const t of plan.targets) {
+    if (t.weightInput === undefined) continue;
+    const w = new GraphIndex(t.graph).constant(t.node.input[t.weightInput]!);
+    const dims = w?.dims.map(Number) ?? [];
+    const group = attrInt(t.node, 'group', 1);
+    const [d0 = 0, d1 = 0] = dims;
+    // Conv W [M, C/group, ...]; ConvTranspose W [C, M/group, ...].
+    const shape: KernelShape = t.node.opType === 'ConvTranspose'
+      ? { opType: t.node.opType, group, inChannels: d0, outChannels: d1 * group }
+      : { opType: t.node.opType, group, inChannels: d1 * group, outChannels: d0 };
+    out.set(t.node.name, { node: t.node.name, shape, inputs: t.activationInputs.map((i) => t.node.input[i]!), output: (t.foldedRelu ?? t.node).output[0]! });
+  }
+  return out;
+}
+
+export interface LatencyRaise {
+  node: string;
+  /** 'slower in int8': the table's row; 'no integer kernel': its input or output stays float. */
+  reason: string;
+}
+
+/**
+ * The quantized weights to leave float on the CPU: those whose int8 kernel is slower than float
+ * (the table's rows), and those ORT cannot fuse into an integer kernel because an activation around
+ * them stays float (the weight would be dequantized on every run). `quantizedWeights` and
+ * `quantizedTensors` describe the assignment.
+ */
+export function latencyRaises(kernels: Map<string, WeightKernel>, quantizedWeights: Set<string>, quantizedTensors: Set<string>): LatencyRaise[] {
+  const out: LatencyRaise[] = [];
+  for (const name of quantizedWeights) {
+    const k = kernels.get(name);
+    if (!k) continue;
+    const slow = slowerInInt8OnCpu(k.shape);
+    if (slow) { out.push({ node: name, reason: `${slow.id}: int8 runs ${slow.int8OverFloat[0]}-${slow.int8OverFloat[1]}x its float time on onnxruntime's CPU provider` }); continue; }
+    const inQ = k.inputs.length > 0 && k.inputs.every((t) => quantizedTensors.has(t));
+    const outQ = quantizedTensors.has(k.output);
+    if (!fusesToIntegerKernel(k.shape.opType, inQ, outQ)) {
+      const floatOnes = [...(inQ ? [] : k.inputs.filter((t) => !quantizedTensors.has(t)).map((t) => `input ${t}`)), ...(outQ ? [] : [`output ${k.output}`])];
+      out.push({ node: name, reason: `no integer kernel: ${floatOnes.join(' and ') || 'no quantized input'} float, so the int8 weight would be dequantized on every run` });
+    }
+  }
+  return out;
+}
+
+export interface LatencyMeasurement {
+  /** One run of the model on the evaluation batch, process CPU time (1 thread), the fastest round. */
+  fp32Ms: number;
+  quantizedMs: number;
+  ratio: number;
+  /** How it was measured, for the report. */
+  method: string;
+}
+
+/**
+ * The candidate's model (the variant the search scores: same plan, same ranges as the export) against
+ * the FP32 model, on one evaluation batch, 1 intra-op thread, interleaved rounds; process CPU time and
+ * the fastest round of each (other jobs on the machine only ever add time).
+ */
+export async function measureLatency(shared: AnalysisShared, task: VariantTask, rounds = 9, reps = 3): Promise<LatencyMeasurement> {
+  const q = serializeModel(buildVariant(shared, task));
+  const a = await createSession(shared.modelBytes, { device: 'cpu', threads: 1, source: 'FP32 (latency)', baseDir: shared.baseDir });
+  const b = await createSession(q, { device: 'cpu', threads: 1, source: 'target candidate (latency)', baseDir: shared.baseDir });
+  try {
+    const feeds = feedsFor(shared.evalInputs, 0, Math.min(shared.samples, shared.batchSize));
+    const time = async (s: typeof a) => { const c0 = process.cpuUsage(); for (let i = 0; i < reps; i++) await s.run(feeds); const c = process.cpuUsage(c0); return (c.user + c.system) / 1000 / reps; };
+    await time(a); await time(b);
+    let fa = Infinity, fb = Infinity;
+    for (let r = 0; r < rounds; r++) { fa = Math.min(fa, await time(a)); fb = Math.min(fb, await time(b)); }
+    return { fp32Ms: fa, quantizedMs: fb, ratio: fb / fa, method: `onnxruntime CPU, 1 thread, process CPU time, fastest of ${rounds} interleaved rounds of ${reps} runs on one evaluation batch` };
+  } finally {
+    await a.release(); await b.release();
+  }
+}

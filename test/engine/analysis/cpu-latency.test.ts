@@ -1,0 +1,127 @@
+// The target search's CPU-latency step (engine/analysis/cpu-latency.ts over engine/core/ort-cpu-costs.ts):
+// a depthwise Conv, whose int8 kernel onnxruntime's CPU provider runs slower than float, is left float
+// even though int8 meets the target; and no exported node keeps an int8 weight under a float input.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { create, ModelProtoSchema, GraphProtoSchema, NodeProtoSchema, DataType, type NodeProto, type ModelProto } from '../../../engine/onnx/proto';
+import { makeTensor } from '../../../engine/onnx/tensor';
+import { saveModel, loadModel } from '../../../engine/onnx/model-io';
+import { attr, valueInfo } from '../../../engine/qat/onnx-build';
+import { seededRandom } from '../../../engine/util/seeded-random';
+import { parseRecipe } from '../../../engine/pipeline/recipe';
+import { quantizeModel } from '../../../engine/pipeline/quantize';
+import { formatSummary } from '../../../engine/cli/summary';
+import { latencyRaises, type WeightKernel } from '../../../engine/analysis/cpu-latency';
+import { slowerInInt8OnCpu, fusesToIntegerKernel } from '../../../engine/core/ort-cpu-costs';
+import { writeSpectralModel, spectra } from './spectral-model';
+import type { NpyArray } from '../../../engine/data/npy';
+
+const C = 16, HW = 12;
+
+/** x [N,16,12,12] -> conv1 3x3 -> Relu -> depthwise 3x3 -> Relu -> pointwise 1x1 -> Relu -> conv3 3x3 -> y. */
+async function writeDepthwiseModel(path: string): Promise<void> {
+  const rnd = seededRandom(3);
+  const w = (name: string, dims: number[], scale: number) => makeTensor(name, DataType.FLOAT, dims, Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => (rnd() - 0.5) * scale));
+  const node = (opType: string, input: string[], output: string[], name: string, attribute = [] as NodeProto['attribute']) => create(NodeProtoSchema, { opType, input, output, name, attribute });
+  const conv = (x: string, y: string, name: string, wn: string, k: number, group = 1) => node('Conv', [x, wn, `${wn}_b`], [y], name, [attr.ints('kernel_shape', [k, k]), attr.ints('pads', k > 1 ? [1, 1, 1, 1] : [0, 0, 0, 0]), attr.i('group', group)]);
+  const model: ModelProto = create(ModelProtoSchema, {
+    irVersion: 8n, producerName: 'depthwise test fixture', opsetImport: [{ domain: '', version: 17n }],
+    graph: create(GraphProtoSchema, {
+      name: 'depthwise',
+      initializer: [w('w1', [C, C, 3, 3], 0.3), w('w1_b', [C], 0.1), w('wd', [C, 1, 3, 3], 0.8), w('wd_b', [C], 0.1), w('wp', [C, C, 1, 1], 0.6), w('wp_b', [C], 0.1), w('w3', [C, C, 3, 3], 0.3), w('w3_b', [C], 0.1)],
+      node: [
+        conv('x', 'c1', 'conv1', 'w1', 3), node('Relu', ['c1'], ['r1'], 'relu1'),
+        conv('r1', 'd', 'dw', 'wd', 3, C), node('Relu', ['d'], ['rd'], 'relud'),
+        conv('rd', 'p', 'pw', 'wp', 1), node('Relu', ['p'], ['rp'], 'relup'),
+        conv('rp', 'y', 'conv3', 'w3', 3),
+      ],
+      input: [valueInfo('x', DataType.FLOAT, ['N', C, HW, HW])],
+      output: [valueInfo('y', DataType.FLOAT, ['N', C, HW, HW])],
+    }),
+  });
+  await saveModel(model, path);
+}
+
+function images(n: number, seed: number): NpyArray {
+  const rnd = seededRandom(seed);
+  return { dtype: 'float32', shape: [n, C, HW, HW], data: Float32Array.from({ length: n * C * HW * HW }, () => rnd() * 2 - 1) };
+}
+
+/** Convs whose weight is dequantized from an integer initializer while their X input is not dequantized (a float activation). */
+function weightOnlyConvs(m: ModelProto): string[] {
+  const producer = new Map(m.graph!.node.flatMap((n) => n.output.map((o) => [o, n] as const)));
+  return m.graph!.node.filter((n) => n.opType === 'Conv' && producer.get(n.input[1]!)?.opType === 'DequantizeLinear' && producer.get(n.input[0]!)?.opType !== 'DequantizeLinear').map((n) => n.name);
+}
+const weightIsQuantized = (m: ModelProto, node: string) => {
+  const n = m.graph!.node.find((x) => x.name === node)!;
+  return m.graph!.node.some((x) => x.opType === 'DequantizeLinear' && x.output[0] === n.input[1]);
+};
+
+describe('target search: CPU latency', () => {
+  let dir = '';
+  beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'qlat-')); });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('the cost table: depthwise, grouped Conv and ConvTranspose run slower in int8; a Conv needs its output quantized to fuse, MatMul/Gemm do not', () => {
+    expect(slowerInInt8OnCpu({ opType: 'Conv', group: 24, inChannels: 24, outChannels: 24 })?.id).toBe('depthwise Conv');
+    expect(slowerInInt8OnCpu({ opType: 'Conv', group: 4, inChannels: 48, outChannels: 48 })?.id).toBe('grouped Conv');
+    expect(slowerInInt8OnCpu({ opType: 'ConvTranspose', group: 1, inChannels: 32, outChannels: 16 })?.id).toBe('ConvTranspose');
+    expect(slowerInInt8OnCpu({ opType: 'Conv', group: 1, inChannels: 24, outChannels: 24 })).toBeUndefined();
+    expect(slowerInInt8OnCpu({ opType: 'Gemm', group: 1, inChannels: 96, outChannels: 10 })).toBeUndefined();
+    expect(fusesToIntegerKernel('Conv', true, false)).toBe(false);
+    expect(fusesToIntegerKernel('Conv', true, true)).toBe(true);
+    expect(fusesToIntegerKernel('Gemm', true, false)).toBe(true);
+    expect(fusesToIntegerKernel('MatMul', false, true)).toBe(false);
+  });
+
+  it('latencyRaises: a slow kernel, a weight under a float input and a Conv with a float output go float; a fused Conv stays', () => {
+    const k = (node: string, group: number, input: string, output: string): WeightKernel => ({ node, shape: { opType: 'Conv', group, inChannels: 8, outChannels: 8 }, inputs: [input], output });
+    const kernels = new Map([k('dw', 8, 'a', 'b'), k('underFloat', 1, 'x', 'c'), k('floatOut', 1, 'c', 'y'), k('fused', 1, 'b', 'c')].map((x) => [x.node, x]));
+    const raises = latencyRaises(kernels, new Set(['dw', 'underFloat', 'floatOut', 'fused']), new Set(['a', 'b', 'c']));
+    expect(new Map(raises.map((r) => [r.node, r.reason]))).toEqual(new Map([
+      ['dw', expect.stringMatching(/^depthwise Conv: int8 runs .*x its float time/)],
+      ['underFloat', expect.stringMatching(/no integer kernel: input x float/)],
+      ['floatOut', expect.stringMatching(/no integer kernel: output y float/)],
+    ]));
+  });
+
+  it('a depthwise Conv is left float even though int8 meets the target, as is the output Conv no integer kernel takes; the fused Convs stay int8 and the report gives the latency against FP32', async () => {
+    const model = join(dir, 'dw.onnx'), out = join(dir, 'dw.q.onnx');
+    await writeDepthwiseModel(model);
+    const recipe = parseRecipe({ calibration: { samples: 48, batchSize: 16 }, target: { metric: 'sqnr', min: 15 } });
+    const r = await quantizeModel({ modelPath: model, outputPath: out, recipe, inputs: { x: images(48, 1) }, evalInputs: { x: images(16, 2) } });
+    const mp = r.mixedPrecision!;
+    expect(mp.start.metric).toBeGreaterThanOrEqual(15); // fully quantized meets it: only latency moves the depthwise
+    expect(mp.met).toBe(true);
+    const lat = mp.decisions.filter((d) => d.step === 'latency');
+    // conv3 writes the model's output, which stays float (engine/export/qdq-plan.ts): no QLinearConv
+    // can take it, so its int8 weight would only be dequantized on every run.
+    expect(new Map(lat.map((d) => [d.name, d.reason]))).toEqual(new Map([['dw', expect.stringMatching(/^depthwise Conv/)], ['conv3', expect.stringMatching(/no integer kernel: output y float/)]]));
+    expect(mp.assignment.find((a) => a.name === 'dw')!.level).toBe('float');
+    const q = (await loadModel(out)).model;
+    for (const n of ['dw', 'conv3']) expect(weightIsQuantized(q, n)).toBe(false);
+    for (const n of ['conv1', 'pw']) expect(weightIsQuantized(q, n)).toBe(true);
+    expect(mp.latency!.ratio).toBeGreaterThan(0);
+    expect(mp.latency!.fp32Ms).toBeGreaterThan(0);
+    expect(formatSummary(r)).toMatch(/latency +node dw: int8 -> float \(not quantized\) \(depthwise Conv: int8 runs/);
+    expect(formatSummary(r)).toMatch(/Latency on onnxruntime's CPU provider: .* ms vs FP32 .* ms = .*x/);
+  }, 120_000);
+
+  it('an activation the target leaves float takes the weights beside it to float: no int8 weight under a float input in the export', async () => {
+    const model = join(dir, 'spectral.onnx'), out = join(dir, 'spectral.q.onnx');
+    await writeSpectralModel(model);
+    const recipe = parseRecipe({ calibration: { samples: 96, batchSize: 32 }, target: { metric: 'sqnr', min: 30 } });
+    const r = await quantizeModel({ modelPath: model, outputPath: out, recipe, inputs: { spectrum: spectra(120, 1) }, evalInputs: { spectrum: spectra(48, 2) } });
+    const mp = r.mixedPrecision!;
+    expect(mp.final!.met).toBe(true);
+    expect(mp.assignment.find((a) => a.name === 'spectrum')!.level).toBe('float');
+    const q = (await loadModel(out)).model;
+    expect(weightOnlyConvs(q)).toEqual([]);
+    const d = mp.decisions.find((x) => x.step === 'latency' && x.name === 'front/energy/Conv');
+    expect(d?.reason).toMatch(/no integer kernel: input spectrum/);
+    // Part of the model is still integer: the body Convs after the Log.
+    expect(weightIsQuantized(q, 'body/conv1/Conv')).toBe(true);
+  }, 180_000);
+});
