@@ -2,7 +2,7 @@
 // separate outputs (BlazeFace full-range: scores for 512 and for 384 anchors, then box offsets), and a
 // target search scored on the first alone met 30 dB there while the 384-anchor scores were at 7-16 dB.
 import { describe, it, expect } from 'vitest';
-import { create, ModelProtoSchema, GraphProtoSchema, ValueInfoProtoSchema, TypeProtoSchema, TypeProto_TensorSchema, TensorShapeProtoSchema, TensorShapeProto_DimensionSchema, OperatorSetIdProtoSchema, DataType, type ModelProto } from '../../../engine/onnx/proto';
+import { create, ModelProtoSchema, GraphProtoSchema, OperatorSetIdProtoSchema, DataType, type ModelProto } from '../../../engine/onnx/proto';
 import { floatTensor } from '../../../engine/onnx/tensor';
 import { makeNode } from '../../../engine/onnx/graph';
 import { serializeModel } from '../../../engine/onnx/model-io';
@@ -11,15 +11,15 @@ import { compareModels } from '../../../engine/eval/layer-error';
 import { OutputScorer } from '../../../engine/eval/output-scores';
 import { referenceOutputs, scoreSession, type AnalysisShared } from '../../../engine/analysis/variant-task';
 import type { NpyArray } from '../../../engine/data/npy';
+import { valueInfo } from '../../fixtures/value-info';
 
-const vi = (name: string, dims: (number | string)[]) => create(ValueInfoProtoSchema, { name, type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: DataType.FLOAT, shape: create(TensorShapeProtoSchema, { dim: dims.map((d) => create(TensorShapeProto_DimensionSchema, { value: typeof d === 'number' ? { case: 'dimValue', value: BigInt(d) } : { case: 'dimParam', value: d } })) }) }) } }) });
 
 /** x -> scores (x * 1, the same in both models) and x -> offsets (x * `gain`: 1 in "FP32", 1.5 in the "quantized" one). */
 function twoHeads(gain: number): ModelProto {
   return create(ModelProtoSchema, {
     irVersion: 8n, opsetImport: [create(OperatorSetIdProtoSchema, { domain: '', version: 17n })],
     graph: create(GraphProtoSchema, {
-      name: 'heads', input: [vi('x', ['N', 6])], output: [vi('scores', ['N', 6]), vi('offsets', ['N', 6])],
+      name: 'heads', input: [valueInfo('x', ['N', 6])], output: [valueInfo('scores', ['N', 6]), valueInfo('offsets', ['N', 6])],
       initializer: [floatTensor('one', [], Float32Array.of(1)), floatTensor('gain', [], Float32Array.of(gain))],
       node: [makeNode('Mul', ['x', 'one'], ['scores'], 'scoreHead'), makeNode('Mul', ['x', 'gain'], ['offsets'], 'offsetHead')],
     }),

@@ -14,6 +14,7 @@ import { findLinearLayers, layerWeightNK, weightToStored } from '../../../engine
 import { rtnLayers, type WeightOnlyConfig, type WeightOnlyLayerResult } from '../../../engine/quant/algorithms/weight-only';
 import { textWindows, withWeights } from '../quant/algorithms/lm-helpers';
 import { buildLlamaFixture } from '../quant/algorithms/llama-fixture';
+import { valueInfo } from '../../fixtures/value-info';
 
 // 'basic': no fusions. At 'all' ORT fuses blocked int4 DequantizeLinear→MatMul into MatMulNBits with
 // accuracy level 4 (int8 activations), which is fast but not the exact float reference.
@@ -199,15 +200,14 @@ describe('weight-only export on a LLaMA-style fixture (tied, transposed head; RM
 
 describe('Gemm weights (transB, alpha, beta, bias)', () => {
   it('export to MatMulNBits and QDQ matches Gemm with the dequantized weight', async () => {
-    const { create, ModelProtoSchema: MPS, GraphProtoSchema, NodeProtoSchema, ValueInfoProtoSchema, TypeProtoSchema, TypeProto_TensorSchema, OperatorSetIdProtoSchema, AttributeProtoSchema, AttributeType } = await import('../../../engine/onnx/proto');
+    const { create, ModelProtoSchema: MPS, GraphProtoSchema, NodeProtoSchema, ValueInfoProtoSchema, OperatorSetIdProtoSchema, AttributeProtoSchema, AttributeType } = await import('../../../engine/onnx/proto');
     const K = 96, N = 40, M = 5;
     const w = Float32Array.from({ length: N * K }, (_, i) => Math.sin(i * 0.7) * 0.3);
     const bias = Float32Array.from({ length: N }, (_, i) => Math.cos(i));
-    const vi = (name: string) => create(ValueInfoProtoSchema, { name, type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: DataType.FLOAT }) } }) });
     const build = (weight: Float32Array) => create(MPS, {
       irVersion: 8n, opsetImport: [create(OperatorSetIdProtoSchema, { domain: '', version: 17n })],
       graph: create(GraphProtoSchema, {
-        name: 'gemm', input: [vi('x')], output: [vi('y')],
+        name: 'gemm', input: [valueInfo('x')], output: [valueInfo('y')],
         initializer: [makeTensor('W', DataType.FLOAT, [N, K], weight), makeTensor('C', DataType.FLOAT, [N], bias)],
         node: [create(NodeProtoSchema, { name: 'fc', opType: 'Gemm', input: ['x', 'W', 'C'], output: ['y'], attribute: [
           create(AttributeProtoSchema, { name: 'transB', type: AttributeType.INT, i: 1n }),

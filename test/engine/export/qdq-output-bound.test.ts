@@ -2,13 +2,13 @@
 // (Transpose/Reshape/Concat/...), keeps float precision: detector heads read by float post-processing
 // (sigmoid, box decoding) lost their scores to one 8-bit scale (BlazeFace: every score sigmoid(0)).
 import { describe, it, expect } from 'vitest';
-import { AttributeProtoSchema, create, ModelProtoSchema, GraphProtoSchema, ValueInfoProtoSchema, TypeProtoSchema, TypeProto_TensorSchema, TensorShapeProtoSchema, TensorShapeProto_DimensionSchema, OperatorSetIdProtoSchema, DataType, type ModelProto } from '../../../engine/onnx/proto';
+import { AttributeProtoSchema, create, ModelProtoSchema, GraphProtoSchema, OperatorSetIdProtoSchema, DataType, type ModelProto } from '../../../engine/onnx/proto';
 import { floatTensor } from '../../../engine/onnx/tensor';
 import { parseRecipe } from '../../../engine/pipeline/recipe';
 import { planQdq } from '../../../engine/export/qdq-plan';
 import { makeNode } from '../../../engine/onnx/graph';
+import { valueInfo } from '../../fixtures/value-info';
 
-const vi = (name: string, dims: (number | string)[]) => create(ValueInfoProtoSchema, { name, type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: DataType.FLOAT, shape: create(TensorShapeProtoSchema, { dim: dims.map((d) => create(TensorShapeProto_DimensionSchema, { value: typeof d === 'number' ? { case: 'dimValue', value: BigInt(d) } : { case: 'dimParam', value: d } })) }) }) } }) });
 
 function detector(): ModelProto {
   const w = (name: string, o: number, i: number) => floatTensor(name, [o, i, 1, 1], Float32Array.from({ length: o * i }, (_, k) => ((k * 37) % 11) / 11 - 0.5));
@@ -17,7 +17,7 @@ function detector(): ModelProto {
   return create(ModelProtoSchema, {
     irVersion: 8n, opsetImport: [create(OperatorSetIdProtoSchema, { domain: '', version: 17n })],
     graph: create(GraphProtoSchema, {
-      name: 'heads', input: [vi('x', ['N', 4, 8, 8])], output: [vi('scores', ['N', 8, 8, 2]), vi('feat', ['N', 8, 8, 8])],
+      name: 'heads', input: [valueInfo('x', ['N', 4, 8, 8])], output: [valueInfo('scores', ['N', 8, 8, 2]), valueInfo('feat', ['N', 8, 8, 8])],
       initializer: [w('w0', 8, 4), w('ws', 2, 8), w('w1', 8, 8)],
       node: [
         conv('body', 'x', 'w0', 'h'), makeNode('Relu', ['h'], ['hr'], 'relu'),

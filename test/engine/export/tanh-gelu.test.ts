@@ -2,24 +2,21 @@
 // exporters write (Pow(x, 3) or x·x·x, constants on either side, the 0.5 grouped with x or with the
 // 1 + tanh) all become the QDQ export's Gelu and the weight-only export's FastGelu, and compute the same.
 import { describe, it, expect } from 'vitest';
-import { create, ModelProtoSchema, GraphProtoSchema, ValueInfoProtoSchema, TypeProtoSchema, TypeProto_TensorSchema, TensorShapeProtoSchema, TensorShapeProto_DimensionSchema, clone, type ModelProto, type NodeProto } from '../../../engine/onnx/proto';
+import { create, ModelProtoSchema, GraphProtoSchema, clone, type ModelProto, type NodeProto } from '../../../engine/onnx/proto';
 import { DataType, makeTensor } from '../../../engine/onnx/tensor';
 import { serializeModel } from '../../../engine/onnx/model-io';
 import { makeNode } from '../../../engine/onnx/graph';
 import { fuseTanhGelu as fuseToGelu } from '../../../engine/export/qdq-gelu';
 import { fuseTanhGelu as fuseToFastGelu } from '../../../engine/onnx/fusions/fast-gelu';
 import { createSession, ort } from '../../../engine/runtime/session';
+import { valueInfo } from '../../fixtures/value-info';
 
-const vi = (name: string) => create(ValueInfoProtoSchema, {
-  name,
-  type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: DataType.FLOAT, shape: create(TensorShapeProtoSchema, { dim: [1, 16].map((d) => create(TensorShapeProto_DimensionSchema, { value: { case: 'dimValue', value: BigInt(d) } })) }) }) } }),
-});
 const scalar = (name: string, v: number) => makeTensor(name, DataType.FLOAT, [], Float32Array.of(v));
 
 /** x -> tanh-GELU (as `body` spells it) -> y, with an extra consumer of x so x is not private. */
 function model(body: NodeProto[]): ModelProto {
   const graph = create(GraphProtoSchema, {
-    name: 'gelu', input: [vi('x')], output: [vi('y'), vi('x2out')],
+    name: 'gelu', input: [valueInfo('x', [1, 16])], output: [valueInfo('y', [1, 16]), valueInfo('x2out', [1, 16])],
     initializer: [scalar('c3', 3), scalar('k', 0.044715), scalar('s', Math.sqrt(2 / Math.PI)), scalar('one', 1), scalar('half', 0.5)],
     node: [...body, makeNode('Add', ['x', 'x'], ['x2out'], 'other')],
   });
@@ -63,7 +60,7 @@ describe('tanh-GELU: one matcher, a Gelu and a FastGelu emitter', () => {
 
   it('leaves the pattern alone when a value inside it is read elsewhere or a constant is off', () => {
     const shared = model([...SPELLINGS['Pow(x, 3), x·(a·0.5)']!]);
-    shared.graph!.output.push(vi('t'));
+    shared.graph!.output.push(valueInfo('t', [1, 16]));
     expect(fuseToGelu(clone(ModelProtoSchema, shared), new Set())).toBe(0);
     expect(fuseToFastGelu(clone(ModelProtoSchema, shared).graph!)).toBe(0);
     const off = model(SPELLINGS['x·(x·x), (x·a)·0.5']!);

@@ -8,9 +8,10 @@ import { ort, openSession } from '../../helpers/ort';
 import { loadModel, saveModel, serializeModel, parseModel } from '../../../engine/onnx/model-io';
 import { isExternal, allInitializers } from '../../../engine/onnx/external-data';
 import { tensorToFloat32, tensorRawBytes, DataType } from '../../../engine/onnx/tensor';
-import { create, ModelProtoSchema, GraphProtoSchema, NodeProtoSchema, ValueInfoProtoSchema, TypeProtoSchema, TypeProto_TensorSchema, TensorProtoSchema, StringStringEntryProtoSchema, DataLocation } from '../../../engine/onnx/proto';
+import { create, ModelProtoSchema, GraphProtoSchema, NodeProtoSchema, TensorProtoSchema, StringStringEntryProtoSchema, DataLocation } from '../../../engine/onnx/proto';
 import { models } from '../../helpers/shared';
 import { fmnistImages } from '../quant/calibrators/fmnist-activations';
+import { valueInfo } from '../../fixtures/value-info';
 
 const made: string[] = [];
 const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'qs-ext-')); made.push(d); return d; };
@@ -129,8 +130,7 @@ describe('external data', () => {
       name: 'W', dataType: DataType.FLOAT, dims: [8n], dataLocation: DataLocation.EXTERNAL,
       externalData: [create(StringStringEntryProtoSchema, { key: 'location', value: 'big.data' }), create(StringStringEntryProtoSchema, { key: 'offset', value: String(OFFSET) }), create(StringStringEntryProtoSchema, { key: 'length', value: '32' })],
     });
-    const vi = (name: string) => create(ValueInfoProtoSchema, { name, type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: DataType.FLOAT }) } }) });
-    const model = create(ModelProtoSchema, { irVersion: 8n, opsetImport: [{ domain: '', version: 17n }], graph: create(GraphProtoSchema, { name: 'g', node: [create(NodeProtoSchema, { opType: 'Add', input: ['x', 'W'], output: ['y'] })], initializer: [wt], input: [vi('x')], output: [vi('y')] }) });
+    const model = create(ModelProtoSchema, { irVersion: 8n, opsetImport: [{ domain: '', version: 17n }], graph: create(GraphProtoSchema, { name: 'g', node: [create(NodeProtoSchema, { opType: 'Add', input: ['x', 'W'], output: ['y'] })], initializer: [wt], input: [valueInfo('x')], output: [valueInfo('y')] }) });
     await saveModel(model, join(dir, 'big.onnx'), { baseDir: dir });
     const loaded = await loadModel(join(dir, 'big.onnx'));
     expect(Array.from(tensorToFloat32(loaded.model.graph!.initializer[0]!, loaded.baseDir))).toEqual(Array.from(w));

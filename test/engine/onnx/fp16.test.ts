@@ -2,12 +2,12 @@
 // overflow to Inf), and decoding widens exactly.
 import { describe, it, expect } from 'vitest';
 import { ort, openSession } from '../../helpers/ort';
-import { create, ModelProtoSchema, GraphProtoSchema, NodeProtoSchema, AttributeProtoSchema, AttributeType, ValueInfoProtoSchema, TypeProtoSchema, TypeProto_TensorSchema } from '../../../engine/onnx/proto';
+import { create, ModelProtoSchema, GraphProtoSchema, NodeProtoSchema, AttributeProtoSchema, AttributeType } from '../../../engine/onnx/proto';
 import { serializeModel, loadModel } from '../../../engine/onnx/model-io';
 import { DataType, floatToHalf, halfToFloat, floatToBfloat16, bfloat16ToFloat, makeFloatTensor, tensorToFloat32 } from '../../../engine/onnx/tensor';
 import { models } from '../../helpers/shared';
+import { valueInfo } from '../../fixtures/value-info';
 
-const vi = (name: string) => create(ValueInfoProtoSchema, { name, type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: DataType.FLOAT }) } }) });
 const cast = (i: string, o: string, to: number) => create(NodeProtoSchema, { opType: 'Cast', input: [i], output: [o], attribute: [create(AttributeProtoSchema, { name: 'to', type: AttributeType.INT, i: BigInt(to) })] });
 
 describe('fp16 / bf16', () => {
@@ -17,7 +17,7 @@ describe('fp16 / bf16', () => {
     const edges = [0, -0, 1, -1, 65504, 65519, 65520, 1e6, -1e6, 6.1e-5, 5.96e-8, 2.98e-8, 1e-10, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 3.3895314e38, 1.00390625, 1.01171875];
     const x = Float32Array.from([...weights, ...edges]);
     const graph = create(GraphProtoSchema, {
-      name: 'casts', input: [vi('x')], output: [vi('h'), vi('b')],
+      name: 'casts', input: [valueInfo('x')], output: [valueInfo('h'), valueInfo('b')],
       node: [cast('x', 'x16', DataType.FLOAT16), cast('x16', 'h', DataType.FLOAT), cast('x', 'xb', DataType.BFLOAT16), cast('xb', 'b', DataType.FLOAT)],
     });
     const s = await openSession(serializeModel(create(ModelProtoSchema, { irVersion: 8n, opsetImport: [{ domain: '', version: 17n }], graph })));

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { startStudioEngine, type StudioEngine } from '../../../engine/api/engine-host';
 import { serializeModel } from '../../../engine/onnx/model-io';
 import { DataType } from '../../../engine/onnx/tensor';
-import { create, ModelProtoSchema, GraphProtoSchema, NodeProtoSchema, ValueInfoProtoSchema, TypeProtoSchema, TypeProto_TensorSchema, TensorProtoSchema } from '../../../engine/onnx/proto';
+import { create, ModelProtoSchema, GraphProtoSchema, NodeProtoSchema, TensorProtoSchema } from '../../../engine/onnx/proto';
+import { valueInfo } from '../../fixtures/value-info';
 
 let dir: string;
 let engine: StudioEngine;
@@ -25,9 +26,8 @@ afterAll(async () => {
 
 describe('models.import checks tensor lengths', () => {
   it('a 688-byte model declaring a [1e6, 1e6] float weight with 64 floats: BAD_MODEL naming the weight, no model row', async () => {
-    const vi = (name: string) => create(ValueInfoProtoSchema, { name, type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: DataType.FLOAT }) } }) });
     const w = create(TensorProtoSchema, { name: 'W', dataType: DataType.FLOAT, dims: [1_000_000n, 1_000_000n], rawData: new Uint8Array(256) });
-    const model = create(ModelProtoSchema, { irVersion: 8n, opsetImport: [{ domain: '', version: 17n }], graph: create(GraphProtoSchema, { name: 'g', node: [create(NodeProtoSchema, { name: 'mm', opType: 'MatMul', input: ['x', 'W'], output: ['y'] })], initializer: [w], input: [vi('x')], output: [vi('y')] }) });
+    const model = create(ModelProtoSchema, { irVersion: 8n, opsetImport: [{ domain: '', version: 17n }], graph: create(GraphProtoSchema, { name: 'g', node: [create(NodeProtoSchema, { name: 'mm', opType: 'MatMul', input: ['x', 'W'], output: ['y'] })], initializer: [w], input: [valueInfo('x')], output: [valueInfo('y')] }) });
     const bytes = serializeModel(model);
     expect(bytes.length).toBeLessThan(800);
     writeFileSync(join(dir, 'bomb.onnx'), bytes);

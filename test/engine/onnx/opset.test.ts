@@ -5,23 +5,20 @@
 import { describe, it, expect } from 'vitest';
 import { ort, openSession } from '../../helpers/ort';
 import {
-  create, ModelProtoSchema, GraphProtoSchema, NodeProtoSchema, AttributeProtoSchema, AttributeType, ValueInfoProtoSchema, TypeProtoSchema,
-  TypeProto_TensorSchema, TensorShapeProtoSchema, TensorShapeProto_DimensionSchema, OperatorSetIdProtoSchema, DataType, type ModelProto, type NodeProto,
+  create, ModelProtoSchema, GraphProtoSchema, NodeProtoSchema, AttributeProtoSchema, AttributeType, ValueInfoProtoSchema, OperatorSetIdProtoSchema, DataType, type ModelProto, type NodeProto,
 } from '../../../engine/onnx/proto';
 import { serializeModel, parseModel } from '../../../engine/onnx/model-io';
 import { floatTensor, int64Tensor } from '../../../engine/onnx/tensor';
 import { opsetVersion, upgradeOpset, canUpgradeOpset, irVersionFor } from '../../../engine/onnx/opset';
+import { valueInfo } from '../../fixtures/value-info';
 
-const vi = (name: string, dims: number[], elemType: number = DataType.FLOAT) => create(ValueInfoProtoSchema, {
-  name, type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType, shape: create(TensorShapeProtoSchema, { dim: dims.map((d) => create(TensorShapeProto_DimensionSchema, { value: { case: 'dimValue', value: BigInt(d) } })) }) }) } }),
-});
 const ints = (name: string, v: number[]) => create(AttributeProtoSchema, { name, type: AttributeType.INTS, ints: v.map(BigInt) });
 const int = (name: string, v: number) => create(AttributeProtoSchema, { name, type: AttributeType.INT, i: BigInt(v) });
 const flt = (name: string, v: number) => create(AttributeProtoSchema, { name, type: AttributeType.FLOAT, f: v });
 const str = (name: string, v: string) => create(AttributeProtoSchema, { name, type: AttributeType.STRING, s: new TextEncoder().encode(v) });
 const node = (opType: string, input: string[], output: string[], attribute: ReturnType<typeof int>[] = [], domain = '') =>
   create(NodeProtoSchema, { name: `${opType}_${output[0]}`, opType, input, output, attribute, domain });
-function model(opset: number, nodes: NodeProto[], inputs: ReturnType<typeof vi>[], outputs: ReturnType<typeof vi>[], initializer: ModelProto['graph'] extends infer G ? G extends { initializer: infer I } ? I : never : never = []): ModelProto {
+function model(opset: number, nodes: NodeProto[], inputs: ReturnType<typeof valueInfo>[], outputs: ReturnType<typeof valueInfo>[], initializer: ModelProto['graph'] extends infer G ? G extends { initializer: infer I } ? I : never : never = []): ModelProto {
   return create(ModelProtoSchema, {
     irVersion: BigInt(irVersionFor(opset)), opsetImport: [create(OperatorSetIdProtoSchema, { domain: '', version: BigInt(opset) })],
     graph: create(GraphProtoSchema, { name: 'g', node: nodes, input: inputs, output: outputs, initializer }),
@@ -54,7 +51,7 @@ function opset9Model(): ModelProto {
     node('Dropout', ['x'], ['drop'], [flt('ratio', 0.3)]),
   ];
   const outs = ['c', 's', 'soft', 'softLast', 'pad', 'sq', 'mean', 'sum', 'p0', 'p1', 'h0', 'h1', 'topv', 'sc', 'drop'];
-  return model(9, nodes, [vi('x', [2, 3, 4])], outs.map((o) => create(ValueInfoProtoSchema, { name: o })), [
+  return model(9, nodes, [valueInfo('x', [2, 3, 4])], outs.map((o) => create(ValueInfoProtoSchema, { name: o })), [
     int64Tensor('idx', [2, 3, 1], BigInt64Array.from([3, 0, 1, 2, 3, 0], BigInt)), floatTensor('upd', [2, 3, 1], Float32Array.from([9, 8, 7, 6, 5, 4])),
   ]);
 }
@@ -99,7 +96,7 @@ describe('upgradeOpset', () => {
       node('Softmax', ['x'], ['a'], [int('axis', 0)], 'com.example'),
       node('DFT', ['x'], ['b'], [], 'com.example'),
       node('GridSample', ['x', 'grid'], ['g'], [str('mode', 'bicubic')]),
-    ], [vi('x', [1, 1, 4, 4]), vi('grid', [1, 2, 2, 2])], [create(ValueInfoProtoSchema, { name: 'g' })]);
+    ], [valueInfo('x', [1, 1, 4, 4]), valueInfo('grid', [1, 2, 2, 2])], [create(ValueInfoProtoSchema, { name: 'g' })]);
     expect(canUpgradeOpset(m, 21)).toBe(true);
     const { changes } = upgradeOpset(m, 21);
     expect(changes.map((c) => c.change)).toEqual(['mode bicubic -> cubic']);
@@ -108,7 +105,7 @@ describe('upgradeOpset', () => {
   });
 
   it('types the Clip constants like the input (double), and refuses what it cannot type (float16)', () => {
-    const clip = (elemType: number) => model(9, [node('Clip', ['x'], ['y'], [flt('min', 0), flt('max', 6)])], [vi('x', [4], elemType)], [vi('y', [4], elemType)]);
+    const clip = (elemType: number) => model(9, [node('Clip', ['x'], ['y'], [flt('min', 0), flt('max', 6)])], [valueInfo('x', elemType, [4])], [valueInfo('y', elemType, [4])]);
     const d = clip(DataType.DOUBLE);
     upgradeOpset(d, 13);
     expect(d.graph!.initializer.map((t) => t.dataType)).toEqual([DataType.DOUBLE, DataType.DOUBLE]);
@@ -126,7 +123,7 @@ describe('upgradeOpset', () => {
     ];
     for (const c of cases) {
       // A ReduceMean with an axes attribute first: it would be converted (at 18) if the refusal came late.
-      const m = model(c.opset, [node('ReduceMean', ['x'], ['r'], [ints('axes', [1])]), node(c.op, ['x'], ['y'])], [vi('x', [1, 2, 8])], [create(ValueInfoProtoSchema, { name: 'y' })]);
+      const m = model(c.opset, [node('ReduceMean', ['x'], ['r'], [ints('axes', [1])]), node(c.op, ['x'], ['y'])], [valueInfo('x', [1, 2, 8])], [create(ValueInfoProtoSchema, { name: 'y' })]);
       const bytes = serializeModel(m);
       expect(canUpgradeOpset(m, c.ok), `${c.op} -> ${c.ok}`).toBe(true);
       expect(canUpgradeOpset(m, c.refused), `${c.op} -> ${c.refused}`).toBe(false);
@@ -140,10 +137,10 @@ describe('upgradeOpset', () => {
   });
 
   it('canUpgradeOpset: true at or above the target, false below opset 7 or past the known opsets', () => {
-    const m = model(13, [node('Relu', ['x'], ['y'])], [vi('x', [2])], [vi('y', [2])]);
+    const m = model(13, [node('Relu', ['x'], ['y'])], [valueInfo('x', [2])], [valueInfo('y', [2])]);
     expect(canUpgradeOpset(m, 13)).toBe(true);
     expect(canUpgradeOpset(m, 12)).toBe(true);
     expect(canUpgradeOpset(m, 99)).toBe(false);
-    expect(canUpgradeOpset(model(6, [node('Relu', ['x'], ['y'])], [vi('x', [2])], [vi('y', [2])]), 13)).toBe(false);
+    expect(canUpgradeOpset(model(6, [node('Relu', ['x'], ['y'])], [valueInfo('x', [2])], [valueInfo('y', [2])]), 13)).toBe(false);
   });
 });

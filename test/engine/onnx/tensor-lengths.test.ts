@@ -7,13 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModel, saveModel, serializeModel, parseModel } from '../../../engine/onnx/model-io';
 import { DataType } from '../../../engine/onnx/tensor';
-import { create, ModelProtoSchema, GraphProtoSchema, NodeProtoSchema, ValueInfoProtoSchema, TypeProtoSchema, TypeProto_TensorSchema, TensorProtoSchema, AttributeProtoSchema, AttributeType, type TensorProto, type NodeProto } from '../../../engine/onnx/proto';
+import { create, ModelProtoSchema, GraphProtoSchema, NodeProtoSchema, TensorProtoSchema, AttributeProtoSchema, AttributeType, type TensorProto, type NodeProto } from '../../../engine/onnx/proto';
 import { StudioError } from '../../../engine/errors';
 import { roundTripModels } from './fixtures';
+import { valueInfo } from '../../fixtures/value-info';
 
-const vi = (name: string) => create(ValueInfoProtoSchema, { name, type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: DataType.FLOAT }) } }) });
 function modelWith(init: TensorProto[], nodes: NodeProto[] = [create(NodeProtoSchema, { name: 'mm', opType: 'MatMul', input: ['x', 'W'], output: ['y'] })]) {
-  return create(ModelProtoSchema, { irVersion: 8n, opsetImport: [{ domain: '', version: 17n }], graph: create(GraphProtoSchema, { name: 'g', node: nodes, initializer: init, input: [vi('x')], output: [vi('y')] }) });
+  return create(ModelProtoSchema, { irVersion: 8n, opsetImport: [{ domain: '', version: 17n }], graph: create(GraphProtoSchema, { name: 'g', node: nodes, initializer: init, input: [valueInfo('x')], output: [valueInfo('y')] }) });
 }
 const f32 = (n: number) => new Uint8Array(new Float32Array(n).fill(0.25).buffer);
 const tensor = (o: { dims: bigint[] } & Record<string, unknown>): TensorProto => create(TensorProtoSchema, { name: 'W', dataType: DataType.FLOAT, ...o } as never);
@@ -58,7 +58,7 @@ describe('tensor byte lengths on load', () => {
       attribute: [create(AttributeProtoSchema, { name: 'value', type: AttributeType.TENSOR, t: tensor({ dims: [1000n, 1000n], rawData: f32(8) }) })],
     });
     expect(refusal(serializeModel(modelWith([], [constant, create(NodeProtoSchema, { opType: 'MatMul', input: ['x', 'W'], output: ['y'] })]))).message).toMatch(/tensor of Constant node '"c"' \(attribute '"value"'\)/);
-    const branch = (init: TensorProto[]) => create(GraphProtoSchema, { name: 'b', initializer: init, node: [create(NodeProtoSchema, { opType: 'Identity', input: ['W'], output: ['o'] })], output: [vi('o')] });
+    const branch = (init: TensorProto[]) => create(GraphProtoSchema, { name: 'b', initializer: init, node: [create(NodeProtoSchema, { opType: 'Identity', input: ['W'], output: ['o'] })], output: [valueInfo('o')] });
     const ifNode = create(NodeProtoSchema, {
       name: 'if', opType: 'If', input: ['cond'], output: ['y'],
       attribute: [

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { ort, openSession } from '../../../helpers/ort';
-import { create, ModelProtoSchema, GraphProtoSchema, ValueInfoProtoSchema, TypeProtoSchema, TypeProto_TensorSchema, TensorShapeProtoSchema, TensorShapeProto_DimensionSchema, OperatorSetIdProtoSchema, DataType, type ModelProto } from '../../../../engine/onnx/proto';
+import { create, ModelProtoSchema, GraphProtoSchema, OperatorSetIdProtoSchema, DataType, type ModelProto } from '../../../../engine/onnx/proto';
 import { saveModel } from '../../../../engine/onnx/model-io';
 import { floatTensor } from '../../../../engine/onnx/tensor';
 import { makeNode } from '../../../../engine/onnx/graph';
@@ -17,6 +17,7 @@ import { loadFashionMnist } from '../../../../engine/data/fashion-mnist';
 import { writeNpy, type NpyArray } from '../../../../engine/data/npy';
 import { biasShift } from '../../../../engine/quant/algorithms/bias-correction';
 import { models, sharedPath, repoRoot, hasShared } from '../../../helpers/shared';
+import { valueInfo } from '../../../fixtures/value-info';
 
 const dir = mkdtempSync(join(tmpdir(), 'qbc-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -98,11 +99,10 @@ describe('bias correction math and graph edits', () => {
     let seed = 11;
     const r = () => { seed = (seed * 1664525 + 1013904223) >>> 0; return seed / 2 ** 32 - 0.5; };
     const K = 16, N = 8, S = 128;
-    const vi = (name: string, dims: (number | string)[]) => create(ValueInfoProtoSchema, { name, type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType: DataType.FLOAT, shape: create(TensorShapeProtoSchema, { dim: dims.map((d) => create(TensorShapeProto_DimensionSchema, { value: typeof d === 'number' ? { case: 'dimValue', value: BigInt(d) } : { case: 'dimParam', value: d } })) }) }) } }) });
     const model: ModelProto = create(ModelProtoSchema, {
       irVersion: 8n, opsetImport: [create(OperatorSetIdProtoSchema, { domain: '', version: 17n })],
       graph: create(GraphProtoSchema, {
-        name: 'mm', input: [vi('x', ['N', K])], output: [vi('y', ['N', N]), vi('z', ['N', N])],
+        name: 'mm', input: [valueInfo('x', ['N', K])], output: [valueInfo('y', ['N', N]), valueInfo('z', ['N', N])],
         initializer: [
           floatTensor('w1', [K, N], Float32Array.from({ length: K * N }, () => r())),
           floatTensor('w2', [K, N], Float32Array.from({ length: K * N }, () => r())),

@@ -4,12 +4,12 @@
 // and an LM head tied to the embedding through Transpose (tied + transposed weight).
 // A few RMSNorm weight channels are large, as in real LLMs, so activation outliers exist.
 import {
-  create, ModelProtoSchema, GraphProtoSchema, NodeProtoSchema, ValueInfoProtoSchema, TypeProtoSchema, TypeProto_TensorSchema,
-  TensorShapeProtoSchema, TensorShapeProto_DimensionSchema, OperatorSetIdProtoSchema, AttributeProtoSchema, AttributeType,
+  create, ModelProtoSchema, GraphProtoSchema, NodeProtoSchema, OperatorSetIdProtoSchema, AttributeProtoSchema, AttributeType,
   toBinary, type ModelProto, type NodeProto, type TensorProto,
 } from '../../../../engine/onnx/proto';
 import { DataType, makeTensor } from '../../../../engine/onnx/tensor';
 import { seededRandom as rng } from '../../../../engine/util/seeded-random';
+import { valueInfo } from '../../../fixtures/value-info';
 
 export interface LlamaFixtureOptions {
   vocab?: number;
@@ -110,18 +110,14 @@ export function buildLlamaFixture(o: LlamaFixtureOptions = {}): { model: ModelPr
   const embT = op('Transpose', [emb], [attrIs('perm', [1, 0])], '/head/Transpose');
   nodes.push(create(NodeProtoSchema, { name: '/head/MatMul', opType: 'MatMul', input: [xf, embT], output: ['logits'] }));
 
-  const dim = (v: number | string) => create(TensorShapeProto_DimensionSchema, { value: typeof v === 'number' ? { case: 'dimValue', value: BigInt(v) } : { case: 'dimParam', value: v } });
-  const vi = (name: string, elemType: number, dims: (number | string)[]) => create(ValueInfoProtoSchema, {
-    name, type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType, shape: create(TensorShapeProtoSchema, { dim: dims.map(dim) }) }) } }),
-  });
   const model = create(ModelProtoSchema, {
     irVersion: 8n,
     producerName: 'quant-studio-llama-fixture',
     opsetImport: [create(OperatorSetIdProtoSchema, { domain: '', version: 17n })],
     graph: create(GraphProtoSchema, {
       name: 'llama_fixture', node: nodes, initializer: inits,
-      input: [vi('input_ids', DataType.INT64, ['batch', T])],
-      output: [vi('logits', DataType.FLOAT, ['batch', T, V])],
+      input: [valueInfo('input_ids', DataType.INT64, ['batch', T])],
+      output: [valueInfo('logits', DataType.FLOAT, ['batch', T, V])],
     }),
   });
   return { model, bytes: toBinary(ModelProtoSchema, model), seq: T };

@@ -2,17 +2,15 @@
 // of exact ties (x = (k + 0.5)·scale) and out-of-range values: per tensor, per axis and opset-21 blocks.
 import { describe, it, expect } from 'vitest';
 import { ort, openSession } from '../../../helpers/ort';
-import { create, ModelProtoSchema, GraphProtoSchema, NodeProtoSchema, ValueInfoProtoSchema, TypeProtoSchema, TypeProto_TensorSchema, AttributeProtoSchema, AttributeType, type TensorProto } from '../../../../engine/onnx/proto';
+import { create, ModelProtoSchema, GraphProtoSchema, NodeProtoSchema, AttributeProtoSchema, AttributeType, type TensorProto } from '../../../../engine/onnx/proto';
 import { serializeModel } from '../../../../engine/onnx/model-io';
 import { DataType } from '../../../../engine/onnx/tensor';
 import { quantizeValues, dequantizeValues } from '../../../../engine/quant/math/quantize';
 import { computeQParams, type QuantParams, type QDType } from '../../../../engine/quant/math/qparams';
 import { paramTensors, onnxDataTypeOf } from '../../../../engine/quant/math/storage';
 import { minMaxPerParam } from '../../../../engine/quant/math/layout';
+import { valueInfo } from '../../../fixtures/value-info';
 
-function vi(name: string, elemType: number) {
-  return create(ValueInfoProtoSchema, { name, type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, { elemType }) } }) });
-}
 
 function qdqModel(params: QuantParams, dims: number[], opset: number): Uint8Array {
   const { scale, zeroPoint } = paramTensors('x', params, dims);
@@ -28,8 +26,8 @@ function qdqModel(params: QuantParams, dims: number[], opset: number): Uint8Arra
       create(NodeProtoSchema, { opType: 'Cast', input: ['q'], output: ['q32'], attribute: [create(AttributeProtoSchema, { name: 'to', type: AttributeType.INT, i: BigInt(DataType.INT32) })] }),
     ],
     initializer: inits,
-    input: [vi('x', DataType.FLOAT)],
-    output: [vi('q32', DataType.INT32), vi('y', DataType.FLOAT)],
+    input: [valueInfo('x', DataType.FLOAT)],
+    output: [valueInfo('q32', DataType.INT32), valueInfo('y', DataType.FLOAT)],
   });
   return serializeModel(create(ModelProtoSchema, { irVersion: 10n, opsetImport: [{ domain: '', version: BigInt(opset) }], graph }));
 }
