@@ -11,6 +11,8 @@
 //                   map at p ≥ 0.3) where there is text and nowhere else, matching FP32's boxes.
 //   text-recognition PaddleOCR's SVTR recogniser on text lines rendered with DejaVu fonts (sharp's
 //                   SVG renderer): the greedy CTC reading must equal the rendered string.
+//   voice-activity  Silero VAD (LSTM) streamed over espeak-ng speech in held-out voices, 512-sample
+//                   frames carrying its state: the same speech segments as FP32 (Silero's own rule).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,7 +33,8 @@ export interface ZooEntry {
   task: { kind: 'face-detection'; size: number } | { kind: 'wakeword'; stage: 'melspectrogram' | 'embedding' | 'head'; head: string; phrase: string }
     | { kind: 'salient-mask'; size: number; minIou: number }
     | { kind: 'text-detection'; size: number; minHmean: number }
-    | { kind: 'text-recognition'; height: number; width: number; vocabulary: string };
+    | { kind: 'text-recognition'; height: number; width: number; vocabulary: string }
+    | { kind: 'voice-activity' };
   /**
    * What the default recipe must do. "keeps-task": keep it. "guard-keeps-task": the fully quantized
    * model loses it (run with "guard": false it warns naming the layers responsible) and the default
@@ -422,6 +425,81 @@ function textRecognitionTask(entry: ZooEntry & { task: { kind: 'text-recognition
   };
 }
 
+// ---------------------------------------------------------------- voice activity (Silero VAD, LSTM)
+const VAD_FRAME = 512; // 32 ms at 16 kHz, the frame Silero streams
+const VAD_EVAL_TEXTS = ['the weather is nice today', 'turn off the kitchen lights', 'what time is it now'];
+type VadState = { h: Float32Array; c: Float32Array };
+
+/** Stream a clip frame by frame carrying the LSTM state, as Silero runs: the speech probability per frame and the state each frame saw. */
+async function vadStream(model: string, audio: Float32Array): Promise<{ p: number[]; states: VadState[] }> {
+  const s = await createSession(model, { device: 'cpu' });
+  try {
+    const sr = new ort.Tensor('int64', BigInt64Array.of(16000n), []);
+    let st: VadState = { h: new Float32Array(128), c: new Float32Array(128) };
+    const p: number[] = [], states: VadState[] = [];
+    for (let i = 0; (i + 1) * VAD_FRAME <= audio.length; i++) {
+      states.push(st);
+      const r = await s.run({ input: new ort.Tensor('float32', audio.slice(i * VAD_FRAME, (i + 1) * VAD_FRAME), [1, VAD_FRAME]), sr, h: new ort.Tensor('float32', st.h, [2, 1, 64]), c: new ort.Tensor('float32', st.c, [2, 1, 64]) });
+      p.push((r.output!.data as Float32Array)[0]!);
+      st = { h: new Float32Array(r.hn!.data as Float32Array), c: new Float32Array(r.cn!.data as Float32Array) };
+    }
+    return { p, states };
+  } finally { await s.release(); }
+}
+
+/** Silero's segmentation: start at p ≥ 0.5, end after 4 frames below 0.35, keep segments of 8+ frames. */
+function vadSegments(p: number[]): [number, number][] {
+  const segs: [number, number][] = [];
+  let start = -1, silence = 0;
+  for (let i = 0; i < p.length; i++) {
+    if (start < 0) { if (p[i]! >= 0.5) { start = i; silence = 0; } continue; }
+    if (p[i]! < 0.35) {
+      if (++silence >= 4) { const end = i - silence + 1; if (end - start >= 8) segs.push([start, end]); start = -1; }
+    } else silence = 0;
+  }
+  if (start >= 0 && p.length - start >= 8) segs.push([start, p.length]);
+  return segs;
+}
+
+function voiceActivityTask(entry: ZooEntry): TaskSpec {
+  const model = join(packageDir(entry.package), entry.file);
+  return {
+    // Frames of the calibration clips with the states the FP32 model itself carries through them
+    // (h and c hold the sample on axis 1: [2, N, 64]).
+    async calibration() {
+      const frames: Float32Array[] = [], hs: Float32Array[] = [], cs: Float32Array[] = [];
+      for (const t of CAL_TEXTS) for (const v of CAL_VOICES) {
+        const audio = speak(t, v);
+        const { states } = await vadStream(model, audio);
+        states.forEach((st, i) => { frames.push(audio.slice(i * VAD_FRAME, (i + 1) * VAD_FRAME)); hs.push(st.h); cs.push(st.c); });
+      }
+      const n = frames.length;
+      const layerMajor = (xs: Float32Array[]) => {
+        const d = new Float32Array(2 * n * 64);
+        xs.forEach((x, i) => { for (let l = 0; l < 2; l++) d.set(x.subarray(l * 64, l * 64 + 64), (l * n + i) * 64); });
+        return { dtype: 'float32' as const, shape: [2, n, 64], data: d };
+      };
+      return { input: stack(frames, [VAD_FRAME]), sr: { dtype: 'int64', shape: [], data: BigInt64Array.of(16000n) }, h: layerMajor(hs), c: layerMajor(cs) };
+    },
+    async check(fp32, quantized) {
+      const detail: string[] = [];
+      let found = 0, kept = 0, n = 0;
+      for (const text of VAD_EVAL_TEXTS) for (const v of EVAL_VOICES) {
+        const audio = speak(text, v);
+        const a = vadSegments((await vadStream(fp32, audio)).p), b = vadSegments((await vadStream(quantized, audio)).p);
+        n++;
+        // The truth: speech starts after the clip's first second of silence (frame 31).
+        const fp32Right = a.length >= 1 && a.every(([s]) => s >= 28);
+        if (fp32Right) found++;
+        const same = b.length === a.length && a.every(([s, e], i) => Math.abs(b[i]![0] - s) <= 2 && Math.abs(b[i]![1] - e) <= 2);
+        if (fp32Right && same) kept++;
+        detail.push(`"${text}" (${v}): FP32 segments ${JSON.stringify(a)}, quantized ${JSON.stringify(b)}`);
+      }
+      return { kept: kept === n, metric: `speech segments (frames of 32 ms) found after the leading second of silence and matching FP32's within 2 frames, on ${n} espeak-ng clips in held-out voices`, fp32: `${found}/${n}`, quantized: `${kept}/${n}`, evalSamples: n, detail };
+    },
+  };
+}
+
 export function taskFor(entry: ZooEntry): TaskSpec {
   switch (entry.task.kind) {
     case 'face-detection': return faceTask(entry.task.size);
@@ -429,5 +507,6 @@ export function taskFor(entry: ZooEntry): TaskSpec {
     case 'salient-mask': return maskTask(entry.task.size, entry.task.minIou);
     case 'text-detection': return textDetectionTask(entry.task.size, entry.task.minHmean);
     case 'text-recognition': return textRecognitionTask(entry as ZooEntry & { task: { kind: 'text-recognition' } });
+    case 'voice-activity': return voiceActivityTask(entry);
   }
 }
