@@ -17,6 +17,9 @@ import type { WorkContext } from '../util/work-context';
 import { WARN_SQNR_DB } from '../analysis/warnings';
 import { recipeStages } from './stages/stage';
 import { fmtSqnr } from '../analysis/report-format';
+import { DIAGNOSIS_MEMORY_FACTOR } from '../eval/evaluate-run';
+import { runMemoryBudget } from '../runtime/memory-budget';
+import { formatGiB } from '../util/format-bytes';
 
 /** Below this worst output SQNR (dB) the fully quantized model counts as wrecked: the warning's threshold. */
 export const GUARD_TRIGGER_DB = WARN_SQNR_DB;
@@ -81,4 +84,22 @@ export function guardProgress(ctx: WorkContext | undefined): WorkContext | undef
       ctx.onProgress?.({ ...e, stage: 'guard', message: `guard: ${e.message ?? e.stage}`, fraction: 0.85 + 0.14 * done });
     },
   };
+}
+
+/**
+ * Why the guard's search cannot run on a model of `modelBytes` (undefined: it can). The search prepares
+ * an analysis of the whole model, as the quality warning's quick diagnosis does (every layer rounded
+ * twice, with float copies: about DIAGNOSIS_MEMORY_FACTOR times the weights), and must stay within the
+ * run's memory budget: on the 100 M-parameter LLaMA-style fixture (383 MiB, external data) W8A8's
+ * search held 1.48 GiB, 4x the model; on a 1 B-parameter model it would not fit a 24 GB machine.
+ */
+export function guardMemoryReason(modelBytes: number): string | undefined {
+  const need = DIAGNOSIS_MEMORY_FACTOR * modelBytes, budget = runMemoryBudget(modelBytes);
+  if (!modelBytes || need <= budget) return undefined;
+  return `its search was not run: on this ${formatGiB(modelBytes, 1)} model it would hold about ${formatGiB(need, 1)}, over the run's memory budget of ${formatGiB(budget, 1)} ("qstudio analyze" measures the layers one by one; a recipe "target" then picks what stays float)`;
+}
+
+/** The notice of a triggered guard whose search did not run (guardMemoryReason). */
+export function guardSkippedNotice(firstSqnrDb: number, on: string, reason: string): string {
+  return `Guard: the fully quantized model's output SQNR ${fmtSqnr(firstSqnrDb)} on ${on} is below ${GUARD_TRIGGER_DB} dB, but ${reason}; the fully quantized model was written.`;
 }

@@ -38,7 +38,7 @@ import { StudioError, quote } from '../errors';
 import { quantizeWeightOnly, quantizedNodeInfo } from './stages/weights-phase';
 import { recipeStages, stageProgress, type StageInput, type StageResult } from './stages/stage';
 import { exporterFor } from '../export/exporters';
-import { guardOff, guardTriggered, guardTarget, guardReport, guardNotice, guardProgress } from './guard';
+import { guardOff, guardTriggered, guardTarget, guardReport, guardNotice, guardProgress, guardMemoryReason, guardSkippedNotice } from './guard';
 import type { Phase } from '../../contract/algorithms';
 import './stages/builtin';
 import { formatGiB } from '../util/format-bytes';
@@ -109,6 +109,13 @@ async function quantizeGuarded(o: QuantizeOptions): Promise<QuantizeReport> {
   if (!guardTriggered(firstSqnr)) { if (done) o.ctx?.onProgress?.(done); return first; }
   const firstRunMs = performance.now() - t0;
   const on = first.evaluation?.description ?? 'the evaluation data';
+  const tooBig = guardMemoryReason(first.sizeBytes.original);
+  if (tooBig) {
+    first.guard = { ...guardReport(firstSqnr!, firstRunMs, {}), kept: false, sqnrDb: firstSqnr, error: tooBig };
+    first.notices.unshift(guardSkippedNotice(firstSqnr!, on, tooBig));
+    if (done) o.ctx?.onProgress?.(done);
+    return first;
+  }
   let out: QuantizeReport;
   try {
     out = await quantizeModelInFolder({ ...o, recipe: { ...o.recipe, target: guardTarget() }, ctx: guardProgress(o.ctx) });
