@@ -2,34 +2,23 @@
 // file name give N rows, N files, and each recorded hash matches its file's bytes (a check-then-rename
 // let them overwrite each other). A model with a cycle, a value produced twice or a node reading an
 // undefined value is refused on import with BAD_MODEL naming the node, and nothing is stored.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, mkdirSync, rmSync, readFileSync, writeFileSync, readdirSync, existsSync } from 'node:fs';
+import { describe, it, expect } from 'vitest';
+import { mkdirSync, readFileSync, writeFileSync, readdirSync, existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startStudioEngine, type StudioEngine } from '../../engine/api/engine-host';
 import { parseModel, serializeModel } from '../../engine/onnx/model-io';
 import { encodeNpy } from '../../engine/data/npy';
 import { models } from '../helpers/shared';
+import { useTempStudio } from '../fixtures/temp-studio';
 
-let dir: string;
-let engine: StudioEngine;
+const studio = useTempStudio('qs-import-');
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'qs-import-'));
-  engine = startStudioEngine({ dataDir: join(dir, 'data'), host: 'browser' });
-});
-afterAll(async () => {
-  await engine.close();
-  rmSync(dir, { recursive: true, force: true });
-});
 
 /** The real CNN with its doc string changed: same model, different bytes. */
 function variant(i: number): string {
   const m = parseModel(readFileSync(models.cnn), models.cnn);
   m.docString = `variant ${i} `.repeat(1 + i);
-  const folder = join(dir, `src-${i}`);
+  const folder = join(studio.dir, `src-${i}`);
   const file = join(folder, 'model.onnx');
   mkdirSync(folder, { recursive: true });
   writeFileSync(file, serializeModel(m));
@@ -38,12 +27,12 @@ function variant(i: number): string {
 
 describe('imports: concurrency', () => {
   it('N concurrent model imports with one file name: N rows, N files, each hash matches its bytes', async () => {
-    const p = engine.store.createProject({ name: 'concurrent models' });
+    const p = studio.engine.store.createProject({ name: 'concurrent models' });
     const N = 8;
     const srcs = Array.from({ length: N }, (_, i) => variant(i));
-    const results = await Promise.all(srcs.map((path) => engine.service.dispatch('models.import', { projectId: p.id, file: { kind: 'path', path }, name: 'model.onnx' })));
+    const results = await Promise.all(srcs.map((path) => studio.engine.service.dispatch('models.import', { projectId: p.id, file: { kind: 'path', path }, name: 'model.onnx' })));
     expect(results.every((r) => r.ok), JSON.stringify(results.filter((r) => !r.ok))).toBe(true);
-    const rows = engine.store.listModels(p.id);
+    const rows = studio.engine.store.listModels(p.id);
     expect(rows).toHaveLength(N);
     expect(new Set(rows.map((r) => r.file)).size).toBe(N);
     const modelsDir = join(p.dir, 'models');
@@ -54,17 +43,17 @@ describe('imports: concurrency', () => {
   });
 
   it('N concurrent dataset adds with one file name: N rows pointing at N files with their own bytes', async () => {
-    const p = engine.store.createProject({ name: 'concurrent datasets' });
+    const p = studio.engine.store.createProject({ name: 'concurrent datasets' });
     const N = 8;
     const srcs = Array.from({ length: N }, (_, i) => {
-      const f = join(dir, `ds-${i}`, 'data.npy');
-      mkdirSync(join(dir, `ds-${i}`), { recursive: true });
+      const f = join(studio.dir, `ds-${i}`, 'data.npy');
+      mkdirSync(join(studio.dir, `ds-${i}`), { recursive: true });
       writeFileSync(f, encodeNpy({ dtype: 'float32', shape: [i + 1, 1, 28, 28], data: new Float32Array((i + 1) * 784).fill(i / N) }));
       return f;
     });
-    const results = await Promise.all(srcs.map((path, i) => engine.service.dispatch('datasets.add', { projectId: p.id, name: `d${i}`, kind: 'npy', file: { kind: 'path', path } })));
+    const results = await Promise.all(srcs.map((path, i) => studio.engine.service.dispatch('datasets.add', { projectId: p.id, name: `d${i}`, kind: 'npy', file: { kind: 'path', path } })));
     expect(results.every((r) => r.ok), JSON.stringify(results.filter((r) => !r.ok))).toBe(true);
-    const rows = engine.store.listDatasets(p.id);
+    const rows = studio.engine.store.listDatasets(p.id);
     expect(rows).toHaveLength(N);
     expect(new Set(rows.map((r) => r.file)).size).toBe(rows.length);
     for (const r of rows) {
@@ -83,26 +72,26 @@ describe('imports: broken graphs are refused before anything is stored', () => {
   ];
   for (const [what, breakIt, message] of broken) {
     it(`refuses ${what} (BAD_MODEL naming the node); no row, no file`, async () => {
-      const p = engine.store.createProject({ name: `broken: ${what}` });
+      const p = studio.engine.store.createProject({ name: `broken: ${what}` });
       const m = parseModel(readFileSync(models.cnn), models.cnn);
       breakIt(m);
-      const file = join(dir, `broken-${what.replace(/\W+/g, '-')}.onnx`);
+      const file = join(studio.dir, `broken-${what.replace(/\W+/g, '-')}.onnx`);
       writeFileSync(file, serializeModel(m));
-      const r = await engine.service.dispatch('models.import', { projectId: p.id, file: { kind: 'path', path: file } });
+      const r = await studio.engine.service.dispatch('models.import', { projectId: p.id, file: { kind: 'path', path: file } });
       expect(r.ok).toBe(false);
       if (r.ok) return;
       expect(r.error.code).toBe('BAD_MODEL');
       expect(r.error.message).toMatch(message);
-      expect(engine.store.listModels(p.id)).toEqual([]);
+      expect(studio.engine.store.listModels(p.id)).toEqual([]);
       const modelsDir = join(p.dir, 'models');
       expect(existsSync(modelsDir) ? readdirSync(modelsDir) : []).toEqual([]);
     });
   }
 
   it('accepts the real models unchanged', async () => {
-    const p = engine.store.createProject({ name: 'real' });
+    const p = studio.engine.store.createProject({ name: 'real' });
     for (const path of [models.cnn, models.gpt]) {
-      const r = await engine.service.dispatch('models.import', { projectId: p.id, file: { kind: 'path', path } });
+      const r = await studio.engine.service.dispatch('models.import', { projectId: p.id, file: { kind: 'path', path } });
       expect(r.ok, JSON.stringify(r)).toBe(true);
     }
   });

@@ -2,35 +2,19 @@
 // any handler runs; a real ONNX model is imported (copied, hashed, opset and inputs read); a real
 // quantize run of the Fashion-MNIST CNN goes through the job runner and its model artifact exports
 // atomically and loads in onnxruntime-node.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, rmSync, readFileSync, existsSync, readdirSync } from 'node:fs';
+import { describe, it, expect } from 'vitest';
+import { readFileSync, existsSync, readdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ort, openSession } from '../helpers/ort';
-import { startStudioEngine, type StudioEngine } from '../../engine/api/engine-host';
 import { createService } from '../../engine/api/service';
 import { writeNpy } from '../../engine/data/npy';
 import { loadFashionMnist } from '../../engine/data/fashion-mnist';
 import { models, sharedPath } from '../helpers/shared';
+import { useTempStudio } from '../fixtures/temp-studio';
 
-let dir: string;
-let engine: StudioEngine;
-const call = (channel: string, request: unknown) => engine.service.dispatch(channel, request);
-const value = async (channel: string, request: unknown) => {
-  const r = await call(channel, request);
-  if (!r.ok) throw new Error(`${channel}: [${r.error.code}] ${r.error.message}`);
-  return r.value as any;
-};
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'qs-api-'));
-  engine = startStudioEngine({ dataDir: join(dir, 'data'), host: 'browser' });
-});
-afterAll(async () => {
-  await engine.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const studio = useTempStudio('qs-api-');
+const { call, value } = studio;
 
 describe('service: validation happens before handlers', () => {
   it('refuses malformed payloads with BAD_ARGUMENT and does not touch the store', async () => {
@@ -57,7 +41,7 @@ describe('service: validation happens before handlers', () => {
 
 describe('service: answers are checked too', () => {
   it('a handler answering outside the contract is an INTERNAL error, not the caller\'s', async () => {
-    const svc = createService(engine.service.deps, { 'projects.list': () => [{ id: 'x', name: 'no dates' }] as never });
+    const svc = createService(studio.engine.service.deps, { 'projects.list': () => [{ id: 'x', name: 'no dates' }] as never });
     const r = await svc.dispatch('projects.list', {});
     expect(r).toMatchObject({ ok: false, error: { code: 'INTERNAL' } });
     if (!r.ok) expect(r.error.message).toMatch(/projects\.list.*outside the contract.*response\[0\]/);
@@ -82,7 +66,7 @@ describe('service: a project end to end', () => {
     expect(bogus).toMatchObject({ ok: false, error: { code: 'BAD_MODEL' } });
     expect(readdirSync(join(p.dir, 'models'))).toEqual(['fmnist-cnn.onnx']);
 
-    const calib = join(dir, 'calib.npy');
+    const calib = join(studio.dir, 'calib.npy');
     await writeNpy(calib, loadFashionMnist(sharedPath('data', 'fmnist'), 'test', 64).images);
     const ds = await value('datasets.add', { projectId: p.id, name: 'calib', kind: 'npy', file: { kind: 'path', path: calib } });
     expect(ds.file).toBe('datasets/calib.npy');
@@ -95,8 +79,8 @@ describe('service: a project end to end', () => {
     expect(run.params.modelPath).toBe(join(p.dir, m.file));
     expect(run.params.inputs).toEqual({ image: join(p.dir, ds.file) });
     const stages = new Set<string>();
-    const off = engine.onEvent((event, payload: any) => { if (event === 'run.progress' && payload.runId === run.id) stages.add(payload.stage); });
-    const done = await engine.jobs.wait(run.id);
+    const off = studio.engine.onEvent((event, payload: any) => { if (event === 'run.progress' && payload.runId === run.id) stages.add(payload.stage); });
+    const done = await studio.engine.jobs.wait(run.id);
     off();
     expect(done.error).toBeNull();
     expect(done.status).toBe('succeeded');
@@ -104,7 +88,7 @@ describe('service: a project end to end', () => {
     const [art] = await value('artifacts.list', { projectId: p.id, runId: run.id });
     expect(art.kind).toBe('model');
 
-    const dest = join(dir, 'exported.onnx');
+    const dest = join(studio.dir, 'exported.onnx');
     const exp = await value('artifacts.export', { id: art.id, destPath: dest });
     expect(exp).toEqual({ path: dest, sizeBytes: art.sizeBytes });
     const session = await openSession(dest);
