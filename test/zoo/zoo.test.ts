@@ -25,6 +25,7 @@ describe('model zoo (fast subset)', () => {
     expect(traits).toMatch(/dynamic range/);
     expect(traits).toMatch(/If/);
     expect(traits).toMatch(/float16 weights and activations/);
+    expect(traits).toMatch(/LSTM/);
   });
   for (const entry of ci) {
     it.runIf(zooAvailable(entry) || process.env.CI)(`${entry.id}: ${entry.family}`, async () => {
