@@ -91,7 +91,8 @@ export function guardProgress(ctx: WorkContext | undefined): WorkContext | undef
  * an analysis of the whole model, as the quality warning's quick diagnosis does (every layer rounded
  * twice, with float copies: about DIAGNOSIS_MEMORY_FACTOR times the weights), and must stay within the
  * run's memory budget: on the 100 M-parameter LLaMA-style fixture (383 MiB, external data) W8A8's
- * search held 1.48 GiB, 4x the model; on a 1 B-parameter model it would not fit a 24 GB machine.
+ * search had reached a peak RSS of 1.54 GiB (4.1x the model) when it was stopped after 7 minutes; on a
+ * 1 B-parameter model it would not fit a 24 GB machine.
  */
 export function guardMemoryReason(modelBytes: number): string | undefined {
   const need = DIAGNOSIS_MEMORY_FACTOR * modelBytes, budget = runMemoryBudget(modelBytes);
