@@ -1,13 +1,14 @@
-// The data flags `quantize` and `analyze` share: --data / --eval-data INPUT=FILE.npy (repeatable),
+// The data flags `quantize` and `analyze` share: --data / --eval-data INPUT=FILE.npy or INPUT=TEXT.txt (repeatable),
 // --labels / --eval-labels FILE.npy (int64 or int32 [N]).
 import { StudioError, quote } from '../errors';
 import { readNpy, type NpyArray } from '../data/npy';
+import { textCalibrationWindows, tokenizerBeside } from '../data/tokenizer';
 import { assertFiniteInputs } from '../data/finite';
 import { loadModel } from '../onnx/model-io';
 import { modelInputs } from '../pipeline/validate-inputs';
 import type { ParsedArgs } from './args';
 
-export async function readDataFlag(flag: string, specs: string[], modelPath: string): Promise<{ inputs: Record<string, NpyArray>; sources: Record<string, string> }> {
+export async function readDataFlag(flag: string, specs: string[], modelPath: string, tokenizer?: string): Promise<{ inputs: Record<string, NpyArray>; sources: Record<string, string> }> {
   const inputs: Record<string, NpyArray> = {};
   const sources: Record<string, string> = {};
   let names: string[] | undefined;
@@ -21,7 +22,8 @@ export async function readDataFlag(flag: string, specs: string[], modelPath: str
       name = names[0]!; file = spec;
     }
     if (inputs[name]) throw new StudioError('BAD_ARGUMENT', `--${flag} gives input ${quote(name)} twice.`);
-    inputs[name] = readNpy(file);
+    // A .txt file is text, as for --data: token windows through the tokenizer, byte windows without one.
+    inputs[name] = file.endsWith('.txt') ? textCalibrationWindows(file, tokenizer) : readNpy(file);
     sources[name] = file;
     assertFiniteInputs({ [name]: inputs[name]! }, sources, flag === 'eval-data' ? 'evaluation' : 'calibration');
   }
@@ -37,11 +39,11 @@ export function readLabelsFlag(p: ParsedArgs, flag: string): NpyArray | undefine
 }
 
 /** --eval-data and --eval-labels, checked against each other. */
-export async function readEvalFlags(p: ParsedArgs, modelPath: string): Promise<{ evalInputs?: Record<string, NpyArray>; evalLabels?: NpyArray }> {
+export async function readEvalFlags(p: ParsedArgs, modelPath: string, tokenizer = p.flags.get('tokenizer')?.[0] ?? tokenizerBeside(modelPath)): Promise<{ evalInputs?: Record<string, NpyArray>; evalLabels?: NpyArray }> {
   const specs = p.flags.get('eval-data') ?? [];
   const evalLabels = readLabelsFlag(p, 'eval-labels');
   if (evalLabels && specs.length === 0) throw new StudioError('BAD_ARGUMENT', '--eval-labels needs --eval-data INPUT=FILE.npy (the samples the labels belong to).');
   if (specs.length === 0) return {};
-  const { inputs } = await readDataFlag('eval-data', specs, modelPath);
+  const { inputs } = await readDataFlag('eval-data', specs, modelPath, tokenizer);
   return { evalInputs: inputs, evalLabels };
 }
