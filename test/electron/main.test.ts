@@ -3,10 +3,7 @@
 // Checks: IPC from untrusted frames is refused, malformed payloads are refused, the window is
 // sandboxed/isolated with navigation and new windows blocked, dialogs gate which paths the renderer
 // may name.
-import { describe, it, expect, vi, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { describe, it, expect, vi, beforeAll } from 'vitest';
 import { pathToFileURL } from 'node:url';
 
 vi.mock('electron', () => ({ app: {}, BrowserWindow: class {}, ipcMain: {}, dialog: {}, session: {} }));
@@ -14,24 +11,17 @@ vi.mock('electron', () => ({ app: {}, BrowserWindow: class {}, ipcMain: {}, dial
 import { registerIpc, isTrustedUrl, checkSender, sendEvent } from '../../electron/main/ipc';
 import { createMainWindow, lockDownContents, hardenSession, secureWebPreferences, RENDERER_CSP } from '../../electron/main/window';
 import { createDialogPolicy } from '../../electron/main/dialogs';
-import { startStudioEngine, type StudioEngine } from '../../engine/api/engine-host';
 import { IPC_INVOKE, IPC_EVENT } from '../../contract/ipc';
+import { useTempStudio } from '../fixtures/temp-studio';
 
 const rendererFile = '/opt/quant-studio/resources/app.asar/out/renderer/index.html';
 const trusted = { fileUrl: pathToFileURL(rendererFile).href };
-let dir: string;
-let engine: StudioEngine;
+const studio = useTempStudio('qs-electron-', { host: 'electron' });
 let invoke: (event: unknown, msg: unknown) => Promise<any>;
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'qs-electron-'));
-  engine = startStudioEngine({ dataDir: dir, host: 'electron' });
   const ipcMain = { handle: vi.fn((ch: string, fn: typeof invoke) => { expect(ch).toBe(IPC_INVOKE); invoke = fn; }), removeHandler: vi.fn() };
-  registerIpc(ipcMain, engine.service, trusted);
-});
-afterAll(async () => {
-  await engine.close();
-  rmSync(dir, { recursive: true, force: true });
+  registerIpc(ipcMain, studio.engine.service, trusted);
 });
 
 const frame = (url: string, parent: unknown = null) => ({ senderFrame: { url, parent } });
@@ -53,7 +43,7 @@ describe('electron main: IPC handler', () => {
       const r = await invoke(ev, { channel: 'projects.list', request: {} });
       expect(r).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
     }
-    expect(engine.store.listProjects().map((p) => p.name)).toEqual(['from electron']);
+    expect(studio.engine.store.listProjects().map((p) => p.name)).toEqual(['from electron']);
   });
 
   it('refuses malformed payloads', async () => {

@@ -2,36 +2,32 @@
 // through samples.open, their real models' graphs and tensor statistics, hardware reports, and
 // runs.evaluate on a real quantized model. The host's file policy applies to files a user names,
 // never to the engine's own sample files.
-import { describe, expect, it, beforeAll, afterAll } from 'vitest';
+import { describe, expect, it, beforeAll } from 'vitest';
 import { resolve, join } from 'node:path';
 import { readFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { parseRecipe } from '../../../engine/pipeline/recipe';
 import { validateRequest, validateResponse, type Channel, type RequestOf, type ResponseOf } from '../../../contract/ipc';
-import { startStudioEngine, type StudioEngine } from '../../../engine/api/engine-host';
 import { StudioError } from '../../../engine/errors';
+import { useTempStudio } from '../../fixtures/temp-studio';
 
 const root = resolve(import.meta.dirname, '../../..');
 const samples = resolve(root, 'projects-sample');
 
-let dir: string;
-let engine: StudioEngine;
+// A host that allows no user file at all: the samples must still open (they are the engine's own).
+const studio = useTempStudio('qs-handlers-', {
+  resolveFile: (ref) => { throw new StudioError('BAD_ARGUMENT', `This host accepts no files (${ref.kind}).`); },
+});
 const ids = { fm: '', ocr: '', d1: '', project: '' };
 
 /** The service as a host drives it: validated request, handler, validated answer. */
 async function h<C extends Channel>(channel: C, request: RequestOf<C>): Promise<ResponseOf<C>> {
-  const r = await engine.service.dispatch(channel, request);
+  const r = await studio.engine.service.dispatch(channel, request);
   if (!r.ok) throw new Error(`${channel}: [${r.error.code}] ${r.error.message}`);
   return r.value as ResponseOf<C>;
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'qs-handlers-'));
-  // A host that allows no user file at all: the samples must still open (they are the engine's own).
-  engine = startStudioEngine({
-    dataDir: join(dir, 'data'), host: 'browser',
-    resolveFile: (ref) => { throw new StudioError('BAD_ARGUMENT', `This host accepts no files (${ref.kind}).`); },
-  });
   const fm = await h('samples.open', { sampleId: 'fmnist-cnn' });
   const ocr = await h('samples.open', { sampleId: 'ppocr-rec' });
   ids.project = fm.project.id;
@@ -39,23 +35,19 @@ beforeAll(async () => {
   ids.ocr = (await h('models.list', { projectId: ocr.project.id }))[0]!.id;
   ids.d1 = (await h('datasets.list', { projectId: fm.project.id })).find((d) => d.options.role !== 'labels')!.id;
 }, 120_000);
-afterAll(async () => {
-  await engine?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
 
 describe('samples and the file policy', () => {
   it('opened the samples as projects with their model and datasets copied in', async () => {
     const fm = (await h('models.list', { projectId: ids.project }))[0]!;
     expect(fm.nodeCount).toBeGreaterThan(0);
-    expect(statSync(join(dir, 'data', 'projects', ids.project, fm.file)).size).toBe(statSync(join(samples, 'fmnist-cnn', 'model.onnx')).size);
+    expect(statSync(join(studio.dir, 'data', 'projects', ids.project, fm.file)).size).toBe(statSync(join(samples, 'fmnist-cnn', 'model.onnx')).size);
     const ds = await h('datasets.list', { projectId: ids.project });
     expect(ds.length).toBeGreaterThanOrEqual(1);
     for (const d of ds) expect(d.options.sample).toBe('fmnist-cnn');
   });
 
   it('a file the user names still goes through the host\'s policy', async () => {
-    const r = await engine.service.dispatch('models.import', { projectId: ids.project, file: { kind: 'path', path: join(samples, 'fmnist-cnn', 'model.onnx') } });
+    const r = await studio.engine.service.dispatch('models.import', { projectId: ids.project, file: { kind: 'path', path: join(samples, 'fmnist-cnn', 'model.onnx') } });
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error).toEqual({ code: 'BAD_ARGUMENT', message: 'This host accepts no files (path).' });
   });
@@ -167,9 +159,9 @@ describe('runs.evaluate latency', () => {
       const recipe = parseRecipe(JSON.parse(readFileSync(resolve(samples, 'fmnist-cnn/recipe.json'), 'utf8')));
       await quantizeModel({ modelPath, outputPath: out, recipe: { ...recipe, calibration: { ...recipe.calibration, samples: 64 } }, inputs: { image: readNpy(images) } });
       // A finished run as the job runner records one: its FP32 source, its inputs and its model artifact.
-      const run = engine.store.createRun({ projectId: ids.project, kind: 'quantize', params: { modelPath, inputs: { image: images } } });
-      engine.store.markRunStarted(run.id);
-      engine.store.finishRun(run.id, { status: 'succeeded', artifacts: [{ kind: 'model', file: out, sizeBytes: statSync(out).size, sha256: '0'.repeat(64) }] });
+      const run = studio.engine.store.createRun({ projectId: ids.project, kind: 'quantize', params: { modelPath, inputs: { image: images } } });
+      studio.engine.store.markRunStarted(run.id);
+      studio.engine.store.finishRun(run.id, { status: 'succeeded', artifacts: [{ kind: 'model', file: out, sizeBytes: statSync(out).size, sha256: '0'.repeat(64) }] });
       const ev = validateResponse('runs.evaluate', await h('runs.evaluate', { runId: run.id, batch: 8 }));
       expect(ev.runId).toBe(run.id);
       expect(ev.speedup).toBeCloseTo(ev.fp32Ms / ev.quantMs, 6);

@@ -1,25 +1,11 @@
 // runs.start judges the recipe with the engine's one schema before a run row exists: a bad recipe is
 // a BAD_RECIPE answer naming the key, and the project's run list stays empty.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startStudioEngine, type StudioEngine } from '../../../engine/api/engine-host';
+import { describe, it, expect } from 'vitest';
 import { models } from '../../helpers/shared';
 import { validateRequest, quantizeRunParams } from '../../../contract/ipc';
+import { useTempStudio } from '../../fixtures/temp-studio';
 
-let dir: string;
-let engine: StudioEngine;
-const call = (channel: string, request: unknown) => engine.service.dispatch(channel, request);
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'qs-runs-recipe-'));
-  engine = startStudioEngine({ dataDir: join(dir, 'data'), host: 'browser' });
-});
-afterAll(async () => {
-  await engine.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const { call } = useTempStudio('qs-runs-recipe-');
 
 describe('runs.start validates the recipe before a run exists', () => {
   it('answers BAD_RECIPE naming the key and quoting the value; no run row is created', async () => {

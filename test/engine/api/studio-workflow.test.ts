@@ -1,23 +1,16 @@
 // Data checked on attach and runs managed, through the service over a real SQLite store and real files:
 // the Fashion-MNIST sample model, .npy files written here, images decoded by sharp.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, it, expect, beforeAll } from 'vitest';
+import { writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { startStudioEngine, type StudioEngine } from '../../../engine/api/engine-host';
 import { writeNpy } from '../../../engine/data/npy';
+import { useTempStudio } from '../../fixtures/temp-studio';
 
 const repo = resolve(import.meta.dirname, '../../..');
 const assets = join(repo, '.cache/test-assets/skimage-data');
-let dir: string;
-let engine: StudioEngine;
+const studio = useTempStudio('qs-workflow-');
+const { call, value } = studio;
 let projectId: string;
-const call = (channel: string, request: unknown) => engine.service.dispatch(channel, request);
-const value = async (channel: string, request: unknown) => {
-  const r = await call(channel, request);
-  if (!r.ok) throw new Error(`${channel}: [${r.error.code}] ${r.error.message}`);
-  return r.value as any;
-};
 const failure = async (channel: string, request: unknown) => {
   const r = await call(channel, request);
   if (r.ok) throw new Error(`${channel} succeeded`);
@@ -25,14 +18,8 @@ const failure = async (channel: string, request: unknown) => {
 };
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'qs-workflow-'));
-  engine = startStudioEngine({ dataDir: join(dir, 'data'), host: 'browser' });
   projectId = (await value('projects.create', { name: 'CNN' })).id;
   await value('models.import', { projectId, file: { kind: 'path', path: join(repo, 'projects-sample/fmnist-cnn/model.onnx') } });
-});
-afterAll(async () => {
-  await engine.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('datasets.attach / datasets.inspect', () => {
@@ -45,30 +32,30 @@ describe('datasets.attach / datasets.inspect', () => {
 
   it('refuses what does not fit, naming the file and storing nothing', async () => {
     const n0 = (await value('datasets.list', { projectId })).length;
-    const bytes = join(dir, 'random.npy');
+    const bytes = join(studio.dir, 'random.npy');
     writeFileSync(bytes, Buffer.alloc(1000, 7));
     const cases: [string, unknown, RegExp][] = [];
     cases.push([bytes, {}, /random\.npy/]);
-    const nhwc = join(dir, 'nhwc.npy');
+    const nhwc = join(studio.dir, 'nhwc.npy');
     await writeNpy(nhwc, { dtype: 'float32', shape: [4, 28, 28, 1], data: new Float32Array(4 * 784) });
     cases.push([nhwc, {}, /channels last \(NHWC\)/]);
-    const f64 = join(dir, 'f64.npy');
+    const f64 = join(studio.dir, 'f64.npy');
     await writeNpy(f64, { dtype: 'float64', shape: [4, 1, 28, 28], data: new Float64Array(4 * 784) });
     cases.push([f64, {}, /as float32: save it with a\.astype\(np\.float32\)/]);
-    const size = join(dir, 'size.npy');
+    const size = join(studio.dir, 'size.npy');
     await writeNpy(size, { dtype: 'float32', shape: [4, 1, 32, 32], data: new Float32Array(4 * 1024) });
     cases.push([size, {}, /axis 2, 3 differs/]);
-    const labels = join(dir, 'labels.npy');
+    const labels = join(studio.dir, 'labels.npy');
     await writeNpy(labels, { dtype: 'int64', shape: [300], data: BigInt64Array.from({ length: 300 }, (_, i) => BigInt(i % 11)) });
     cases.push([labels, { role: 'labels' }, /values span 0\.\.10.*10 classes/]);
-    const floatLabels = join(dir, 'float-labels.npy');
+    const floatLabels = join(studio.dir, 'float-labels.npy');
     await writeNpy(floatLabels, { dtype: 'float32', shape: [300], data: new Float32Array(300) });
     cases.push([floatLabels, { role: 'labels' }, /must be integers/]);
     for (const [file, options, re] of cases) {
       const e = await failure('datasets.attach', { projectId, name: 'x', kind: 'npy', file: { kind: 'path', path: file }, options });
       expect(e.code, file).toBe('BAD_DATA');
       expect(e.message, file).toMatch(re);
-      expect(e.message, file).not.toContain(join(dir, 'data'));
+      expect(e.message, file).not.toContain(join(studio.dir, 'data'));
     }
     expect((await value('datasets.list', { projectId })).length).toBe(n0);
   });
@@ -86,7 +73,7 @@ describe('datasets.attach / datasets.inspect', () => {
 describe('runs: notes, tags, names and deletion', () => {
   it('names a run after its pipeline, keeps notes and tags, and deletes it with its files', async () => {
     const pipeline = await value('pipelines.save', { projectId, name: 'PTQ per-tensor', graph: { version: 1 } });
-    const store = engine.store;
+    const store = studio.engine.store;
     const run = store.createRun({ projectId, pipelineId: pipeline.id, kind: 'quantize', params: {} });
     const runDir = join(store.projectDir(projectId), 'runs', run.id);
     mkdirSync(runDir, { recursive: true });

@@ -1,28 +1,17 @@
 // The studio's import (models.import) refuses a model whose tensors do not hold the data their dims
 // declare, in well under a second and naming the tensor, so no later view (tensors.stats) can walk a
 // declared 10^12 elements on the host's main thread.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, it, expect } from 'vitest';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startStudioEngine, type StudioEngine } from '../../../engine/api/engine-host';
 import { serializeModel } from '../../../engine/onnx/model-io';
 import { DataType } from '../../../engine/onnx/tensor';
 import { create, ModelProtoSchema, GraphProtoSchema, NodeProtoSchema, TensorProtoSchema } from '../../../engine/onnx/proto';
 import { valueInfo } from '../../fixtures/value-info';
+import { useTempStudio } from '../../fixtures/temp-studio';
 
-let dir: string;
-let engine: StudioEngine;
-const call = (channel: string, request: unknown) => engine.service.dispatch(channel, request);
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'qs-import-len-'));
-  engine = startStudioEngine({ dataDir: join(dir, 'data'), host: 'browser' });
-});
-afterAll(async () => {
-  await engine.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const studio = useTempStudio('qs-import-len-');
+const { call } = studio;
 
 describe('models.import checks tensor lengths', () => {
   it('a 688-byte model declaring a [1e6, 1e6] float weight with 64 floats: BAD_MODEL naming the weight, no model row', async () => {
@@ -30,12 +19,12 @@ describe('models.import checks tensor lengths', () => {
     const model = create(ModelProtoSchema, { irVersion: 8n, opsetImport: [{ domain: '', version: 17n }], graph: create(GraphProtoSchema, { name: 'g', node: [create(NodeProtoSchema, { name: 'mm', opType: 'MatMul', input: ['x', 'W'], output: ['y'] })], initializer: [w], input: [valueInfo('x')], output: [valueInfo('y')] }) });
     const bytes = serializeModel(model);
     expect(bytes.length).toBeLessThan(800);
-    writeFileSync(join(dir, 'bomb.onnx'), bytes);
+    writeFileSync(join(studio.dir, 'bomb.onnx'), bytes);
     const p = await call('projects.create', { name: 'bombs' });
     if (!p.ok) throw new Error(p.error.message);
     const projectId = (p.value as { id: string }).id;
     const t = performance.now();
-    const r = await call('models.import', { projectId, file: { kind: 'path', path: join(dir, 'bomb.onnx') } });
+    const r = await call('models.import', { projectId, file: { kind: 'path', path: join(studio.dir, 'bomb.onnx') } });
     expect(performance.now() - t).toBeLessThan(5000);
     expect(r.ok).toBe(false);
     if (r.ok) return;
