@@ -29,6 +29,7 @@ import type { EvaluationData, EvaluationInfo } from '../eval/eval-data';
 import type { OutputScores } from '../eval/output-scores';
 import { StudioError, quote } from '../errors';
 import { subProgress, type WorkContext } from '../util/work-context';
+import { formatMiB } from '../util/format-bytes';
 import { prepareAnalysis, allQuantized, type AnalysisUnit, type PreparedAnalysis } from './prepare';
 import { scoreSession, type LayerPrecision, type VariantTask } from './variant-task';
 import { weightResultsExporter } from '../export/exporters';
@@ -372,10 +373,9 @@ export function rankByBenefit<U extends { params?: number }>(units: U[], keys: M
 
 function summaryLines(r: MixedPrecisionReport, floatWeights: string[], floatActivations: string[], int8Weights: string[]): string[] {
   const lines: string[] = [];
-  const mb = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
   lines.push(`Target ${describeTarget(r.target)} on ${r.evaluation.description}: ${r.met ? 'met' : 'NOT met by any assignment tried; the best found is used'} — ${r.achieved.description} (fully quantized: ${r.start.description}); ${r.evaluations} evaluations, ${(r.timing.wallMs / 1000).toFixed(1)} s wall, ${(r.timing.cpuMs / 1000).toFixed(1)} s CPU, ${r.timing.workers} worker(s).`);
   const q = r.assignment.filter((a) => a.kind === 'weight' && a.level !== 'float').length;
-  lines.push(`  Precision: ${q} of ${r.assignment.filter((a) => a.kind === 'weight').length} weighted layer(s) quantized${int8Weights.length ? ` (${int8Weights.length} raised to int8: ${int8Weights.join(', ')})` : ''}, float weights: ${floatWeights.length ? floatWeights.join(', ') : 'none'}; float activations: ${floatActivations.length ? floatActivations.join(', ') : 'none'}; weights ~${mb(r.cost.bytes)} (FP32 ${mb(r.cost.fp32Bytes)}).`);
+  lines.push(`  Precision: ${q} of ${r.assignment.filter((a) => a.kind === 'weight').length} weighted layer(s) quantized${int8Weights.length ? ` (${int8Weights.length} raised to int8: ${int8Weights.join(', ')})` : ''}, float weights: ${floatWeights.length ? floatWeights.join(', ') : 'none'}; float activations: ${floatActivations.length ? floatActivations.join(', ') : 'none'}; weights ~${formatMiB(r.cost.bytes)} (FP32 ${formatMiB(r.cost.fp32Bytes)}).`);
   const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : String(x));
   for (const d of r.decisions) {
     const what = `${d.kind === 'weight' ? 'node' : 'activation'} ${d.name}`;
