@@ -63,6 +63,8 @@ export class OutputScorer {
   private labelled = 0;
   private nll = [0, 0];
   private tokens = 0;
+  /** A token id at or past the output's last axis: that output is no distribution over the tokens. */
+  private outOfVocabulary = false;
   private samples = 0;
   private readonly others = new Map<string, AgreementAccumulator>();
 
@@ -96,6 +98,7 @@ export class OutputScorer {
       for (let r = 0; r < end - start; r++) {
         for (let t = 0; t < T - 1; t++) {
           const target = Number(ids.data[(start + r) * T + t + 1] as bigint);
+          if (target >= V) this.outOfVocabulary = true;
           if (target < 0 || target >= V) continue;
           const base = (r * T + t) * V;
           this.nll[0]! += nllAt(x, base, V, target);
@@ -134,7 +137,9 @@ export class OutputScorer {
     if (this.notClasses) out.top1AgreementUndefined = this.notClasses;
     else if (this.rows) out.top1Agreement = this.agree / this.rows;
     if (this.labelled) { out.top1Fp32 = this.correct[0]! / this.labelled; out.top1Quantized = this.correct[1]! / this.labelled; }
-    if (this.tokens) { out.perplexityFp32 = Math.exp(this.nll[0]! / this.tokens); out.perplexityQuantized = Math.exp(this.nll[1]! / this.tokens); }
+    // An encoder fed only input_ids and attention_mask (DistilBERT-style) also has a [B,T,D] first output;
+    // its hidden size D is no vocabulary, and token ids past it show it.
+    if (this.tokens && !this.outOfVocabulary) { out.perplexityFp32 = Math.exp(this.nll[0]! / this.tokens); out.perplexityQuantized = Math.exp(this.nll[1]! / this.tokens); }
     return out;
   }
 }

@@ -83,6 +83,16 @@ describe('BERT-style encoder', () => {
     expect(worst).toBeGreaterThan(0.999);
   });
 
+  it('DistilBERT-style (input_ids and attention_mask only): the data looks like an LM\'s windows, but no perplexity is made up from hidden states', async () => {
+    const path = join(dir, 'distilbert-style.onnx');
+    await saveModel(bertEncoder({ ...BERT_ENCODER, tokenTypes: false }), path);
+    const report = await quantizeModel({ modelPath: path, outputPath: join(dir, 'distilbert-int8.onnx'), recipe: parseRecipe({}), inputs: { input_ids: bytesToWindows(text('train.txt'), 48, 64) } });
+    expect(report.notices.join(' ')).toMatch(/Derived attention_mask from the token ids/);
+    // last_hidden_state [B,T,64] against byte ids up to 255: 64 is a hidden size, not a vocabulary.
+    expect(report.metrics).not.toHaveProperty('perplexityFp32');
+    expect(report.outputAgreement!.sqnrDb).toBeGreaterThanOrEqual(25);
+  });
+
   it('a padded batch: input_ids and attention_mask given, token_type_ids alone derived', async () => {
     const ids = bytesToWindows(text('train.txt'), 48, 32);
     const mask = BigInt64Array.from({ length: 48 * 32 }, (_, i) => (i % 32 < 32 - (Math.floor(i / 32) % 8) ? 1n : 0n));
