@@ -82,15 +82,24 @@ export async function runGptq(o: GptqRunOptions): Promise<{ results: WeightOnlyL
     const c0 = process.cpuUsage();
     const stats = await capture.capture(targets, { gram: true, absMax: false, absSum: false });
     for (const name of [...overrides.keys()]) if (capture.spent(name)) overrides.delete(name);
+    // One float32 Hessian per input set, shared by the layers reading it (q/k/v, gate/up), and the
+    // float64 Grams let go before the kernel runs: K×K matrices are the largest temporaries here (the
+    // MLP's down projection on a 1 B model: 254 MB per float64 copy, and the kernel makes two).
+    const hessians = new Map<string, { H: Float32Array; tokens: number }>();
+    for (const layer of stage) {
+      const key = layer.inputs.join('\n');
+      if (hessians.has(key)) continue;
+      const grams = layer.inputs.map((i) => stats.get(i)!);
+      hessians.set(key, { H: hessianFromGram(grams, layer.cols), tokens: grams.reduce((n, g) => n + g.count, 0) });
+    }
+    stats.clear();
     const c1 = process.cpuUsage(c0);
     captureCpuUs += c1.user + c1.system;
     for (const layer of stage) {
       throwIfCancelled(ctx);
-      const grams = layer.inputs.map((i) => stats.get(i)!);
-      const H = hessianFromGram(grams, layer.cols);
+      const { H, tokens } = hessians.get(layer.inputs.join('\n'))!;
       // H = XᵀX over the calibration rows has rank ≤ the row count: fewer tokens than inputs leave
       // directions GPTQ knows nothing about, and it trades error there for error on the rows it saw.
-      const tokens = grams.reduce((n, g) => n + g.count, 0);
       if (tokens < layer.cols) underdetermined.push({ node: layer.nodes[0]!.name, weight: layer.weight, width: layer.cols, tokens });
       const w = o.startWeights?.get(layer) ?? layerWeightNK(model, baseDir, layer);
       const t0 = performance.now();
