@@ -10,6 +10,7 @@ import { planQdq, dropUncalibrated } from '../export/qdq-plan';
 import { attrInt } from '../onnx/attributes';
 import { GraphIndex } from '../onnx/graph';
 import { fusesToIntegerKernel, slowerInInt8OnCpu, type KernelShape } from '../core/ort-cpu-costs';
+import { SHARE_SCALE_OPS } from '../core/ops';
 import { buildVariant, type AnalysisShared, type VariantTask } from './variant-task';
 import { createSession } from '../runtime/session';
 import { serializeModel } from '../onnx/model-io';
@@ -73,6 +74,36 @@ export function latencyRaises(kernels: Map<string, WeightKernel>, quantizedWeigh
     }
   }
   return out;
+}
+
+/**
+ * Ops onnxruntime runs on integers only while every activation around them is quantized
+ * (QLinearAdd/QLinearMul/QLinearConcat/QLinearAveragePool; MaxPool, Reshape, ... move the integers of
+ * a shared scale): they extend an integer region, but by themselves are no reason for a Q/DQ pair.
+ */
+const INTEGER_PASS_OPS: ReadonlySet<string> = new Set([...SHARE_SCALE_OPS, 'Add', 'Mul', 'Concat', 'AveragePool', 'GlobalAveragePool']);
+
+/**
+ * Quantized activation tensors no integer kernel reads or writes: neither a fused weight node
+ * (`anchors`, as latencyRaises leaves them) nor, through the ops above with all their activations
+ * quantized, any tensor that one does. Their QuantizeLinear/DequantizeLinear pair between float ops
+ * only adds work (and rounding): the target search leaves them float too.
+ */
+export function idleActivations(prepared: ModelProto, kernels: Map<string, WeightKernel>, anchors: Set<string>, quantizedTensors: Set<string>): string[] {
+  const idx = new GraphIndex(prepared.graph!);
+  const useful = new Set<string>();
+  const queue: string[] = [];
+  const mark = (t: string) => { if (quantizedTensors.has(t) && !useful.has(t)) { useful.add(t); queue.push(t); } };
+  for (const a of anchors) { const k = kernels.get(a); if (k) { k.inputs.forEach(mark); mark(k.output); } }
+  while (queue.length) {
+    const t = queue.pop()!;
+    for (const n of [idx.producer.get(t), ...idx.consumersOf(t)]) {
+      if (!n || !INTEGER_PASS_OPS.has(n.opType)) continue;
+      const acts = [...n.input, ...n.output].filter((x) => x && !idx.isConstant(x));
+      if (acts.every((x) => quantizedTensors.has(x))) acts.forEach(mark);
+    }
+  }
+  return [...quantizedTensors].filter((t) => !useful.has(t));
 }
 
 export interface LatencyMeasurement {

@@ -42,7 +42,7 @@ import { badness, meetsTarget, metricValue, targetUnmeasurable, describeMetric, 
 import type { NpyArray } from '../data/npy';
 import { weightOnlyConfig, type WeightOnlyLayerResult } from '../quant/algorithms/weight-only';
 import type { ModelProto } from '../onnx/proto';
-import { weightKernels, latencyRaises, measureLatency } from './cpu-latency';
+import { weightKernels, latencyRaises, idleActivations, measureLatency } from './cpu-latency';
 
 export type { UnitLevel, PrecisionDecision, MixedPrecisionReport };
 
@@ -193,23 +193,25 @@ export async function searchMixedPrecision(o: {
       const quantizedWeights = new Set(p.units.filter((u) => u.kind === 'weight' && levels(u)[best.lv.get(u)!] !== 'float').map((u) => u.name));
       const quantizedTensors = new Set(p.units.filter((u) => u.kind === 'activation' && levels(u)[best.lv.get(u)!] !== 'float').map((u) => u.name));
       const raises = latencyRaises(kernels, quantizedWeights, quantizedTensors);
+      const anchors = new Set([...quantizedWeights].filter((n) => !raises.some((r) => r.node === n)));
+      const idle = anchors.size ? idleActivations(p.prepared, kernels, anchors, quantizedTensors) : [];
       if (raises.length && raises.length >= quantizedWeights.size) {
         notices.push(`Every quantized weight (${raises.length}) would run slower in int8 than in float on onnxruntime's CPU provider; they are kept int8 since the recipe asks for quantization (${raises.slice(0, 3).map((r) => `${r.node}: ${r.reason}`).join('; ')}).`);
-      } else if (raises.length) {
-        const byName = new Map(p.units.filter((u) => u.kind === 'weight').map((u) => [u.name, u]));
+      } else if (raises.length || idle.length) {
+        const byName = new Map(p.units.map((u) => [`${u.kind}:${u.name}`, u]));
+        const all = [...raises.map((r) => ({ u: byName.get(`weight:${r.node}`)!, reason: r.reason })), ...idle.map((t) => ({ u: byName.get(`activation:${t}`)!, reason: 'no integer kernel reads or writes it: its Q/DQ pair between float ops only adds work' }))];
         const lv = new Map(best.lv);
-        for (const r of raises) lv.set(byName.get(r.node)!, levels(byName.get(r.node)!).indexOf('float'));
+        for (const { u } of all) lv.set(u, levels(u).indexOf('float'));
         const [res] = await run([taskOf(`latency-${evaluations}`, lv)]);
         const keeps = meetsTarget(best.scores, target) ? meetsTarget(res!.scores, target) : badness(res!.scores, target.metric) <= badness(best.scores, target.metric);
         if (keeps) {
-          for (const r of raises) {
-            const u = byName.get(r.node)!;
+          for (const { u, reason } of all) {
             const from = levels(u)[best.lv.get(u)!]!;
-            decisions.push({ step: 'latency', kind: 'weight', name: u.name, ...(u.opType ? { opType: u.opType } : {}), from, to: 'float', fromPrecision: precision(u, from), toPrecision: precision(u, 'float'), metricAfter: metricValue(res!.scores, target.metric), met: meetsTarget(res!.scores, target), reason: r.reason });
+            decisions.push({ step: 'latency', kind: u.kind, name: u.name, ...(u.opType ? { opType: u.opType } : {}), from, to: 'float', fromPrecision: precision(u, from), toPrecision: precision(u, 'float'), metricAfter: metricValue(res!.scores, target.metric), met: meetsTarget(res!.scores, target), reason });
           }
           best = { scores: res!.scores, lv };
         } else {
-          notices.push(`Leaving ${raises.length} weight(s) float for CPU latency gave ${describeMetric(res!.scores, target.metric)}, worse than the search's ${describeMetric(best.scores, target.metric)}: kept int8.`);
+          notices.push(`Leaving ${raises.length} weight(s) and ${idle.length} activation(s) float for CPU latency gave ${describeMetric(res!.scores, target.metric)}, worse than the search's ${describeMetric(best.scores, target.metric)}: kept int8.`);
         }
       }
       latency = await measureLatency(p.shared, taskOf('latency', best.lv)).catch((e: Error) => { notices.push(`Latency against FP32 not measured: ${e.message}`); return undefined; });

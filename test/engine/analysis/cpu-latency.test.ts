@@ -13,7 +13,7 @@ import { seededRandom } from '../../../engine/util/seeded-random';
 import { parseRecipe } from '../../../engine/pipeline/recipe';
 import { quantizeModel } from '../../../engine/pipeline/quantize';
 import { formatSummary } from '../../../engine/cli/summary';
-import { latencyRaises, type WeightKernel } from '../../../engine/analysis/cpu-latency';
+import { latencyRaises, idleActivations, type WeightKernel } from '../../../engine/analysis/cpu-latency';
 import { slowerInInt8OnCpu, fusesToIntegerKernel } from '../../../engine/core/ort-cpu-costs';
 import { writeSpectralModel, spectra } from './spectral-model';
 import type { NpyArray } from '../../../engine/data/npy';
@@ -85,6 +85,18 @@ describe('target search: CPU latency', () => {
       ['underFloat', expect.stringMatching(/no integer kernel: input x float/)],
       ['floatOut', expect.stringMatching(/no integer kernel: output y float/)],
     ]));
+  });
+
+  it('idleActivations: a Q/DQ pair no fused kernel reaches (directly or through an all-quantized Add) is idle', () => {
+    const node = (opType: string, input: string[], output: string[], name: string) => create(NodeProtoSchema, { opType, input, output, name });
+    const model = create(ModelProtoSchema, { graph: create(GraphProtoSchema, { node: [node('Conv', ['x', 'wa'], ['a'], 'convA'), node('Conv', ['x', 'wb'], ['b'], 'convB'), node('Add', ['a', 'b'], ['s'], 'add'), node('Conv', ['s', 'ws'], ['t'], 'convS'), node('Conv', ['t', 'wt'], ['y'], 'convT')] }) });
+    const k = (n: string, input: string, output: string): [string, WeightKernel] => [n, { node: n, shape: { opType: 'Conv', group: 1, inChannels: 8, outChannels: 8 }, inputs: [input], output }];
+    const kernels = new Map([k('convA', 'x', 'a'), k('convB', 'x', 'b'), k('convS', 's', 't'), k('convT', 't', 'y')]);
+    // Only convS runs as an integer kernel: s and t are its own; a and b reach it through the Add; x only feeds float Convs.
+    expect(idleActivations(model, kernels, new Set(['convS']), new Set(['x', 'a', 'b', 's', 't']))).toEqual(['x']);
+    // b float: the Add runs in float, so a's pair serves nothing either.
+    expect(idleActivations(model, kernels, new Set(['convS']), new Set(['x', 'a', 's', 't'])).sort()).toEqual(['a', 'x']);
+    expect(idleActivations(model, kernels, new Set(['convA', 'convS']), new Set(['x', 'a', 's', 't']))).toEqual([]);
   });
 
   it('a depthwise Conv is left float even though int8 meets the target, as is the output Conv no integer kernel takes; the fused Convs stay int8 and the report gives the latency against FP32', async () => {
