@@ -17,7 +17,9 @@ import type { NpyArray } from '../../../engine/data/npy';
 import { createSession, ort } from '../../../engine/runtime/session';
 import { perplexity } from '../../../engine/eval/task-metrics';
 import { repoRoot, sharedPath } from '../../helpers/shared';
-import { fixtureDir } from '../../fixtures/model-variants';
+import { fixtureDir, convertToFloat16 } from '../../fixtures/model-variants';
+import { DataType } from '../../../engine/onnx/tensor';
+import type { ModelProto } from '../../../engine/onnx/proto';
 import { walkGraphs } from '../../../engine/onnx/graph';
 import { genaiDecoder, GENAI_DECODER } from '../../fixtures/genai-decoder';
 
@@ -152,15 +154,17 @@ describe('onnxruntime-genai-style decoder', () => {
     expect(stages).not.toContain('calibrate');
   });
 
-  it('a contrib op onnxruntime has no CPU kernel for is refused before calibration, naming the node', async () => {
+  it.each([
+    ['a contrib op onnxruntime has no CPU kernel for (PagedAttention, CUDA-only)', (m: ModelProto) => { m.graph!.node.find((n) => n.opType === 'GroupQueryAttention')!.opType = 'PagedAttention'; }, /PagedAttention.*\/model\/layers\.0\/attn\/GroupQueryAttention/],
+    ['bfloat16 weights and activations (no bfloat16 MatMul on the CPU)', (m: ModelProto) => convertToFloat16(m, { type: DataType.BFLOAT16 }), /MatMul.*\/model\/layers\.0\/attn\/q_proj\/MatMul/],
+  ] as const)('%s: refused before calibration, naming the node', async (what, edit, message) => {
     const m = genaiDecoder();
-    const gqa = m.graph!.node.find((n) => n.opType === 'GroupQueryAttention')!;
-    gqa.opType = 'PagedAttention'; // CUDA-only in onnxruntime
-    const path = join(dir, 'genai-paged.onnx');
+    edit(m);
+    const path = join(dir, `genai-refused-${what.length}.onnx`);
     await saveModel(m, path);
     const stages: string[] = [];
-    await expect(quantizeModel({ modelPath: path, outputPath: join(dir, 'paged-int8.onnx'), recipe: parseRecipe({}), inputs: { input_ids: trainIds() }, ctx: { onProgress: (p) => stages.push(p.stage) } }))
-      .rejects.toThrow(/PagedAttention.*\/model\/layers\.0\/attn\/GroupQueryAttention|\/model\/layers\.0\/attn\/GroupQueryAttention.*PagedAttention/);
+    await expect(quantizeModel({ modelPath: path, outputPath: join(dir, 'refused-int8.onnx'), recipe: parseRecipe({}), inputs: { input_ids: trainIds() }, ctx: { onProgress: (p) => stages.push(p.stage) } }))
+      .rejects.toThrow(message);
     expect(stages).not.toContain('calibrate');
   });
 });
