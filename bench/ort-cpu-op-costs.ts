@@ -15,11 +15,17 @@ import { createSession, ort } from '../engine/runtime/session';
 
 const CHAIN = 6;
 
-interface Case { id: string; op: 'Conv' | 'ConvTranspose'; cin: number; cout: number; k: number; group: number; stride: number; hw: number; batch: number }
+interface Case {
+  id: string; op: 'Conv' | 'ConvTranspose'; cin: number; cout: number; k: number; group: number; stride: number; hw: number; batch: number;
+  /** Each op of the chain follows a 1x1 pointwise Conv (a MobileNet/BlazeFace block): the decision the search makes is a depthwise Conv between int8 pointwise ones. */
+  afterPointwise?: boolean;
+}
 
 const CASES: Case[] = [
   { id: 'depthwise 3x3 C=24 @128x128', op: 'Conv', cin: 24, cout: 24, k: 3, group: 24, stride: 1, hw: 128, batch: 1 },
   { id: 'depthwise 3x3 C=96 @32x32', op: 'Conv', cin: 96, cout: 96, k: 3, group: 96, stride: 1, hw: 32, batch: 1 },
+  { id: 'pointwise + depthwise 3x3 C=24 @128x128', op: 'Conv', cin: 24, cout: 24, k: 3, group: 24, stride: 1, hw: 128, batch: 1, afterPointwise: true },
+  { id: 'pointwise + depthwise 3x3 C=96 @32x32', op: 'Conv', cin: 96, cout: 96, k: 3, group: 96, stride: 1, hw: 32, batch: 1, afterPointwise: true },
   { id: 'grouped 3x3 C=48 g=4 @64x64', op: 'Conv', cin: 48, cout: 48, k: 3, group: 4, stride: 1, hw: 64, batch: 1 },
   { id: 'pointwise 1x1 24->24 @128x128', op: 'Conv', cin: 24, cout: 24, k: 1, group: 1, stride: 1, hw: 128, batch: 1 },
   { id: 'conv 3x3 32->32 @64x64', op: 'Conv', cin: 32, cout: 32, k: 3, group: 1, stride: 1, hw: 64, batch: 1 },
@@ -47,14 +53,21 @@ function caseModel(c: Case): ModelProto {
     graph: create(GraphProtoSchema, {
       name: c.id,
       input: [valueInfo('x', [c.batch, c.cin, c.hw, c.hw])], output: [valueInfo('z', undefined)],
-      initializer: [floatTensor('w', wDims, Float32Array.from({ length: n }, () => r() * 0.5)), floatTensor('b', [c.cout], Float32Array.from({ length: c.cout }, () => r() * 0.1)), floatTensor('two', [], Float32Array.of(2))],
-      node: [...Array.from({ length: chain }, (_, i) => makeNode(c.op, [i ? `y${i - 1}` : 'x', 'w', 'b'], [`y${i}`], `op${i}`, attrs)), makeNode('Mul', [`y${chain - 1}`, 'two'], ['z'], 'tail')],
+      initializer: [floatTensor('wp', [c.cin, c.cin, 1, 1], Float32Array.from({ length: c.cin * c.cin }, () => r() * 0.3)), floatTensor('w', wDims, Float32Array.from({ length: n }, () => r() * 0.5)), floatTensor('b', [c.cout], Float32Array.from({ length: c.cout }, () => r() * 0.1)), floatTensor('two', [], Float32Array.of(2))],
+      node: [
+        ...Array.from({ length: chain }, (_, i) => [
+          ...(c.afterPointwise ? [makeNode('Conv', [i ? `y${i - 1}` : 'x', 'wp', 'b'], [`p${i}`], `pointwise${i}`)] : []),
+          makeNode(c.op, [c.afterPointwise ? `p${i}` : i ? `y${i - 1}` : 'x', 'w', 'b'], [`y${i}`], `op${i}`, attrs),
+        ]).flat(),
+        makeNode('Mul', [`y${chain - 1}`, 'two'], ['z'], 'tail'),
+      ],
     }),
   });
 }
 
-type Form = { id: string; recipe: object; pad?: 'force' | 'none'; weightOnly?: boolean };
+type Form = { id: string; recipe: object; pad?: 'force' | 'none'; weightOnly?: boolean; opFloat?: boolean };
 const FORMS: Form[] = [
+  { id: 'int8 pointwise, the op left float', recipe: {}, opFloat: true },
   { id: 'u8 act, s8 w per-channel', recipe: {} },
   { id: 'u8 act, s8 w per-tensor', recipe: { weights: { granularity: 'tensor' } } },
   { id: 's8 act (sym), s8 w per-channel', recipe: { activations: { dtype: 'int8', scheme: 'symmetric' } } },
@@ -65,7 +78,8 @@ const FORMS: Form[] = [
 
 function exportForm(c: Case, f: Form): ModelProto | undefined {
   const model = caseModel(c);
-  const recipe = parseRecipe({ opTypes: [c.op], ...f.recipe });
+  if (f.opFloat && !c.afterPointwise) return undefined;
+  const recipe = parseRecipe({ opTypes: [c.op], ...f.recipe, ...(f.opFloat ? { exclude: model.graph!.node.filter((n) => n.name.startsWith('op')).map((n) => n.name) } : {}) });
   const plan = planQdq(model, recipe, c.id);
   if (plan.targets.length === 0) throw new Error(`${c.id}: nothing quantized (${JSON.stringify(plan.skipped)})`);
   for (const t of plan.targets) {

@@ -54,17 +54,17 @@ export interface LatencyRaise {
 }
 
 /**
- * The quantized weights to leave float on the CPU: those whose int8 kernel is slower than float
- * (the table's rows), and those ORT cannot fuse into an integer kernel because an activation around
+ * The quantized weights to leave float on the CPU: with `slowKernels`, those whose int8 kernel the
+ * table prices above float; always those ORT cannot fuse into an integer kernel because an activation around
  * them stays float (the weight would be dequantized on every run). `quantizedWeights` and
  * `quantizedTensors` describe the assignment.
  */
-export function latencyRaises(kernels: Map<string, WeightKernel>, quantizedWeights: Set<string>, quantizedTensors: Set<string>): LatencyRaise[] {
+export function latencyRaises(kernels: Map<string, WeightKernel>, quantizedWeights: Set<string>, quantizedTensors: Set<string>, o: { slowKernels: boolean } = { slowKernels: true }): LatencyRaise[] {
   const out: LatencyRaise[] = [];
   for (const name of quantizedWeights) {
     const k = kernels.get(name);
     if (!k) continue;
-    const slow = slowerInInt8OnCpu(k.shape);
+    const slow = o.slowKernels ? slowerInInt8OnCpu(k.shape) : undefined;
     if (slow) { out.push({ node: name, reason: `${slow.id}: int8 runs ${slow.int8OverFloat[0]}-${slow.int8OverFloat[1]}x its float time on onnxruntime's CPU provider` }); continue; }
     const inQ = k.inputs.length > 0 && k.inputs.every((t) => quantizedTensors.has(t));
     const outQ = quantizedTensors.has(k.output);
@@ -116,22 +116,30 @@ export interface LatencyMeasurement {
 }
 
 /**
- * The candidate's model (the variant the search scores: same plan, same ranges as the export) against
- * the FP32 model, on one evaluation batch, 1 intra-op thread, interleaved rounds; process CPU time and
- * the fastest round of each (other jobs on the machine only ever add time).
+ * Each candidate's model (the variant the search scores: same plan, same ranges as the export) against
+ * the FP32 model, on one evaluation batch, 1 intra-op thread, in interleaved rounds (FP32, then every
+ * candidate); process CPU time and the fastest round of each (other jobs on a shared machine only ever
+ * add time). One FP32 baseline for all, so the candidates compare with each other too.
  */
-export async function measureLatency(shared: AnalysisShared, task: VariantTask, rounds = 9, reps = 3): Promise<LatencyMeasurement> {
-  const q = serializeModel(buildVariant(shared, task));
+export async function measureLatency(shared: AnalysisShared, tasks: VariantTask[], rounds = 9, reps = 3): Promise<LatencyMeasurement[]> {
   const a = await createSession(shared.modelBytes, { device: 'cpu', threads: 1, source: 'FP32 (latency)', baseDir: shared.baseDir });
-  const b = await createSession(q, { device: 'cpu', threads: 1, source: 'target candidate (latency)', baseDir: shared.baseDir });
+  const bs: Awaited<ReturnType<typeof createSession>>[] = [];
   try {
+    for (const t of tasks) bs.push(await createSession(serializeModel(buildVariant(shared, t)), { device: 'cpu', threads: 1, source: `target candidate ${t.id} (latency)`, baseDir: shared.baseDir }));
     const feeds = feedsFor(shared.evalInputs, 0, Math.min(shared.samples, shared.batchSize));
     const time = async (s: typeof a) => { const c0 = process.cpuUsage(); for (let i = 0; i < reps; i++) await s.run(feeds); const c = process.cpuUsage(c0); return (c.user + c.system) / 1000 / reps; };
-    await time(a); await time(b);
-    let fa = Infinity, fb = Infinity;
-    for (let r = 0; r < rounds; r++) { fa = Math.min(fa, await time(a)); fb = Math.min(fb, await time(b)); }
-    return { fp32Ms: fa, quantizedMs: fb, ratio: fb / fa, method: `onnxruntime CPU, 1 thread, process CPU time, fastest of ${rounds} interleaved rounds of ${reps} runs on one evaluation batch` };
+    await time(a);
+    for (const b of bs) await time(b);
+    let fa = Infinity;
+    const fb = bs.map(() => Infinity);
+    for (let r = 0; r < rounds; r++) {
+      fa = Math.min(fa, await time(a));
+      for (let i = 0; i < bs.length; i++) fb[i] = Math.min(fb[i]!, await time(bs[i]!));
+    }
+    const method = `onnxruntime CPU, 1 thread, process CPU time, fastest of ${rounds} interleaved rounds of ${reps} runs on one evaluation batch`;
+    return fb.map((ms) => ({ fp32Ms: fa, quantizedMs: ms, ratio: ms / fa, method }));
   } finally {
-    await a.release(); await b.release();
+    await a.release();
+    for (const b of bs) await b.release();
   }
 }

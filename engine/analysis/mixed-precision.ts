@@ -182,39 +182,56 @@ export async function searchMixedPrecision(o: {
         }
       }
     }
-    // 4b. QDQ on the CPU: leave float the weights whose int8 form would run slower there — kernels the
-    // table (engine/core/ort-cpu-costs.ts) prices above float, and weights that no integer kernel
-    // would take because an activation beside them stays float (ORT would dequantize them on every
-    // run). Weights only go up to float, so the figure can only move by rounding noise: it is measured
-    // again, and the step is undone if it no longer meets what the search reached.
+    // 4b. QDQ on the CPU: an int8 weight pays only inside a fused integer kernel. Weights no integer
+    // kernel would take (an activation beside them stays float: ORT would dequantize them on every run)
+    // go float, and so do Q/DQ pairs no integer kernel reads or writes. The table's slow kernels
+    // (engine/core/ort-cpu-costs.ts: depthwise/grouped Conv, ConvTranspose) are priced for the kernel
+    // alone; between int8 neighbours a float one also pays a DequantizeLinear, a QuantizeLinear and
+    // layout changes, so that candidate is kept only where the model measures faster. Units only go up
+    // to float, so the figure moves by rounding noise only: each candidate is scored again and dropped
+    // if it no longer meets what the search reached. The chosen model's time against FP32 is reported.
     let latency: MixedPrecisionReport['latency'];
     if (p.shared.mode === 'qdq') {
       const kernels = weightKernels(p.prepared, p.shared);
       const quantizedWeights = new Set(p.units.filter((u) => u.kind === 'weight' && levels(u)[best.lv.get(u)!] !== 'float').map((u) => u.name));
       const quantizedTensors = new Set(p.units.filter((u) => u.kind === 'activation' && levels(u)[best.lv.get(u)!] !== 'float').map((u) => u.name));
-      const raises = latencyRaises(kernels, quantizedWeights, quantizedTensors);
-      const anchors = new Set([...quantizedWeights].filter((n) => !raises.some((r) => r.node === n)));
-      const idle = anchors.size ? idleActivations(p.prepared, kernels, anchors, quantizedTensors) : [];
-      if (raises.length && raises.length >= quantizedWeights.size) {
-        notices.push(`Every quantized weight (${raises.length}) would run slower in int8 than in float on onnxruntime's CPU provider; they are kept int8 since the recipe asks for quantization (${raises.slice(0, 3).map((r) => `${r.node}: ${r.reason}`).join('; ')}).`);
-      } else if (raises.length || idle.length) {
-        const byName = new Map(p.units.map((u) => [`${u.kind}:${u.name}`, u]));
-        const all = [...raises.map((r) => ({ u: byName.get(`weight:${r.node}`)!, reason: r.reason })), ...idle.map((t) => ({ u: byName.get(`activation:${t}`)!, reason: 'no integer kernel reads or writes it: its Q/DQ pair between float ops only adds work' }))];
+      const byName = new Map(p.units.map((u) => [`${u.kind}:${u.name}`, u]));
+      const candidate = (slowKernels: boolean) => {
+        const raises = latencyRaises(kernels, quantizedWeights, quantizedTensors, { slowKernels });
+        const anchors = new Set([...quantizedWeights].filter((n) => !raises.some((r) => r.node === n)));
+        if (!anchors.size) return { slowKernels, raises, changes: [], lv: best.lv, empty: true };
+        const idle = idleActivations(p.prepared, kernels, anchors, quantizedTensors);
+        const changes = [...raises.map((r) => ({ u: byName.get(`weight:${r.node}`)!, reason: r.reason })), ...idle.map((t) => ({ u: byName.get(`activation:${t}`)!, reason: 'no integer kernel reads or writes it: its Q/DQ pair between float ops only adds work' }))];
         const lv = new Map(best.lv);
-        for (const { u } of all) lv.set(u, levels(u).indexOf('float'));
-        const [res] = await run([taskOf(`latency-${evaluations}`, lv)]);
-        const keeps = meetsTarget(best.scores, target) ? meetsTarget(res!.scores, target) : badness(res!.scores, target.metric) <= badness(best.scores, target.metric);
-        if (keeps) {
-          for (const { u, reason } of all) {
-            const from = levels(u)[best.lv.get(u)!]!;
-            decisions.push({ step: 'latency', kind: u.kind, name: u.name, ...(u.opType ? { opType: u.opType } : {}), from, to: 'float', fromPrecision: precision(u, from), toPrecision: precision(u, 'float'), metricAfter: metricValue(res!.scores, target.metric), met: meetsTarget(res!.scores, target), reason });
-          }
-          best = { scores: res!.scores, lv };
-        } else {
-          notices.push(`Leaving ${raises.length} weight(s) and ${idle.length} activation(s) float for CPU latency gave ${describeMetric(res!.scores, target.metric)}, worse than the search's ${describeMetric(best.scores, target.metric)}: kept int8.`);
-        }
+        for (const { u } of changes) lv.set(u, levels(u).indexOf('float'));
+        return { slowKernels, raises, changes, lv, empty: false };
+      };
+      const fused = candidate(false), slow = candidate(true);
+      if (fused.empty) notices.push(`No quantized weight would run in an integer kernel on onnxruntime's CPU provider (${fused.raises.slice(0, 3).map((r) => `${r.node}: ${r.reason}`).join('; ')}); they are kept int8 since the recipe asks for quantization.`);
+      const tried = [fused, slow].filter((c, i) => !c.empty && c.changes.length && (i === 0 || c.changes.length !== fused.changes.length));
+      const scored = tried.length ? await run(tried.map((c) => taskOf(`latency-${evaluations}-${c.slowKernels ? 'slow' : 'fused'}`, c.lv))) : [];
+      const meets = (sc: OutputScores) => (meetsTarget(best.scores, target) ? meetsTarget(sc, target) : badness(sc, target.metric) <= badness(best.scores, target.metric));
+      const ok = tried.map((c, i) => ({ ...c, scores: scored[i]!.scores })).filter((c) => meets(c.scores) || (notices.push(`Leaving ${c.changes.length} unit(s) float for CPU latency${c.slowKernels ? ' (with the slow kernels)' : ''} gave ${describeMetric(c.scores, target.metric)}, worse than the search's ${describeMetric(best.scores, target.metric)}: not taken.`), false));
+      const times = await measureLatency(p.shared, [taskOf('search choice', best.lv), ...ok.map((c) => taskOf(`latency ${c.slowKernels ? 'slow' : 'fused'}`, c.lv))]).catch((e: Error) => { notices.push(`Latency against FP32 not measured: ${e.message}`); return undefined; });
+      // The fused-kernel candidate is always taken (no int8 weight dequantized per run); the one with the
+      // slow kernels float as well only where it measured faster than that.
+      let pick = ok.find((c) => !c.slowKernels);
+      const pickMs = () => times?.[pick ? ok.indexOf(pick) + 1 : 0]?.quantizedMs ?? Infinity;
+      const withSlow = ok.find((c) => c.slowKernels);
+      if (withSlow && times) {
+        const ms = times[ok.indexOf(withSlow) + 1]!.quantizedMs;
+        notices.push(`CPU latency with the slow int8 kernels (${withSlow.raises.filter((r) => !fused.raises.some((f) => f.node === r.node)).length}) left float: ${(ms / times[0]!.fp32Ms).toFixed(2)}x FP32 against ${(pickMs() / times[0]!.fp32Ms).toFixed(2)}x with them int8: ${ms < pickMs() ? 'left float' : 'kept int8'}.`);
+        if (ms < pickMs()) pick = withSlow;
       }
-      latency = await measureLatency(p.shared, taskOf('latency', best.lv)).catch((e: Error) => { notices.push(`Latency against FP32 not measured: ${e.message}`); return undefined; });
+      if (pick) {
+        for (const { u, reason } of pick.changes) {
+          const from = levels(u)[best.lv.get(u)!]!;
+          decisions.push({ step: 'latency', kind: u.kind, name: u.name, ...(u.opType ? { opType: u.opType } : {}), from, to: 'float', fromPrecision: precision(u, from), toPrecision: precision(u, 'float'), metricAfter: metricValue(pick.scores, target.metric), met: meetsTarget(pick.scores, target), reason });
+        }
+        best = { scores: pick.scores, lv: pick.lv };
+      }
+      latency = times?.[pick ? ok.indexOf(pick) + 1 : 0];
+      if (latency && times && pick) notices.push(`CPU latency of the search's own choice before this step: ${times[0]!.ratio.toFixed(2)}x FP32.`);
       if (latency && latency.ratio > 1) notices.push(`The chosen assignment runs ${latency.ratio.toFixed(2)}x the FP32 time on onnxruntime's CPU provider (${latency.method}).`);
     }
     // 5. The search scored dequantized weights in the float graph; MatMulNBits (accuracy_level 4) also

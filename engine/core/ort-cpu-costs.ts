@@ -29,7 +29,14 @@ export interface IntegerKernelCost {
   measured: string;
 }
 
-/** Ops whose int8 QDQ form ORT's CPU provider runs slower than float: the search leaves them float. */
+/**
+ * Ops whose int8 QDQ kernel ORT's CPU provider runs slower than its float kernel. The figures are for
+ * the kernel alone (a chain of them); between int8 neighbours a float one also costs a
+ * DequantizeLinear, a QuantizeLinear and layout changes, and that can outweigh the kernel: a depthwise
+ * Conv after an int8 pointwise one measured 1.25x FP32 left float vs 1.75x int8 at 24 channels on
+ * 128x128, but 0.64x vs 0.57x at 96 channels on 32x32. So the target search times the model with these
+ * left float against the model with them int8 and keeps the faster (engine/analysis/mixed-precision.ts).
+ */
 export const SLOWER_IN_INT8_ON_CPU: readonly IntegerKernelCost[] = Object.freeze([
   {
     id: 'depthwise Conv',
