@@ -20,9 +20,13 @@ async function latencyRatio(fp32: string, quantized: string, feeds: Record<strin
   return { wall: med(ra), cpu: med(rc) };
 }
 
-const only = process.argv.slice(2);
+// `--recipe JSON`: run the named entries with that recipe only (e.g. a calibration method to compare).
+const args = process.argv.slice(2);
+const at = args.indexOf('--recipe');
+const onlyRecipe: object | undefined = at >= 0 ? JSON.parse(args.splice(at, 2)[1] ?? '{}') : undefined;
+const only = args;
 const rows: string[] = ['| model | family | traits | exit | task (FP32 → quantized) | kept | output SQNR dB | guard | size | quantize s | latency wall / CPU |', '|---|---|---|---|---|---|---|---|---|---|---|'];
-const recipes = (x: (typeof zooEntries)[number]): object[] => [{}, ...(x.expect === 'guard-keeps-task' ? [{ guard: false }] : []), ...(x.target ? [{ target: x.target }] : [])];
+const recipes = (x: (typeof zooEntries)[number]): object[] => onlyRecipe ? [onlyRecipe] : [{}, ...(x.expect === 'guard-keeps-task' ? [{ guard: false }] : []), ...(x.target ? [{ target: x.target }] : [])];
 for (const [e, recipe] of zooEntries.filter((x) => !only.length || only.includes(x.id)).flatMap((x) => recipes(x).map((r) => [x, r] as [typeof x, object]))) {
   if (!zooAvailable(e)) { rows.push(`| ${e.id} | ${e.family} | | not fetched (bash scripts/fetch-test-models.sh) | | | | | | | |`); continue; }
   const run = await runZooEntry(e, recipe);
