@@ -191,7 +191,9 @@ export async function searchMixedPrecision(o: {
     // to float, so the figure moves by rounding noise only: each candidate is scored again and dropped
     // if it no longer meets what the search reached. The chosen model's time against FP32 is reported.
     let latency: MixedPrecisionReport['latency'];
-    if (p.shared.mode === 'qdq') {
+    // The table and the timing are onnxruntime's CPU provider's: a recipe for CUDA keeps the accuracy choice.
+    if (p.shared.mode === 'qdq' && recipe.device === 'cuda') notices.push('CPU-latency step skipped: the recipe runs on "cuda", and which int8 kernels pay there is not what the CPU table measures.');
+    if (p.shared.mode === 'qdq' && recipe.device !== 'cuda') {
       const kernels = weightKernels(p.prepared, p.shared);
       const quantizedWeights = new Set(p.units.filter((u) => u.kind === 'weight' && levels(u)[best.lv.get(u)!] !== 'float').map((u) => u.name));
       const quantizedTensors = new Set(p.units.filter((u) => u.kind === 'activation' && levels(u)[best.lv.get(u)!] !== 'float').map((u) => u.name));

@@ -136,6 +136,18 @@ describe('target search: CPU latency', () => {
     expect(formatSummary(r)).toMatch(/Latency on onnxruntime's CPU provider: .* ms vs FP32 .* ms = .*x/);
   }, 120_000);
 
+  it('a recipe for "cuda" keeps the accuracy choice: the CPU table and timing are not applied', async () => {
+    const model = join(dir, 'dw-cuda.onnx');
+    await writeDepthwiseModel(model);
+    const recipe = parseRecipe({ device: 'cuda', calibration: { samples: 16, batchSize: 4 }, target: { metric: 'sqnr', min: 15 } });
+    const r = await quantizeModel({ modelPath: model, outputPath: join(dir, 'dw-cuda.q.onnx'), recipe, inputs: { x: images(16, 1) }, evalInputs: { x: images(8, 2) } });
+    const mp = r.mixedPrecision!;
+    expect(mp.decisions.filter((d) => d.step === 'latency')).toEqual([]);
+    expect(mp.latency).toBeUndefined();
+    expect(mp.notices).toContain('CPU-latency step skipped: the recipe runs on "cuda", and which int8 kernels pay there is not what the CPU table measures.');
+    expect(mp.assignment.filter((a) => a.kind === 'weight' && a.level === 'float')).toEqual([]);
+  }, 120_000);
+
   it('an activation the target leaves float takes the weights beside it to float: no int8 weight under a float input in the export', async () => {
     const model = join(dir, 'spectral.onnx'), out = join(dir, 'spectral.q.onnx');
     await writeSpectralModel(model);
