@@ -9,7 +9,7 @@ import { clone, create, GraphProtoSchema, ModelProtoSchema, NodeProtoSchema, typ
 import { throwIfCancelled, type WorkContext } from '../../util/work-context';
 import { findLinearLayers, layerWeightNK, stageLayers, type LinearLayer, type LinearSelection } from './linear-layers';
 import { StagedCapture, type ActivationStats } from './staged-capture';
-import { groupQuadraticForms, hessianFromGram, layerErrors, quadraticFormSum, rowQuadraticForms } from './layer-error';
+import { groupQuadraticForms, hessianFromGram, holdQuadraticForms, layerErrors, quadraticFormSum, rowQuadraticForms } from './layer-error';
 import { applyInputScale, groupsByInput } from './scale-fold';
 import { groupCount, rtnQuantize, type QuantizedWeight } from './weight-quant';
 import { withoutDequantizedCopy, type WeightOnlyConfig, type WeightOnlyLayerResult } from './weight-only';
@@ -104,6 +104,11 @@ async function betterRows(w: Float32Array, a: QuantizedWeight, b: QuantizedWeigh
 }
 
 export async function runAwq(o: AwqOptions): Promise<AwqResult> {
+  const forms = holdQuadraticForms();
+  try { return await awqStages(o); } finally { await forms.release(); }
+}
+
+async function awqStages(o: AwqOptions): Promise<AwqResult> {
   const { model, baseDir, config, params, ctx } = o;
   const layers = findLinearLayers(model, o.selection);
   const groups = groupsByInput(layers);

@@ -9,7 +9,7 @@ import { throwIfCancelled, type WorkContext } from '../../util/work-context';
 import { gptqQuantize as gptqReference, type GptqOptions, type GptqResult } from './gptq-core';
 import { layerWeightNK, stageLayers, weightToStored, type LinearLayer } from './linear-layers';
 import { StagedCapture } from './staged-capture';
-import { hessianFromGram, layerErrors } from './layer-error';
+import { hessianFromGram, holdQuadraticForms, layerErrors } from './layer-error';
 import { rtnQuantize } from './weight-quant';
 import { withoutDequantizedCopy, type WeightOnlyConfig, type WeightOnlyLayerResult } from './weight-only';
 import type { DataWarning } from '../../../contract/report';
@@ -67,6 +67,11 @@ export function calibrationTokenWarning(layers: UnderdeterminedLayer[]): DataWar
 }
 
 export async function runGptq(o: GptqRunOptions): Promise<{ results: WeightOnlyLayerResult[]; underdetermined: UnderdeterminedLayer[]; timings: Record<string, number> }> {
+  const forms = holdQuadraticForms();
+  try { return await gptqStages(o); } finally { await forms.release(); }
+}
+
+async function gptqStages(o: GptqRunOptions): Promise<{ results: WeightOnlyLayerResult[]; underdetermined: UnderdeterminedLayer[]; timings: Record<string, number> }> {
   const { model, baseDir, config, params, ctx } = o;
   const kernel = await resolveGptqKernel(o.notices);
   const overrides = o.overrides ?? new Map<string, Float32Array>();

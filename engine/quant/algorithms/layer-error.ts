@@ -39,6 +39,34 @@ async function quadSession(): Promise<StudioSession> {
   return sessionPromise;
 }
 
+let holders = 0;
+
+/**
+ * Marks a run that uses the quadratic forms (GPTQ, AWQ); `release()` at its end closes the shared
+ * session once no run holds it. Its arena keeps the largest forms' buffers (D, D·H and their product:
+ * for a 1 B-parameter model's LM head [32000, 2048] about 0.8 GB), which otherwise stayed through the
+ * evaluation, when the FP32 model is open beside them.
+ */
+export function holdQuadraticForms(): { release(): Promise<void> } {
+  holders++;
+  let done = false;
+  return {
+    async release() {
+      if (done) return;
+      done = true;
+      if (--holders > 0 || !sessionPromise) return;
+      const p = sessionPromise;
+      sessionPromise = null;
+      await (await p).release();
+    },
+  };
+}
+
+/** Whether the shared quadratic-form session is open (tests). */
+export function quadraticFormsOpen(): boolean {
+  return sessionPromise !== null;
+}
+
 /** Per group g and row r: d_grᵀ H_g d_gr, for D [nG, rows, gs] and H [nG, gs, gs] → [nG, rows]. */
 export async function groupQuadraticForms(D: Float32Array, nG: number, rows: number, gs: number, H: Float32Array): Promise<Float32Array> {
   const s = await quadSession();

@@ -17,6 +17,7 @@ import { runGptq } from '../../../../engine/quant/algorithms/gptq';
 import { runAwq } from '../../../../engine/quant/algorithms/awq';
 import { calibrationBatches, weightOnlyConfig } from '../../../../engine/quant/algorithms/weight-only';
 import { findLinearLayers, stageLayers, weightToStored } from '../../../../engine/quant/algorithms/linear-layers';
+import { quadraticFormsOpen } from '../../../../engine/quant/algorithms/layer-error';
 import { sharedPath } from '../../../helpers/shared';
 import { ort, openSession } from '../../../helpers/ort';
 import { relL2 } from '../../../helpers/compare';
@@ -71,6 +72,8 @@ describe('weight-only algorithms stream a model with external data', () => {
     expect(peakHeld).toBeLessThanOrEqual(twoStages);
     expect(peakHeld).toBeLessThan(total / 2);
     expect(r.results.every((x) => holdsNoFloatCopy(x.qw))).toBe(true);
+    // The error measures' session (its arena holds the largest layer's buffers) is closed at the end.
+    expect(quadraticFormsOpen()).toBe(false);
     // The rebuilt copy is the rounded weight: codes × scales, and GPTQ still beats rounding to nearest.
     const x = r.results[0]!;
     const gs = config.groupSize, nG = x.layer.cols / gs;
@@ -92,6 +95,7 @@ describe('weight-only algorithms stream a model with external data', () => {
     // 1 B fixture): every layer weight still points into the data file.
     for (const l of layers) expect(isExternal(model.graph!.initializer.find((t) => t.name === l.weight)!)).toBe(true);
     expect(r.results.every((x) => holdsNoFloatCopy(x.qw))).toBe(true);
+    expect(quadraticFormsOpen()).toBe(false);
 
     // Through the weights phase and the MatMulNBits writer (float compute): the output equals the float
     // model whose weights are the effective Q(W·s)/s with its norms as they were.
