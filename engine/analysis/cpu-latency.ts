@@ -64,14 +64,16 @@ export function latencyRaises(kernels: Map<string, WeightKernel>, quantizedWeigh
   for (const name of quantizedWeights) {
     const k = kernels.get(name);
     if (!k) continue;
-    const slow = o.slowKernels ? slowerInInt8OnCpu(k.shape) : undefined;
-    if (slow) { out.push({ node: name, reason: `${slow.id}: int8 runs ${slow.int8OverFloat[0]}-${slow.int8OverFloat[1]}x its float time on onnxruntime's CPU provider` }); continue; }
+    // A weight no integer kernel takes goes float whatever the table says, and the report says so first.
     const inQ = k.inputs.length > 0 && k.inputs.every((t) => quantizedTensors.has(t));
     const outQ = quantizedTensors.has(k.output);
     if (!fusesToIntegerKernel(k.shape.opType, inQ, outQ)) {
       const floatOnes = [...(inQ ? [] : k.inputs.filter((t) => !quantizedTensors.has(t)).map((t) => `input ${t}`)), ...(outQ ? [] : [`output ${k.output}`])];
       out.push({ node: name, reason: `no integer kernel: ${floatOnes.join(' and ') || 'no quantized input'} float, so the int8 weight would be dequantized on every run` });
+      continue;
     }
+    const slow = o.slowKernels ? slowerInInt8OnCpu(k.shape) : undefined;
+    if (slow) out.push({ node: name, reason: `${slow.id}: int8 runs ${slow.int8OverFloat[0]}-${slow.int8OverFloat[1]}x its float time on onnxruntime's CPU provider` });
   }
   return out;
 }

@@ -83,13 +83,18 @@ describe('target search: CPU latency', () => {
 
   it('latencyRaises: a slow kernel, a weight under a float input and a Conv with a float output go float; a fused Conv stays', () => {
     const k = (node: string, group: number, input: string, output: string): WeightKernel => ({ node, shape: { opType: 'Conv', group, inChannels: 8, outChannels: 8 }, inputs: [input], output });
-    const kernels = new Map([k('dw', 8, 'a', 'b'), k('underFloat', 1, 'x', 'c'), k('floatOut', 1, 'c', 'y'), k('fused', 1, 'b', 'c')].map((x) => [x.node, x]));
-    const raises = latencyRaises(kernels, new Set(['dw', 'underFloat', 'floatOut', 'fused']), new Set(['a', 'b', 'c']));
+    const kernels = new Map([k('dw', 8, 'a', 'b'), k('underFloat', 1, 'x', 'c'), k('floatOut', 1, 'c', 'y'), k('fused', 1, 'b', 'c'), k('dwUnderFloat', 8, 'x', 'a')].map((x) => [x.node, x]));
+    const all = new Set(['dw', 'underFloat', 'floatOut', 'fused', 'dwUnderFloat']);
+    const raises = latencyRaises(kernels, all, new Set(['a', 'b', 'c']));
     expect(new Map(raises.map((r) => [r.node, r.reason]))).toEqual(new Map([
       ['dw', expect.stringMatching(/^depthwise Conv: int8 runs .*x its float time/)],
       ['underFloat', expect.stringMatching(/no integer kernel: input x float/)],
       ['floatOut', expect.stringMatching(/no integer kernel: output y float/)],
+      // Both apply: the reason that holds whatever the timing says comes first.
+      ['dwUnderFloat', expect.stringMatching(/no integer kernel: input x float/)],
     ]));
+    // Without the table's slow kernels only what no integer kernel takes.
+    expect(latencyRaises(kernels, all, new Set(['a', 'b', 'c']), { slowKernels: false }).map((r) => r.node).sort()).toEqual(['dwUnderFloat', 'floatOut', 'underFloat']);
   });
 
   it('idleActivations: a Q/DQ pair no fused kernel reaches (directly or through an all-quantized Add) is idle', () => {
