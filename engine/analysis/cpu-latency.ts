@@ -108,6 +108,9 @@ export function idleActivations(prepared: ModelProto, kernels: Map<string, Weigh
   return [...quantizedTensors].filter((t) => !useful.has(t));
 }
 
+/** Wall time the latency measurement may take before it stops adding rounds (after the first 3). */
+export const LATENCY_BUDGET_MS = 20_000;
+
 export interface LatencyMeasurement {
   /** One run of the model on the evaluation batch, process CPU time (1 thread), the fastest round. */
   fp32Ms: number;
@@ -130,15 +133,17 @@ export async function measureLatency(shared: AnalysisShared, tasks: VariantTask[
     for (const t of tasks) bs.push(await createSession(serializeModel(buildVariant(shared, t)), { device: 'cpu', threads: 1, source: `target candidate ${t.id} (latency)`, baseDir: shared.baseDir }));
     const feeds = feedsFor(shared.evalInputs, 0, Math.min(shared.samples, shared.batchSize));
     const time = async (s: typeof a) => { const c0 = process.cpuUsage(); for (let i = 0; i < reps; i++) await s.run(feeds); const c = process.cpuUsage(c0); return (c.user + c.system) / 1000 / reps; };
+    const t0 = performance.now();
     await time(a);
     for (const b of bs) await time(b);
-    let fa = Infinity;
+    let fa = Infinity, done = 0;
     const fb = bs.map(() => Infinity);
-    for (let r = 0; r < rounds; r++) {
+    // A large model (a second a run) would spend minutes here: after 3 rounds, stop once ~20 s went by.
+    for (let r = 0; r < rounds && (r < 3 || performance.now() - t0 < LATENCY_BUDGET_MS); r++, done++) {
       fa = Math.min(fa, await time(a));
       for (let i = 0; i < bs.length; i++) fb[i] = Math.min(fb[i]!, await time(bs[i]!));
     }
-    const method = `onnxruntime CPU, 1 thread, process CPU time, fastest of ${rounds} interleaved rounds of ${reps} runs on one evaluation batch`;
+    const method = `onnxruntime CPU, 1 thread, process CPU time, fastest of ${done} interleaved rounds of ${reps} runs on one evaluation batch`;
     return fb.map((ms) => ({ fp32Ms: fa, quantizedMs: ms, ratio: ms / fa, method }));
   } finally {
     await a.release();

@@ -68,6 +68,8 @@ export function slowerInInt8OnCpu(k: KernelShape): IntegerKernelCost | undefined
  * QLinearConv / QLinearMatMul / QGemm when the op's activation input is quantized; a Conv also needs
  * its output quantized (QLinearConv takes the output scale; there is no Conv kernel with an integer
  * input and a float output), while MatMul (MatMulIntegerToFloat) and Gemm (QGemm) take a float output.
+ * (Seen in the graph ORT optimizes: DQ(x), DQ(w) -> MatMul becomes MatMulIntegerToFloat, -> Gemm QGemm,
+ * -> Conv stays DequantizeLinear + float Conv; test/engine/analysis/cpu-latency.test.ts checks it.)
  * Any other shape runs the float kernel on a weight dequantized on every run: int8 weight under a float
  * input measured 1.03-5.3x the float op (3x3 32->32: 4.11 vs 2.53 ms, 1.63x; depthwise C=96: 0.99 vs
  * 0.19 ms; pointwise 24->24: 1.47 vs 1.32 ms), and a hand edit of the BlazeFace target export that

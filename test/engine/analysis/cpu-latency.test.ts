@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create, ModelProtoSchema, GraphProtoSchema, NodeProtoSchema, DataType, type NodeProto, type ModelProto } from '../../../engine/onnx/proto';
 import { makeTensor } from '../../../engine/onnx/tensor';
-import { saveModel, loadModel } from '../../../engine/onnx/model-io';
+import { saveModel, loadModel, serializeModel } from '../../../engine/onnx/model-io';
+import { createSession } from '../../../engine/runtime/session';
 import { attr, valueInfo } from '../../../engine/qat/onnx-build';
 import { seededRandom } from '../../../engine/util/seeded-random';
 import { parseRecipe } from '../../../engine/pipeline/recipe';
@@ -79,6 +80,28 @@ describe('target search: CPU latency', () => {
     expect(fusesToIntegerKernel('Conv', true, true)).toBe(true);
     expect(fusesToIntegerKernel('Gemm', true, false)).toBe(true);
     expect(fusesToIntegerKernel('MatMul', false, true)).toBe(false);
+  });
+
+  it('the fusion rule is what onnxruntime does: with a float output, DQ -> MatMul/Gemm become integer kernels, DQ -> Conv stays a float Conv', async () => {
+    const node = (opType: string, input: string[], output: string[], name: string) => create(NodeProtoSchema, { opType, input, output, name });
+    for (const op of ['MatMul', 'Gemm', 'Conv']) {
+      const wd = op === 'Conv' ? [16, 16, 1, 1] : [16, 16];
+      const m = create(ModelProtoSchema, {
+        irVersion: 8n, opsetImport: [{ domain: '', version: 17n }],
+        graph: create(GraphProtoSchema, {
+          name: op,
+          initializer: [makeTensor('wq', DataType.INT8, wd, new Int8Array(256).fill(3)), makeTensor('ws', DataType.FLOAT, [], Float32Array.of(0.1)), makeTensor('wz', DataType.INT8, [], Int8Array.of(0)), makeTensor('xs', DataType.FLOAT, [], Float32Array.of(0.1)), makeTensor('xz', DataType.UINT8, [], Uint8Array.of(128))],
+          node: [node('QuantizeLinear', ['x', 'xs', 'xz'], ['xq'], 'q'), node('DequantizeLinear', ['xq', 'xs', 'xz'], ['xd'], 'dq'), node('DequantizeLinear', ['wq', 'ws', 'wz'], ['w'], 'dqw'), node(op, ['xd', 'w'], ['y'], 'op')],
+          input: [valueInfo('x', DataType.FLOAT, op === 'Conv' ? [1, 16, 4, 4] : [4, 16])], output: [valueInfo('y', DataType.FLOAT)],
+        }),
+      });
+      const file = join(dir, `fused-${op}.onnx`);
+      const s = await createSession(serializeModel(m), { device: 'cpu', optimizedModelFile: file });
+      await s.release();
+      const ops = (await loadModel(file)).model.graph!.node.map((n) => n.opType);
+      const integer = ops.some((o) => ['MatMulIntegerToFloat', 'QGemm', 'QLinearConv', 'QLinearMatMul'].includes(o));
+      expect([op, integer]).toEqual([op, fusesToIntegerKernel(op, true, false)]);
+    }
   });
 
   it('latencyRaises: a slow kernel, a weight under a float input and a Conv with a float output go float; a fused Conv stays', () => {
