@@ -78,10 +78,17 @@ const stringList = (max: number) => z.array(z.string().max(RECIPE_LIMITS.name), 
 export const TARGET_METRICS = ['sqnr', 'top1', 'perplexity'] as const;
 /** Each target metric's threshold key and its bounds (the editor's Target node draws them). */
 export const TARGET_BOUNDS = { min: [-1000, 1000], maxDrop: [0, 1], maxIncrease: [0, 1e6] } as const;
+/**
+ * What the search trades once the target holds: "size" (the default: the smallest model, then the
+ * fastest of those) or "latency" (onnxruntime CPU: weights no integer kernel would take, and the slow
+ * int8 kernels where the model measures faster so, go float — a larger file that runs faster).
+ */
+export const TARGET_PREFERENCES = ['size', 'latency'] as const;
+const prefer = z.enum(TARGET_PREFERENCES, { error: (iss) => `value ${quote(iss.input)} is not one of size, latency.` }).optional();
 export const TargetSchema = z.discriminatedUnion('metric', [
-  strict({ metric: z.literal('sqnr'), min: real(...TARGET_BOUNDS.min) }),
-  strict({ metric: z.literal('top1'), maxDrop: real(...TARGET_BOUNDS.maxDrop) }),
-  strict({ metric: z.literal('perplexity'), maxIncrease: real(...TARGET_BOUNDS.maxIncrease) }),
+  strict({ metric: z.literal('sqnr'), min: real(...TARGET_BOUNDS.min), prefer }),
+  strict({ metric: z.literal('top1'), maxDrop: real(...TARGET_BOUNDS.maxDrop), prefer }),
+  strict({ metric: z.literal('perplexity'), maxIncrease: real(...TARGET_BOUNDS.maxIncrease), prefer }),
 ], { error: (iss) => (iss.code === 'invalid_union' && (iss as { discriminator?: string }).discriminator ? `value ${quote(((iss as { input?: unknown }).input as { metric?: unknown } | undefined)?.metric)} is not one of sqnr, top1, perplexity.` : undefined) });
 export type Target = z.output<typeof TargetSchema>;
 

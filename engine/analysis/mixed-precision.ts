@@ -198,18 +198,21 @@ export async function searchMixedPrecision(o: {
       const quantizedWeights = new Set(p.units.filter((u) => u.kind === 'weight' && levels(u)[best.lv.get(u)!] !== 'float').map((u) => u.name));
       const quantizedTensors = new Set(p.units.filter((u) => u.kind === 'activation' && levels(u)[best.lv.get(u)!] !== 'float').map((u) => u.name));
       const byName = new Map(p.units.map((u) => [`${u.kind}:${u.name}`, u]));
+      // "size" (the default) keeps every int8 weight and only drops Q/DQ pairs, which cost no bytes;
+      // "latency" also lets weights go float where no integer kernel (or only a slow one) would run them.
+      const forLatency = target.prefer === 'latency';
       const candidate = (slowKernels: boolean) => {
         const raises = latencyRaises(kernels, quantizedWeights, quantizedTensors, { slowKernels });
         const anchors = new Set([...quantizedWeights].filter((n) => !raises.some((r) => r.node === n)));
         if (!anchors.size) return { slowKernels, raises, changes: [], lv: best.lv, empty: true };
         const idle = idleActivations(p.prepared, kernels, anchors, quantizedTensors);
-        const changes = [...raises.map((r) => ({ u: byName.get(`weight:${r.node}`)!, reason: r.reason })), ...idle.map((t) => ({ u: byName.get(`activation:${t}`)!, reason: 'no integer kernel reads or writes it: its Q/DQ pair between float ops only adds work' }))];
+        const changes = [...(forLatency ? raises.map((r) => ({ u: byName.get(`weight:${r.node}`)!, reason: r.reason })) : []), ...idle.map((t) => ({ u: byName.get(`activation:${t}`)!, reason: 'no integer kernel reads or writes it: its Q/DQ pair between float ops only adds work' }))];
         const lv = new Map(best.lv);
         for (const { u } of changes) lv.set(u, levels(u).indexOf('float'));
         return { slowKernels, raises, changes, lv, empty: false };
       };
-      const fused = candidate(false), slow = candidate(true);
-      if (fused.empty) notices.push(`No quantized weight would run in an integer kernel on onnxruntime's CPU provider (${fused.raises.slice(0, 3).map((r) => `${r.node}: ${r.reason}`).join('; ')}); they are kept int8 since the recipe asks for quantization.`);
+      const fused = candidate(false), slow = forLatency ? candidate(true) : { ...fused, empty: true };
+      if (fused.empty && forLatency) notices.push(`No quantized weight would run in an integer kernel on onnxruntime's CPU provider (${fused.raises.slice(0, 3).map((r) => `${r.node}: ${r.reason}`).join('; ')}); they are kept int8 since the recipe asks for quantization.`);
       const tried = [fused, slow].filter((c, i) => !c.empty && c.changes.length && (i === 0 || c.changes.length !== fused.changes.length));
       const scored = tried.length ? await run(tried.map((c) => taskOf(`latency-${evaluations}-${c.slowKernels ? 'slow' : 'fused'}`, c.lv))) : [];
       const meets = (sc: OutputScores) => (meetsTarget(best.scores, target) ? meetsTarget(sc, target) : badness(sc, target.metric) <= badness(best.scores, target.metric));
@@ -234,7 +237,7 @@ export async function searchMixedPrecision(o: {
       }
       latency = times?.[pick ? ok.indexOf(pick) + 1 : 0];
       if (latency && times && pick) notices.push(`CPU latency of the search's own choice before this step: ${times[0]!.ratio.toFixed(2)}x FP32.`);
-      if (latency && latency.ratio > 1) notices.push(`The chosen assignment runs ${latency.ratio.toFixed(2)}x the FP32 time on onnxruntime's CPU provider (${latency.method}).`);
+      if (latency && latency.ratio > 1) notices.push(`The chosen assignment runs ${latency.ratio.toFixed(2)}x the FP32 time on onnxruntime's CPU provider (${latency.method}).${forLatency ? '' : ' The target keeps the smallest model; "prefer": "latency" in the target leaves float the weights no integer kernel would run (a larger, faster file).'}`);
     }
     // 5. The search scored dequantized weights in the float graph; MatMulNBits (accuracy_level 4) also
     // rounds activations per block, so the candidate is exported for real (the same rounded weights,

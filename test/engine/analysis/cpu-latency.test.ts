@@ -132,10 +132,24 @@ describe('target search: CPU latency', () => {
     expect(idleActivations(model, kernels, new Set(['convA', 'convS']), new Set(['x', 'a', 's', 't']))).toEqual([]);
   });
 
+  it('by default the target keeps the smallest model: no int8 weight goes float for latency, only Q/DQ pairs that cost no bytes; the latency is still reported', async () => {
+    const model = join(dir, 'dw-size.onnx'), out = join(dir, 'dw-size.q.onnx');
+    await writeDepthwiseModel(model);
+    const recipe = parseRecipe({ calibration: { samples: 16, batchSize: 4 }, target: { metric: 'sqnr', min: 15 } });
+    const r = await quantizeModel({ modelPath: model, outputPath: out, recipe, inputs: { x: images(16, 1) }, evalInputs: { x: images(8, 2) } });
+    const mp = r.mixedPrecision!;
+    expect(mp.met).toBe(true);
+    expect(mp.decisions.filter((d) => d.step === 'latency' && d.kind === 'weight')).toEqual([]);
+    const q = (await loadModel(out)).model;
+    for (const n of ['conv1', 'dw1', 'dw2', 'dw3', 'dw4', 'pw', 'conv3']) expect(weightIsQuantized(q, n)).toBe(true);
+    expect(mp.latency!.ratio).toBeGreaterThan(0);
+    if (mp.latency!.ratio > 1) expect(mp.notices.join('\n')).toMatch(/"prefer": "latency"/);
+  }, 120_000);
+
   it('depthwise Convs are left float where the model measures faster so, even though int8 meets the target; the output Conv no integer kernel takes goes float; the fused Convs stay int8; the report gives the latency against FP32', async () => {
     const model = join(dir, 'dw.onnx'), out = join(dir, 'dw.q.onnx');
     await writeDepthwiseModel(model);
-    const recipe = parseRecipe({ calibration: { samples: 16, batchSize: 4 }, target: { metric: 'sqnr', min: 15 } });
+    const recipe = parseRecipe({ calibration: { samples: 16, batchSize: 4 }, target: { metric: 'sqnr', min: 15, prefer: 'latency' } });
     const r = await quantizeModel({ modelPath: model, outputPath: out, recipe, inputs: { x: images(16, 1) }, evalInputs: { x: images(8, 2) } });
     const mp = r.mixedPrecision!;
     expect(mp.start.metric).toBeGreaterThanOrEqual(15); // fully quantized meets it: only latency moves the depthwise Convs
@@ -179,7 +193,7 @@ describe('target search: CPU latency', () => {
   it('an activation the target leaves float takes the weights beside it to float: no int8 weight under a float input in the export', async () => {
     const model = join(dir, 'spectral.onnx'), out = join(dir, 'spectral.q.onnx');
     await writeSpectralModel(model);
-    const recipe = parseRecipe({ calibration: { samples: 96, batchSize: 32 }, target: { metric: 'sqnr', min: 30 } });
+    const recipe = parseRecipe({ calibration: { samples: 96, batchSize: 32 }, target: { metric: 'sqnr', min: 30, prefer: 'latency' } });
     const r = await quantizeModel({ modelPath: model, outputPath: out, recipe, inputs: { spectrum: spectra(120, 1) }, evalInputs: { spectrum: spectra(48, 2) } });
     const mp = r.mixedPrecision!;
     expect(mp.final!.met).toBe(true);

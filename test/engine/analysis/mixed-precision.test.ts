@@ -75,5 +75,7 @@ describe('warnings and mixed precision', () => {
     expect(meetsTarget({ ...base, sqnrDb: 1, top1Fp32: 0.9, top1Quantized: 0.895 }, { metric: 'top1', maxDrop: 0.005 })).toBe(true);
     expect(() => parseTarget({ metric: 'top1', min: 3 })).toThrow(/unknown key '"min"'/);
     expect(() => parseTarget({ metric: 'latency' })).toThrow(/not one of sqnr, top1, perplexity/);
+    expect(parseTarget({ metric: 'sqnr', min: 30, prefer: 'latency' })).toEqual({ metric: 'sqnr', min: 30, prefer: 'latency' });
+    expect(() => parseTarget({ metric: 'sqnr', min: 30, prefer: 'speed' })).toThrow(/target.prefer: value '"speed"' is not one of size, latency/);
   });
 });

@@ -223,9 +223,11 @@ export function buildRecipe(doc: PipelineDoc): RecipeJson {
 /** The Target node as the recipe's "target": its metric and that metric's one threshold. */
 function compileTarget(p: Params): NonNullable<RecipeJson['target']> {
   const d = (key: string) => defaultParams('target')[key] as number;
-  if (p.metric === 'top1') return { metric: 'top1', maxDrop: num(p, 'maxDrop', d('maxDrop')) };
-  if (p.metric === 'perplexity') return { metric: 'perplexity', maxIncrease: num(p, 'maxIncrease', d('maxIncrease')) };
-  return { metric: 'sqnr', min: num(p, 'min', d('min')) };
+  // "size" is the engine's default: written only when the user chose latency.
+  const prefer = p.prefer === 'latency' ? { prefer: 'latency' as const } : {};
+  if (p.metric === 'top1') return { metric: 'top1', maxDrop: num(p, 'maxDrop', d('maxDrop')), ...prefer };
+  if (p.metric === 'perplexity') return { metric: 'perplexity', maxIncrease: num(p, 'maxIncrease', d('maxIncrease')), ...prefer };
+  return { metric: 'sqnr', min: num(p, 'min', d('min')), ...prefer };
 }
 
 /** Validate and, when the graph is sound, produce the recipe and run options. */

@@ -4,7 +4,7 @@
 // The algorithm nodes come from the algorithm declarations the engine parses recipes with
 // (contract/algorithms.ts): their names, parameters, defaults and bounds are the engine's own.
 import { algorithmDecl, algorithmDecls, paramShapes, type AlgorithmDecl } from '../../../../contract/algorithms';
-import { DEFAULT_RECIPE, RECIPE_LIMITS, TARGET_METRICS, TARGET_BOUNDS } from '../../../../contract/recipe';
+import { DEFAULT_RECIPE, RECIPE_LIMITS, TARGET_METRICS, TARGET_BOUNDS, TARGET_PREFERENCES } from '../../../../contract/recipe';
 
 export type ParamValue = string | number | boolean;
 export type Params = Record<string, ParamValue>;
@@ -152,6 +152,7 @@ export const NODE_TYPES: readonly NodeTypeDef[] = [
       { key: 'min', label: 'Min output SQNR (dB)', kind: 'number', default: 30, min: TARGET_BOUNDS.min[0], max: TARGET_BOUNDS.min[1], step: 0.5, visible: (p) => p.metric === 'sqnr' },
       { key: 'maxDrop', label: 'Max top-1 drop (fraction)', kind: 'number', default: 0.005, min: TARGET_BOUNDS.maxDrop[0], max: TARGET_BOUNDS.maxDrop[1], step: 0.001, visible: (p) => p.metric === 'top1' },
       { key: 'maxIncrease', label: 'Max perplexity increase', kind: 'number', default: 0.004, min: TARGET_BOUNDS.maxIncrease[0], max: TARGET_BOUNDS.maxIncrease[1], step: 0.001, visible: (p) => p.metric === 'perplexity' },
+      { key: 'prefer', label: 'Then prefer', kind: 'select', default: 'size', options: TARGET_PREFERENCES, help: 'size: the smallest model that meets it; latency: weights no CPU integer kernel runs stay float (larger, faster)' },
     ],
   }),
   defineNode({

@@ -125,6 +125,10 @@ describe('the Target node', () => {
     expect(r({ metric: 'sqnr', min: 30, maxDrop: 0.5 })).toEqual({ metric: 'sqnr', min: 30 });
     expect(r({ metric: 'top1', maxDrop: 0.005 })).toEqual({ metric: 'top1', maxDrop: 0.005 });
     expect(r({ metric: 'perplexity', maxIncrease: 0.004, min: 12 })).toEqual({ metric: 'perplexity', maxIncrease: 0.004 });
+    // "size" is the engine's default and is not written; "latency" is.
+    expect(r({ metric: 'sqnr', min: 30, prefer: 'size' })).toEqual({ metric: 'sqnr', min: 30 });
+    expect(r({ metric: 'sqnr', min: 30, prefer: 'latency' })).toEqual({ metric: 'sqnr', min: 30, prefer: 'latency' });
+    expect(parseRecipe({ target: r({ metric: 'top1', maxDrop: 0.01, prefer: 'latency' }) }, 'target').target).toEqual({ metric: 'top1', maxDrop: 0.01, prefer: 'latency' });
     expect(parseRecipe(r({ metric: 'top1', maxDrop: 0.01 }) === undefined ? {} : { target: r({ metric: 'top1', maxDrop: 0.01 }) }, 'target').target).toEqual({ metric: 'top1', maxDrop: 0.01 });
   });
   it('puts a threshold out of the contract bounds on the Target node', () => {
