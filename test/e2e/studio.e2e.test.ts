@@ -285,10 +285,12 @@ describe('studio e2e', () => {
     await page.getByTestId('tab-pipeline').click();
     await expect.poll(() => page.getByTestId('pipeline-select').locator('option:checked').textContent()).toBe('Sample recipe');
     await page.getByTestId('run-pipeline').click();
-    const status = await waitForRun(0, new Set(), 150_000);
+    // The sample's fully int8 model measures ~9.8 dB on its 2 held-out crops, under the wreck guard's
+    // 10 dB: the run searches for 30 dB (~100-170 s on 2 cores) before it is done.
+    const status = await waitForRun(0, new Set(), 420_000);
     expect(status).toBe('succeeded');
     await page.getByTestId('layer-table').waitFor();
     expect(await page.getByTestId('layer-table').locator('tbody tr').count()).toBeGreaterThan(10);
     await shot(page, 'runs-ppocr-sample');
-  }, 180_000);
+  }, 480_000);
 });
