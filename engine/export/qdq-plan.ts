@@ -5,7 +5,7 @@
 import type { GraphProto, ModelProto, NodeProto } from '../onnx/proto';
 import type { Recipe } from '../../contract/recipe';
 import { StudioError, quote } from '../errors';
-import { GraphIndex, subgraphsOf } from '../onnx/graph';
+import { GraphIndex, subgraphsOf, outerReads } from '../onnx/graph';
 import { attrInt } from '../onnx/attributes';
 import { QUANT_OPS, SHARE_SCALE_OPS } from '../core/ops';
 import { channelPadPays } from '../core/ort-cpu-costs';
@@ -140,8 +140,85 @@ export function planQdq(model: ModelProto, recipe: Recipe, source = 'model'): Qd
     if (quantActs) planActivations(idx.graph.node, idx, local, activations, recipe.activations!.scheme === 'asymmetric', !['int4', 'uint4'].includes(recipe.activations!.dtype), float32);
     targets.push(...local);
   }
-  const calibrate = [...new Set(activations.values())];
-  return { targets, activations, calibrate, skipped };
+  const plan: QdqPlan = { targets, activations, calibrate: [], skipped };
+  if (quantActs) keepPropagationOutOfSubgraphs(plan, indexes);
+  plan.calibrate = [...new Set(activations.values())];
+  return plan;
+}
+
+/**
+ * Ops ORT's QDQPropagationTransformer moves a DequantizeLinear forward across (and a QuantizeLinear
+ * backward): qdq_propagation.cc, CanNodePropagate. ORT matches some opset versions only; every version
+ * counts here.
+ */
+const ORT_QDQ_PROPAGATE_OPS = new Set(['MaxPool', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Slice']);
+
+/**
+ * ORT (from graph optimization level "basic" up) carries a DequantizeLinear forward across
+ * Transpose/Reshape/Squeeze/Unsqueeze/Slice/MaxPool and inserts a Q/DQ pair on every edge out of them —
+ * an If/Loop/Scan's outer-scope (implicit) input included, where it indexes past the node's input list
+ * and aborts the whole process (SIGABRT; Silero VAD: a Conv output -> Transpose_175 -> "283", read
+ * inside If_177's branches). So an activation whose dequantized value reaches such a capture only
+ * through those ops stays float: no DequantizeLinear starts the chain. A node that then has no
+ * quantized part left is dropped (skipped, with the reason); one with a weight keeps it (weight-only)
+ * and is listed in `floatActivations`.
+ */
+function keepPropagationOutOfSubgraphs(plan: QdqPlan, indexes: GraphIndex[]): void {
+  const reasons = new Map<string, string>();
+  // Until nothing changes: a captured value left float here may itself be fed, through those ops, by
+  // another quantized activation.
+  while (dropPropagatingIntoCaptures(plan, indexes, reasons));
+  if (reasons.size === 0) return;
+  const floatActs = plan.floatActivations ?? (plan.floatActivations = []);
+  for (const [tensor, reason] of reasons) floatActs.push({ tensor, reason: `left float: ${reason}` });
+  const dropped = settleTargets(plan);
+  for (const t of dropped) {
+    const lost = t.activationInputs.map((i) => t.node.input[i]!).find((x) => reasons.has(x));
+    plan.skipped.push({ node: t.node.name, opType: t.node.opType, reason: `activation ${quote(lost ?? '')} ${reasons.get(lost ?? '') ?? 'stays float'}` });
+  }
+}
+
+/** One pass of keepPropagationOutOfSubgraphs: drops (and gives reasons for) activations whose DQ
+ *  reaches a subgraph capture through ops ORT propagates across. Returns whether any was dropped. */
+function dropPropagatingIntoCaptures(plan: QdqPlan, indexes: GraphIndex[], reasons: Map<string, string>): boolean {
+  let changed = false;
+  for (const idx of indexes) {
+    for (const n of idx.graph.node) {
+      const subs = subgraphsOf(n);
+      if (subs.length === 0) continue;
+      const captured = new Set<string>();
+      for (const { graph } of subs) for (const r of outerReads(graph)) captured.add(r);
+      for (const v of captured) {
+        // A captured value with its own Q/DQ is read through that DQ directly: nothing propagates.
+        if (plan.activations.has(v)) continue;
+        let cur = v;
+        for (let p = idx.producer.get(cur); p && ORT_QDQ_PROPAGATE_OPS.has(p.opType) && (p.domain === '' || p.domain === 'ai.onnx') && p.input[0]; p = idx.producer.get(cur)) {
+          cur = p.input[0];
+          if (!plan.activations.has(cur)) continue;
+          reasons.set(cur, `its dequantized value reaches ${quote(v)}, which ${quote(n.name || n.opType)} (${n.opType}) reads inside its subgraph, through ${p.opType}: ORT would propagate the Q/DQ pair into that outer-scope read and abort`);
+          plan.activations.delete(cur);
+          changed = true;
+        }
+      }
+    }
+  }
+  return changed;
+}
+
+/**
+ * After activations left the plan: Relus folded into a dropped output come back, channel padding of a
+ * float input goes, and a target with no weight and a float activation input leaves the plan
+ * (returned); one with a weight falls back to weight-only.
+ */
+function settleTargets(plan: QdqPlan): QdqTarget[] {
+  for (const t of plan.targets) {
+    if (t.foldedRelu && !plan.activations.has(t.foldedRelu.output[0]!)) t.foldedRelu = undefined;
+    if (t.padChannelsTo && !plan.activations.has(t.node.input[0]!)) t.padChannelsTo = undefined; // the Pad sits on the quantized input
+  }
+  const keep = (t: QdqTarget) => t.weightInput !== undefined || t.activationInputs.every((i) => plan.activations.has(t.node.input[i]!));
+  const dropped = plan.targets.filter((t) => !keep(t));
+  plan.targets = plan.targets.filter(keep);
+  return dropped;
 }
 
 function planActivations(nodes: NodeProto[], idx: GraphIndex, targets: QdqTarget[], acts: Map<string, string>, canFoldRelu: boolean, shareScales = true, float32: (name: string) => boolean = () => true): void {

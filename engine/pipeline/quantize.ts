@@ -233,6 +233,8 @@ async function quantizeModelInFolder(o: QuantizeOptions, guard: { skipDiagnosis?
   st.plan = planQdq(st.model, recipe, o.modelPath);
   if (mixed) applyPrecision(st.plan, mixed);
   report.skipped.push(...st.plan.skipped);
+  const floatActs = st.plan.floatActivations ?? [];
+  if (floatActs.length) report.notices.push(`${floatActs.length} activation(s) stay float (${floatActs.slice(0, 2).map((f) => `${quote(f.tensor)}: ${f.reason}`).join('; ')}${floatActs.length > 2 ? '; ...' : ''}).`);
   if (st.plan.targets.length === 0) {
     throw new StudioError('BAD_RECIPE', `Nothing to quantize in ${quote(o.modelPath)}: no node of type ${recipe.opTypes.map((t) => quote(t)).join(', ')} is left after "exclude"${st.plan.skipped.length ? ` (skipped: ${st.plan.skipped.slice(0, 3).map((s) => `${s.node}: ${s.reason}`).join('; ')})` : ''}.`);
   }

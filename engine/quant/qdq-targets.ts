@@ -34,4 +34,6 @@ export interface QdqPlan {
   /** Tensors whose ranges calibration must measure. */
   calibrate: string[];
   skipped: { node: string; opType: string; reason: string }[];
+  /** Activations the plan leaves float although a quantized node reads or writes them, and why. */
+  floatActivations?: { tensor: string; reason: string }[];
 }
