@@ -40,10 +40,19 @@ for (const [e, recipe] of zooEntries.filter((x) => !only.length || only.includes
     const s = await createSession(modelPath(e), { device: 'cpu' });
     const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {};
     for (const [name, arr] of Object.entries(cal)) {
-      const per = arr.shape.slice(1).reduce((p, q) => p * q, 1);
       const meta = s.inputMetadata?.find?.((m: { name: string }) => m.name === name) as { shape?: (number | string)[] } | undefined;
-      const batch = typeof meta?.shape?.[0] === 'number' ? (meta.shape[0] as number) : 1;
-      feeds[name] = new ort.Tensor('float32', (arr.data as Float32Array).slice(0, per * batch), [batch, ...arr.shape.slice(1)]);
+      const dtype = arr.dtype as 'float32';
+      // A scalar (Silero's sample rate) as it is; otherwise the model's batch (its fixed sample dim, else
+      // 1) along the sample axis: the first symbolic dim (Silero's LSTM state [2, N, 64]: axis 1), else 0.
+      if (arr.shape.length === 0) { feeds[name] = new ort.Tensor(dtype, arr.data as Float32Array, []); continue; }
+      const symbolic = meta?.shape?.findIndex((d) => typeof d !== 'number' || d < 0) ?? -1;
+      const axis = symbolic >= 0 && symbolic < arr.shape.length ? symbolic : 0;
+      const batch = axis === 0 && typeof meta?.shape?.[0] === 'number' && (meta.shape[0] as number) > 0 ? (meta.shape[0] as number) : 1;
+      const outer = arr.shape.slice(0, axis).reduce((p, q) => p * q, 1), inner = arr.shape.slice(axis + 1).reduce((p, q) => p * q, 1);
+      const src = arr.data as Float32Array, n = arr.shape[axis]!;
+      const data = new (src.constructor as Float32ArrayConstructor)(outer * batch * inner);
+      for (let o = 0; o < outer; o++) data.set(src.subarray(o * n * inner, (o * n + batch) * inner), o * batch * inner);
+      feeds[name] = new ort.Tensor(dtype, data, arr.shape.map((d, i) => (i === axis ? batch : d)));
     }
     await s.release();
     const r = await latencyRatio(modelPath(e), run.quantizedPath, feeds).catch(() => undefined);

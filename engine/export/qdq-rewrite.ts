@@ -146,6 +146,8 @@ export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string,
   const dqOf = new Map<string, string>();
   const qOf = new Map<string, { qo: string; sn: string; zn: string }>();
   const paddedOf = new Map<string, string>();
+  /** Relus dropped for the Q/DQ pair of their output, which takes their place in the node order. */
+  const reluPlaced = new Map<NodeProto, string>();
   const inputOverride = new Map<NodeProto, Map<number, string>>();
   const override = (n: NodeProto, i: number, name: string) => inputOverride.set(n, (inputOverride.get(n) ?? new Map<number, string>()).set(i, name));
   if (a) {
@@ -174,6 +176,25 @@ export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string,
       dqOf.set(tensor, dqo);
       after.set(tensor, pair);
       qOf.set(tensor, { qo, sn, zn });
+    }
+    // A Relu inside an If/Loop/Scan body whose output Q clamps at zero already (zero point = qmin) is
+    // dropped here, its Q reading the Relu's input: exact, and what ORT's ReluQuantFusion does itself —
+    // but ORT doing it inside a subgraph, before fusing the Add feeding the Relu into QLinearAdd,
+    // writes two nodes of the Add's name and refuses the model ("two nodes with same node name";
+    // Silero VAD v4's Add_141 -> Relu_142 in If_25's branch). The pair takes the Relu's place.
+    if (!four) {
+      for (const gi of indexes) {
+        if (gi === idx) continue;
+        for (const r of gi.graph.node) {
+          const t = r.output[0], y = r.input[0];
+          if (r.opType !== 'Relu' || (r.domain !== '' && r.domain !== 'ai.onnx') || removed.has(r) || !t || !y) continue;
+          if (!plan.activations.has(t) || gi.graphOutputs.has(t) || plan.activations.has(y) || !gi.producer.has(y)) continue;
+          if ((paramsOf(t).zeroPoint ?? qmin) !== qmin) continue;
+          after.get(t)![0]!.input[0] = y;
+          removed.add(r);
+          reluPlaced.set(r, t);
+        }
+      }
     }
     // Convs whose input channels are zero-padded (see QdqTarget.padChannelsTo): Q -> Pad -> DQ -> Conv,
     // the Pad on the 8-bit tensor (its fill the zero-point, i.e. real 0).
@@ -231,7 +252,11 @@ export function rewriteQdq(model: ModelProto, plan: QdqPlan, ranges: Map<string,
     const nodes: NodeProto[] = [...heads.get(sub)!];
     for (const tensor of gi.graphInputs) if (after.has(tensor)) { nodes.push(...after.get(tensor)!); after.delete(tensor); }
     for (const n of sub.node) {
-      if (removed.has(n)) continue;
+      if (removed.has(n)) {
+        const t = reluPlaced.get(n);
+        if (t && after.has(t)) nodes.push(...after.get(t)!);
+        continue;
+      }
       for (let i = 0; i < n.input.length; i++) {
         const d = dqOf.get(n.input[i]!);
         if (d) n.input[i] = d;

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create, ModelProtoSchema, GraphProtoSchema, NodeProtoSchema, AttributeProtoSchema, AttributeType, type ModelProto, type GraphProto } from '../../../engine/onnx/proto';
 import { DataType, makeTensor } from '../../../engine/onnx/tensor';
-import { serializeModel, saveModel } from '../../../engine/onnx/model-io';
+import { serializeModel, saveModel, loadModel } from '../../../engine/onnx/model-io';
 import { seededRandom } from '../../../engine/util/seeded-random';
 import { parseRecipe } from '../../../engine/pipeline/recipe';
 import { planQdq } from '../../../engine/export/qdq-plan';
@@ -22,8 +22,8 @@ import { valueInfo } from '../../fixtures/value-info';
 const ints = (name: string, v: number[]) => create(AttributeProtoSchema, { name, type: AttributeType.INTS, ints: v.map(BigInt) });
 const graphAttr = (name: string, g: GraphProto) => create(AttributeProtoSchema, { name, type: AttributeType.GRAPH, g });
 const node = (opType: string, input: string[], output: string[], name: string, attribute: ReturnType<typeof ints>[] = []) => create(NodeProtoSchema, { opType, input, output, name, attribute });
-const branch = (name: string, nodes: ReturnType<typeof node>[], out: string): GraphProto =>
-  create(GraphProtoSchema, { name, node: nodes, output: [valueInfo(out, DataType.FLOAT, ['M', 8])] });
+const branch = (name: string, nodes: ReturnType<typeof node>[], out: string, dims: (number | string)[] = ['M', 8]): GraphProto =>
+  create(GraphProtoSchema, { name, node: nodes, output: [valueInfo(out, DataType.FLOAT, dims)] });
 
 /**
  * x [N,4,16] -> Conv (8 out) -> c -> Transpose [N,16,8] -> t -> Reshape [-1,8] -> r; an If on a bool
@@ -83,14 +83,14 @@ function loadsInOrt(path: string): { status: number | null; signal: string | nul
   return { status: r.status, signal: r.signal, stderr: r.stderr };
 }
 
-function exportPlanned(m: ModelProto, force?: string): string {
+function exportPlanned(m: ModelProto, force?: string, min = -12): string {
   const recipe = parseRecipe({});
   const plan = planQdq(m, recipe);
   if (force) { plan.activations.set(force, force); plan.calibrate.push(force); }
   // Wide enough ranges for every value here (inputs in [-1, 1], 12 products of weights in [-1, 1]).
-  const ranges = new Map(plan.calibrate.map((t) => [t, { min: -12, max: 12 }]));
+  const ranges = new Map(plan.calibrate.map((t) => [t, { min, max: 12 }]));
   rewriteQdq(m, plan, ranges, recipe);
-  const path = join(dir, `${force ?? 'planned'}.onnx`);
+  const path = join(dir, `${force ?? 'planned'}${min}.onnx`);
   writeFileSync(path, serializeModel(m));
   return path;
 }
@@ -129,5 +129,47 @@ describe('QDQ plan: no Q/DQ propagation into a subgraph capture', () => {
     expect(report.quantized.map((q) => q.node).sort()).toEqual(['conv', 'conv2']);
     expect(report.notices.join(' ')).toMatch(/1 activation\(s\) stay float \('"c"': left float: its dequantized value reaches '"r"'/);
     expect(loadsInOrt(out).status).toBe(0);
+  }, 60_000);
+});
+
+/**
+ * x [N,4,16] -> If: each branch Conv a, Conv b -> Add -> Relu -> Conv c (a residual block, Silero's
+ * Add_141 -> Relu_142). With the Relu output's zero point at qmin, ORT's ReluQuantFusion inside the
+ * branch followed by its QLinearAdd fusion writes two nodes named like the Add ("two nodes with same
+ * node name"); the export drops that Relu itself.
+ */
+function residualInIf(seed = 7): ModelProto {
+  const rnd = seededRandom(seed);
+  const w = (name: string, dims: number[]) => makeTensor(name, DataType.FLOAT, dims, Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => rnd() * 2 - 1));
+  const body = (p: string) => branch(p, [
+    node('Conv', ['x', 'Wa', 'Ba'], [`${p}_a`], `${p}/conv_a`, [ints('pads', [1, 1])]),
+    node('Conv', ['x', 'Wb', 'Bb'], [`${p}_b`], `${p}/conv_b`, [ints('pads', [1, 1])]),
+    node('Add', [`${p}_a`, `${p}_b`], [`${p}_s`], `${p}/add`),
+    node('Relu', [`${p}_s`], [`${p}_r`], `${p}/relu`),
+    node('Conv', [`${p}_r`, 'Wc', 'Bc'], [`${p}_out`], `${p}/conv_c`, [ints('pads', [1, 1])]),
+  ], `${p}_out`, ['N', 8, 16]);
+  const graph = create(GraphProtoSchema, {
+    name: 'residual_if',
+    input: [valueInfo('x', DataType.FLOAT, ['N', 4, 16]), valueInfo('flag', DataType.BOOL, [])],
+    output: [valueInfo('y', DataType.FLOAT, ['N', 8, 16])],
+    initializer: [w('Wa', [8, 4, 3]), w('Ba', [8]), w('Wb', [8, 4, 3]), w('Bb', [8]), w('Wc', [8, 8, 3]), w('Bc', [8])],
+    node: [node('If', ['flag'], ['y'], 'if', [graphAttr('then_branch', body('then')), graphAttr('else_branch', body('else'))])],
+  });
+  return create(ModelProtoSchema, { irVersion: 8n, producerName: 'qstudio-test', opsetImport: [{ domain: '', version: 17n }], graph });
+}
+
+describe('QDQ export: a Relu after a residual Add inside an If', () => {
+  it('is folded into its output Q when the zero point is qmin, so ORT loads the model', async () => {
+    const path = exportPlanned(residualInIf(), undefined, 0);
+    const ok = loadsInOrt(path);
+    expect(ok.stderr).toBe('');
+    expect(ok.status).toBe(0);
+    const { model: m } = await loadModel(path);
+    const branchOps = (mm: ModelProto) => mm.graph!.node.find((n) => n.opType === 'If')!.attribute.flatMap((a) => a.g!.node.map((n) => n.opType));
+    expect(branchOps(m)).toContain('Add');
+    expect(branchOps(m)).not.toContain('Relu');
+    // A zero point above qmin (the range starts below zero): the Relu stays.
+    const kept = await loadModel(exportPlanned(residualInIf(), undefined, -1));
+    expect(branchOps(kept.model).filter((o) => o === 'Relu')).toHaveLength(2);
   }, 60_000);
 });
