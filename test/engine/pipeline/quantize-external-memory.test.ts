@@ -8,31 +8,21 @@
 // evaluation held both models' sessions and eight samples' layer outputs of each at once.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync, statSync, readdirSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeNpy } from '../../../engine/data/npy';
-import { ensureLlamaScaleModel, type LlamaScaleOptions } from '../../fixtures/llama-scale';
-import { repoRoot, sharedPath } from '../../helpers/shared';
+import { scaleMemoryModel, writeScaleMemoryData } from '../../fixtures/llama-scale-memory';
+import { repoRoot } from '../../helpers/shared';
 import { ort } from '../../helpers/ort';
 
-const OPTIONS: LlamaScaleOptions = { vocab: 8192, dim: 1280, heads: 16, layers: 4, hidden: 3456, maxSeq: 128, seed: 7 };
 const bin = join(repoRoot, 'bin', 'qstudio.mjs');
 let modelPath = '', work = '', fp32Bytes = 0;
 
-const windows = (file: string, n: number, T: number) => {
-  const buf = readFileSync(sharedPath('data', 'text', file));
-  return { dtype: 'int64' as const, shape: [n, T], data: BigInt64Array.from({ length: n * T }, (_, i) => BigInt(buf[4096 + i]!)) };
-};
-
 beforeAll(async () => {
-  modelPath = await ensureLlamaScaleModel(join(repoRoot, '.cache', 'llama-scale-memory'), OPTIONS);
-  const dir = join(repoRoot, '.cache', 'llama-scale-memory');
-  fp32Bytes = readdirSync(dir).filter((f) => f.startsWith('model.onnx')).reduce((a, f) => a + statSync(join(dir, f)).size, 0);
+  ({ modelPath, fp32Bytes } = await scaleMemoryModel());
   work = mkdtempSync(join(tmpdir(), 'qs-ext-memory-'));
   mkdirSync(join(work, 'out'));
-  await writeNpy(join(work, 'cal.npy'), windows('train.txt', 8, 64));
-  await writeNpy(join(work, 'eval.npy'), windows('val.txt', 4, 64));
+  await writeScaleMemoryData(work);
   writeFileSync(join(work, 'recipe.json'), JSON.stringify({ weights: { dtype: 'int4', scheme: 'symmetric', granularity: { group: 32 } }, activations: null, format: 'matmulnbits', algorithms: [{ name: 'rtn' }] }));
 }, 600_000);
 afterAll(() => { if (work) rmSync(work, { recursive: true, force: true }); });

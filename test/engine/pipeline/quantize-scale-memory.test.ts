@@ -8,32 +8,23 @@
 // analysis (a 1.54 GiB peak here, 4.1x the model, when stopped 7 minutes in) where the budget has no room for it.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync, statSync, readdirSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeNpy } from '../../../engine/data/npy';
-import { ensureLlamaScaleModel, type LlamaScaleOptions } from '../../fixtures/llama-scale';
+import { scaleMemoryModel, writeScaleMemoryData, SCALE_MEMORY_OPTIONS } from '../../fixtures/llama-scale-memory';
 import { guardMemoryReason } from '../../../engine/pipeline/guard';
-import { repoRoot, sharedPath } from '../../helpers/shared';
+import { repoRoot } from '../../helpers/shared';
 import type { QuantizeReport } from '../../../contract/report';
 
-const OPTIONS: LlamaScaleOptions = { vocab: 8192, dim: 1280, heads: 16, layers: 4, hidden: 3456, maxSeq: 128, seed: 7 };
 const bin = join(repoRoot, 'bin', 'qstudio.mjs');
 let modelPath = '', work = '', fp32Bytes = 0;
 
-const windows = (file: string, n: number, T: number) => {
-  const buf = readFileSync(sharedPath('data', 'text', file));
-  return { dtype: 'int64' as const, shape: [n, T], data: BigInt64Array.from({ length: n * T }, (_, i) => BigInt(buf[4096 + i]!)) };
-};
 const int4 = (algorithm: object) => ({ weights: { dtype: 'int4', scheme: 'symmetric', granularity: { group: 32 } }, activations: null, format: 'matmulnbits', algorithms: [algorithm] });
 
 beforeAll(async () => {
-  const dir = join(repoRoot, '.cache', 'llama-scale-memory');
-  modelPath = await ensureLlamaScaleModel(dir, OPTIONS);
-  fp32Bytes = readdirSync(dir).filter((f) => f.startsWith('model.onnx')).reduce((a, f) => a + statSync(join(dir, f)).size, 0);
+  ({ modelPath, fp32Bytes } = await scaleMemoryModel());
   work = mkdtempSync(join(tmpdir(), 'qs-scale-memory-'));
-  await writeNpy(join(work, 'cal.npy'), windows('train.txt', 8, 64));
-  await writeNpy(join(work, 'eval.npy'), windows('val.txt', 4, 64));
+  await writeScaleMemoryData(work);
 }, 600_000);
 afterAll(() => { if (work) rmSync(work, { recursive: true, force: true }); });
 
@@ -65,7 +56,7 @@ const MEMORY_BOUND = 1.5;
  * cost beside the weights: on this fixture (K = 3456) 0.36 GiB, about the model's size again; on the
  * 1 B-parameter model (K = 5632, 3.55 GiB) 0.25x. Their bound here adds it to the run's 1.5x.
  */
-const hessianWork = () => (32 * OPTIONS.hidden ** 2) / fp32Bytes;
+const hessianWork = () => (32 * SCALE_MEMORY_OPTIONS.hidden ** 2) / fp32Bytes;
 
 describe('GPTQ, AWQ and W8A8 on a model with external data, default options', () => {
   it('GPTQ int4 stays within 1.5x the FP32 size plus one Hessian\'s work and beats RTN on most layers', () => {
