@@ -22,6 +22,7 @@ import type { NpyArray } from '../../engine/data/npy';
 import { readWav, resample } from '../../engine/data/wav';
 import { createSession, ort } from '../../engine/runtime/session';
 import { repoRoot } from '../helpers/shared';
+import { vadSegments } from '../helpers/vad-segments';
 import { melFrames, embeddingWindows, embeddings, headWindows, headScores, type WakewordModels } from './wakeword';
 
 export const zooModelsDir = join(repoRoot, '.cache', 'test-models');
@@ -445,20 +446,6 @@ async function vadStream(model: string, audio: Float32Array): Promise<{ p: numbe
     }
     return { p, states };
   } finally { await s.release(); }
-}
-
-/** Silero's segmentation: start at p ≥ 0.5, end after 4 frames below 0.35, keep segments of 8+ frames. */
-function vadSegments(p: number[]): [number, number][] {
-  const segs: [number, number][] = [];
-  let start = -1, silence = 0;
-  for (let i = 0; i < p.length; i++) {
-    if (start < 0) { if (p[i]! >= 0.5) { start = i; silence = 0; } continue; }
-    if (p[i]! < 0.35) {
-      if (++silence >= 4) { const end = i - silence + 1; if (end - start >= 8) segs.push([start, end]); start = -1; }
-    } else silence = 0;
-  }
-  if (start >= 0 && p.length - start >= 8) segs.push([start, p.length]);
-  return segs;
 }
 
 function voiceActivityTask(entry: ZooEntry): TaskSpec {

@@ -13,6 +13,7 @@ import { readWav, resample } from '../../../engine/data/wav';
 import type { NpyArray } from '../../../engine/data/npy';
 import { createSession, ort } from '../../../engine/runtime/session';
 import { repoRoot } from '../../helpers/shared';
+import { vadSegments } from '../../helpers/vad-segments';
 
 const MODEL = join(repoRoot, 'node_modules', '@jjhbw', 'silero-vad', 'weights', 'silero_vad_op18_ifless.onnx');
 const dir = mkdtempSync(join(tmpdir(), 'qvad-'));
@@ -52,19 +53,6 @@ async function stream(model: string, f: NpyArray): Promise<{ p: number[]; states
   return { p, states };
 }
 
-function segments(p: number[]): [number, number][] {
-  const segs: [number, number][] = [];
-  let start = -1, silence = 0;
-  for (let i = 0; i < p.length; i++) {
-    if (start < 0) { if (p[i]! >= 0.5) { start = i; silence = 0; } continue; }
-    if (p[i]! < 0.35) {
-      if (++silence >= 4) { const end = i - silence + 1; if (end - start >= 8) segs.push([start, end]); start = -1; }
-    } else silence = 0;
-  }
-  if (start >= 0 && p.length - start >= 8) segs.push([start, p.length]);
-  return segs;
-}
-
 describe('Silero VAD', () => {
   it('finds the same speech segments after default int8 quantization', async () => {
     try {
@@ -83,7 +71,7 @@ describe('Silero VAD', () => {
       expect(report.quantized.length).toBe(16);
       expect(report.notices.join(' ')).toMatch(/If branch/);
       const fp32 = (await stream(MODEL, test)).p, int8 = (await stream(out, test)).p;
-      const a = segments(fp32), b = segments(int8);
+      const a = vadSegments(fp32), b = vadSegments(int8);
       expect(a.length).toBeGreaterThanOrEqual(1);
       expect(b.length).toBe(a.length);
       a.forEach(([s, e], i) => {
