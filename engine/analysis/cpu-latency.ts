@@ -6,7 +6,7 @@
 // makes against FP32 (`measureLatency`), so the report says what the written model costs to run.
 import { clone } from '@bufbuild/protobuf';
 import { ModelProtoSchema, type ModelProto } from '../onnx/proto';
-import { planQdq, dropUncalibrated } from '../export/qdq-plan';
+import { planQdq, dropUncalibrated, graphIndexes } from '../export/qdq-plan';
 import { attrInt } from '../onnx/attributes';
 import { GraphIndex } from '../onnx/graph';
 import { fusesToIntegerKernel, slowerInInt8OnCpu, type KernelShape } from '../core/ort-cpu-costs';
@@ -31,10 +31,12 @@ export function weightKernels(prepared: ModelProto, shared: Pick<AnalysisShared,
   const model = clone(ModelProtoSchema, prepared);
   const plan = planQdq(model, shared.recipe, 'analysis model');
   dropUncalibrated(plan, new Set(shared.ranges.map(([t]) => t)));
+  // One index per graph, each with its parent: a weight inside an If/Loop body may be an outer-scope constant.
+  const indexOf = new Map(graphIndexes(model).map((i) => [i.graph, i]));
   const out = new Map<string, WeightKernel>();
   for (const t of plan.targets) {
     if (t.weightInput === undefined) continue;
-    const w = new GraphIndex(t.graph).constant(t.node.input[t.weightInput]!);
+    const w = indexOf.get(t.graph)?.constant(t.node.input[t.weightInput]!);
     const dims = w?.dims.map(Number) ?? [];
     const group = attrInt(t.node, 'group', 1);
     const [d0 = 0, d1 = 0] = dims;

@@ -137,11 +137,9 @@ function checkTokenRange(model: ModelProto, inputs: Record<string, NpyArray>, so
 // Transformer exports as users have them (Hugging Face Optimum / transformers.js decoders and BERT-style
 // encoders) take more than the tokens: masks, positions, an empty KV cache, a use-cache switch. Given
 // input_ids [B,T] alone, those follow from it; anything else missing is still reported as missing.
-const TOKEN_INPUTS = TOKEN_INPUT_NAMES;
-
 /** Fills in the auxiliary inputs of a transformer export from `input_ids` (in place); returns their names. */
 export function deriveAuxiliaryInputs(wanted: ModelInput[], inputs: Record<string, NpyArray>): string[] {
-  const idsName = TOKEN_INPUTS.find((n) => inputs[n]);
+  const idsName = TOKEN_INPUT_NAMES.find((n) => inputs[n]);
   const ids = idsName ? inputs[idsName]! : undefined;
   const idsInput = wanted.find((w) => w.name === idsName);
   if (!ids || !idsInput || ids.shape.length !== 2) return [];
